@@ -1,0 +1,105 @@
+# hwnas: plain Makefile, pkg-config for every library.
+#   make          build ./hwnas
+#   make check    install missing Debian packages, build with -Werror, run all tests
+#   make asan     the test suite under ASan + UBSan
+#   make demo     profile this CPU, search fmnist under a latency budget, export
+#   make bench    build the benchmarks in bench/
+#   make fuzz     build libFuzzer targets (clang) into build/fuzz/
+
+VERSION := 0.1.0
+CC ?= cc
+PKGS := openblas sqlite3 libcjson check zlib
+# Check and openblas pkg-config names; fall back to plain -l flags when a .pc is absent.
+PC_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PC_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ifeq ($(strip $(PC_LIBS)),)
+PC_LIBS := -lopenblas -lsqlite3 -lcjson -lcheck -lz
+endif
+LIBS := $(filter-out -lcheck -lcheck_pic -lsubunit,$(PC_LIBS)) -lm -lpthread
+TEST_LIBS := $(PC_LIBS) -lm -lpthread
+
+OPT ?= -O3 -march=native
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
+BASE_CFLAGS := -std=gnu11 -I. -fopenmp $(WARN) $(PC_CFLAGS) -DHWNAS_VERSION='"$(VERSION)"'
+CFLAGS_ALL = $(BASE_CFLAGS) $(OPT) -DHWNAS_CFLAGS='"$(OPT)"' $(EXTRA_CFLAGS)
+BUILD ?= build
+
+MODULES := util space nn db latency evaluator search netadapt
+LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
+CLI_SRC := $(filter-out cli/main.c,$(wildcard cli/*.c))
+TEST_SRC := $(wildcard tests/test_*.c)
+BENCH_SRC := $(wildcard bench/*.c)
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tests/run_tests.o
+LIB := $(BUILD)/libhwnas.a
+
+.PHONY: all check asan demo bench fuzz clean deps test
+
+all: hwnas
+
+deps:
+	@sh scripts/install-deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "CC $<"; $(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/hwnas: $(BUILD)/cli/main.o $(CLI_OBJ) $(LIB)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LIBS)
+
+hwnas: $(BUILD)/hwnas
+	cp $< $@
+
+# The test runner calls every suite_<module>() found in tests/test_*.c.
+$(BUILD)/tests/suites.h: $(TEST_SRC)
+	@mkdir -p $(dir $@)
+	@grep -ho '^Suite \*suite_[a-z0-9_]*(void)' $(TEST_SRC) | sed 's/^Suite \*\(suite_[a-z0-9_]*\)(void)/SUITE(\1)/' > $@.tmp
+	@cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
+
+$(BUILD)/tests/run_tests.o: tests/run_tests.c $(BUILD)/tests/suites.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -I$(BUILD)/tests -c $< -o $@
+
+$(BUILD)/run_tests: $(TEST_OBJ) $(CLI_OBJ) $(LIB) $(BUILD)/hwnas
+	$(CC) $(CFLAGS_ALL) -o $@ $(TEST_OBJ) $(CLI_OBJ) $(LIB) $(TEST_LIBS)
+
+test: $(BUILD)/run_tests hwnas
+	HWNAS_BIN=$(CURDIR)/$(BUILD)/hwnas HWNAS_ROOT=$(CURDIR) $(BUILD)/run_tests
+
+check: deps
+	$(MAKE) test
+
+asan: deps
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	    EXTRA_CFLAGS= build-asan/run_tests build-asan/hwnas
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    HWNAS_BIN=$(CURDIR)/build-asan/hwnas HWNAS_ROOT=$(CURDIR) HWNAS_ASAN=1 build-asan/run_tests
+
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+$(BUILD)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(LIBS)
+bench: deps $(BENCH_BIN)
+
+DEMO_DB ?= hwnas.db
+demo: deps hwnas
+	sh scripts/demo.sh
+
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+build/fuzz/%: tests/fuzz/%.c $(filter-out cli/%,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -I. -g -O1 -fopenmp -fsanitize=fuzzer,address,undefined $(PC_CFLAGS) \
+	    -o $@ $< $(LIB_SRC) $(LIBS)
+fuzz: deps $(FUZZ_BIN)
+
+clean:
+	rm -rf build build-asan hwnas
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

@@ -1,0 +1,63 @@
+/* Shared pieces of the hwnas command line: the flag parser every command
+ * uses, exit codes and the common --db resolution.
+ *
+ * Exit codes: 0 success, 1 the work failed (bad file, missing table, ...),
+ * 2 usage error (unknown flag, bad flag value, missing argument). */
+#ifndef HWNAS_CLI_CLI_H
+#define HWNAS_CLI_CLI_H
+
+#include "util/err.h"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+/* Returned by cli_parse when --help was printed: the command exits 0. */
+#define CLI_HELP_SHOWN 3
+
+enum cli_flag_type {
+    CLI_BOOL,   /* int*: set to 1 when present */
+    CLI_INT,    /* int*  */
+    CLI_LONG,   /* long* */
+    CLI_DOUBLE, /* double* */
+    CLI_STR,    /* const char**: points into argv */
+    CLI_DURATION, /* double* seconds: "90", "90s", "30m", "2h" */
+};
+
+struct cli_flag {
+    const char *name;    /* without dashes: "seed" for --seed */
+    enum cli_flag_type type;
+    void *dest;
+    const char *metavar; /* "N", "FILE"; NULL for bools */
+    const char *help;
+};
+
+struct cli_command {
+    const char *name;
+    const char *summary;
+    const char *usage;   /* "hwnas space show NAME|FILE [flags]" */
+    const struct cli_flag *flags; /* terminated by {0} */
+    int min_pos, max_pos; /* positional argument counts (max -1: any) */
+};
+
+/* Parses argv (argv[0] is the command word) against cmd's flags. Positional
+ * arguments are collected into pos (capacity argc). Returns CLI_EXIT_OK,
+ * CLI_EXIT_USAGE after printing one line to stderr naming the flag and value,
+ * or CLI_HELP_SHOWN after printing the usage to stdout. */
+int cli_parse(const struct cli_command *cmd, int argc, char **argv,
+              char **pos, int *npos);
+/* Prints usage and flag list of cmd to stdout. */
+void cli_print_help(const struct cli_command *cmd);
+/* Prints "hwnas: <msg>" to stderr and returns CLI_EXIT_FAIL. */
+int cli_fail(const struct hw_err *err);
+/* Prints "hwnas <cmd>: <fmt...>" to stderr and returns CLI_EXIT_USAGE. */
+int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Database path: the --db flag if given, else $HWNAS_DB, else ./hwnas.db. */
+const char *cli_db_path(const char *flag_value);
+/* Parses a duration like "90", "90s", "30m", "1.5h" into seconds. */
+int cli_parse_duration(const char *s, double *seconds);
+
+/* Common flags every command accepts, set by the dispatcher. */
+extern int cli_quiet;
+
+#endif

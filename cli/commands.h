@@ -1,0 +1,7 @@
+/* Entry points of the hwnas subcommands: one file cli/cmd_<name>.c each.
+ * argv[0] is the command word; the return value is the process exit code. */
+#ifndef HWNAS_CLI_COMMANDS_H
+#define HWNAS_CLI_COMMANDS_H
+
+
+#endif

@@ -1,0 +1,54 @@
+/* hwnas: hardware-aware neural architecture search. Dispatches to one
+ * subcommand per cli/cmd_<name>.c. */
+#include "cli/cli.h"
+#include "cli/commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifndef HWNAS_VERSION
+#define HWNAS_VERSION "0.1.0"
+#endif
+
+struct command_entry {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command_entry commands[] = {
+    {NULL, NULL, NULL},
+};
+
+static void print_usage(FILE *out)
+{
+    fprintf(out, "usage: hwnas <command> [flags]\n\n"
+                 "hwnas %s: hardware-aware neural architecture search\n\ncommands:\n",
+            HWNAS_VERSION);
+    for (size_t i = 0; commands[i].name; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'hwnas <command> --help' describes a command and its flags.\n"
+                 "The database is ./hwnas.db unless --db FILE or $HWNAS_DB says otherwise.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        print_usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("hwnas %s\n", HWNAS_VERSION);
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; commands[i].name; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "hwnas: unknown command '%s' (see 'hwnas --help')\n", argv[1]);
+    return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,99 @@
+/* A network built from an arch: parameters, activations and the forward and
+ * backward passes, shared by the latency profiler (inference, batch 1) and the
+ * evaluator (training, mini-batches).
+ *
+ * Layout: activations are NHWC float32, (N,H,W,C) with C fastest. Weights:
+ *   stem conv   (Cout, k, k, Cin)   -- rows match the im2col column order
+ *   1x1 conv    (Cout, Cin)
+ *   depthwise   (k, k, C)           -- channel fastest, vectorizes over C
+ *   FC          (Cout, Cin) + bias (Cout)
+ *   SE          reduce (sq, mid) + bias (sq), expand (mid, sq) + bias (mid)
+ *   BN          gamma (C), beta (C); running mean/var live in the state buffer
+ *
+ * Units are the pieces the latency table times separately:
+ *   unit 0 = stem, units 1..n_layers = layers, unit n_layers+1 = head.
+ *
+ * Modes: NN_MODE_TRAIN keeps BN as a separate op (batch statistics, running
+ * averages) and allocates gradients and backward buffers. NN_MODE_INFER folds
+ * BN into the preceding conv (weights and a per-channel bias), allocates all
+ * buffers up front, and never allocates in nn_net_forward. */
+#ifndef HWNAS_NN_NET_H
+#define HWNAS_NN_NET_H
+
+#include <stddef.h>
+
+#include "space/arch.h"
+#include "util/err.h"
+#include "util/pcg32.h"
+
+enum nn_mode { NN_MODE_TRAIN, NN_MODE_INFER };
+
+struct nn_net; /* opaque; owned by the caller of nn_net_create */
+
+/* Builds a net for arch a (copied) with room for batches up to max_batch.
+ * The parameters are zero until nn_net_init_params or a load. */
+int nn_net_create(struct nn_net **out, const struct arch *a, int max_batch,
+                  enum nn_mode mode, struct hw_err *err);
+void nn_net_free(struct nn_net *net);
+const struct arch *nn_net_arch(const struct nn_net *net);
+enum nn_mode nn_net_mode(const struct nn_net *net);
+
+/* He-normal conv/FC weights, BN gamma 1 beta 0, biases 0, running mean 0 var 1. */
+void nn_net_init_params(struct nn_net *net, struct pcg32 *rng);
+
+/* Trainable parameters: one allocation (TRAIN mode layout: unfolded BN),
+ * carved into named tensors; grads has the same layout. decay_mask[i] is 1
+ * where weight decay applies (conv/FC weights), 0 for BN and biases.
+ * state: BN running mean and variance. All owned by net. */
+size_t nn_net_n_params(const struct nn_net *net);
+float *nn_net_params(struct nn_net *net);
+float *nn_net_grads(struct nn_net *net); /* NULL in INFER mode */
+const unsigned char *nn_net_decay_mask(const struct nn_net *net);
+size_t nn_net_n_state(const struct nn_net *net);
+float *nn_net_state(struct nn_net *net);
+
+/* A named view into params or state, for weight surgery and loading.
+ * Names per unit: stem: "conv.w" "bn.g" "bn.b" "bn.mean" "bn.var";
+ * layer: "expand.w" "expand.bn.*" (absent when mid == in) "dw.w" "dw.bn.*"
+ * "se.w1" "se.b1" "se.w2" "se.b2" (when SE) "project.w" "project.bn.*";
+ * head: "conv.w" "conv.bn.*" "fc1.w" "fc1.b" "fc2.w" "fc2.b". */
+struct nn_tensor {
+    float *data;
+    int ndim;
+    int shape[4];
+    size_t size;
+};
+int nn_net_tensor(struct nn_net *net, int unit, const char *name,
+                  struct nn_tensor *out, struct hw_err *err);
+
+/* Forward pass of n <= max_batch images x (n, in_h, in_w, in_c) NHWC.
+ * TRAIN mode: BN uses batch statistics and updates running averages
+ * (momentum 0.01, eps 1e-3); dropout draws from rng. INFER mode: rng unused.
+ * Returns logits (n, classes), owned by net, valid until the next forward. */
+const float *nn_net_forward(struct nn_net *net, const float *x, int n,
+                            struct pcg32 *rng);
+
+/* Softmax cross-entropy with label smoothing on the last forward's logits,
+ * then backward through the whole net, *adding* into the grads.
+ * Returns the mean loss over the n images. TRAIN mode only. */
+float nn_net_backward(struct nn_net *net, const int *labels, int n,
+                      float label_smoothing);
+void nn_net_zero_grad(struct nn_net *net);
+
+/* Copies trained weights from a TRAIN net into an INFER net of the same arch,
+ * folding BN (running statistics) into conv weights and biases. */
+int nn_net_fold_from(struct nn_net *infer, const struct nn_net *train,
+                     struct hw_err *err);
+
+/* Per-unit inference, for the latency table: runs unit u for batch n on the
+ * net's own buffers (input of unit u = output of unit u-1; unit 0 reads the
+ * buffer filled by nn_net_set_input). INFER mode. */
+int nn_net_n_units(const struct nn_net *net);
+void nn_net_set_input(struct nn_net *net, const float *x, int n);
+void nn_net_forward_unit(struct nn_net *net, int u, int n);
+
+/* Threads used by hwnas kernels and OpenBLAS (process-wide). */
+void nn_set_threads(int n);
+int nn_get_threads(void);
+
+#endif

@@ -1,0 +1,140 @@
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/err.h"
+#include "util/pcg32.h"
+#include "util/progress.h"
+#include "util/timer.h"
+
+START_TEST(test_pcg32_known_answers)
+{
+    /* DESIGN.md: state 42, stream 54. */
+    static const uint32_t want[] = {0xa15c02b7, 0x7b47f409, 0xba1d3330,
+                                    0x83d2f293, 0xbfa4784b, 0xcbed606e};
+    struct pcg32 r;
+    pcg32_seed(&r, 42, 54);
+    for (int i = 0; i < 6; i++)
+        ck_assert_uint_eq(pcg32_next(&r), want[i]);
+}
+END_TEST
+
+START_TEST(test_pcg32_bounded_uniform)
+{
+    struct pcg32 r;
+    pcg32_seed(&r, 7, 1);
+    int counts[6] = {0};
+    for (int i = 0; i < 60000; i++) {
+        uint32_t v = pcg32_bounded(&r, 6);
+        ck_assert_uint_lt(v, 6);
+        counts[v]++;
+    }
+    for (int i = 0; i < 6; i++)
+        ck_assert_int_lt(abs(counts[i] - 10000), 400);
+    /* bound 1 always yields 0; a bound near 2^32 still terminates. */
+    ck_assert_uint_eq(pcg32_bounded(&r, 1), 0);
+    ck_assert_uint_lt(pcg32_bounded(&r, 0xF0000000u), 0xF0000000u);
+}
+END_TEST
+
+START_TEST(test_pcg32_float_normal)
+{
+    struct pcg32 r;
+    pcg32_seed(&r, 123, 5);
+    double sum = 0, sq = 0;
+    for (int i = 0; i < 100000; i++) {
+        float f = pcg32_float(&r);
+        ck_assert(f >= 0.0f && f < 1.0f);
+        double d = pcg32_double(&r);
+        ck_assert(d >= 0.0 && d < 1.0);
+        double n = pcg32_normal(&r);
+        ck_assert(isfinite(n));
+        sum += n;
+        sq += n * n;
+    }
+    ck_assert_double_lt(fabs(sum / 100000), 0.02);
+    ck_assert_double_lt(fabs(sq / 100000 - 1.0), 0.03);
+}
+END_TEST
+
+START_TEST(test_pcg32_shuffle)
+{
+    struct pcg32 r, r2;
+    pcg32_seed(&r, 9, 9);
+    r2 = r;
+    int a[50], b[50], seen[50] = {0};
+    for (int i = 0; i < 50; i++)
+        a[i] = b[i] = i;
+    pcg32_shuffle_int(&r, a, 50);
+    pcg32_shuffle_int(&r2, b, 50);
+    int moved = 0;
+    for (int i = 0; i < 50; i++) {
+        ck_assert_int_eq(a[i], b[i]); /* same state, same permutation */
+        seen[a[i]]++;
+        moved += a[i] != i;
+    }
+    for (int i = 0; i < 50; i++)
+        ck_assert_int_eq(seen[i], 1);
+    ck_assert_int_gt(moved, 40);
+}
+END_TEST
+
+START_TEST(test_err_messages)
+{
+    struct hw_err e;
+    hw_err_clear(&e);
+    ck_assert_int_eq(hw_error(&e, HW_EINVAL, "layer %d: kernel %d", 3, 4), HW_EINVAL);
+    ck_assert_str_eq(e.msg, "layer 3: kernel 4");
+    ck_assert_int_eq(hw_error_prefix(&e, "%s", "net.json"), HW_EINVAL);
+    ck_assert_str_eq(e.msg, "net.json: layer 3: kernel 4");
+    ck_assert_int_eq(hw_error(NULL, HW_EIO, "x"), HW_EIO);
+    ck_assert_str_eq(hw_status_name(HW_EMISMATCH), "mismatch");
+}
+END_TEST
+
+START_TEST(test_timer_and_duration)
+{
+    uint64_t t0 = timer_now_ns();
+    ck_assert_uint_ge(timer_now_ns(), t0);
+    ck_assert(timer_since_s(t0) >= 0);
+    char buf[32];
+    progress_format_duration(buf, sizeof buf, 42);
+    ck_assert_str_eq(buf, "42s");
+    progress_format_duration(buf, sizeof buf, 184);
+    ck_assert_str_eq(buf, "3m04s");
+    progress_format_duration(buf, sizeof buf, 3720);
+    ck_assert_str_eq(buf, "1h02m");
+}
+END_TEST
+
+START_TEST(test_progress_silent_off_tty)
+{
+    /* Under Check, stderr is not a terminal: the bar must stay disabled. */
+    struct progress p;
+    progress_init(&p, "test", 10, "items", 0);
+    ck_assert_int_eq(p.enabled, 0);
+    progress_update(&p, 5);
+    ck_assert_int_eq(p.done, 5);
+    progress_finish(&p);
+}
+END_TEST
+
+Suite *suite_util(void)
+{
+    Suite *s = suite_create("util");
+    TCase *tc = tcase_create("pcg32");
+    tcase_add_test(tc, test_pcg32_known_answers);
+    tcase_add_test(tc, test_pcg32_bounded_uniform);
+    tcase_add_test(tc, test_pcg32_float_normal);
+    tcase_add_test(tc, test_pcg32_shuffle);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("err");
+    tcase_add_test(tc, test_err_messages);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("progress");
+    tcase_add_test(tc, test_timer_and_duration);
+    tcase_add_test(tc, test_progress_silent_off_tty);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,110 @@
+#include "util/progress.h"
+#include "util/timer.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int hw_log_quiet;
+
+void progress_format_duration(char *buf, int n, double s)
+{
+    if (s < 0 || s != s)
+        s = 0;
+    long t = (long)(s + 0.5);
+    if (t < 60)
+        snprintf(buf, (size_t)n, "%lds", t);
+    else if (t < 3600)
+        snprintf(buf, (size_t)n, "%ldm%02lds", t / 60, t % 60);
+    else
+        snprintf(buf, (size_t)n, "%ldh%02ldm", t / 3600, (t % 3600) / 60);
+}
+
+void progress_init(struct progress *p, const char *label, long total,
+                   const char *unit, int quiet)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->label, sizeof p->label, "%s", label);
+    snprintf(p->unit, sizeof p->unit, "%s", unit ? unit : "");
+    p->total = total;
+    p->enabled = !quiet && !hw_log_quiet && isatty(STDERR_FILENO);
+    p->start_ns = timer_now_ns();
+}
+
+static void progress_draw(struct progress *p)
+{
+    double el = timer_since_s(p->start_ns);
+    double rate = el > 0 ? (double)p->done / el : 0;
+    char eta[32] = "", elapsed[32];
+    progress_format_duration(elapsed, sizeof elapsed, el);
+    char bar[24] = "";
+    if (p->total > 0) {
+        int width = 20, filled = (int)((double)width * (double)p->done / (double)p->total);
+        if (filled > width)
+            filled = width;
+        for (int i = 0; i < width; i++)
+            bar[i] = i < filled ? '#' : '.';
+        bar[width] = '\0';
+        if (rate > 0 && p->done < p->total) {
+            char d[24];
+            progress_format_duration(d, sizeof d, (double)(p->total - p->done) / rate);
+            snprintf(eta, sizeof eta, " ETA %s", d);
+        }
+        fprintf(stderr, "\r\033[K%s [%s] %ld/%ld %s %.1f %s/s %s%s %s", p->label, bar,
+                p->done, p->total, p->unit, rate, p->unit, elapsed, eta, p->note);
+    } else {
+        fprintf(stderr, "\r\033[K%s %ld %s %.1f %s/s %s %s", p->label, p->done, p->unit,
+                rate, p->unit, elapsed, p->note);
+    }
+    fflush(stderr);
+}
+
+void progress_update(struct progress *p, long done)
+{
+    p->done = done;
+    if (!p->enabled)
+        return;
+    uint64_t now = timer_now_ns();
+    if (now - p->last_draw_ns < 100000000ULL && done != p->total)
+        return;
+    p->last_draw_ns = now;
+    progress_draw(p);
+}
+
+void progress_note(struct progress *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->note, sizeof p->note, fmt, ap);
+    va_end(ap);
+}
+
+void progress_finish(struct progress *p)
+{
+    if (!p->enabled)
+        return;
+    progress_draw(p);
+    fputc('\n', stderr);
+}
+
+void log_info(const char *fmt, ...)
+{
+    if (hw_log_quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void log_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("warning: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
