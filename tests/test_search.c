@@ -5,6 +5,7 @@
 
 #include "search/ctrl.h"
 #include "search/lstm.h"
+#include "search/pareto.h"
 #include "search/reward.h"
 #include "search/synth.h"
 
@@ -475,6 +476,129 @@ START_TEST(test_ctrl_optimize_best)
 }
 END_TEST
 
+/* ---- Pareto front and SVG ---- */
+
+static const struct pareto_point hand_pts[] = {
+    {1.0, 0.80}, {2.0, 0.85}, {1.5, 0.79}, {3.0, 0.85},
+    {0.5, 0.60}, {2.0, 0.85}, {NAN, 0.90}, {4.0, 0.90},
+};
+
+START_TEST(test_pareto_front_hand)
+{
+    /* 2 is beaten by 0, 3 by 1 (same accuracy, slower), 5 is a copy of 1,
+     * 6 has no latency. */
+    int idx[8];
+    int m = pareto_front(hand_pts, 8, idx);
+    ck_assert_int_eq(m, 4);
+    ck_assert_int_eq(idx[0], 4);
+    ck_assert_int_eq(idx[1], 0);
+    ck_assert_int_eq(idx[2], 1);
+    ck_assert_int_eq(idx[3], 7);
+    ck_assert_int_eq(pareto_front(hand_pts, 0, idx), 0);
+}
+END_TEST
+
+static int by_lat_then_acc(const void *a, const void *b)
+{
+    const struct pareto_point *p = a, *q = b;
+    if (p->lat_ms != q->lat_ms)
+        return p->lat_ms < q->lat_ms ? -1 : 1;
+    return p->acc > q->acc ? -1 : p->acc < q->acc;
+}
+
+START_TEST(test_pareto_front_sweep)
+{
+    /* Oracle: sort by latency (ties: more accurate first) and keep each point
+     * more accurate than everything before it. Coarse grid values make ties. */
+    struct pcg32 rng;
+    pcg32_seed(&rng, 9, 9);
+    enum { N = 300 };
+    struct pareto_point pts[N], sorted[N];
+    for (int i = 0; i < N; i++) {
+        pts[i].lat_ms = 0.1 * (1 + (int)pcg32_bounded(&rng, 40));
+        pts[i].acc = 0.01 * (50 + (int)pcg32_bounded(&rng, 45));
+    }
+    memcpy(sorted, pts, sizeof pts);
+    qsort(sorted, N, sizeof sorted[0], by_lat_then_acc);
+    struct pareto_point want[N];
+    int nw = 0;
+    double best = -1;
+    for (int i = 0; i < N; i++)
+        if (sorted[i].acc > best) {
+            best = sorted[i].acc;
+            want[nw++] = sorted[i];
+        }
+    int idx[N];
+    int m = pareto_front(pts, N, idx);
+    ck_assert_int_eq(m, nw);
+    for (int i = 0; i < m; i++) {
+        ck_assert_double_eq(pts[idx[i]].lat_ms, want[i].lat_ms);
+        ck_assert_double_eq(pts[idx[i]].acc, want[i].acc);
+    }
+}
+END_TEST
+
+static int count_of(const char *s, const char *needle)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+/* Minimal XML check: every start tag is closed (or self-closed) in order. */
+static int tags_balanced(const char *s)
+{
+    char stack[64][32];
+    int depth = 0;
+    for (const char *p = strchr(s, '<'); p; p = strchr(p + 1, '<')) {
+        const char *end = strchr(p, '>');
+        if (!end)
+            return 0;
+        if (p[1] == '/') {
+            size_t len = strcspn(p + 2, ">");
+            if (depth == 0 || strlen(stack[depth - 1]) != len ||
+                strncmp(stack[depth - 1], p + 2, len) != 0)
+                return 0;
+            depth--;
+        } else if (end[-1] != '/') {
+            size_t len = strcspn(p + 1, " >");
+            if (depth == 64 || len >= 32)
+                return 0;
+            memcpy(stack[depth], p + 1, len);
+            stack[depth++][len] = '\0';
+        }
+    }
+    return depth == 0;
+}
+
+START_TEST(test_pareto_svg)
+{
+    char *svg;
+    struct pareto_svg_opts opts = {"fmnist <rl> & co", 2.5, 0, 0};
+    ck_assert_int_eq(pareto_svg_string(&svg, hand_pts, 8, &opts, NULL), HW_OK);
+    ck_assert(strncmp(svg, "<svg ", 5) == 0);
+    ck_assert(tags_balanced(svg));
+    ck_assert_int_eq(count_of(svg, "<circle"), 7); /* the NaN point is not drawn */
+    ck_assert_int_eq(count_of(svg, "class=\"front\""), 4);
+    ck_assert_int_eq(count_of(svg, "<polyline"), 1);
+    ck_assert_ptr_nonnull(strstr(svg, "Pareto front (4)"));
+    ck_assert_ptr_nonnull(strstr(svg, "all candidates (7)"));
+    ck_assert_int_eq(count_of(svg, "class=\"target\""), 1);
+    ck_assert_ptr_nonnull(strstr(svg, "latency (ms)"));
+    ck_assert_ptr_nonnull(strstr(svg, "validation accuracy (%)"));
+    ck_assert_ptr_nonnull(strstr(svg, "fmnist &lt;rl&gt; &amp; co"));
+    ck_assert_ptr_nonnull(strstr(svg, "<title>0.5 ms, 60.00 %</title>"));
+    free(svg);
+    /* No points, no target: still a well-formed, empty plot. */
+    ck_assert_int_eq(pareto_svg_string(&svg, NULL, 0, NULL, NULL), HW_OK);
+    ck_assert(tags_balanced(svg));
+    ck_assert_int_eq(count_of(svg, "<circle"), 0);
+    ck_assert_int_eq(count_of(svg, "class=\"target\""), 0);
+    free(svg);
+}
+END_TEST
+
 Suite *suite_search(void)
 {
     Suite *s = suite_create("search");
@@ -496,6 +620,9 @@ Suite *suite_search(void)
         {"rl", test_rl_learns},
         {"synth_objective", test_synth_objective},
         {"controllers_vs_random", test_controllers_beat_random},
+        {"pareto_front", test_pareto_front_hand},
+        {"pareto_front_sweep", test_pareto_front_sweep},
+        {"pareto_svg", test_pareto_svg},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);
