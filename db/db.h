@@ -96,6 +96,11 @@ int db_device_get_or_create(struct db *db, const struct db_device *d, int64_t *i
 /* The device with this hash / id into *out; HW_ENOTFOUND when there is none. */
 int db_device_find(struct db *db, const char *hash, struct db_device *out, struct hw_err *err);
 int db_device_get(struct db *db, int64_t id, struct db_device *out, struct hw_err *err);
+/* What a user types for a device: a decimal id, a full hash, or a prefix of
+ * one hash (tried in that order). HW_ENOTFOUND when nothing matches, HW_EINVAL when a prefix
+ * matches several. */
+int db_device_lookup(struct db *db, const char *text, struct db_device *out,
+                     struct hw_err *err);
 /* All devices, by id. *out is a malloc'd array of *n rows (free() it; NULL when
  * *n == 0). */
 int db_device_list(struct db *db, struct db_device **out, int *n, struct hw_err *err);
