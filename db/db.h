@@ -241,7 +241,8 @@ struct db_candidate {
  * (id and created_at ignored; c->id is set on success) and, when state is not
  * NULL, replaces the run's controller state with state[0..len) and touches
  * the run's updated_at. After a crash either both are stored or neither.
- * A second candidate with the same (run, trial) is HW_EINVAL. */
+ * A second candidate with the same (run, trial), an unknown run or invalid
+ * fields (no arch JSON, empty hash, negative token) are HW_EINVAL. */
 int db_candidate_add(struct db *db, struct db_candidate *c, const void *state, size_t len,
                      struct hw_err *err);
 /* The candidate with this id into *out (release with db_candidate_release). */
@@ -348,7 +349,10 @@ int db_netadapt_set_status(struct db *db, int64_t id, enum db_run_status s, stru
  * steps[] (all with steps[i].iteration == iteration == the run's iterations
  * count, netadapt_id == id, at most one with chosen == 1), sets the run's
  * current model file, current latency and state blob (NULL keeps the old
- * state), and advances its iteration count. Ids in steps are ignored. */
+ * state), and advances its iteration count. Ids in steps are ignored.
+ * Invalid steps are HW_EINVAL; an iteration other than the run's next one
+ * (recorded twice, or skipped) is refused whole with HW_ENOTFOUND or
+ * HW_EINVAL. */
 int db_netadapt_add_iteration(struct db *db, int64_t id, int iteration,
                               const struct db_na_step *steps, int n,
                               const char *current_model, double current_ms,
