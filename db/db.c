@@ -30,12 +30,6 @@ static const char sql_rollback[] = "ROLLBACK";
 /* PRAGMA takes no bound parameters, so the version is formatted in. */
 static const char fmt_set_user_version[] = "PRAGMA user_version = %d";
 
-const char *db_default_path(void)
-{
-    const char *env = getenv("HWNAS_DB");
-    return env && env[0] ? env : "./hwnas.db";
-}
-
 const char *db_path(const struct db *db)
 {
     return db->path;

@@ -52,14 +52,10 @@ enum db_open_flags {
     DB_OPEN_READONLY = 1 << 1,
 };
 
-/* The database path to use when no --db flag is given: $HWNAS_DB when set and
- * non-empty, else "./hwnas.db". The result is static or from the environment;
- * do not free it. */
-const char *db_default_path(void);
-
 /* Opens (creating unless flags say otherwise) the database at path and brings
  * its schema up to DB_SCHEMA_VERSION, one migration per transaction.
  * Sets WAL mode, a 5 s busy timeout and foreign keys on.
+ * The path comes from cli_db_path (--db, $HWNAS_DB, ./hwnas.db).
  * Refused, with nothing written to the file:
  *   - a missing file with DB_OPEN_EXISTING/READONLY (HW_ENOTFOUND),
  *   - a file that is not an SQLite database (HW_EDB),

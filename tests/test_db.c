@@ -302,18 +302,6 @@ START_TEST(test_open_existing_and_readonly)
 }
 END_TEST
 
-START_TEST(test_open_default_path)
-{
-    unsetenv("HWNAS_DB");
-    ck_assert_str_eq(db_default_path(), "./hwnas.db");
-    setenv("HWNAS_DB", "", 1);
-    ck_assert_str_eq(db_default_path(), "./hwnas.db");
-    setenv("HWNAS_DB", "/tmp/x.db", 1);
-    ck_assert_str_eq(db_default_path(), "/tmp/x.db");
-    unsetenv("HWNAS_DB");
-}
-END_TEST
-
 START_TEST(test_open_two_handles)
 {
     const char *path = tmp_db();
@@ -1166,8 +1154,7 @@ Suite *suite_db(void)
     } cases[] = {
         {"db_open",
          {test_open_creates_schema, test_open_reopen_keeps_data, test_open_refuses_newer_schema,
-          test_open_refuses_non_sqlite, test_open_existing_and_readonly, test_open_default_path,
-          test_open_two_handles, test_open_foreign_keys_on, test_open_concurrent_create,
+          test_open_refuses_non_sqlite, test_open_existing_and_readonly, test_open_two_handles, test_open_foreign_keys_on, test_open_concurrent_create,
           test_open_damaged_row}},
         {"db_migrate", {test_migrate_step_is_atomic}},
         {"db_device", {test_device_get_or_create, test_device_lookup}},
