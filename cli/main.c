@@ -17,6 +17,8 @@ struct command_entry {
 };
 
 static const struct command_entry commands[] = {
+    {"train", cmd_train, "train an architecture on the training split (val accuracy per epoch)"},
+    {"eval", cmd_eval, "accuracy of a saved model on the validation or test split"},
     {NULL, NULL, NULL},
 };
 

@@ -4,11 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "evaluator/data.h"
 #include "evaluator/idx.h"
+#include "evaluator/model.h"
+#include "evaluator/proxy.h"
+#include "evaluator/train.h"
+#include "nn/net.h"
 
 /* ---- helpers: IDX files written byte by byte, independent of the reader */
 
@@ -506,6 +511,460 @@ START_TEST(test_data_iter)
 }
 END_TEST
 
+/* ---- trainer: a tiny net on a synthetic 3-class task */
+
+/* 8x8x1 -> stem 8 -> (3x3, SE, residual) -> (5x5 s2, expand 24 -> 16) -> head. */
+static struct arch tiny_arch(void)
+{
+    struct arch a;
+    memset(&a, 0, sizeof a);
+    strcpy(a.name, "tiny");
+    a.in_h = a.in_w = 8;
+    a.in_c = 1;
+    a.classes = 3;
+    a.stem = (struct arch_stem){.k = 3, .stride = 1, .out = 8, .act = ARCH_ACT_HSWISH};
+    a.n_layers = 2;
+    a.layers[0] = (struct arch_layer){.k = 3, .stride = 1, .in = 8, .mid = 8, .out = 8,
+                                      .se = 1, .act = ARCH_ACT_RELU};
+    a.layers[1] = (struct arch_layer){.k = 5, .stride = 2, .in = 8, .mid = 24, .out = 16,
+                                      .se = 0, .act = ARCH_ACT_HSWISH};
+    a.head = (struct arch_head){.conv_out = 32, .conv_act = ARCH_ACT_HSWISH,
+                                .fc_hidden = 16, .fc_act = ARCH_ACT_HSWISH,
+                                .dropout = 0.2f};
+    return a;
+}
+
+/* Class 0: bright top rows; 1: bright bottom rows; 2: bright middle columns;
+ * plus noise. Separable, but not by a single pixel. */
+static void synthetic_set(struct data_set *s, int n, uint64_t seed)
+{
+    memset(s, 0, sizeof *s);
+    s->n = n;
+    s->h = s->w = 8;
+    s->c = 1;
+    s->classes = 3;
+    s->pixels = malloc((size_t)n * 64);
+    s->labels = malloc((size_t)n);
+    struct pcg32 r;
+    pcg32_seed(&r, seed, 3);
+    for (int i = 0; i < n; i++) {
+        int k = (int)pcg32_bounded(&r, 3);
+        s->labels[i] = (unsigned char)k;
+        for (int y = 0; y < 8; y++)
+            for (int x = 0; x < 8; x++) {
+                int on = (k == 0 && y < 3) || (k == 1 && y > 4) ||
+                         (k == 2 && x > 2 && x < 5);
+                int v = (on ? 150 : 30) + (int)pcg32_bounded(&r, 100);
+                s->pixels[i * 64 + y * 8 + x] = (unsigned char)v;
+            }
+    }
+    data_set_measure_norm(s);
+}
+
+static struct nn_net *tiny_net(uint64_t seed, int batch)
+{
+    struct arch a = tiny_arch();
+    struct nn_net *net = NULL;
+    struct hw_err err = {0};
+    ck_assert_msg(nn_net_create(&net, &a, batch, NN_MODE_TRAIN, &err) == HW_OK, "%s",
+                  err.msg);
+    train_init_params(net, seed);
+    return net;
+}
+
+static void tiny_config(struct train_config *c)
+{
+    train_config_default(c);
+    c->epochs = 6;
+    c->batch = 32;
+    c->lr = 0.1;
+    c->augment = 0;
+    c->eval_batch = 64;
+    c->threads = 1;
+    c->quiet = 1;
+}
+
+START_TEST(test_train_schedule_at)
+{
+    struct train_config c;
+    train_config_default(&c); /* one-cycle, lr 0.2, warmup 0.3, momentum 0.9 */
+    double lr, m;
+    /* PyTorch OneCycleLR(max_lr=0.2, total_steps=100): phase 1 ends at
+     * step 29; start lr 0.2/25, end 0.2/25/1e4; momentum 0.95 -> 0.85 -> 0.95. */
+    train_schedule_at(&c, 0, 100, &lr, &m);
+    ck_assert_double_eq_tol(lr, 0.008, 1e-12);
+    ck_assert_double_eq_tol(m, 0.95, 1e-12);
+    train_schedule_at(&c, 29, 100, &lr, &m);
+    ck_assert_double_eq_tol(lr, 0.2, 1e-12);
+    ck_assert_double_eq_tol(m, 0.85, 1e-12);
+    train_schedule_at(&c, 64, 100, &lr, &m); /* halfway through phase 2 */
+    ck_assert_double_eq_tol(lr, (0.2 + 8e-7) / 2, 1e-12);
+    ck_assert_double_eq_tol(m, 0.9, 1e-12);
+    train_schedule_at(&c, 99, 100, &lr, &m);
+    ck_assert_double_eq_tol(lr, 8e-7, 1e-15);
+    ck_assert_double_eq_tol(m, 0.95, 1e-12);
+    /* Quarter of phase 1 by cosine: lo + (hi-lo) * (1 - cos(pi/4)) / 2. */
+    c.warmup = 0.41; /* phase 1 ends at step 40 */
+    train_schedule_at(&c, 10, 100, &lr, &m);
+    ck_assert_double_eq_tol(lr, 0.008 + 0.192 * (1 - sqrt(0.5)) / 2, 1e-12);
+
+    c.schedule = TRAIN_COSINE;
+    c.warmup = 0.1;
+    c.lr = 1.0;
+    train_schedule_at(&c, 0, 100, &lr, &m);
+    ck_assert_double_eq_tol(lr, 0.1, 1e-12);
+    ck_assert_double_eq_tol(m, 0.9, 1e-12);
+    train_schedule_at(&c, 9, 100, &lr, &m);
+    ck_assert_double_eq_tol(lr, 1.0, 1e-12);
+    train_schedule_at(&c, 55, 100, &lr, &m);
+    ck_assert_double_eq_tol(lr, 0.5, 1e-12);
+    train_schedule_at(&c, 100, 100, &lr, &m);
+    ck_assert_double_eq_tol(lr, 0.0, 1e-12);
+}
+END_TEST
+
+START_TEST(test_train_sgd_step)
+{
+    /* Hand-computed with PyTorch's rule: g = grad + wd*p (masked);
+     * v = m*v + g; p -= lr*(g + m*v). */
+    float p[2] = {1.0f, 2.0f}, g[2] = {0.5f, -1.0f}, v[2] = {0.1f, 0.0f};
+    const unsigned char mask[2] = {1, 0};
+    train_sgd_step(p, g, v, mask, 2, 0.1f, 0.9f, 0.01f);
+    ck_assert_float_eq_tol(v[0], 0.6f, 1e-6f);
+    ck_assert_float_eq_tol(p[0], 0.895f, 1e-6f);
+    ck_assert_float_eq_tol(v[1], -1.0f, 1e-6f);
+    ck_assert_float_eq_tol(p[1], 2.19f, 1e-6f); /* no decay: mask 0 */
+    train_sgd_step(p, g, v, mask, 2, 0.1f, 0.9f, 0.01f);
+    ck_assert_float_eq_tol(v[0], 1.04895f, 1e-6f);
+    ck_assert_float_eq_tol(p[0], 0.7496995f, 1e-6f);
+}
+END_TEST
+
+static int count_epochs(const struct train_epoch *e, void *ctx)
+{
+    int *calls = ctx;
+    ck_assert_int_eq(e->epoch, *calls + 1);
+    ck_assert(e->img_per_s > 0 && e->loss > 0);
+    (*calls)++;
+    return 0;
+}
+
+START_TEST(test_train_run_learns)
+{
+    struct data_set tr, va;
+    synthetic_set(&tr, 640, 1);
+    synthetic_set(&va, 300, 2);
+    va.mean = tr.mean;
+    va.std = tr.std;
+    struct nn_net *net = tiny_net(7, 32);
+    struct train_config c;
+    tiny_config(&c);
+    struct train_result res;
+    struct hw_err err = {0};
+    double before;
+    ck_assert_int_eq(train_evaluate(net, &va, 0, 64, &before, &err), HW_OK);
+    int calls = 0;
+    ck_assert_msg(train_run(net, &tr, &va, &c, 11, count_epochs, &calls, &res, &err) == HW_OK,
+                  "%s", err.msg);
+    ck_assert_int_eq(calls, 6);
+    ck_assert_int_eq(res.epochs_done, 6);
+    ck_assert_int_eq(res.diverged, 0);
+    ck_assert_msg(res.val_acc > 0.9, "val acc %.3f (before %.3f)", res.val_acc, before);
+    /* train_evaluate folds the same way the trainer's validation does. */
+    double after;
+    ck_assert_int_eq(train_evaluate(net, &va, 0, 50, &after, &err), HW_OK);
+    ck_assert_double_eq_tol(after, res.val_acc, 1e-9);
+    nn_net_free(net);
+    data_set_release(&tr);
+    data_set_release(&va);
+}
+END_TEST
+
+START_TEST(test_train_run_deterministic)
+{
+    struct data_set tr;
+    synthetic_set(&tr, 200, 1);
+    struct train_config c;
+    tiny_config(&c);
+    c.epochs = 1;
+    c.augment = 1;
+    struct train_result res;
+    struct hw_err err = {0};
+    struct nn_net *n1 = tiny_net(3, 32), *n2 = tiny_net(3, 32), *n3 = tiny_net(3, 32);
+    ck_assert_int_eq(train_run(n1, &tr, NULL, &c, 5, NULL, NULL, &res, &err), HW_OK);
+    ck_assert_int_eq(train_run(n2, &tr, NULL, &c, 5, NULL, NULL, &res, &err), HW_OK);
+    ck_assert_int_eq(train_run(n3, &tr, NULL, &c, 6, NULL, NULL, &res, &err), HW_OK);
+    size_t np = nn_net_n_params(n1);
+    ck_assert_mem_eq(nn_net_params(n1), nn_net_params(n2), np * sizeof(float));
+    ck_assert_mem_eq(nn_net_state(n1), nn_net_state(n2),
+                     nn_net_n_state(n1) * sizeof(float));
+    ck_assert(memcmp(nn_net_params(n1), nn_net_params(n3), np * sizeof(float)) != 0);
+    nn_net_free(n1);
+    nn_net_free(n2);
+    nn_net_free(n3);
+    data_set_release(&tr);
+}
+END_TEST
+
+static int stop_now(const struct train_epoch *e, void *ctx)
+{
+    return 1;
+}
+
+START_TEST(test_train_run_refuses)
+{
+    struct data_set tr;
+    synthetic_set(&tr, 100, 1);
+    struct nn_net *net = tiny_net(1, 32);
+    struct train_config c;
+    tiny_config(&c);
+    struct train_result res;
+    struct hw_err err = {0};
+
+    c.epochs = 0;
+    ck_assert_int_eq(train_run(net, &tr, NULL, &c, 1, NULL, NULL, &res, &err), HW_EINVAL);
+    ck_assert_str_eq(err.msg, "epochs: 0 is not positive");
+    tiny_config(&c);
+    c.lr = -1;
+    ck_assert_int_eq(train_run(net, &tr, NULL, &c, 1, NULL, NULL, &res, &err), HW_EINVAL);
+    ck_assert_str_eq(err.msg, "lr: -1 is not a positive number");
+    tiny_config(&c);
+    tr.w = 7;
+    ck_assert_int_eq(train_run(net, &tr, NULL, &c, 1, NULL, NULL, &res, &err), HW_EMISMATCH);
+    ck_assert_str_eq(err.msg, "training set: images are 8x7x1 but arch tiny takes 8x8x1");
+    tr.w = 8;
+    c.subset = 20; /* fewer than a batch */
+    ck_assert_int_eq(train_run(net, &tr, NULL, &c, 1, NULL, NULL, &res, &err), HW_EINVAL);
+    ck_assert_str_eq(err.msg, "20 images are fewer than one batch of 32");
+    tiny_config(&c);
+    ck_assert_int_eq(train_run(net, &tr, NULL, &c, 1, stop_now, NULL, &res, &err), HW_EINTR);
+    ck_assert_int_eq(res.epochs_done, 1);
+    ck_assert_str_eq(err.msg, "training stopped after epoch 1 of 6");
+    /* An absurd learning rate diverges: reported, not an error. */
+    c.lr = 1e30;
+    ck_assert_int_eq(train_run(net, &tr, NULL, &c, 1, NULL, NULL, &res, &err), HW_OK);
+    ck_assert_int_eq(res.diverged, 1);
+    nn_net_free(net);
+    data_set_release(&tr);
+}
+END_TEST
+
+/* ---- model files */
+
+static void model_tmp(char *p, size_t n, const char *name)
+{
+    make_tmpdir();
+    tmp_path(p, n, name);
+}
+
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(*n + 64);
+    ck_assert_uint_eq(fread(b, 1, *n, f), *n);
+    fclose(f);
+    return b;
+}
+
+/* Rewrites the CRC so a test reaches the check behind it. */
+static void fix_crc(unsigned char *b, size_t n)
+{
+    uint32_t c = (uint32_t)crc32(0L, b, (uInt)(n - 4));
+    memcpy(b + n - 4, &c, 4);
+}
+
+static void expect_model_error(const char *path, int status, const char *want)
+{
+    struct nn_net *net = (struct nn_net *)1;
+    struct hw_err err = {0};
+    ck_assert_int_eq(model_load(path, 8, &net, &err), status);
+    ck_assert_ptr_null(net);
+    ck_assert_msg(strstr(err.msg, path) != NULL, "message '%s' lacks path", err.msg);
+    ck_assert_msg(strstr(err.msg, want) != NULL, "message '%s' lacks '%s'", err.msg, want);
+}
+
+START_TEST(test_model_save_load)
+{
+    char p[512];
+    model_tmp(p, sizeof p, "tiny.model");
+    struct data_set tr;
+    synthetic_set(&tr, 128, 1);
+    struct nn_net *net = tiny_net(9, 32), *back = NULL;
+    struct train_config c;
+    tiny_config(&c);
+    c.epochs = 1;
+    struct train_result res;
+    struct hw_err err = {0};
+    /* Train a little so BN running statistics are not their defaults. */
+    ck_assert_int_eq(train_run(net, &tr, NULL, &c, 1, NULL, NULL, &res, &err), HW_OK);
+    ck_assert_msg(model_save(p, net, &err) == HW_OK, "%s", err.msg);
+    ck_assert_msg(model_load(p, 16, &back, &err) == HW_OK, "%s", err.msg);
+    ck_assert(arch_equal(nn_net_arch(net), nn_net_arch(back)));
+    ck_assert_uint_eq(nn_net_n_params(back), nn_net_n_params(net));
+    ck_assert_mem_eq(nn_net_params(back), nn_net_params(net),
+                     nn_net_n_params(net) * sizeof(float));
+    ck_assert_mem_eq(nn_net_state(back), nn_net_state(net),
+                     nn_net_n_state(net) * sizeof(float));
+    double a1, a2;
+    ck_assert_int_eq(train_evaluate(net, &tr, 0, 64, &a1, &err), HW_OK);
+    ck_assert_int_eq(train_evaluate(back, &tr, 0, 64, &a2, &err), HW_OK);
+    ck_assert_double_eq(a1, a2);
+    nn_net_free(back);
+    nn_net_free(net);
+    data_set_release(&tr);
+    remove_tmpdir();
+}
+END_TEST
+
+START_TEST(test_model_load_bad_files)
+{
+    char good[512], p[512];
+    model_tmp(good, sizeof good, "good.model");
+    struct nn_net *net = tiny_net(2, 8);
+    struct hw_err err = {0};
+    ck_assert_int_eq(model_save(good, net, &err), HW_OK);
+    size_t n;
+    unsigned char *b = slurp(good, &n);
+    uint32_t jlen;
+    memcpy(&jlen, b + 12, 4);
+    size_t params_at = 16 + jlen; /* u64 count, then floats */
+
+    tmp_path(p, sizeof p, "magic.model");
+    write_bytes(p, "HWNASMDX", 8);
+    expect_model_error(p, HW_EINVAL, "magic: not an hwnas model file");
+
+    tmp_path(p, sizeof p, "version.model");
+    b[8] = 2;
+    write_bytes(p, b, n);
+    expect_model_error(p, HW_EMISMATCH, "version: 2 is not supported (this hwnas reads up to 1)");
+    b[8] = 1;
+
+    tmp_path(p, sizeof p, "trunc.model");
+    write_bytes(p, b, n - 100);
+    expect_model_error(p, HW_EINVAL, "truncated");
+
+    tmp_path(p, sizeof p, "trunc-json.model");
+    write_bytes(p, b, 16 + jlen / 2);
+    expect_model_error(p, HW_EINVAL, "truncated: arch JSON");
+
+    tmp_path(p, sizeof p, "trailing.model");
+    memset(b + n, 0, 4);
+    write_bytes(p, b, n + 4);
+    expect_model_error(p, HW_EINVAL, "4 trailing bytes");
+
+    tmp_path(p, sizeof p, "crc.model");
+    b[params_at + 8 + 40] ^= 0x10; /* one bit of one weight */
+    write_bytes(p, b, n);
+    expect_model_error(p, HW_EINVAL, "checksum: stored CRC-32");
+    b[params_at + 8 + 40] ^= 0x10;
+
+    /* A params count that disagrees with the arch (CRC made consistent). */
+    tmp_path(p, sizeof p, "count.model");
+    uint64_t np;
+    memcpy(&np, b + params_at, 8);
+    uint64_t wrong = np - 1;
+    memcpy(b + params_at, &wrong, 8);
+    fix_crc(b, n);
+    write_bytes(p, b, n);
+    char want[128];
+    snprintf(want, sizeof want, "params: file has %llu values, arch tiny needs %llu",
+             (unsigned long long)wrong, (unsigned long long)np);
+    expect_model_error(p, HW_EMISMATCH, want);
+
+    tmp_path(p, sizeof p, "missing.model");
+    expect_model_error(p, HW_EIO, "cannot open");
+    free(b);
+    nn_net_free(net);
+    remove_tmpdir();
+}
+END_TEST
+
+/* ---- eval_proxy */
+
+START_TEST(test_eval_proxy)
+{
+    struct data_set tr, va;
+    synthetic_set(&tr, 400, 1);
+    synthetic_set(&va, 200, 2);
+    struct eval_proxy_config c;
+    eval_proxy_config_default(&c);
+    c.train = &tr;
+    c.val = &va;
+    c.subset = 256;
+    c.val_subset = 100;
+    c.batch = 32;
+    c.epochs = 3;
+    c.threads = 1;
+    struct arch a = tiny_arch();
+    struct eval_result r1, r2;
+    struct hw_err err = {0};
+    ck_assert_msg(eval_proxy(&a, &c, 42, &r1, &err) == HW_OK, "%s", err.msg);
+    ck_assert_int_eq(eval_proxy(&a, &c, 42, &r2, &err), HW_OK);
+    ck_assert_double_eq(r1.val_acc, r2.val_acc); /* deterministic */
+    ck_assert_double_eq(r1.train_loss, r2.train_loss);
+    ck_assert(r1.val_acc > 0.5 && r1.wall_s > 0 && !r1.diverged);
+    a.layers[1].in = 9; /* broken chain */
+    ck_assert_int_eq(eval_proxy(&a, &c, 42, &r1, &err), HW_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "layers[1].in"));
+    data_set_release(&tr);
+    data_set_release(&va);
+}
+END_TEST
+
+/* ---- cmd_train / cmd_eval: usage errors and bad files through the binary */
+
+/* Runs "$HWNAS_BIN args" with stderr merged; returns the exit code and the
+ * output (at most n-1 bytes) in out. */
+static int run_hwnas(const char *args, char *out, size_t n)
+{
+    const char *bin = getenv("HWNAS_BIN");
+    ck_assert_msg(bin != NULL, "HWNAS_BIN is not set (run through make test)");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", bin, args);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t got = fread(out, 1, n - 1, p);
+    out[got] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(test_cmd_train_usage)
+{
+    char out[4096];
+    ck_assert_int_eq(run_hwnas("train fmnist-ref --epochs 0", out, sizeof out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--epochs: 0 is not positive"));
+    ck_assert_int_eq(run_hwnas("train fmnist-ref --batch 1", out, sizeof out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--batch: 1 is below 2"));
+    ck_assert_int_eq(run_hwnas("train fmnist-ref --schedule step", out, sizeof out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--schedule: 'step' is not onecycle or cosine"));
+    ck_assert_int_eq(run_hwnas("train", out, sizeof out), 2);
+    ck_assert_int_eq(run_hwnas("train fmnist-ref --data /nonexistent-dir", out, sizeof out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "/nonexistent-dir/train-images-idx3-ubyte.gz: cannot open"));
+    ck_assert_int_eq(run_hwnas("train fmnist-ref --out /nonexistent-dir/m", out, sizeof out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "cannot write"));
+}
+END_TEST
+
+START_TEST(test_cmd_eval_usage)
+{
+    char out[4096], args[600], p[512];
+    ck_assert_int_eq(run_hwnas("eval x.model --split train", out, sizeof out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--split: 'train' is not val or test"));
+    make_tmpdir();
+    tmp_path(p, sizeof p, "not-a-model");
+    write_bytes(p, "hello world, not a model", 24);
+    snprintf(args, sizeof args, "eval %s --split val", p);
+    ck_assert_int_eq(run_hwnas(args, out, sizeof out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "magic: not an hwnas model file"));
+    remove_tmpdir();
+}
+END_TEST
+
 Suite *suite_evaluator(void)
 {
     Suite *s = suite_create("evaluator");
@@ -521,6 +980,16 @@ Suite *suite_evaluator(void)
         {"data_load_trainval", test_data_load_trainval_fmnist},
         {"data_fill_batch", test_data_fill_batch},
         {"data_iter", test_data_iter},
+        {"train_schedule_at", test_train_schedule_at},
+        {"train_sgd_step", test_train_sgd_step},
+        {"train_run", test_train_run_learns},
+        {"train_run", test_train_run_deterministic},
+        {"train_run", test_train_run_refuses},
+        {"model_save", test_model_save_load},
+        {"model_load", test_model_load_bad_files},
+        {"eval_proxy", test_eval_proxy},
+        {"cmd_train", test_cmd_train_usage},
+        {"cmd_eval", test_cmd_eval_usage},
     };
     TCase *tc = NULL;
     const char *cur = NULL;
