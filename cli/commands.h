@@ -3,6 +3,7 @@
 #ifndef HWNAS_CLI_COMMANDS_H
 #define HWNAS_CLI_COMMANDS_H
 
+int cmd_space(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 

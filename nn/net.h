@@ -38,7 +38,9 @@ void nn_net_free(struct nn_net *net);
 const struct arch *nn_net_arch(const struct nn_net *net);
 enum nn_mode nn_net_mode(const struct nn_net *net);
 
-/* He-normal conv/FC weights, BN gamma 1 beta 0, biases 0, running mean 0 var 1. */
+/* He-normal conv/FC weights (fan-out mode, as torchvision initializes
+ * MobileNetV3), BN gamma 1 beta 0, biases 0, running mean 0 var 1; an INFER
+ * net is folded afterwards. */
 void nn_net_init_params(struct nn_net *net, struct pcg32 *rng);
 
 /* Trainable parameters: one allocation (TRAIN mode layout: unfolded BN),
@@ -56,7 +58,10 @@ float *nn_net_state(struct nn_net *net);
  * Names per unit: stem: "conv.w" "bn.g" "bn.b" "bn.mean" "bn.var";
  * layer: "expand.w" "expand.bn.*" (absent when mid == in) "dw.w" "dw.bn.*"
  * "se.w1" "se.b1" "se.w2" "se.b2" (when SE) "project.w" "project.bn.*";
- * head: "conv.w" "conv.bn.*" "fc1.w" "fc1.b" "fc2.w" "fc2.b". */
+ * head: "conv.w" "conv.bn.*" (when conv_out) "fc1.w" "fc1.b" (when fc_hidden)
+ * "fc2.w" "fc2.b" (the classifier, always). Shapes as in the layout above.
+ * HW_ENOTFOUND for an unknown name. In INFER mode the views are the unfolded
+ * params: call nn_net_fold after writing them. */
 struct nn_tensor {
     float *data;
     int ndim;
@@ -73,6 +78,9 @@ int nn_net_tensor(struct nn_net *net, int unit, const char *name,
 const float *nn_net_forward(struct nn_net *net, const float *x, int n,
                             struct pcg32 *rng);
 
+/* Logits (n, classes) of the last forward (whole or last unit), owned by net. */
+const float *nn_net_output(const struct nn_net *net);
+
 /* Softmax cross-entropy with label smoothing on the last forward's logits,
  * then backward through the whole net, *adding* into the grads.
  * Returns the mean loss over the n images. TRAIN mode only. */
@@ -81,9 +89,18 @@ float nn_net_backward(struct nn_net *net, const int *labels, int n,
 void nn_net_zero_grad(struct nn_net *net);
 
 /* Copies trained weights from a TRAIN net into an INFER net of the same arch,
- * folding BN (running statistics) into conv weights and biases. */
+ * folding BN (running statistics) into conv weights and biases. Refuses
+ * (HW_EMISMATCH) a target that is not INFER or whose tensors differ. */
 int nn_net_fold_from(struct nn_net *infer, const struct nn_net *train,
                      struct hw_err *err);
+/* Recomputes an INFER net's folded weights from its own params and state;
+ * call after writing them (a load, weight surgery). No-op in TRAIN mode. */
+void nn_net_fold(struct nn_net *net);
+
+/* TRAIN mode only: eval != 0 makes forward use the BN running statistics
+ * (without updating them) and skip dropout, as for validation; backward is
+ * then meaningless. Default 0. */
+void nn_net_set_eval(struct nn_net *net, int eval);
 
 /* Per-unit inference, for the latency table: runs unit u for batch n on the
  * net's own buffers (input of unit u = output of unit u-1; unit 0 reads the
@@ -92,7 +109,8 @@ int nn_net_n_units(const struct nn_net *net);
 void nn_net_set_input(struct nn_net *net, const float *x, int n);
 void nn_net_forward_unit(struct nn_net *net, int u, int n);
 
-/* Threads used by hwnas kernels and OpenBLAS (process-wide). */
+/* Threads used by hwnas kernels (OpenMP, process-wide). OpenBLAS is kept at
+ * one thread; the kernels split sgemm calls over the OpenMP threads. */
 void nn_set_threads(int n);
 int nn_get_threads(void);
 

@@ -1,0 +1,255 @@
+/* nn engine figures:
+ *  (a) inference latency of MobileNetV3-Large/-Small at 224x224x3, batch 1,
+ *      one thread: median and min over many runs after warm-up; the 1x1 convs'
+ *      achieved GFLOP/s beside raw sgemm on the same shapes;
+ *  (b) training throughput of fmnist-ref at batch 128 on 2 threads
+ *      (forward + backward + a plain SGD step), images/s.
+ * OpenBLAS picks its kernels at load time: run with OPENBLAS_CORETYPE=SkylakeX
+ * to compare cores; the core in use is printed.
+ * Usage: bench_nn [runs] (default 200). */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/kernels.h"
+#include "nn/net.h"
+#include "space/arch.h"
+#include "util/timer.h"
+
+/* A layer row as the papers' tables give it; `in` is filled by make(). */
+#define L(k, mid, out, se, act, s) {k, s, 0, mid, out, se, act}
+
+/* Chains each layer's `in` to the previous out. */
+static struct arch make(const char *name, int hw, int cin, int classes, struct arch_stem stem,
+                        const struct arch_layer *ls, int n, struct arch_head head)
+{
+    struct arch a;
+    memset(&a, 0, sizeof a);
+    snprintf(a.name, sizeof a.name, "%s", name);
+    a.in_h = a.in_w = hw, a.in_c = cin, a.classes = classes;
+    a.stem = stem;
+    a.n_layers = n;
+    int in = stem.out;
+    for (int i = 0; i < n; i++) {
+        a.layers[i] = ls[i];
+        a.layers[i].in = in;
+        in = ls[i].out;
+    }
+    a.head = head;
+    return a;
+}
+
+#define R ARCH_ACT_RELU
+#define H ARCH_ACT_HSWISH
+
+/* algorithms.md §1.2 / §1.3 (torchvision's tables). */
+static struct arch mbv3_large(void)
+{
+    static const struct arch_layer ls[] = {
+        L(3, 16, 16, 0, R, 1),   L(3, 64, 24, 0, R, 2),   L(3, 72, 24, 0, R, 1),
+        L(5, 72, 40, 1, R, 2),   L(5, 120, 40, 1, R, 1),  L(5, 120, 40, 1, R, 1),
+        L(3, 240, 80, 0, H, 2),  L(3, 200, 80, 0, H, 1),  L(3, 184, 80, 0, H, 1),
+        L(3, 184, 80, 0, H, 1),  L(3, 480, 112, 1, H, 1), L(3, 672, 112, 1, H, 1),
+        L(5, 672, 160, 1, H, 2), L(5, 960, 160, 1, H, 1), L(5, 960, 160, 1, H, 1)};
+    return make("mobilenetv3-large", 224, 3, 1000, (struct arch_stem){3, 2, 16, H}, ls, 15,
+                (struct arch_head){960, H, 1280, H, 0.2f});
+}
+
+static struct arch mbv3_small(void)
+{
+    static const struct arch_layer ls[] = {
+        L(3, 16, 16, 1, R, 2),  L(3, 72, 24, 0, R, 2),  L(3, 88, 24, 0, R, 1),
+        L(5, 96, 40, 1, H, 2),  L(5, 240, 40, 1, H, 1), L(5, 240, 40, 1, H, 1),
+        L(5, 120, 48, 1, H, 1), L(5, 144, 48, 1, H, 1), L(5, 288, 96, 1, H, 2),
+        L(5, 576, 96, 1, H, 1), L(5, 576, 96, 1, H, 1)};
+    return make("mobilenetv3-small", 224, 3, 1000, (struct arch_stem){3, 2, 16, H}, ls, 11,
+                (struct arch_head){576, H, 1024, H, 0.2f});
+}
+
+static struct arch fmnist_ref(void)
+{
+    static const struct arch_layer ls[] = {
+        L(3, 16, 16, 1, R, 1),  L(3, 64, 24, 0, R, 2),   L(3, 72, 24, 0, R, 1),
+        L(5, 72, 40, 1, H, 2),  L(5, 120, 40, 1, H, 1),  L(5, 240, 80, 1, H, 2),
+        L(5, 480, 80, 1, H, 1)};
+    return make("fmnist-ref", 28, 1, 10, (struct arch_stem){3, 1, 16, H}, ls, 7,
+                (struct arch_head){384, H, 512, H, 0.2f});
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median and min (ms) of `runs` calls of fn after `warm` calls. */
+static void time_runs(void (*fn)(void *), void *ctx, int warm, int runs, double *med, double *min)
+{
+    double t[runs];
+    for (int i = 0; i < warm; i++)
+        fn(ctx);
+    for (int i = 0; i < runs; i++) {
+        uint64_t t0 = timer_now_ns();
+        fn(ctx);
+        t[i] = (timer_now_ns() - t0) / 1e6;
+    }
+    qsort(t, runs, sizeof t[0], cmp_double);
+    *med = t[runs / 2];
+    *min = t[0];
+}
+
+struct infer_ctx {
+    struct nn_net *net;
+    const float *x;
+};
+static void run_infer(void *p)
+{
+    struct infer_ctx *c = p;
+    nn_net_forward(c->net, c->x, 1, NULL);
+}
+
+struct mm_ctx {
+    float *y, *x, *w, *b;
+    int m, cin, cout, raw;
+};
+static void run_mm(void *p)
+{
+    struct mm_ctx *c = p;
+    if (c->raw)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->m, c->cout, c->cin, 1.f, c->x,
+                    c->cin, c->w, c->cin, 0.f, c->y, c->cout);
+    else
+        nn_matmul_forward(c->y, c->x, c->w, c->b, NULL, NN_ACT_HSWISH, c->m, c->cin, c->cout);
+}
+
+/* Every 1x1 conv of the arch at batch 1: sums of median times (ms) of the nn
+ * kernel (with its bias + h-swish epilogue) and of raw sgemm; returns flops. */
+static double pointwise_shapes(const struct arch *a, double *t_nn, double *t_raw, int runs)
+{
+    int shapes[2 * ARCH_MAX_LAYERS + 2][3], n = 0;
+    int h = arch_conv_out_size(a->in_h, a->stem.k, a->stem.stride);
+    for (int i = 0; i < a->n_layers; i++) {
+        const struct arch_layer *l = &a->layers[i];
+        if (l->mid != l->in)
+            shapes[n][0] = h * h, shapes[n][1] = l->in, shapes[n++][2] = l->mid;
+        h = arch_conv_out_size(h, l->k, l->stride);
+        shapes[n][0] = h * h, shapes[n][1] = l->mid, shapes[n++][2] = l->out;
+    }
+    shapes[n][0] = h * h, shapes[n][1] = a->layers[a->n_layers - 1].out;
+    shapes[n++][2] = a->head.conv_out;
+    double flops = 0, med, min;
+    *t_nn = *t_raw = 0;
+    struct pcg32 rng;
+    pcg32_seed(&rng, 1, 1);
+    for (int s = 0; s < n; s++) {
+        int m = shapes[s][0], cin = shapes[s][1], cout = shapes[s][2];
+        struct mm_ctx c = {malloc(sizeof(float) * m * cout), malloc(sizeof(float) * m * cin),
+                           malloc(sizeof(float) * cout * cin), malloc(sizeof(float) * cout),
+                           m, cin, cout, 0};
+        for (int i = 0; i < m * cin; i++)
+            c.x[i] = pcg32_float(&rng) - 0.5f;
+        for (int i = 0; i < cout * cin; i++)
+            c.w[i] = pcg32_float(&rng) - 0.5f;
+        for (int i = 0; i < cout; i++)
+            c.b[i] = 0.1f;
+        time_runs(run_mm, &c, 5, runs, &med, &min);
+        *t_nn += med;
+        c.raw = 1;
+        time_runs(run_mm, &c, 5, runs, &med, &min);
+        *t_raw += med;
+        flops += 2.0 * m * cin * cout;
+        free(c.y), free(c.x), free(c.w), free(c.b);
+    }
+    return flops;
+}
+
+static void bench_infer(const struct arch *a, int runs)
+{
+    struct nn_net *net;
+    struct hw_err err;
+    if (nn_net_create(&net, a, 1, NN_MODE_INFER, &err) != HW_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        exit(1);
+    }
+    struct pcg32 rng;
+    pcg32_seed(&rng, 42, 1);
+    nn_net_init_params(net, &rng);
+    size_t nx = (size_t)a->in_h * a->in_w * a->in_c;
+    float *x = malloc(nx * sizeof(float));
+    for (size_t i = 0; i < nx; i++)
+        x[i] = pcg32_float(&rng);
+    struct infer_ctx c = {net, x};
+    double med, min, t_nn, t_raw;
+    time_runs(run_infer, &c, 20, runs, &med, &min);
+    double flops = pointwise_shapes(a, &t_nn, &t_raw, runs / 4 > 20 ? runs / 4 : 20);
+    printf("%-18s params %zu  latency median %.3f ms  min %.3f ms  (%d runs)\n", a->name,
+           nn_net_n_params(net), med, min, runs);
+    printf("%-18s 1x1 convs: %.2f MFLOP, nn %.3f ms = %.1f GFLOP/s, raw sgemm %.3f ms = %.1f "
+           "GFLOP/s\n",
+           "", flops / 1e6, t_nn, flops / t_nn / 1e6, t_raw, flops / t_raw / 1e6);
+    free(x);
+    nn_net_free(net);
+}
+
+static void bench_train(int batch, int threads, int steps)
+{
+    struct arch a = fmnist_ref();
+    struct nn_net *net;
+    struct hw_err err;
+    if (nn_net_create(&net, &a, batch, NN_MODE_TRAIN, &err) != HW_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        exit(1);
+    }
+    nn_set_threads(threads);
+    struct pcg32 rng;
+    pcg32_seed(&rng, 7, 1);
+    nn_net_init_params(net, &rng);
+    size_t nx = (size_t)batch * 28 * 28;
+    float *x = malloc(nx * sizeof(float));
+    int *labels = malloc(batch * sizeof(int));
+    for (size_t i = 0; i < nx; i++)
+        x[i] = pcg32_float(&rng);
+    for (int i = 0; i < batch; i++)
+        labels[i] = (int)pcg32_bounded(&rng, 10);
+    float *p = nn_net_params(net);
+    const float *g = nn_net_grads(net);
+    size_t np = nn_net_n_params(net);
+    double t_fwd = 0, t_bwd = 0, t_sgd = 0;
+    float loss = 0;
+    for (int s = -2; s < steps; s++) { /* two warm-up steps */
+        uint64_t t0 = timer_now_ns();
+        nn_net_forward(net, x, batch, &rng);
+        uint64_t t1 = timer_now_ns();
+        nn_net_zero_grad(net);
+        loss = nn_net_backward(net, labels, batch, 0.1f);
+        uint64_t t2 = timer_now_ns();
+        for (size_t i = 0; i < np; i++)
+            p[i] -= 0.01f * g[i];
+        uint64_t t3 = timer_now_ns();
+        if (s >= 0)
+            t_fwd += (t1 - t0) / 1e9, t_bwd += (t2 - t1) / 1e9, t_sgd += (t3 - t2) / 1e9;
+    }
+    double total = t_fwd + t_bwd + t_sgd;
+    printf("fmnist-ref train   batch %d, %d threads, %d steps: %.0f images/s  (per step: forward "
+           "%.1f ms, backward %.1f ms, sgd %.2f ms; loss %.3f)\n",
+           batch, threads, steps, steps * batch / total, t_fwd / steps * 1e3, t_bwd / steps * 1e3,
+           t_sgd / steps * 1e3, loss);
+    free(x);
+    free(labels);
+    nn_net_free(net);
+}
+
+int main(int argc, char **argv)
+{
+    int runs = argc > 1 ? atoi(argv[1]) : 200;
+    if (runs < 5)
+        runs = 5;
+    printf("OpenBLAS core: %s\n", openblas_get_corename());
+    nn_set_threads(1);
+    struct arch large = mbv3_large(), small = mbv3_small();
+    bench_infer(&large, runs);
+    bench_infer(&small, runs);
+    bench_train(128, 2, 20);
+    return 0;
+}

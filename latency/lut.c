@@ -1,0 +1,529 @@
+#include "latency/lut.h"
+
+#include <cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int lut_n_units(const struct arch *a)
+{
+    return a->n_layers + 2;
+}
+
+void lut_key(const struct arch *a, int u, char *key)
+{
+    int h = a->in_h, w = a->in_w;
+    if (u == 0) {
+        snprintf(key, LUT_KEY_MAX, "stem-in:%dx%dx%d-k:%d-s:%d-out:%d-act:%s", h, w, a->in_c,
+                 a->stem.k, a->stem.stride, a->stem.out, arch_act_name(a->stem.act));
+        return;
+    }
+    h = arch_conv_out_size(h, a->stem.k, a->stem.stride);
+    w = arch_conv_out_size(w, a->stem.k, a->stem.stride);
+    int c = a->stem.out;
+    for (int i = 0; i < u - 1 && i < a->n_layers; i++) {
+        h = arch_conv_out_size(h, a->layers[i].k, a->layers[i].stride);
+        w = arch_conv_out_size(w, a->layers[i].k, a->layers[i].stride);
+        c = a->layers[i].out;
+    }
+    if (u <= a->n_layers) {
+        const struct arch_layer *l = &a->layers[u - 1];
+        snprintf(key, LUT_KEY_MAX, "layer-in:%dx%dx%d-mid:%d-out:%d-k:%d-s:%d-se:%d-act:%s-res:%d",
+                 h, w, l->in, l->mid, l->out, l->k, l->stride, l->se ? 1 : 0,
+                 arch_act_name(l->act), arch_layer_residual(l));
+        return;
+    }
+    const struct arch_head *hd = &a->head;
+    snprintf(key, LUT_KEY_MAX, "head-in:%dx%dx%d-conv:%d-cact:%s-fc:%d-fact:%s-cls:%d", h, w, c,
+             hd->conv_out, arch_act_name(hd->conv_act), hd->fc_hidden,
+             arch_act_name(hd->fc_act), a->classes);
+}
+
+static uint64_t key_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+void lut_init(struct lut *t, const struct lat_fingerprint *fp)
+{
+    memset(t, 0, sizeof *t);
+    if (fp)
+        t->fp = *fp;
+}
+
+void lut_release(struct lut *t)
+{
+    free(t->entries);
+    t->entries = NULL;
+    t->n = t->cap = 0;
+}
+
+static struct lut_entry *lut_slot(struct lut_entry *e, int cap, const char *key)
+{
+    size_t i = (size_t)(key_hash(key) & (uint64_t)(cap - 1));
+    while (e[i].key[0] && strcmp(e[i].key, key) != 0)
+        i = (i + 1) & (size_t)(cap - 1);
+    return &e[i];
+}
+
+int lut_put(struct lut *t, const char *key, const struct lat_stats *st)
+{
+    if (strlen(key) >= LUT_KEY_MAX)
+        return HW_EINVAL;
+    if (2 * (t->n + 1) > t->cap) { /* keep the load factor under 1/2 */
+        int cap = t->cap ? t->cap * 2 : 64;
+        struct lut_entry *e = calloc((size_t)cap, sizeof *e);
+        if (!e)
+            return HW_ENOMEM;
+        for (int i = 0; i < t->cap; i++)
+            if (t->entries[i].key[0])
+                *lut_slot(e, cap, t->entries[i].key) = t->entries[i];
+        free(t->entries);
+        t->entries = e;
+        t->cap = cap;
+    }
+    struct lut_entry *s = lut_slot(t->entries, t->cap, key);
+    if (!s->key[0]) {
+        snprintf(s->key, sizeof s->key, "%s", key);
+        t->n++;
+    }
+    s->st = *st;
+    return HW_OK;
+}
+
+const struct lut_entry *lut_get(const struct lut *t, const char *key)
+{
+    if (!t->cap)
+        return NULL;
+    const struct lut_entry *s = lut_slot(t->entries, t->cap, key);
+    return s->key[0] ? s : NULL;
+}
+
+int lut_predict(const struct lut *t, const struct arch *a, double *total_us,
+                double *unit_us, char *missing_key, struct hw_err *err)
+{
+    double sum = 0;
+    char key[LUT_KEY_MAX];
+    for (int u = 0; u < lut_n_units(a); u++) {
+        lut_key(a, u, key);
+        const struct lut_entry *e = lut_get(t, key);
+        if (!e) {
+            if (missing_key)
+                memcpy(missing_key, key, LUT_KEY_MAX);
+            return hw_error(err, HW_ENOTFOUND, "latency table has no entry for %s", key);
+        }
+        if (unit_us)
+            unit_us[u] = e->st.median_us;
+        sum += e->st.median_us;
+    }
+    *total_us = sum;
+    return HW_OK;
+}
+
+/* ---- export ---- */
+
+static cJSON *fingerprint_to_json(const struct lat_fingerprint *fp)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "hash", fp->hash);
+    cJSON_AddStringToObject(o, "cpu", fp->cpu);
+    cJSON_AddNumberToObject(o, "threads", fp->threads);
+    cJSON_AddStringToObject(o, "backend", fp->backend);
+    cJSON_AddStringToObject(o, "blas_core", fp->blas_core);
+    cJSON_AddStringToObject(o, "compiler", fp->compiler);
+    cJSON_AddStringToObject(o, "hwnas_version", fp->version);
+    return o;
+}
+
+static int cmp_entry_key(const void *a, const void *b)
+{
+    return strcmp(((const struct lut_entry *)a)->key, ((const struct lut_entry *)b)->key);
+}
+
+/* Entries sorted by key (caller frees), so exports are stable. */
+static struct lut_entry *lut_sorted(const struct lut *t)
+{
+    struct lut_entry *s = malloc(sizeof *s * (size_t)(t->n ? t->n : 1));
+    if (!s)
+        return NULL;
+    int k = 0;
+    for (int i = 0; i < t->cap; i++)
+        if (t->entries[i].key[0])
+            s[k++] = t->entries[i];
+    qsort(s, (size_t)k, sizeof *s, cmp_entry_key);
+    return s;
+}
+
+int lut_export_json(const struct lut *t, FILE *out, struct hw_err *err)
+{
+    struct lut_entry *s = lut_sorted(t);
+    if (!s)
+        return hw_error(err, HW_ENOMEM, "out of memory exporting the latency table");
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "format", "hwnas-lut");
+    cJSON_AddNumberToObject(root, "version", 1);
+    cJSON_AddStringToObject(root, "units", "microseconds");
+    cJSON_AddItemToObject(root, "fingerprint", fingerprint_to_json(&t->fp));
+    cJSON *arr = cJSON_AddArrayToObject(root, "entries");
+    for (int i = 0; i < t->n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "key", s[i].key);
+        cJSON_AddNumberToObject(e, "count", s[i].st.count);
+        cJSON_AddNumberToObject(e, "mean_us", s[i].st.mean_us);
+        cJSON_AddNumberToObject(e, "median_us", s[i].st.median_us);
+        cJSON_AddNumberToObject(e, "var_us", s[i].st.var_us);
+        cJSON_AddNumberToObject(e, "min_us", s[i].st.min_us);
+        cJSON_AddNumberToObject(e, "max_us", s[i].st.max_us);
+        cJSON_AddItemToArray(arr, e);
+    }
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    free(s);
+    if (!text)
+        return hw_error(err, HW_ENOMEM, "out of memory exporting the latency table");
+    int ok = fputs(text, out) >= 0 && fputc('\n', out) != EOF;
+    free(text);
+    return ok ? HW_OK : hw_error(err, HW_EIO, "could not write the latency table export");
+}
+
+int lut_export_csv(const struct lut *t, FILE *out, struct hw_err *err)
+{
+    struct lut_entry *s = lut_sorted(t);
+    if (!s)
+        return hw_error(err, HW_ENOMEM, "out of memory exporting the latency table");
+    const struct lat_fingerprint *fp = &t->fp;
+    fprintf(out, "# hwnas-lut version 1, units microseconds\n");
+    fprintf(out, "# hash=%s\n# cpu=%s\n# threads=%d\n# backend=%s\n# blas_core=%s\n"
+                 "# compiler=%s\n# hwnas_version=%s\n",
+            fp->hash, fp->cpu, fp->threads, fp->backend, fp->blas_core, fp->compiler, fp->version);
+    fprintf(out, "key,count,mean_us,median_us,var_us,min_us,max_us\n");
+    for (int i = 0; i < t->n; i++)
+        fprintf(out, "%s,%d,%.4f,%.4f,%.6f,%.4f,%.4f\n", s[i].key, s[i].st.count,
+                s[i].st.mean_us, s[i].st.median_us, s[i].st.var_us, s[i].st.min_us,
+                s[i].st.max_us);
+    free(s);
+    return ferror(out) ? hw_error(err, HW_EIO, "could not write the latency table export") : HW_OK;
+}
+
+/* ---- import ---- */
+
+/* Whether key has the shape lut_key produces (prefix and integer fields). */
+static int key_valid(const char *k)
+{
+    int v[12], n = 0;
+    char a1[16], a2[16];
+    if (strncmp(k, "stem-", 5) == 0)
+        return sscanf(k, "stem-in:%dx%dx%d-k:%d-s:%d-out:%d-act:%15s%n", &v[0], &v[1], &v[2],
+                      &v[3], &v[4], &v[5], a1, &n) == 7 && !k[n];
+    if (strncmp(k, "layer-", 6) == 0)
+        return sscanf(k, "layer-in:%dx%dx%d-mid:%d-out:%d-k:%d-s:%d-se:%d-act:%15[a-z0-9]-res:%d%n",
+                      &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], a1, &v[8], &n) == 10 &&
+               !k[n];
+    if (strncmp(k, "head-", 5) == 0)
+        return sscanf(k, "head-in:%dx%dx%d-conv:%d-cact:%15[a-z0-9]-fc:%d-fact:%15[a-z0-9]-cls:%d%n",
+                      &v[0], &v[1], &v[2], &v[3], a1, &v[4], a2, &v[5], &n) == 8 && !k[n];
+    return 0;
+}
+
+static int check_stats(const struct lat_stats *st, const char *where, struct hw_err *err)
+{
+    const double f[] = {st->mean_us, st->median_us, st->var_us, st->min_us, st->max_us};
+    const char *names[] = {"mean_us", "median_us", "var_us", "min_us", "max_us"};
+    for (int i = 0; i < 5; i++)
+        if (!isfinite(f[i]) || f[i] < 0)
+            return hw_error(err, HW_EINVAL, "%s.%s: %g is not a non-negative time", where,
+                            names[i], f[i]);
+    if (st->count < 1)
+        return hw_error(err, HW_EINVAL, "%s.count: %d is not a positive run count", where,
+                        st->count);
+    if (st->min_us > st->median_us || st->median_us > st->max_us)
+        return hw_error(err, HW_EINVAL, "%s: median_us %g is not between min_us %g and max_us %g",
+                        where, st->median_us, st->min_us, st->max_us);
+    return HW_OK;
+}
+
+static int json_string(const cJSON *o, const char *name, char *dst, size_t n, const char *path,
+                       struct hw_err *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    if (!cJSON_IsString(v))
+        return hw_error(err, HW_EINVAL, "%s.%s: missing or not a string", path, name);
+    if (strlen(v->valuestring) >= n)
+        return hw_error(err, HW_EINVAL, "%s.%s: longer than %zu characters", path, name, n - 1);
+    snprintf(dst, n, "%s", v->valuestring);
+    return HW_OK;
+}
+
+static int json_number(const cJSON *o, const char *name, double *dst, const char *path,
+                       struct hw_err *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    if (!cJSON_IsNumber(v))
+        return hw_error(err, HW_EINVAL, "%s.%s: missing or not a number", path, name);
+    *dst = v->valuedouble;
+    return HW_OK;
+}
+
+static int check_keys(const cJSON *o, const char *const *allowed, const char *path,
+                      struct hw_err *err)
+{
+    for (const cJSON *c = o->child; c; c = c->next) {
+        int ok = 0;
+        for (const char *const *a = allowed; *a; a++)
+            ok |= strcmp(c->string, *a) == 0;
+        if (!ok)
+            return hw_error(err, HW_EINVAL, "%s: unknown key '%s'", path, c->string);
+    }
+    return HW_OK;
+}
+
+static int import_json(struct lut *t, const char *text, struct hw_err *err)
+{
+    cJSON *root = cJSON_Parse(text);
+    if (!root)
+        return hw_error(err, HW_EINVAL, "not valid JSON near byte %ld",
+                        (long)(cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - text : 0));
+    int rc = HW_OK;
+    static const char *const top_keys[] = {"format", "version", "units", "fingerprint", "entries", NULL};
+    static const char *const fp_keys[] = {"hash", "cpu", "threads", "backend", "blas_core",
+                                          "compiler", "hwnas_version", NULL};
+    static const char *const e_keys[] = {"key", "count", "mean_us", "median_us", "var_us",
+                                         "min_us", "max_us", NULL};
+    char fmt[32], units[32], hash[17];
+    double version = 0, threads = 0;
+    if (!cJSON_IsObject(root)) {
+        rc = hw_error(err, HW_EINVAL, "$: not a JSON object");
+        goto out;
+    }
+    if ((rc = check_keys(root, top_keys, "$", err)) ||
+        (rc = json_string(root, "format", fmt, sizeof fmt, "$", err)))
+        goto out;
+    if (strcmp(fmt, "hwnas-lut") != 0) {
+        rc = hw_error(err, HW_EINVAL, "$.format: '%s' is not 'hwnas-lut'", fmt);
+        goto out;
+    }
+    if ((rc = json_number(root, "version", &version, "$", err)))
+        goto out;
+    if (version != 1) {
+        rc = hw_error(err, HW_EINVAL, "$.version: %g is not supported (this hwnas reads 1)", version);
+        goto out;
+    }
+    if ((rc = json_string(root, "units", units, sizeof units, "$", err)))
+        goto out;
+    if (strcmp(units, "microseconds") != 0) {
+        rc = hw_error(err, HW_EINVAL, "$.units: '%s' is not 'microseconds'", units);
+        goto out;
+    }
+    const cJSON *fp = cJSON_GetObjectItemCaseSensitive(root, "fingerprint");
+    if (!cJSON_IsObject(fp)) {
+        rc = hw_error(err, HW_EINVAL, "$.fingerprint: missing or not an object");
+        goto out;
+    }
+    struct lat_fingerprint f;
+    memset(&f, 0, sizeof f);
+    if ((rc = check_keys(fp, fp_keys, "$.fingerprint", err)) ||
+        (rc = json_string(fp, "hash", hash, sizeof hash, "$.fingerprint", err)) ||
+        (rc = json_string(fp, "cpu", f.cpu, sizeof f.cpu, "$.fingerprint", err)) ||
+        (rc = json_number(fp, "threads", &threads, "$.fingerprint", err)) ||
+        (rc = json_string(fp, "backend", f.backend, sizeof f.backend, "$.fingerprint", err)) ||
+        (rc = json_string(fp, "blas_core", f.blas_core, sizeof f.blas_core, "$.fingerprint", err)) ||
+        (rc = json_string(fp, "compiler", f.compiler, sizeof f.compiler, "$.fingerprint", err)) ||
+        (rc = json_string(fp, "hwnas_version", f.version, sizeof f.version, "$.fingerprint", err)))
+        goto out;
+    if (threads < 1 || threads > 1024 || threads != (int)threads) {
+        rc = hw_error(err, HW_EINVAL, "$.fingerprint.threads: %g is not a thread count", threads);
+        goto out;
+    }
+    f.threads = (int)threads;
+    lat_fingerprint_rehash(&f);
+    if (strcmp(f.hash, hash) != 0) {
+        rc = hw_error(err, HW_EINVAL, "$.fingerprint.hash: '%s' does not match its fields (%s)",
+                      hash, f.hash);
+        goto out;
+    }
+    lut_init(t, &f);
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "entries");
+    if (!cJSON_IsArray(arr)) {
+        rc = hw_error(err, HW_EINVAL, "$.entries: missing or not an array");
+        goto out;
+    }
+    int i = 0;
+    for (const cJSON *e = arr->child; e; e = e->next, i++) {
+        char path[48], key[LUT_KEY_MAX];
+        snprintf(path, sizeof path, "$.entries[%d]", i);
+        struct lat_stats st;
+        double count;
+        if (!cJSON_IsObject(e)) {
+            rc = hw_error(err, HW_EINVAL, "%s: not an object", path);
+            goto out;
+        }
+        if ((rc = check_keys(e, e_keys, path, err)) ||
+            (rc = json_string(e, "key", key, sizeof key, path, err)) ||
+            (rc = json_number(e, "count", &count, path, err)) ||
+            (rc = json_number(e, "mean_us", &st.mean_us, path, err)) ||
+            (rc = json_number(e, "median_us", &st.median_us, path, err)) ||
+            (rc = json_number(e, "var_us", &st.var_us, path, err)) ||
+            (rc = json_number(e, "min_us", &st.min_us, path, err)) ||
+            (rc = json_number(e, "max_us", &st.max_us, path, err)))
+            goto out;
+        if (!key_valid(key)) {
+            rc = hw_error(err, HW_EINVAL, "%s.key: '%s' is not a latency table key", path, key);
+            goto out;
+        }
+        if (lut_get(t, key)) {
+            rc = hw_error(err, HW_EINVAL, "%s.key: '%s' appears twice", path, key);
+            goto out;
+        }
+        st.count = count >= 1 && count < 1e9 ? (int)count : 0;
+        if ((rc = check_stats(&st, path, err)))
+            goto out;
+        if ((rc = lut_put(t, key, &st))) {
+            rc = hw_error(err, rc, "%s: out of memory", path);
+            goto out;
+        }
+    }
+out:
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* Splits s at commas into at most n fields (in place); returns the count. */
+static int split_csv(char *s, char **f, int n)
+{
+    int k = 0;
+    f[k++] = s;
+    for (char *p = s; *p && k < n + 1; p++)
+        if (*p == ',') {
+            *p = '\0';
+            if (k == n)
+                return n + 1;
+            f[k++] = p + 1;
+        }
+    return k;
+}
+
+static int parse_double_field(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtod(s, &end);
+    return end != s && !*end && !errno;
+}
+
+static int import_csv(struct lut *t, char *text, struct hw_err *err)
+{
+    struct lat_fingerprint f;
+    memset(&f, 0, sizeof f);
+    char hash[17] = "";
+    int have_header = 0, lineno = 0, seen_fp = 0;
+    lut_init(t, NULL);
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        lineno++;
+        line[strcspn(line, "\r")] = '\0';
+        if (!*line)
+            continue;
+        if (line[0] == '#') {
+            char *v = strchr(line, '=');
+            if (!v)
+                continue;
+            *v++ = '\0';
+            const char *k = line + 1;
+            while (*k == ' ')
+                k++;
+            seen_fp++;
+            if (!strcmp(k, "hash")) snprintf(hash, sizeof hash, "%s", v);
+            else if (!strcmp(k, "cpu")) snprintf(f.cpu, sizeof f.cpu, "%s", v);
+            else if (!strcmp(k, "threads")) f.threads = atoi(v);
+            else if (!strcmp(k, "backend")) snprintf(f.backend, sizeof f.backend, "%s", v);
+            else if (!strcmp(k, "blas_core")) snprintf(f.blas_core, sizeof f.blas_core, "%s", v);
+            else if (!strcmp(k, "compiler")) snprintf(f.compiler, sizeof f.compiler, "%s", v);
+            else if (!strcmp(k, "hwnas_version")) snprintf(f.version, sizeof f.version, "%s", v);
+            else
+                return hw_error(err, HW_EINVAL, "line %d: unknown header field '%s'", lineno, k);
+            continue;
+        }
+        if (!have_header) {
+            if (strcmp(line, "key,count,mean_us,median_us,var_us,min_us,max_us") != 0)
+                return hw_error(err, HW_EINVAL,
+                                "line %d: expected the header 'key,count,mean_us,median_us,var_us,min_us,max_us'",
+                                lineno);
+            if (seen_fp < 7)
+                return hw_error(err, HW_EINVAL, "line %d: the fingerprint comment lines are missing",
+                                lineno);
+            lat_fingerprint_rehash(&f);
+            if (strcmp(f.hash, hash) != 0)
+                return hw_error(err, HW_EINVAL, "hash: '%s' does not match the fingerprint fields (%s)",
+                                hash, f.hash);
+            t->fp = f;
+            have_header = 1;
+            continue;
+        }
+        char *fld[8];
+        if (split_csv(line, fld, 7) != 7)
+            return hw_error(err, HW_EINVAL, "line %d: expected 7 comma-separated fields", lineno);
+        if (strlen(fld[0]) >= LUT_KEY_MAX || !key_valid(fld[0]))
+            return hw_error(err, HW_EINVAL, "line %d: key '%s' is not a latency table key", lineno,
+                            fld[0]);
+        if (lut_get(t, fld[0]))
+            return hw_error(err, HW_EINVAL, "line %d: key '%s' appears twice", lineno, fld[0]);
+        double v[6];
+        static const char *const names[] = {"count", "mean_us", "median_us", "var_us", "min_us", "max_us"};
+        for (int i = 0; i < 6; i++)
+            if (!parse_double_field(fld[i + 1], &v[i]))
+                return hw_error(err, HW_EINVAL, "line %d: %s: '%s' is not a number", lineno,
+                                names[i], fld[i + 1]);
+        struct lat_stats st = {v[0] >= 1 && v[0] < 1e9 ? (int)v[0] : 0, v[1], v[2], v[3], v[4], v[5]};
+        char where[32];
+        snprintf(where, sizeof where, "line %d", lineno);
+        int rc = check_stats(&st, where, err);
+        if (rc)
+            return rc;
+        if (lut_put(t, fld[0], &st))
+            return hw_error(err, HW_ENOMEM, "line %d: out of memory", lineno);
+    }
+    if (!have_header)
+        return hw_error(err, HW_EINVAL, "no CSV header line found");
+    return HW_OK;
+}
+
+int lut_import(struct lut *t, const char *path, struct hw_err *err)
+{
+    lut_init(t, NULL);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return hw_error(err, HW_EIO, "%s: cannot open: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = len >= 0 ? malloc((size_t)len + 1) : NULL;
+    if (!text) {
+        fclose(f);
+        return hw_error(err, HW_ENOMEM, "%s: cannot read", path);
+    }
+    size_t got = fread(text, 1, (size_t)len, f);
+    fclose(f);
+    text[got] = '\0';
+    if (strlen(text) != got) {
+        free(text);
+        return hw_error(err, HW_EINVAL, "%s: contains a NUL byte: not a latency table", path);
+    }
+    const char *p = text;
+    while (isspace((unsigned char)*p))
+        p++;
+    int rc = *p == '{' ? import_json(t, text, err) : import_csv(t, text, err);
+    free(text);
+    if (rc) {
+        lut_release(t);
+        return hw_error_prefix(err, "%s", path);
+    }
+    return HW_OK;
+}

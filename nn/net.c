@@ -1,0 +1,679 @@
+/* A network from an arch, as a flat list of ops over named buffers.
+ *
+ * Create walks the arch once and records three tables: tensors (parameters
+ * and BN state, carved from one allocation each by offset), buffers
+ * (activations per image, each with a gradient in TRAIN mode) and ops (a
+ * kernel call with its buffers and tensors). Everything is then allocated in
+ * one arena for max_batch images, so forward and backward never allocate.
+ * TRAIN mode emits conv, BN and activation as separate ops (the backward needs
+ * each intermediate); INFER mode emits one conv op per conv with BN folded
+ * into its weights and the activation and residual fused into its epilogue. */
+#include "nn/net.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/kernels.h"
+
+enum op_kind { OP_CONV, OP_MATMUL, OP_DW, OP_BN, OP_ACT, OP_SE, OP_ADD, OP_POOL, OP_DROPOUT };
+
+struct tensor_info {
+    int unit;
+    char name[24];
+    int ndim, shape[4];
+    size_t size, off;
+    int in_state; /* BN running statistics live in state, the rest in params */
+    int decay;
+    int fan;      /* for initialization; 0: constant init (BN, biases) */
+    float init;   /* the constant */
+};
+
+struct buf {
+    int h, w, c;
+    size_t per; /* floats per image */
+    float *data, *grad;
+};
+
+struct op {
+    enum op_kind kind;
+    int in, in2, out; /* buffers; in2: residual or add operand, -1 if none */
+    int h, w, cin, cout, k, stride, sq; /* input geometry per image */
+    enum nn_act act;
+    int tw, tb, tw2, tb2;        /* weights / biases (SE: second FC in tw2, tb2) */
+    int tg, tbeta, tmean, tvar;  /* BN: its own op in TRAIN, folded into a conv in INFER */
+    float p;                     /* dropout */
+    size_t aux_n;                /* floats of op-private memory */
+    float *aux;                  /* BN: mean, invstd; CONV: col, dcol; SE: cache; dropout mask */
+    float *fw, *fb;              /* the weights and bias the forward uses */
+};
+
+struct nn_net {
+    struct arch arch;
+    enum nn_mode mode;
+    int max_batch, eval, last_n;
+    int n_tensors, n_bufs, n_ops, cap;
+    struct tensor_info *tensors;
+    struct buf *bufs;
+    struct op *ops;
+    int unit_op[ARCH_MAX_LAYERS + 3]; /* first op of unit u; unit_op[n_units] = n_ops */
+    size_t n_params, n_state, n_folded;
+    float *params, *grads, *state, *folded, *arena, *input;
+    unsigned char *decay;
+};
+
+/* ---- building ---- */
+
+static int add_tensor(struct nn_net *net, int unit, const char *name, int ndim, const int *shape,
+                      int in_state, int decay, int fan, float init)
+{
+    struct tensor_info *t = &net->tensors[net->n_tensors];
+    memset(t, 0, sizeof *t);
+    t->unit = unit;
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->ndim = ndim;
+    t->size = 1;
+    for (int i = 0; i < ndim; i++) {
+        t->shape[i] = shape[i];
+        t->size *= (size_t)shape[i];
+    }
+    t->in_state = in_state;
+    t->decay = decay;
+    t->fan = fan;
+    t->init = init;
+    size_t *next = in_state ? &net->n_state : &net->n_params;
+    t->off = *next;
+    *next += t->size;
+    return net->n_tensors++;
+}
+
+static int add_buf(struct nn_net *net, int h, int w, int c)
+{
+    struct buf *b = &net->bufs[net->n_bufs];
+    memset(b, 0, sizeof *b);
+    b->h = h;
+    b->w = w;
+    b->c = c;
+    b->per = (size_t)h * w * c;
+    return net->n_bufs++;
+}
+
+static struct op *add_op(struct nn_net *net, enum op_kind kind, int in, int out)
+{
+    struct op *o = &net->ops[net->n_ops++];
+    memset(o, 0, sizeof *o);
+    o->kind = kind;
+    o->in = in;
+    o->in2 = -1;
+    o->out = out;
+    o->tw = o->tb = o->tw2 = o->tb2 = -1;
+    o->tg = o->tbeta = o->tmean = o->tvar = -1;
+    o->h = net->bufs[in].h;
+    o->w = net->bufs[in].w;
+    o->cin = net->bufs[in].c;
+    o->cout = net->bufs[out].c;
+    o->k = o->stride = 1;
+    return o;
+}
+
+static int add_vec(struct nn_net *net, int unit, const char *prefix, const char *suffix, int c,
+                   int in_state, float init)
+{
+    char name[24];
+    snprintf(name, sizeof name, "%s%s", prefix, suffix);
+    return add_tensor(net, unit, name, 1, &c, in_state, 0, 0, init);
+}
+
+/* A conv (kind CONV, MATMUL or DW) from buffer in, then either BN (bn names
+ * the tensors' prefix) or a bias (bias names the tensor), then act, then
+ * + buffer res (-1: none). Returns the output buffer. */
+static int add_conv(struct nn_net *net, int unit, enum op_kind kind, const char *wname,
+                    const char *bn, const char *bias, int in, int cout, int k, int stride,
+                    enum nn_act act, int res)
+{
+    struct buf *bi = &net->bufs[in];
+    int cin = bi->c, oh = arch_conv_out_size(bi->h, k, stride);
+    int ow = arch_conv_out_size(bi->w, k, stride);
+    int shape[4], ndim, fan;
+    if (kind == OP_DW) {
+        cout = cin;
+        shape[0] = k, shape[1] = k, shape[2] = cin, ndim = 3, fan = k * k;
+    } else if (kind == OP_CONV) {
+        shape[0] = cout, shape[1] = k, shape[2] = k, shape[3] = cin, ndim = 4, fan = cout * k * k;
+    } else {
+        shape[0] = cout, shape[1] = cin, ndim = 2, fan = cout;
+    }
+    int tw = add_tensor(net, unit, wname, ndim, shape, 0, 1, fan, 0.f);
+    int tg = -1, tbeta = -1, tmean = -1, tvar = -1, tb = -1;
+    if (bn) {
+        tg = add_vec(net, unit, bn, ".g", cout, 0, 1.f);
+        tbeta = add_vec(net, unit, bn, ".b", cout, 0, 0.f);
+        tmean = add_vec(net, unit, bn, ".mean", cout, 1, 0.f);
+        tvar = add_vec(net, unit, bn, ".var", cout, 1, 1.f);
+    } else if (bias) {
+        tb = add_tensor(net, unit, bias, 1, &cout, 0, 0, 0, 0.f);
+    }
+    int train = net->mode == NN_MODE_TRAIN;
+    int out = add_buf(net, oh, ow, cout);
+    struct op *o = add_op(net, kind, in, out);
+    o->k = k;
+    o->stride = stride;
+    o->tw = tw;
+    o->tb = tb;
+    if (kind == OP_CONV)
+        o->aux_n = nn_conv_col_size(net->max_batch, bi->h, bi->w, cin, k, stride) * (train ? 2 : 1);
+    if (!train) {
+        /* One op: folded BN, fused activation and residual. */
+        o->tg = tg, o->tbeta = tbeta, o->tmean = tmean, o->tvar = tvar;
+        o->act = act;
+        o->in2 = res;
+        return out;
+    }
+    if (bn) {
+        int z = add_buf(net, oh, ow, cout);
+        struct op *b = add_op(net, OP_BN, out, z);
+        b->tg = tg, b->tbeta = tbeta, b->tmean = tmean, b->tvar = tvar;
+        b->aux_n = 2 * (size_t)cout;
+        out = z;
+    }
+    if (act != NN_ACT_NONE) {
+        int a = add_buf(net, oh, ow, cout);
+        add_op(net, OP_ACT, out, a)->act = act;
+        out = a;
+    }
+    if (res >= 0) {
+        int s = add_buf(net, oh, ow, cout);
+        add_op(net, OP_ADD, out, s)->in2 = res;
+        out = s;
+    }
+    return out;
+}
+
+static int add_se(struct nn_net *net, int unit, int in)
+{
+    struct buf *bi = &net->bufs[in];
+    int c = bi->c, sq = arch_se_squeeze(c);
+    int s1[2] = {sq, c}, s2[2] = {c, sq};
+    int out = add_buf(net, bi->h, bi->w, c);
+    struct op *o = add_op(net, OP_SE, in, out);
+    o->sq = sq;
+    o->tw = add_tensor(net, unit, "se.w1", 2, s1, 0, 1, sq, 0.f);
+    o->tb = add_tensor(net, unit, "se.b1", 1, &sq, 0, 0, 0, 0.f);
+    o->tw2 = add_tensor(net, unit, "se.w2", 2, s2, 0, 1, c, 0.f);
+    o->tb2 = add_tensor(net, unit, "se.b2", 1, &c, 0, 0, 0, 0.f);
+    o->aux_n = (size_t)net->max_batch * (4 * (size_t)c + 3 * (size_t)sq);
+    return out;
+}
+
+static enum nn_act act_of(enum arch_act a)
+{
+    switch (a) {
+    case ARCH_ACT_RELU: return NN_ACT_RELU;
+    case ARCH_ACT_RELU6: return NN_ACT_RELU6;
+    case ARCH_ACT_HSWISH: return NN_ACT_HSWISH;
+    }
+    return NN_ACT_NONE;
+}
+
+static void build(struct nn_net *net)
+{
+    const struct arch *a = &net->arch;
+    int x = add_buf(net, a->in_h, a->in_w, a->in_c);
+    net->unit_op[0] = 0;
+    const struct arch_stem *st = &a->stem;
+    enum op_kind stem_kind = st->k == 1 && st->stride == 1 ? OP_MATMUL : OP_CONV;
+    x = add_conv(net, 0, stem_kind, "conv.w", "bn", NULL, x, st->out, st->k, st->stride,
+                 act_of(st->act), -1);
+    for (int i = 0; i < a->n_layers; i++) {
+        const struct arch_layer *l = &a->layers[i];
+        int u = i + 1, in = x;
+        net->unit_op[u] = net->n_ops;
+        enum nn_act act = act_of(l->act);
+        if (l->mid != l->in)
+            x = add_conv(net, u, OP_MATMUL, "expand.w", "expand.bn", NULL, x, l->mid, 1, 1, act, -1);
+        x = add_conv(net, u, OP_DW, "dw.w", "dw.bn", NULL, x, l->mid, l->k, l->stride, act, -1);
+        if (l->se)
+            x = add_se(net, u, x);
+        x = add_conv(net, u, OP_MATMUL, "project.w", "project.bn", NULL, x, l->out, 1, 1,
+                     NN_ACT_NONE, arch_layer_residual(l) ? in : -1);
+    }
+    int u = a->n_layers + 1;
+    net->unit_op[u] = net->n_ops;
+    const struct arch_head *hd = &a->head;
+    if (hd->conv_out > 0)
+        x = add_conv(net, u, OP_MATMUL, "conv.w", "conv.bn", NULL, x, hd->conv_out, 1, 1,
+                     act_of(hd->conv_act), -1);
+    int pooled = add_buf(net, 1, 1, net->bufs[x].c);
+    add_op(net, OP_POOL, x, pooled);
+    x = pooled;
+    if (hd->fc_hidden > 0)
+        x = add_conv(net, u, OP_MATMUL, "fc1.w", NULL, "fc1.b", x, hd->fc_hidden, 1, 1,
+                     act_of(hd->fc_act), -1);
+    if (net->mode == NN_MODE_TRAIN && hd->dropout > 0.f) {
+        int d = add_buf(net, 1, 1, net->bufs[x].c);
+        struct op *o = add_op(net, OP_DROPOUT, x, d);
+        o->p = hd->dropout;
+        o->aux_n = (size_t)net->max_batch * net->bufs[x].c;
+        x = d;
+    }
+    add_conv(net, u, OP_MATMUL, "fc2.w", NULL, "fc2.b", x, a->classes, 1, 1, NN_ACT_NONE, -1);
+    net->unit_op[u + 1] = net->n_ops;
+}
+
+static float *tdata(struct nn_net *net, int t)
+{
+    const struct tensor_info *ti = &net->tensors[t];
+    return (ti->in_state ? net->state : net->params) + ti->off;
+}
+
+static float *tgrad(struct nn_net *net, int t)
+{
+    return t < 0 || !net->grads ? NULL : net->grads + net->tensors[t].off;
+}
+
+/* Points every op at its memory once the allocations exist. */
+static void bind(struct nn_net *net)
+{
+    size_t pos = 0;
+    int train = net->mode == NN_MODE_TRAIN;
+    for (int i = 0; i < net->n_bufs; i++) {
+        struct buf *b = &net->bufs[i];
+        size_t len = b->per * net->max_batch;
+        if (i == 0) {
+            b->data = net->input;
+            continue;
+        }
+        b->data = net->arena + pos;
+        pos += len;
+        if (train) {
+            b->grad = net->arena + pos;
+            pos += len;
+        }
+    }
+    size_t fpos = 0;
+    for (int i = 0; i < net->n_ops; i++) {
+        struct op *o = &net->ops[i];
+        o->aux = o->aux_n ? net->arena + pos : NULL;
+        pos += o->aux_n;
+        if (o->tw < 0)
+            continue;
+        if (o->tg >= 0) {
+            o->fw = net->folded + fpos;
+            fpos += net->tensors[o->tw].size;
+            o->fb = net->folded + fpos;
+            fpos += net->tensors[o->tg].size;
+        } else {
+            o->fw = tdata(net, o->tw);
+            o->fb = o->tb >= 0 ? tdata(net, o->tb) : NULL;
+        }
+    }
+}
+
+static size_t arena_size(const struct nn_net *net, size_t *folded)
+{
+    size_t n = 0;
+    *folded = 0;
+    for (int i = 1; i < net->n_bufs; i++)
+        n += net->bufs[i].per * net->max_batch * (net->mode == NN_MODE_TRAIN ? 2 : 1);
+    for (int i = 0; i < net->n_ops; i++) {
+        const struct op *o = &net->ops[i];
+        n += o->aux_n;
+        if (o->tg >= 0 && o->kind != OP_BN) /* a conv with BN folded in */
+            *folded += net->tensors[o->tw].size + net->tensors[o->tg].size;
+    }
+    return n;
+}
+
+static void threads_init(void)
+{
+    static int done;
+    if (!done) {
+        /* nn_sgemm splits work over OpenMP threads; a second, spinning
+         * OpenBLAS pool would only compete with them for the cores. */
+        openblas_set_num_threads(1);
+        done = 1;
+    }
+}
+
+int nn_net_create(struct nn_net **out, const struct arch *a, int max_batch, enum nn_mode mode,
+                  struct hw_err *err)
+{
+    *out = NULL;
+    if (max_batch < 1)
+        return hw_error(err, HW_EINVAL, "nn_net_create: max_batch %d is not positive", max_batch);
+    if (a->n_layers < 0 || a->n_layers > ARCH_MAX_LAYERS || a->in_h < 1 || a->in_w < 1 ||
+        a->in_c < 1 || a->classes < 1 || a->stem.out < 1 || a->stem.k < 1 || a->stem.stride < 1)
+        return hw_error(err, HW_EINVAL, "nn_net_create: arch '%s' has impossible sizes", a->name);
+    for (int i = 0; i < a->n_layers; i++) {
+        const struct arch_layer *l = &a->layers[i];
+        int prev = i ? a->layers[i - 1].out : a->stem.out;
+        if (l->in != prev || l->mid < 1 || l->out < 1 || l->k < 1 || l->k % 2 == 0 ||
+            (l->stride != 1 && l->stride != 2))
+            return hw_error(err, HW_EINVAL,
+                            "nn_net_create: arch '%s': layers[%d] (k %d, stride %d, in %d, mid %d, "
+                            "out %d) is not buildable",
+                            a->name, i, l->k, l->stride, l->in, l->mid, l->out);
+    }
+    threads_init();
+    struct nn_net *net = calloc(1, sizeof *net);
+    if (!net)
+        goto nomem;
+    net->arch = *a;
+    net->mode = mode;
+    net->max_batch = max_batch;
+    net->cap = 16 * (a->n_layers + 3);
+    net->tensors = calloc(net->cap, sizeof *net->tensors);
+    net->bufs = calloc(net->cap, sizeof *net->bufs);
+    net->ops = calloc(net->cap, sizeof *net->ops);
+    if (!net->tensors || !net->bufs || !net->ops)
+        goto nomem;
+    build(net);
+    size_t arena = arena_size(net, &net->n_folded);
+    net->params = calloc(net->n_params, sizeof(float));
+    net->state = calloc(net->n_state ? net->n_state : 1, sizeof(float));
+    net->decay = calloc(net->n_params, 1);
+    net->arena = aligned_alloc(64, ((arena * sizeof(float)) | 63) + 1);
+    net->input = aligned_alloc(64, ((net->bufs[0].per * max_batch * sizeof(float)) | 63) + 1);
+    if (!net->params || !net->state || !net->decay || !net->arena || !net->input)
+        goto nomem;
+    if (mode == NN_MODE_TRAIN) {
+        net->grads = calloc(net->n_params, sizeof(float));
+        if (!net->grads)
+            goto nomem;
+    } else if (net->n_folded) {
+        net->folded = calloc(net->n_folded, sizeof(float));
+        if (!net->folded)
+            goto nomem;
+    }
+    memset(net->arena, 0, arena * sizeof(float));
+    memset(net->input, 0, net->bufs[0].per * max_batch * sizeof(float));
+    for (int t = 0; t < net->n_tensors; t++) {
+        const struct tensor_info *ti = &net->tensors[t];
+        if (!ti->in_state && ti->decay)
+            memset(net->decay + ti->off, 1, ti->size);
+        if (ti->in_state && ti->init != 0.f)
+            for (size_t i = 0; i < ti->size; i++)
+                net->state[ti->off + i] = ti->init;
+    }
+    bind(net);
+    nn_net_fold(net);
+    *out = net;
+    return HW_OK;
+nomem:
+    nn_net_free(net);
+    return hw_error(err, HW_ENOMEM, "nn_net_create: out of memory for arch '%s' at batch %d",
+                    a->name, max_batch);
+}
+
+void nn_net_free(struct nn_net *net)
+{
+    if (!net)
+        return;
+    free(net->tensors);
+    free(net->bufs);
+    free(net->ops);
+    free(net->params);
+    free(net->grads);
+    free(net->state);
+    free(net->folded);
+    free(net->decay);
+    free(net->arena);
+    free(net->input);
+    free(net);
+}
+
+const struct arch *nn_net_arch(const struct nn_net *net) { return &net->arch; }
+enum nn_mode nn_net_mode(const struct nn_net *net) { return net->mode; }
+size_t nn_net_n_params(const struct nn_net *net) { return net->n_params; }
+float *nn_net_params(struct nn_net *net) { return net->params; }
+float *nn_net_grads(struct nn_net *net) { return net->grads; }
+const unsigned char *nn_net_decay_mask(const struct nn_net *net) { return net->decay; }
+size_t nn_net_n_state(const struct nn_net *net) { return net->n_state; }
+float *nn_net_state(struct nn_net *net) { return net->state; }
+int nn_net_n_units(const struct nn_net *net) { return net->arch.n_layers + 2; }
+
+void nn_net_init_params(struct nn_net *net, struct pcg32 *rng)
+{
+    for (int t = 0; t < net->n_tensors; t++) {
+        const struct tensor_info *ti = &net->tensors[t];
+        float *d = tdata(net, t);
+        /* Kaiming-normal, fan-out mode as torchvision initializes MobileNetV3. */
+        double sd = ti->fan ? sqrt(2.0 / ti->fan) : 0.0;
+        for (size_t i = 0; i < ti->size; i++)
+            d[i] = ti->fan ? (float)(sd * pcg32_normal(rng)) : ti->init;
+    }
+    nn_net_fold(net);
+}
+
+int nn_net_tensor(struct nn_net *net, int unit, const char *name, struct nn_tensor *out,
+                  struct hw_err *err)
+{
+    for (int t = 0; t < net->n_tensors; t++) {
+        const struct tensor_info *ti = &net->tensors[t];
+        if (ti->unit != unit || strcmp(ti->name, name) != 0)
+            continue;
+        out->data = tdata(net, t);
+        out->ndim = ti->ndim;
+        memset(out->shape, 0, sizeof out->shape);
+        memcpy(out->shape, ti->shape, sizeof(int) * ti->ndim);
+        out->size = ti->size;
+        return HW_OK;
+    }
+    return hw_error(err, HW_ENOTFOUND, "nn_net_tensor: unit %d of arch '%s' has no tensor '%s'",
+                    unit, net->arch.name, name);
+}
+
+/* ---- running ---- */
+
+static float *bgrad(struct nn_net *net, int b) { return b > 0 ? net->bufs[b].grad : NULL; }
+
+static void op_forward(struct nn_net *net, struct op *o, int n, struct pcg32 *rng)
+{
+    const struct buf *bi = &net->bufs[o->in];
+    float *x = bi->data, *y = net->bufs[o->out].data;
+    const float *res = o->in2 >= 0 ? net->bufs[o->in2].data : NULL;
+    size_t len = (size_t)n * net->bufs[o->out].per;
+    int m = n * o->h * o->w;
+    switch (o->kind) {
+    case OP_CONV:
+        nn_conv_forward(y, o->aux, x, o->fw, o->fb, o->act, n, o->h, o->w, o->cin, o->cout, o->k,
+                        o->stride);
+        break;
+    case OP_MATMUL: nn_matmul_forward(y, x, o->fw, o->fb, res, o->act, m, o->cin, o->cout); break;
+    case OP_DW:
+        nn_dwconv_forward(y, x, o->fw, o->fb, o->act, n, o->h, o->w, o->cin, o->k, o->stride);
+        break;
+    case OP_BN:
+        if (net->eval)
+            nn_bn_forward_eval(y, x, tdata(net, o->tg), tdata(net, o->tbeta), tdata(net, o->tmean),
+                               tdata(net, o->tvar), m, o->cin);
+        else
+            nn_bn_forward(y, o->aux, o->aux + o->cin, tdata(net, o->tmean), tdata(net, o->tvar), x,
+                          tdata(net, o->tg), tdata(net, o->tbeta), m, o->cin);
+        break;
+    case OP_ACT: nn_act_forward(y, x, o->act, len); break;
+    case OP_SE: {
+        struct nn_se_cache s;
+        size_t nc = (size_t)n * o->cin, ns = (size_t)n * o->sq;
+        s.pooled = o->aux;
+        s.gate_pre = s.pooled + nc;
+        s.gate = s.gate_pre + nc;
+        s.dgate = s.gate + nc;
+        s.hid = s.dgate + nc;
+        s.hid_act = s.hid + ns;
+        s.dhid = s.hid_act + ns;
+        nn_se_forward(y, &s, x, tdata(net, o->tw), tdata(net, o->tb), tdata(net, o->tw2),
+                      tdata(net, o->tb2), n, o->h * o->w, o->cin, o->sq);
+        break;
+    }
+    case OP_ADD: nn_add_forward(y, x, res, len); break;
+    case OP_POOL: nn_avgpool_forward(y, x, n, o->h * o->w, o->cin); break;
+    case OP_DROPOUT:
+        if (net->eval || !rng) {
+            memcpy(y, x, len * sizeof(float));
+        } else {
+            nn_dropout_mask(o->aux, len, o->p, rng);
+            nn_dropout_forward(y, x, o->aux, len);
+        }
+        break;
+    }
+}
+
+static void op_backward(struct nn_net *net, struct op *o, int n)
+{
+    const float *x = net->bufs[o->in].data, *dy = net->bufs[o->out].grad;
+    float *dx = bgrad(net, o->in);
+    size_t len = (size_t)n * net->bufs[o->out].per;
+    int m = n * o->h * o->w;
+    switch (o->kind) {
+    case OP_CONV: {
+        float *dcol = o->aux + nn_conv_col_size(net->max_batch, o->h, o->w, o->cin, o->k, o->stride);
+        nn_conv_backward(dx, tgrad(net, o->tw), dcol, dy, o->aux, o->fw, n, o->h, o->w, o->cin,
+                         o->cout, o->k, o->stride);
+        break;
+    }
+    case OP_MATMUL:
+        nn_matmul_backward(dx, tgrad(net, o->tw), tgrad(net, o->tb), dy, x, o->fw, m, o->cin,
+                           o->cout);
+        break;
+    case OP_DW:
+        nn_dwconv_backward(dx, tgrad(net, o->tw), dy, x, o->fw, n, o->h, o->w, o->cin, o->k,
+                           o->stride);
+        break;
+    case OP_BN:
+        nn_bn_backward(dx, tgrad(net, o->tg), tgrad(net, o->tbeta), dy, x, o->aux, o->aux + o->cin,
+                       tdata(net, o->tg), m, o->cin);
+        break;
+    case OP_ACT: nn_act_backward(dx, dy, x, o->act, len); break;
+    case OP_SE: {
+        struct nn_se_cache s;
+        size_t nc = (size_t)n * o->cin, ns = (size_t)n * o->sq;
+        s.pooled = o->aux;
+        s.gate_pre = s.pooled + nc;
+        s.gate = s.gate_pre + nc;
+        s.dgate = s.gate + nc;
+        s.hid = s.dgate + nc;
+        s.hid_act = s.hid + ns;
+        s.dhid = s.hid_act + ns;
+        nn_se_backward(dx, tgrad(net, o->tw), tgrad(net, o->tb), tgrad(net, o->tw2),
+                       tgrad(net, o->tb2), &s, dy, x, tdata(net, o->tw), tdata(net, o->tw2), n,
+                       o->h * o->w, o->cin, o->sq);
+        break;
+    }
+    case OP_ADD: nn_add_backward(dx, bgrad(net, o->in2), dy, len); break;
+    case OP_POOL: nn_avgpool_backward(dx, dy, n, o->h * o->w, o->cin); break;
+    case OP_DROPOUT: nn_dropout_backward(dx, dy, o->aux, len); break;
+    }
+}
+
+const float *nn_net_forward(struct nn_net *net, const float *x, int n, struct pcg32 *rng)
+{
+    /* The input buffer is only read, so the caller's images are used in place. */
+    net->bufs[0].data = (float *)x;
+    for (int i = 0; i < net->n_ops; i++)
+        op_forward(net, &net->ops[i], n, rng);
+    net->bufs[0].data = net->input;
+    net->last_n = n;
+    return net->bufs[net->n_bufs - 1].data;
+}
+
+float nn_net_backward(struct nn_net *net, const int *labels, int n, float label_smoothing)
+{
+    for (int i = 1; i < net->n_bufs; i++) {
+        struct buf *b = &net->bufs[i];
+        size_t len = b->per * n;
+#pragma omp parallel for if (len > 65536) schedule(static)
+        for (size_t j = 0; j < len; j++)
+            b->grad[j] = 0.f;
+    }
+    struct buf *last = &net->bufs[net->n_bufs - 1];
+    float loss = nn_xent_forward_backward(last->grad, last->data, labels, n, net->arch.classes,
+                                          label_smoothing);
+    for (int i = net->n_ops - 1; i >= 0; i--)
+        op_backward(net, &net->ops[i], n);
+    return loss;
+}
+
+void nn_net_zero_grad(struct nn_net *net)
+{
+    if (net->grads)
+        memset(net->grads, 0, net->n_params * sizeof(float));
+}
+
+void nn_net_set_eval(struct nn_net *net, int eval) { net->eval = eval; }
+
+void nn_net_fold(struct nn_net *net)
+{
+    for (int i = 0; i < net->n_ops; i++) {
+        struct op *o = &net->ops[i];
+        if (o->tg < 0 || o->kind == OP_BN)
+            continue;
+        int c = o->cout;
+        float scale[c];
+        nn_bn_fold(scale, o->fb, tdata(net, o->tg), tdata(net, o->tbeta), tdata(net, o->tmean),
+                   tdata(net, o->tvar), c);
+        const float *w = tdata(net, o->tw);
+        size_t size = net->tensors[o->tw].size;
+        if (o->kind == OP_DW) /* (k, k, c): channel fastest */
+            for (size_t j = 0; j < size; j++)
+                o->fw[j] = w[j] * scale[j % c];
+        else /* (cout, ...): one row per output channel */
+            for (size_t j = 0; j < size; j++)
+                o->fw[j] = w[j] * scale[j / (size / c)];
+    }
+}
+
+/* Whether a and b carve params and state identically (same names and shapes). */
+static int same_tensors(const struct nn_net *a, const struct nn_net *b)
+{
+    if (a->n_tensors != b->n_tensors || a->n_params != b->n_params || a->n_state != b->n_state)
+        return 0;
+    for (int t = 0; t < a->n_tensors; t++) {
+        const struct tensor_info *x = &a->tensors[t], *y = &b->tensors[t];
+        if (x->unit != y->unit || strcmp(x->name, y->name) != 0 || x->ndim != y->ndim ||
+            memcmp(x->shape, y->shape, sizeof x->shape) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+int nn_net_fold_from(struct nn_net *infer, const struct nn_net *train, struct hw_err *err)
+{
+    if (infer->mode != NN_MODE_INFER || !same_tensors(infer, train))
+        return hw_error(err, HW_EMISMATCH,
+                        "nn_net_fold_from: arch '%s' (%zu params) does not match arch '%s' (%zu "
+                        "params) or the target is not an INFER net",
+                        train->arch.name, train->n_params, infer->arch.name, infer->n_params);
+    memcpy(infer->params, train->params, train->n_params * sizeof(float));
+    memcpy(infer->state, train->state, train->n_state * sizeof(float));
+    nn_net_fold(infer);
+    return HW_OK;
+}
+
+void nn_net_set_input(struct nn_net *net, const float *x, int n)
+{
+    memcpy(net->input, x, net->bufs[0].per * n * sizeof(float));
+    net->last_n = n;
+}
+
+void nn_net_forward_unit(struct nn_net *net, int u, int n)
+{
+    for (int i = net->unit_op[u]; i < net->unit_op[u + 1]; i++)
+        op_forward(net, &net->ops[i], n, NULL);
+}
+
+const float *nn_net_output(const struct nn_net *net)
+{
+    return net->bufs[net->n_bufs - 1].data;
+}
+
+void nn_set_threads(int n)
+{
+    threads_init();
+    omp_set_num_threads(n < 1 ? 1 : n);
+}
+
+int nn_get_threads(void) { return omp_get_max_threads(); }

@@ -1,0 +1,31 @@
+/* MnasNet's latency-aware reward (Tan et al. 2019, §3):
+ *   R(m) = ACC(m) * (LAT(m) / T)^w,  w = alpha if LAT(m) <= T else beta.
+ * Soft constraint (default): alpha = beta = -0.07, so doubling latency costs
+ * about 5 % relative accuracy. Hard constraint: alpha = 0, beta = -1.
+ * MobileNetV3-Small used w = -0.15. */
+#ifndef HWNAS_SEARCH_REWARD_H
+#define HWNAS_SEARCH_REWARD_H
+
+#include "util/err.h"
+
+#define REWARD_DEFAULT_W (-0.07)
+
+struct reward_cfg {
+    double target_ms; /* T, > 0 */
+    double alpha;     /* exponent at or under the target */
+    double beta;      /* exponent over the target */
+};
+
+/* Soft constraint with one exponent w for both sides (alpha = beta = w). */
+struct reward_cfg reward_cfg_soft(double target_ms, double w);
+/* Hard constraint: alpha = 0, beta = -1. */
+struct reward_cfg reward_cfg_hard(double target_ms);
+
+/* Checks target > 0 and finite exponents; the message names the bad field. */
+int reward_cfg_validate(const struct reward_cfg *cfg, struct hw_err *err);
+
+/* R(m) for accuracy acc (any scale: a fraction or a percentage; R keeps it)
+ * and latency lat_ms > 0. cfg must be valid. */
+double reward_mnas(const struct reward_cfg *cfg, double acc, double lat_ms);
+
+#endif
