@@ -4,5 +4,9 @@
 #define HWNAS_CLI_COMMANDS_H
 
 int cmd_space(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
+int cmd_latency(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_lut(int argc, char **argv);
 
 #endif

@@ -18,6 +18,10 @@ struct command_entry {
 
 static const struct command_entry commands[] = {
     {"space", cmd_space, "architectures and search spaces: show, info, sample, list"},
+    {"profile", cmd_profile, "build this machine's latency table for a search space"},
+    {"latency", cmd_latency, "predicted (and measured) latency of an architecture"},
+    {"validate", cmd_validate, "how well the latency table predicts sampled networks"},
+    {"lut", cmd_lut, "latency tables: list, show, export, import"},
     {NULL, NULL, NULL},
 };
 
