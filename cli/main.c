@@ -24,6 +24,7 @@ static const struct command_entry commands[] = {
     {"lut", cmd_lut, "latency tables: list, show, export, import"},
     {"train", cmd_train, "train an architecture on the training split (val accuracy per epoch)"},
     {"eval", cmd_eval, "accuracy of a saved model on the validation or test split"},
+    {"search", cmd_search, "latency-constrained architecture search (resumable)"},
     {"runs", cmd_runs, "search runs: list, show, pareto front (table and SVG)"},
     {NULL, NULL, NULL},
 };
