@@ -196,6 +196,9 @@ int cmd_search(int argc, char **argv)
 
     struct hw_err e;
     hw_err_clear(&e);
+    enum ctrl_kind kind = CTRL_RL;
+    if (o.controller && ctrl_kind_parse(o.controller, &kind, &e))
+        return cli_usage_error(&cmd, "--controller: %s", e.msg);
     struct db *db = NULL;
     struct lat_table table;
     struct ctrl *ctrl = NULL;
@@ -252,16 +255,8 @@ int cmd_search(int argc, char **argv)
         }
     }
     if (!ctrl) { /* a new run, or one that stopped before its first candidate */
-        enum ctrl_kind kind = CTRL_RL;
-        const char *cname = o.resume ? run.controller : o.controller;
-        if (cname && (rc = ctrl_kind_parse(cname, &kind, &e))) {
-            if (!o.resume) {
-                db_close(db);
-                lat_table_release(&table);
-                return cli_usage_error(&cmd, "--controller: %s", e.msg);
-            }
+        if (o.resume && (rc = ctrl_kind_parse(run.controller, &kind, &e)))
             goto out;
-        }
         struct ctrl_vocab v;
         search_space_vocab(&space, &v);
         if ((rc = ctrl_create(&ctrl, kind, &v, NULL, o.resume ? run.seed : (uint64_t)o.seed, &e)))
