@@ -26,6 +26,7 @@ static const struct command_entry commands[] = {
     {"eval", cmd_eval, "accuracy of a saved model on the validation or test split"},
     {"search", cmd_search, "latency-constrained architecture search (resumable)"},
     {"runs", cmd_runs, "search runs: list, show, pareto front (table and SVG)"},
+    {"export", cmd_export, "export a run's winner: arch JSON, timm or MnasNet strings, trained weights"},
     {NULL, NULL, NULL},
 };
 

@@ -143,6 +143,24 @@ START_TEST(test_search_survives_kill9)
     ck_assert_int_eq(r.status, 0);
     ck_assert_ptr_nonnull(strstr(r.out, "on the accuracy/latency front"));
     cli_run_release(&r);
+    /* export: the best arch as JSON loads back; strings; a missing trial */
+    snprintf(args, sizeof args, "export k --best --db %s --out %s/best.json", a_db, dir);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    cli_run_release(&r);
+    snprintf(args, sizeof args, "space show %s/best.json --json", dir);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0 && strstr(r.out, "\"macs\""), "%s", r.err);
+    cli_run_release(&r);
+    snprintf(args, sizeof args, "export k --id 3 --format timm --db %s", a_db);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0 && strstr(r.out, "run k trial 3") && strstr(r.out, "ir_r"),
+                  "%s", r.out);
+    cli_run_release(&r);
+    snprintf(args, sizeof args, "export k --id 99 --db %s", a_db);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 1 && strstr(r.err, "no trial 99"), "%s", r.err);
+    cli_run_release(&r);
     snprintf(args, sizeof args, "rm -rf %s", dir);
     ck_assert_int_eq(system(args), 0);
 }
@@ -163,6 +181,9 @@ START_TEST(test_search_refusals)
         {"search --resume nosuchrun --db %s/x.db", 1, "nosuchrun"},
         {"search --resume k --target-ms 2 --db %s/x.db", 2, "only --trials"},
         {"runs show nosuchrun --db %s/x.db", 1, "nosuchrun"},
+        {"export nosuchrun --best --db %s/x.db", 1, "nosuchrun"},
+        {"export k --best --pareto --db %s/x.db", 2, "exactly one of"},
+        {"export k --best --format onnx --db %s/x.db", 2, "'onnx' is not json"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char args[512];
