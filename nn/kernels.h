@@ -75,6 +75,14 @@ void nn_matmul_forward(float *y, const float *x, const float *w, const float *bi
 void nn_matmul_backward(float *dx, float *dw, float *dbias, const float *dy,
                         const float *x, const float *w, int m, int cin, int cout);
 
+/* Inference 1x1 conv on weights packed once: wp (nn_pw_packed_size) holds
+ * (w (cout, cin) * scale (cout))^T padded to whole vectors (scale may be NULL).
+ * y (m, cout) = x (m, cin) . w^T with the same epilogue as nn_matmul_forward. */
+size_t nn_pw_packed_size(int cin, int cout);
+void nn_pw_pack(float *wp, const float *w, const float *scale, int cin, int cout);
+void nn_pw_forward(float *y, const float *x, const float *wp, const float *bias, const float *res,
+                   enum nn_act act, int m, int cin, int cout);
+
 /* Row-major C (m, n) = op(A) . op(B) + beta * C with op = transpose when
  * ta/tb is set, split over the nn threads (OpenBLAS itself runs one thread). */
 void nn_sgemm(int ta, int tb, int m, int n, int k, const float *a, int lda,

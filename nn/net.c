@@ -274,6 +274,12 @@ static float *tgrad(struct nn_net *net, int t)
     return t < 0 || !net->grads ? NULL : net->grads + net->tensors[t].off;
 }
 
+/* Folded 1x1 convs keep their weights packed for nn_pw_forward. */
+static size_t folded_w_size(const struct nn_net *net, const struct op *o)
+{
+    return o->kind == OP_MATMUL ? nn_pw_packed_size(o->cin, o->cout) : net->tensors[o->tw].size;
+}
+
 /* Points every op at its memory once the allocations exist. */
 static void bind(struct nn_net *net)
 {
@@ -302,7 +308,7 @@ static void bind(struct nn_net *net)
             continue;
         if (o->tg >= 0) {
             o->fw = net->folded + fpos;
-            fpos += net->tensors[o->tw].size;
+            fpos += folded_w_size(net, o);
             o->fb = net->folded + fpos;
             fpos += net->tensors[o->tg].size;
         } else {
@@ -322,7 +328,7 @@ static size_t arena_size(const struct nn_net *net, size_t *folded)
         const struct op *o = &net->ops[i];
         n += o->aux_n;
         if (o->tg >= 0 && o->kind != OP_BN) /* a conv with BN folded in */
-            *folded += net->tensors[o->tw].size + net->tensors[o->tg].size;
+            *folded += folded_w_size(net, o) + net->tensors[o->tg].size;
     }
     return n;
 }
@@ -482,7 +488,12 @@ static void op_forward(struct nn_net *net, struct op *o, int n, struct pcg32 *rn
         nn_conv_forward(y, o->aux, x, o->fw, o->fb, o->act, n, o->h, o->w, o->cin, o->cout, o->k,
                         o->stride);
         break;
-    case OP_MATMUL: nn_matmul_forward(y, x, o->fw, o->fb, res, o->act, m, o->cin, o->cout); break;
+    case OP_MATMUL:
+        if (o->tg >= 0) /* INFER, BN folded: packed weights */
+            nn_pw_forward(y, x, o->fw, o->fb, res, o->act, m, o->cin, o->cout);
+        else
+            nn_matmul_forward(y, x, o->fw, o->fb, res, o->act, m, o->cin, o->cout);
+        break;
     case OP_DW:
         nn_dwconv_forward(y, x, o->fw, o->fb, o->act, n, o->h, o->w, o->cin, o->k, o->stride);
         break;
@@ -617,7 +628,9 @@ void nn_net_fold(struct nn_net *net)
                    tdata(net, o->tvar), c);
         const float *w = tdata(net, o->tw);
         size_t size = net->tensors[o->tw].size;
-        if (o->kind == OP_DW) /* (k, k, c): channel fastest */
+        if (o->kind == OP_MATMUL)
+            nn_pw_pack(o->fw, w, scale, o->cin, c);
+        else if (o->kind == OP_DW) /* (k, k, c): channel fastest */
             for (size_t j = 0; j < size; j++)
                 o->fw[j] = w[j] * scale[j % c];
         else /* (cout, ...): one row per output channel */

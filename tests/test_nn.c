@@ -148,10 +148,12 @@ static void mm_fwd(struct fd *f)
 
 START_TEST(test_matmul)
 {
-    static const int shapes[][3] = {{1, 5, 7}, {49, 24, 40}, {37, 16, 3}, {300, 64, 72}};
+    /* m, cin, cout: column tails and every tile width of nn_pw_forward */
+    static const int shapes[][3] = {{1, 5, 7},    {49, 24, 40},  {37, 16, 3},   {300, 64, 72},
+                                    {13, 20, 96}, {25, 8, 200},  {7, 33, 1000}, {50, 17, 130}};
     struct pcg32 rng;
     pcg32_seed(&rng, 2, 1);
-    for (int s = 0; s < 4; s++) {
+    for (int s = 0; s < 8; s++) {
         int m = shapes[s][0], cin = shapes[s][1], cout = shapes[s][2];
         size_t ny = (size_t)m * cout;
         struct mm_t t = {{mm_fwd, zeros(ny), rnd(ny, &rng, 1.f), ny}, rnd((size_t)m * cin, &rng, 1.f),
@@ -167,6 +169,12 @@ START_TEST(test_matmul)
             }
         mm_fwd(&t.f);
         assert_close(t.f.y, want, ny, 1e-4, 1e-4, "matmul");
+        /* the inference kernel on packed weights computes the same */
+        float *wp = zeros(nn_pw_packed_size(cin, cout)), *yp = zeros(ny);
+        nn_pw_pack(wp, t.w, NULL, cin, cout);
+        nn_pw_forward(yp, t.x, wp, t.b, t.res, NN_ACT_HSWISH, m, cin, cout);
+        assert_close(yp, want, ny, 1e-4, 1e-4, "pw");
+        free(wp), free(yp);
         if (m <= 49) { /* backward on the small shapes, linear (no act) */
             t.act = NN_ACT_NONE;
             float *dx = zeros((size_t)m * cin), *dw = zeros((size_t)cout * cin), *db = zeros(cout);
