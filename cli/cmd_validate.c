@@ -16,6 +16,7 @@
 struct sample {
     int index;
     double predicted_us, measured_us, rel; /* rel = predicted / measured - 1 */
+    double drift; /* probe measured / probe predicted, timed right after the sample */
     int64_t macs;
 };
 
@@ -23,15 +24,18 @@ struct summary {
     double rmse_us, rmspe, within5, within10;
 };
 
-static struct summary summarize(const struct sample *v, int n)
+/* Accuracy over n samples; with normalize, each prediction is first scaled
+ * by the machine's speed drift measured beside it. */
+static struct summary summarize(const struct sample *v, int n, int normalize)
 {
     struct summary s = {0, 0, 0, 0};
     for (int i = 0; i < n; i++) {
-        double d = v[i].predicted_us - v[i].measured_us;
+        double pred = v[i].predicted_us * (normalize ? v[i].drift : 1);
+        double d = pred - v[i].measured_us, rel = pred / v[i].measured_us - 1;
         s.rmse_us += d * d;
-        s.rmspe += v[i].rel * v[i].rel;
-        s.within5 += fabs(v[i].rel) <= 0.05;
-        s.within10 += fabs(v[i].rel) <= 0.10;
+        s.rmspe += rel * rel;
+        s.within5 += fabs(rel) <= 0.05;
+        s.within10 += fabs(rel) <= 0.10;
     }
     s.rmse_us = sqrt(s.rmse_us / n);
     s.rmspe = sqrt(s.rmspe / n);
@@ -55,10 +59,23 @@ static cJSON *samples_json(const struct sample *v, int n)
         cJSON_AddNumberToObject(e, "predicted_us", v[i].predicted_us);
         cJSON_AddNumberToObject(e, "measured_us", v[i].measured_us);
         cJSON_AddNumberToObject(e, "error_pct", 100 * v[i].rel);
+        cJSON_AddNumberToObject(e, "drift", v[i].drift);
         cJSON_AddNumberToObject(e, "macs", (double)v[i].macs);
         cJSON_AddItemToArray(arr, e);
     }
     return arr;
+}
+
+/* lut_predict, with a missing key explained as a space not yet profiled. */
+static int predict_or_explain(const struct lat_table *t, const struct arch *a, double *us,
+                              const char *space_name, struct hw_err *err)
+{
+    char missing[LUT_KEY_MAX];
+    int rc = lut_predict(&t->lut, a, us, NULL, missing, err);
+    if (rc == HW_ENOTFOUND)
+        hw_error(err, rc, "the latency table has no entry for %s: run 'hwnas profile --space %s' "
+                 "first", missing, space_name);
+    return rc;
 }
 
 int cmd_validate(int argc, char **argv)
@@ -80,8 +97,11 @@ int cmd_validate(int argc, char **argv)
         "validate",
         "Samples architectures of a space, predicts each from this machine's latency\n"
         "table and measures it end to end (batch 1, median); prints RMSE (us),\n"
-        "RMSPE, the share within +-5 % and +-10 %, and the five worst. The result is\n"
-        "stored in the database. Profile the space first ('hwnas profile').",
+        "RMSPE, the share within +-5 % and +-10 %, and the five worst. A probe network\n"
+        "(the space's first arch) is timed after each sample to track the machine's\n"
+        "speed drift; figures with predictions scaled by it are printed beside the\n"
+        "raw ones (which are the ones stored in the database). Profile the space\n"
+        "first ('hwnas profile').",
         "hwnas validate --space S [--samples N] [--seed S] [--json]", flags, 0, 0};
     char *pos[argc > 0 ? argc : 1];
     int npos, rc = cli_parse(&cmd, argc, argv, pos, &npos);
@@ -109,6 +129,16 @@ int cmd_validate(int argc, char **argv)
         hw_error(&err, HW_ENOMEM, "out of memory for %d samples", samples);
         goto fail;
     }
+    /* The probe: the space's first arch (every token 0), timed after each
+     * sample. On a shared machine the speed drifts by tens of percent within
+     * a minute (other jobs' cache and memory traffic); the probe's measured
+     * over predicted latency tracks that drift. */
+    int zero[SPACE_MAX_TOKENS] = {0};
+    struct arch probe;
+    double probe_pred_us;
+    if ((rc = space_decode(&s, zero, &probe, &err)) ||
+        (rc = predict_or_explain(&t, &probe, &probe_pred_us, space_name, &err)))
+        goto fail;
     struct pcg32 rng;
     pcg32_seed(&rng, (uint64_t)seed, 0x76616c6964ull);
     struct progress p;
@@ -116,25 +146,27 @@ int cmd_validate(int argc, char **argv)
     for (int i = 0; i < samples; i++) {
         int tok[SPACE_MAX_TOKENS];
         struct arch a;
-        char missing[LUT_KEY_MAX];
-        struct lat_stats st;
+        struct lat_stats st, pst;
         space_sample(&s, &rng, tok);
-        if ((rc = space_decode(&s, tok, &a, &err)))
-            goto fail;
-        rc = lut_predict(&t.lut, &a, &v[i].predicted_us, NULL, missing, &err);
-        if (rc == HW_ENOTFOUND)
-            hw_error(&err, rc, "the latency table has no entry for %s: run 'hwnas profile "
-                     "--space %s' first", missing, space_name);
-        if (rc || (rc = lat_measure_arch(&a, &t.timing, &st, &err)))
+        if ((rc = space_decode(&s, tok, &a, &err)) ||
+            (rc = predict_or_explain(&t, &a, &v[i].predicted_us, space_name, &err)) ||
+            (rc = lat_measure_arch(&a, &t.timing, &st, &err)) ||
+            (rc = lat_measure_arch(&probe, &t.timing, &pst, &err)))
             goto fail;
         v[i].index = i;
+        v[i].drift = pst.median_us / probe_pred_us;
         v[i].measured_us = st.median_us;
         v[i].rel = v[i].predicted_us / st.median_us - 1;
         v[i].macs = arch_cost(&a).macs;
         progress_update(&p, i + 1);
     }
     progress_finish(&p);
-    struct summary sm = summarize(v, samples);
+    struct summary sm = summarize(v, samples, 0), nm = summarize(v, samples, 1);
+    double drift_lo = v[0].drift, drift_hi = v[0].drift;
+    for (int i = 1; i < samples; i++) {
+        drift_lo = fmin(drift_lo, v[i].drift);
+        drift_hi = fmax(drift_hi, v[i].drift);
+    }
     cJSON *details = samples_json(v, samples);
     char *details_text = cJSON_PrintUnformatted(details);
     struct db_validation row = {.device_id = t.device_id, .samples = samples,
@@ -163,6 +195,13 @@ int cmd_validate(int argc, char **argv)
         cJSON_AddNumberToObject(o, "rmspe_pct", 100 * sm.rmspe);
         cJSON_AddNumberToObject(o, "within5_pct", 100 * sm.within5);
         cJSON_AddNumberToObject(o, "within10_pct", 100 * sm.within10);
+        cJSON *norm = cJSON_AddObjectToObject(o, "drift_normalized");
+        cJSON_AddNumberToObject(norm, "drift_min", drift_lo);
+        cJSON_AddNumberToObject(norm, "drift_max", drift_hi);
+        cJSON_AddNumberToObject(norm, "rmse_us", nm.rmse_us);
+        cJSON_AddNumberToObject(norm, "rmspe_pct", 100 * nm.rmspe);
+        cJSON_AddNumberToObject(norm, "within5_pct", 100 * nm.within5);
+        cJSON_AddNumberToObject(norm, "within10_pct", 100 * nm.within10);
         cJSON_AddItemToObject(o, "worst", samples_json(v, worst));
         cJSON_AddItemToObject(o, "all", details);
         char *text = cJSON_Print(o);
@@ -176,6 +215,10 @@ int cmd_validate(int argc, char **argv)
         printf("space %s, %d sampled archs (seed %ld), %s\n", s.name, samples, seed, dev);
         printf("RMSE %.1f us, RMSPE %.2f %%, within +-5 %%: %.1f %%, within +-10 %%: %.1f %%\n",
                sm.rmse_us, 100 * sm.rmspe, 100 * sm.within5, 100 * sm.within10);
+        printf("machine speed drift (probe measured / predicted): %.3f .. %.3f; with each\n"
+               "prediction scaled by its drift: RMSE %.1f us, RMSPE %.2f %%, within +-5 %%: "
+               "%.1f %%, within +-10 %%: %.1f %%\n", drift_lo, drift_hi, nm.rmse_us,
+               100 * nm.rmspe, 100 * nm.within5, 100 * nm.within10);
         printf("\nworst %d:\n%8s %14s %14s %8s %10s\n", worst, "sample", "predicted us",
                "measured us", "error", "MMACs");
         for (int i = 0; i < worst; i++)

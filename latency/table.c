@@ -41,33 +41,26 @@ int lat_device_get_or_create(struct db *db, const struct lat_fingerprint *fp, in
 int lat_device_select(struct db *db, const char *sel, struct db_device *out, struct hw_err *err)
 {
     size_t len = strlen(sel);
-    size_t digits = strspn(sel, "0123456789");
-    if (len > 0 && digits == len && len < 12) { /* an id; hashes are 16 hex digits */
+    if (len > 0 && strspn(sel, "0123456789") == len && len < 12) {
+        /* an id, unless no device has it and it is the start of a hash */
         int rc = db_device_get(db, strtoll(sel, NULL, 10), out, err);
-        if (rc == HW_ENOTFOUND)
-            return hw_error(err, rc, "%s: no device with id %s (see 'hwnas lut list')",
-                            db_path(db), sel);
-        return rc;
+        if (rc != HW_ENOTFOUND)
+            return rc;
     }
-    if (len < 4)
-        return hw_error(err, HW_EINVAL,
-                        "device '%s': give a device id or at least 4 characters of its hash", sel);
     struct db_device *all;
     int n, found = 0;
     int rc = db_device_list(db, &all, &n, err);
     if (rc)
         return rc;
-    for (int i = 0; i < n; i++)
-        if (strncmp(all[i].hash, sel, len) == 0) {
-            if (found++ == 0)
-                *out = all[i];
-        }
+    for (int i = 0; len >= 4 && i < n; i++)
+        if (strncmp(all[i].hash, sel, len) == 0 && found++ == 0)
+            *out = all[i];
     free(all);
     if (found == 1)
         return HW_OK;
     if (found == 0)
-        return hw_error(err, HW_ENOTFOUND, "%s: no device with hash '%s' (see 'hwnas lut list')",
-                        db_path(db), sel);
+        return hw_error(err, HW_ENOTFOUND, "%s: no device with id or hash '%s' (hashes need "
+                        "at least 4 characters; see 'hwnas lut list')", db_path(db), sel);
     return hw_error(err, HW_EINVAL, "device hash prefix '%s' matches %d devices; give more of it",
                     sel, found);
 }

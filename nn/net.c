@@ -370,7 +370,8 @@ int nn_net_create(struct nn_net **out, const struct arch *a, int max_batch, enum
     net->arch = *a;
     net->mode = mode;
     net->max_batch = max_batch;
-    net->cap = 16 * (a->n_layers + 3);
+    /* a layer with expand and SE has 19 tensors (5 per conv+BN, 4 for SE) */
+    net->cap = 24 * (a->n_layers + 3);
     net->tensors = calloc(net->cap, sizeof *net->tensors);
     net->bufs = calloc(net->cap, sizeof *net->bufs);
     net->ops = calloc(net->cap, sizeof *net->ops);

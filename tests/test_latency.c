@@ -559,6 +559,16 @@ START_TEST(test_measure_units)
     ck_assert(st[2].median_us > 0);
     ck_assert_int_eq(lat_measure_arch(&a, &tm, &st[0], &e), HW_OK);
     ck_assert_int_eq(st[0].count, 5);
+    /* every layer with expand and SE: the most tensors per layer (once overflowed nn's
+     * tensor table; ASan catches a regression) */
+    a.n_layers = 20;
+    for (int i = 0; i < a.n_layers; i++)
+        a.layers[i] = (struct arch_layer){3, 1, 16, 32, 16, 1, ARCH_ACT_HSWISH};
+    a.head.conv_out = 32;
+    struct lat_stats deep[22];
+    tm.runs = tm.min_runs = 1;
+    ck_assert_int_eq(lat_measure_units(&a, NULL, &tm, deep, &e), HW_OK);
+    ck_assert_int_eq(deep[21].count, 1);
 }
 END_TEST
 
