@@ -57,7 +57,7 @@ $(BUILD)/hwnas: $(BUILD)/cli/main.o $(CLI_OBJ) $(LIB)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LIBS)
 
 hwnas: $(BUILD)/hwnas
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 # The test runner calls every suite_<module>() found in tests/test_*.c.
 $(BUILD)/tests/suites.h: $(TEST_SRC)
@@ -73,7 +73,7 @@ $(BUILD)/run_tests: $(TEST_OBJ) $(CLI_OBJ) $(LIB) $(BUILD)/hwnas
 	$(CC) $(CFLAGS_ALL) -o $@ $(TEST_OBJ) $(CLI_OBJ) $(LIB) $(TEST_LIBS)
 
 test: $(BUILD)/run_tests hwnas
-	HWNAS_BIN=$(CURDIR)/$(BUILD)/hwnas HWNAS_ROOT=$(CURDIR) $(BUILD)/run_tests
+	CK_DEFAULT_TIMEOUT=$${CK_DEFAULT_TIMEOUT:-120} HWNAS_BIN=$(CURDIR)/$(BUILD)/hwnas HWNAS_ROOT=$(CURDIR) $(BUILD)/run_tests
 
 check: deps
 	$(MAKE) test
@@ -82,7 +82,7 @@ asan: deps
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    EXTRA_CFLAGS= build-asan/run_tests build-asan/hwnas
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	    HWNAS_BIN=$(CURDIR)/build-asan/hwnas HWNAS_ROOT=$(CURDIR) HWNAS_ASAN=1 build-asan/run_tests
+	    CK_DEFAULT_TIMEOUT=$${CK_DEFAULT_TIMEOUT:-300} HWNAS_BIN=$(CURDIR)/build-asan/hwnas HWNAS_ROOT=$(CURDIR) HWNAS_ASAN=1 build-asan/run_tests
 
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 $(BUILD)/bench/%: bench/%.c $(LIB)
