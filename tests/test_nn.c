@@ -346,9 +346,9 @@ START_TEST(test_bn)
                 var += pow(t.x[(size_t)i * c + j] - mu, 2);
             for (int i = 0; i < m; i++)
                 want[(size_t)i * c + j] =
-                    (float)(t.g[j] * (t.x[(size_t)i * c + j] - mu) / sqrt(var / m + 1e-3) + t.b[j]);
-            wrm[j] = (float)(0.99 * 0.5 + 0.01 * mu);
-            wrv[j] = (float)(0.99 * 2.0 + 0.01 * var / (m - 1));
+                    (float)(t.g[j] * (t.x[(size_t)i * c + j] - mu) / sqrt(var / m + NN_BN_EPS) + t.b[j]);
+            wrm[j] = (float)((1 - NN_BN_MOMENTUM) * 0.5 + NN_BN_MOMENTUM * mu);
+            wrv[j] = (float)((1 - NN_BN_MOMENTUM) * 2.0 + NN_BN_MOMENTUM * var / (m - 1));
         }
         bn_fwd(&t.f);
         assert_close(t.f.y, want, ny, 1e-4, 1e-4, "bn");
@@ -359,7 +359,7 @@ START_TEST(test_bn)
         nn_bn_forward_eval(ye, t.x, t.g, t.b, t.rm, t.rv, m, c);
         for (size_t i = 0; i < ny; i++) {
             int j = (int)(i % c);
-            want[i] = (float)((t.x[i] - t.rm[j]) / sqrt(t.rv[j] + 1e-3) * t.g[j] + t.b[j]);
+            want[i] = (float)((t.x[i] - t.rm[j]) / sqrt(t.rv[j] + NN_BN_EPS) * t.g[j] + t.b[j]);
         }
         assert_close(ye, want, ny, 1e-4, 1e-4, "bn eval");
         if (m < 1000) {
@@ -681,7 +681,7 @@ START_TEST(test_net_gradient)
         for (size_t j = 0; j < cnt; j++) {
             size_t at = off + j * (tv.size / cnt);
             float save = p[at];
-            double e = 3e-3;
+            double e = 1e-3;
             p[at] = save + (float)e;
             double lp = fd_loss(f);
             p[at] = save - (float)e;
