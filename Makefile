@@ -27,7 +27,7 @@ BUILD ?= build
 MODULES := util space nn db latency evaluator search netadapt
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 CLI_SRC := $(filter-out cli/main.c,$(wildcard cli/*.c))
-TEST_SRC := $(wildcard tests/test_*.c)
+TEST_SRC := $(wildcard tests/test_*.c) tests/cli_run.c
 BENCH_SRC := $(wildcard bench/*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -45,6 +45,9 @@ deps:
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "CC $<"; $(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+# space/space.c compiles the shipped spaces in with .incbin: rebuild on edits.
+$(BUILD)/space/space.o: $(wildcard spaces/*.json)
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

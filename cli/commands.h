@@ -3,5 +3,6 @@
 #ifndef HWNAS_CLI_COMMANDS_H
 #define HWNAS_CLI_COMMANDS_H
 
+int cmd_space(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ struct command_entry {
 };
 
 static const struct command_entry commands[] = {
+    {"space", cmd_space, "architectures and search spaces: show, info, sample, list"},
     {NULL, NULL, NULL},
 };
 

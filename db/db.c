@@ -20,17 +20,15 @@
 static const char sql_user_version[] = "PRAGMA user_version";
 static const char sql_wal[] = "PRAGMA journal_mode=WAL";
 static const char sql_foreign_keys[] = "PRAGMA foreign_keys=ON";
+/* In WAL mode NORMAL keeps every commit across a crash of the process (the
+ * kill -9 case resume relies on); only a power loss may drop the last few,
+ * never corrupt the file. FULL would fsync each candidate and LUT entry. */
+static const char sql_synchronous[] = "PRAGMA synchronous=NORMAL";
 static const char sql_begin[] = "BEGIN IMMEDIATE";
 static const char sql_commit[] = "COMMIT";
 static const char sql_rollback[] = "ROLLBACK";
 /* PRAGMA takes no bound parameters, so the version is formatted in. */
 static const char fmt_set_user_version[] = "PRAGMA user_version = %d";
-
-const char *db_default_path(void)
-{
-    const char *env = getenv("HWNAS_DB");
-    return env && env[0] ? env : "./hwnas.db";
-}
 
 const char *db_path(const struct db *db)
 {
@@ -213,9 +211,10 @@ static int select_v(struct db *db, const struct db_rowtype *rt, void **out, int 
         }
         void *row = rows + (size_t)count * rt->size;
         memset(row, 0, rt->size);
-        rc = rt->decode(db, st, row, err);
+        struct db_reader rd = {db, st, err, HW_OK};
+        rc = rt->decode(&rd, row);
         if (rc != HW_OK && rt->release)
-            rt->release(row); /* decoders leave a half-filled row releasable */
+            rt->release(row);
         if (rc == HW_OK)
             count++;
     }
@@ -264,37 +263,69 @@ int db_select_one(struct db *db, const struct db_rowtype *rt, void *row, const c
     return HW_OK;
 }
 
-int db_col_text(struct db *db, sqlite3_stmt *st, int col, char *buf, size_t size,
-                struct hw_err *err)
+int64_t db_read_int64(struct db_reader *rd, int col)
 {
-    const unsigned char *s = sqlite3_column_text(st, col);
-    size_t len = (size_t)sqlite3_column_bytes(st, col);
-    if (len >= size)
-        return hw_error(err, HW_EDB, "%s: column %s holds %zu bytes, more than the %zu allowed",
-                        db->path, sqlite3_column_name(st, col), len, size - 1);
-    memcpy(buf, s ? (const char *)s : "", s ? len : 0);
-    buf[s ? len : 0] = '\0';
-    return HW_OK;
+    return rd->rc == HW_OK ? sqlite3_column_int64(rd->st, col) : 0;
 }
 
-int db_col_strdup(struct db *db, sqlite3_stmt *st, int col, char **out, struct hw_err *err)
+int db_read_int(struct db_reader *rd, int col)
 {
-    *out = NULL;
-    const unsigned char *s = sqlite3_column_text(st, col);
+    return rd->rc == HW_OK ? sqlite3_column_int(rd->st, col) : 0;
+}
+
+double db_read_real(struct db_reader *rd, int col)
+{
+    if (rd->rc != HW_OK || sqlite3_column_type(rd->st, col) == SQLITE_NULL)
+        return NAN;
+    return sqlite3_column_double(rd->st, col);
+}
+
+void db_read_text(struct db_reader *rd, int col, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (rd->rc != HW_OK)
+        return;
+    const unsigned char *s = sqlite3_column_text(rd->st, col);
+    size_t len = (size_t)sqlite3_column_bytes(rd->st, col);
     if (!s)
-        return HW_OK;
-    size_t len = (size_t)sqlite3_column_bytes(st, col);
-    *out = malloc(len + 1);
-    if (!*out)
-        return hw_error(err, HW_ENOMEM, "%s: out of memory reading %s", db->path,
-                        sqlite3_column_name(st, col));
-    memcpy(*out, s, len + 1);
-    return HW_OK;
+        return;
+    if (len >= size) {
+        rd->rc = hw_error(rd->err, HW_EDB, "%s: column %s holds %zu bytes, more than the %zu allowed",
+                          rd->db->path, sqlite3_column_name(rd->st, col), len, size - 1);
+        return;
+    }
+    memcpy(buf, s, len);
+    buf[len] = '\0';
 }
 
-double db_col_real(sqlite3_stmt *st, int col)
+char *db_read_strdup(struct db_reader *rd, int col)
 {
-    return sqlite3_column_type(st, col) == SQLITE_NULL ? NAN : sqlite3_column_double(st, col);
+    const unsigned char *s = rd->rc == HW_OK ? sqlite3_column_text(rd->st, col) : NULL;
+    if (!s)
+        return NULL;
+    size_t len = (size_t)sqlite3_column_bytes(rd->st, col);
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        rd->rc = hw_error(rd->err, HW_ENOMEM, "%s: out of memory reading %s", rd->db->path,
+                          sqlite3_column_name(rd->st, col));
+        return NULL;
+    }
+    memcpy(copy, s, len + 1);
+    return copy;
+}
+
+int db_read_enum(struct db_reader *rd, int col, const char *const *names, int n)
+{
+    char text[32];
+    db_read_text(rd, col, text, sizeof text);
+    if (rd->rc != HW_OK)
+        return 0;
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i], text) == 0)
+            return i;
+    rd->rc = hw_error(rd->err, HW_EDB, "%s: column %s: '%s' is not a known value", rd->db->path,
+                      sqlite3_column_name(rd->st, col), text);
+    return 0;
 }
 
 int db_check_text(struct db *db, const char *field, const char *s, size_t size, int required,
@@ -308,17 +339,6 @@ int db_check_text(struct db *db, const char *field, const char *s, size_t size, 
         return hw_error(err, HW_EINVAL, "%s: %s '%.40s...' is longer than %zu characters",
                         db->path, field, s, size - 1);
     return HW_OK;
-}
-
-int db_enum_parse(struct db *db, const char *column, const char *const *names, int n,
-                  const char *s, int *out, struct hw_err *err)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(names[i], s) == 0) {
-            *out = i;
-            return HW_OK;
-        }
-    return hw_error(err, HW_EDB, "%s: %s '%s' is not a known value", db->path, column, s);
 }
 
 int db_blob_load(struct db *db, const char *sql, int64_t id, void **blob, size_t *len,
@@ -431,18 +451,15 @@ int db_migrate(struct db *db, const char *const *steps, int n, struct hw_err *er
     }
 }
 
-/* Runs a PRAGMA that returns one text row into out (may be NULL). */
-static int pragma_text(struct db *db, const char *sql, char *out, size_t size,
-                       struct hw_err *err)
+/* Runs a PRAGMA, ignoring the row some of them return. */
+static int pragma(struct db *db, const char *sql, struct hw_err *err)
 {
     sqlite3_stmt *st;
     int rc = db_prepare(db, sql, &st, sql, err);
     if (rc != HW_OK)
         return rc;
     int s = sqlite3_step(st);
-    if (s == SQLITE_ROW && out)
-        rc = db_col_text(db, st, 0, out, size, err);
-    else if (s != SQLITE_ROW && s != SQLITE_DONE)
+    if (s != SQLITE_ROW && s != SQLITE_DONE)
         rc = db_sql_error(db, sql, err);
     sqlite3_finalize(st);
     return rc;
@@ -505,10 +522,12 @@ int db_open(struct db **out, const char *path, int flags, struct hw_err *err)
     sqlite3_busy_timeout(db->conn, DB_BUSY_TIMEOUT_MS);
     rc = check_version(db, flags, err);
     if (rc == HW_OK)
-        rc = pragma_text(db, sql_foreign_keys, NULL, 0, err);
+        rc = pragma(db, sql_foreign_keys, err);
     if (rc == HW_OK && !(flags & DB_OPEN_READONLY)) {
         /* WAL lets a `runs list` read while a search writes. */
-        rc = pragma_text(db, sql_wal, NULL, 0, err);
+        rc = pragma(db, sql_wal, err);
+        if (rc == HW_OK)
+            rc = pragma(db, sql_synchronous, err);
         if (rc == HW_OK)
             rc = db_migrate(db, db_migrations, db_n_migrations, err);
     }

@@ -52,14 +52,10 @@ enum db_open_flags {
     DB_OPEN_READONLY = 1 << 1,
 };
 
-/* The database path to use when no --db flag is given: $HWNAS_DB when set and
- * non-empty, else "./hwnas.db". The result is static or from the environment;
- * do not free it. */
-const char *db_default_path(void);
-
 /* Opens (creating unless flags say otherwise) the database at path and brings
  * its schema up to DB_SCHEMA_VERSION, one migration per transaction.
  * Sets WAL mode, a 5 s busy timeout and foreign keys on.
+ * The path comes from cli_db_path (--db, $HWNAS_DB, ./hwnas.db).
  * Refused, with nothing written to the file:
  *   - a missing file with DB_OPEN_EXISTING/READONLY (HW_ENOTFOUND),
  *   - a file that is not an SQLite database (HW_EDB),
@@ -96,6 +92,11 @@ int db_device_get_or_create(struct db *db, const struct db_device *d, int64_t *i
 /* The device with this hash / id into *out; HW_ENOTFOUND when there is none. */
 int db_device_find(struct db *db, const char *hash, struct db_device *out, struct hw_err *err);
 int db_device_get(struct db *db, int64_t id, struct db_device *out, struct hw_err *err);
+/* What a user types for a device: a decimal id, a full hash, or a prefix of
+ * one hash (tried in that order). HW_ENOTFOUND when nothing matches, HW_EINVAL when a prefix
+ * matches several. */
+int db_device_lookup(struct db *db, const char *text, struct db_device *out,
+                     struct hw_err *err);
 /* All devices, by id. *out is a malloc'd array of *n rows (free() it; NULL when
  * *n == 0). */
 int db_device_list(struct db *db, struct db_device **out, int *n, struct hw_err *err);
@@ -236,7 +237,8 @@ struct db_candidate {
  * (id and created_at ignored; c->id is set on success) and, when state is not
  * NULL, replaces the run's controller state with state[0..len) and touches
  * the run's updated_at. After a crash either both are stored or neither.
- * A second candidate with the same (run, trial) is HW_EINVAL. */
+ * A second candidate with the same (run, trial), an unknown run or invalid
+ * fields (no arch JSON, empty hash, negative token) are HW_EINVAL. */
 int db_candidate_add(struct db *db, struct db_candidate *c, const void *state, size_t len,
                      struct hw_err *err);
 /* The candidate with this id into *out (release with db_candidate_release). */
@@ -343,7 +345,10 @@ int db_netadapt_set_status(struct db *db, int64_t id, enum db_run_status s, stru
  * steps[] (all with steps[i].iteration == iteration == the run's iterations
  * count, netadapt_id == id, at most one with chosen == 1), sets the run's
  * current model file, current latency and state blob (NULL keeps the old
- * state), and advances its iteration count. Ids in steps are ignored. */
+ * state), and advances its iteration count. Ids in steps are ignored.
+ * Invalid steps are HW_EINVAL; an iteration other than the run's next one
+ * (recorded twice, or skipped) is refused whole with HW_ENOTFOUND or
+ * HW_EINVAL. */
 int db_netadapt_add_iteration(struct db *db, int64_t id, int iteration,
                               const struct db_na_step *steps, int n,
                               const char *current_model, double current_ms,

@@ -15,27 +15,24 @@ static const char sql_device_insert[] =
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (hash) DO NOTHING";
 static const char sql_device_by_hash[] = "SELECT " DEVICE_COLS " FROM devices WHERE hash = ?1";
 static const char sql_device_by_id[] = "SELECT " DEVICE_COLS " FROM devices WHERE id = ?1";
+static const char sql_device_by_prefix[] =
+    "SELECT " DEVICE_COLS " FROM devices WHERE substr(hash, 1, length(?1)) = ?1 "
+    "ORDER BY id LIMIT 2";
 static const char sql_device_list[] = "SELECT " DEVICE_COLS " FROM devices ORDER BY id";
 
-static int decode_device(struct db *db, sqlite3_stmt *st, void *row, struct hw_err *err)
+static int decode_device(struct db_reader *rd, void *row)
 {
     struct db_device *d = row;
-    d->id = sqlite3_column_int64(st, 0);
-    d->threads = sqlite3_column_int(st, 3);
-    int rc = db_col_text(db, st, 1, d->hash, sizeof d->hash, err);
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 2, d->cpu, sizeof d->cpu, err);
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 4, d->backend, sizeof d->backend, err);
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 5, d->blas_core, sizeof d->blas_core, err);
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 6, d->compiler, sizeof d->compiler, err);
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 7, d->version, sizeof d->version, err);
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 8, d->created_at, sizeof d->created_at, err);
-    return rc;
+    d->id = db_read_int64(rd, 0);
+    db_read_text(rd, 1, d->hash, sizeof d->hash);
+    db_read_text(rd, 2, d->cpu, sizeof d->cpu);
+    d->threads = db_read_int(rd, 3);
+    db_read_text(rd, 4, d->backend, sizeof d->backend);
+    db_read_text(rd, 5, d->blas_core, sizeof d->blas_core);
+    db_read_text(rd, 6, d->compiler, sizeof d->compiler);
+    db_read_text(rd, 7, d->version, sizeof d->version);
+    db_read_text(rd, 8, d->created_at, sizeof d->created_at);
+    return rd->rc;
 }
 
 static const struct db_rowtype device_row = {sizeof(struct db_device), decode_device, NULL};
@@ -122,6 +119,33 @@ int db_device_get(struct db *db, int64_t id, struct db_device *out, struct hw_er
     return db_select_one(db, &device_row, out, sql_device_by_id, what, err, "l", id);
 }
 
+int db_device_lookup(struct db *db, const char *text, struct db_device *out,
+                     struct hw_err *err)
+{
+    char *end;
+    long long id = strtoll(text, &end, 10);
+    if (text[0] && !*end && id > 0 && db_device_get(db, id, out, err) == HW_OK)
+        return HW_OK;
+    if (db_device_find(db, text, out, err) == HW_OK)
+        return HW_OK;
+    struct db_device *rows = NULL;
+    int n = 0;
+    int rc = text[0] ? db_select(db, &device_row, (void **)&rows, &n, sql_device_by_prefix,
+                                 "look up device", err, "t", text)
+                     : HW_OK;
+    if (rc == HW_OK && n == 1)
+        *out = rows[0];
+    else if (rc == HW_OK && n > 1)
+        rc = hw_error(err, HW_EINVAL, "%s: device '%.64s' is ambiguous: give more of its hash",
+                      db->path, text);
+    else if (rc == HW_OK)
+        rc = hw_error(err, HW_ENOTFOUND,
+                      "%s: no device with id or hash '%.64s'; `hwnas lut list` shows them",
+                      db->path, text);
+    free(rows);
+    return rc;
+}
+
 int db_device_list(struct db *db, struct db_device **out, int *n, struct hw_err *err)
 {
     return db_select(db, &device_row, (void **)out, n, sql_device_list, "list devices", err, "");
@@ -144,19 +168,18 @@ static const char sql_lut_all[] =
     "SELECT " LUT_COLS " FROM lut_entries WHERE device_id = ?1 ORDER BY key";
 static const char sql_lut_clear[] = "DELETE FROM lut_entries WHERE device_id = ?1";
 
-static int decode_lut(struct db *db, sqlite3_stmt *st, void *row, struct hw_err *err)
+static int decode_lut(struct db_reader *rd, void *row)
 {
     struct db_lut_entry *e = row;
-    e->count = sqlite3_column_int(st, 1);
-    e->mean_us = sqlite3_column_double(st, 2);
-    e->median_us = sqlite3_column_double(st, 3);
-    e->var_us = sqlite3_column_double(st, 4);
-    e->min_us = sqlite3_column_double(st, 5);
-    e->max_us = sqlite3_column_double(st, 6);
-    int rc = db_col_text(db, st, 0, e->key, sizeof e->key, err);
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 7, e->created_at, sizeof e->created_at, err);
-    return rc;
+    db_read_text(rd, 0, e->key, sizeof e->key);
+    e->count = db_read_int(rd, 1);
+    e->mean_us = db_read_real(rd, 2);
+    e->median_us = db_read_real(rd, 3);
+    e->var_us = db_read_real(rd, 4);
+    e->min_us = db_read_real(rd, 5);
+    e->max_us = db_read_real(rd, 6);
+    db_read_text(rd, 7, e->created_at, sizeof e->created_at);
+    return rd->rc;
 }
 
 static const struct db_rowtype lut_row = {sizeof(struct db_lut_entry), decode_lut, NULL};
@@ -266,8 +289,8 @@ int db_lut_iterate(struct db *db, int64_t device_id,
             break;
         }
         struct db_lut_entry e;
-        memset(&e, 0, sizeof e);
-        rc = decode_lut(db, st, &e, err);
+        struct db_reader rd = {db, st, err, HW_OK};
+        rc = decode_lut(&rd, &e);
         if (rc == HW_OK)
             rc = fn(ctx, &e);
     }
@@ -293,22 +316,20 @@ static const char sql_validation_list[] =
     "SELECT " VALIDATION_COLS " FROM validations WHERE ?1 = 0 OR device_id = ?1 "
     "ORDER BY id DESC";
 
-static int decode_validation(struct db *db, sqlite3_stmt *st, void *row, struct hw_err *err)
+static int decode_validation(struct db_reader *rd, void *row)
 {
     struct db_validation *v = row;
-    v->id = sqlite3_column_int64(st, 0);
-    v->device_id = sqlite3_column_int64(st, 1);
-    v->samples = sqlite3_column_int(st, 3);
-    v->rmse_us = db_col_real(st, 4);
-    v->rmspe = db_col_real(st, 5);
-    v->within5 = db_col_real(st, 6);
-    v->within10 = db_col_real(st, 7);
-    int rc = db_col_text(db, st, 2, v->space, sizeof v->space, err);
-    if (rc == HW_OK)
-        rc = db_col_strdup(db, st, 8, &v->details_json, err);
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 9, v->created_at, sizeof v->created_at, err);
-    return rc;
+    v->id = db_read_int64(rd, 0);
+    v->device_id = db_read_int64(rd, 1);
+    db_read_text(rd, 2, v->space, sizeof v->space);
+    v->samples = db_read_int(rd, 3);
+    v->rmse_us = db_read_real(rd, 4);
+    v->rmspe = db_read_real(rd, 5);
+    v->within5 = db_read_real(rd, 6);
+    v->within10 = db_read_real(rd, 7);
+    v->details_json = db_read_strdup(rd, 8);
+    db_read_text(rd, 9, v->created_at, sizeof v->created_at);
+    return rd->rc;
 }
 
 void db_validation_release(struct db_validation *v)

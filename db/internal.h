@@ -65,8 +65,31 @@ int db_update(struct db *db, const char *sql, const char *what, const char *thin
 int db_select_int(struct db *db, const char *sql, int64_t id, int *n, const char *what,
                   struct hw_err *err);
 
-/* Decodes the current row of st into row (row_size bytes, zeroed first). */
-typedef int (*db_decode_fn)(struct db *db, sqlite3_stmt *st, void *row, struct hw_err *err);
+/* Reads the columns of the current row of a statement. The first failure
+ * sticks in rc (and err); later reads then do nothing and return zeros, so a
+ * decoder is a plain list of reads ending in `return rd->rc`. */
+struct db_reader {
+    struct db *db;
+    sqlite3_stmt *st;
+    struct hw_err *err;
+    int rc;
+};
+
+int64_t db_read_int64(struct db_reader *rd, int col);
+int db_read_int(struct db_reader *rd, int col);
+/* SQL NULL reads as NaN. */
+double db_read_real(struct db_reader *rd, int col);
+/* Text into a fixed buffer; a value that does not fit (a damaged or foreign
+ * row) fails with HW_EDB naming the column. NULL reads as "". */
+void db_read_text(struct db_reader *rd, int col, char *buf, size_t size);
+/* Malloc'd copy of a text column (NULL for SQL NULL); caller frees. */
+char *db_read_strdup(struct db_reader *rd, int col);
+/* Index of the column's text in names[0..n); HW_EDB naming the column otherwise. */
+int db_read_enum(struct db_reader *rd, int col, const char *const *names, int n);
+
+/* Decodes the current row into row (row_size bytes, zeroed first). A row left
+ * half-filled by a failure must still be safe to release. */
+typedef int (*db_decode_fn)(struct db_reader *rd, void *row);
 /* Frees the owned members of one row. NULL when rows own nothing. */
 typedef void (*db_release_fn)(void *row);
 
@@ -88,15 +111,6 @@ int db_select_one(struct db *db, const struct db_rowtype *rt, void *row, const c
 /* Frees an array from db_select. */
 void db_rows_free(const struct db_rowtype *rt, void *rows, int n);
 
-/* Column readers. Text into a fixed buffer fails (HW_EDB, a damaged or
- * foreign row) when it does not fit; NULL reads as "". */
-int db_col_text(struct db *db, sqlite3_stmt *st, int col, char *buf, size_t size,
-                struct hw_err *err);
-/* Malloc'd copy of a text column (NULL for SQL NULL). */
-int db_col_strdup(struct db *db, sqlite3_stmt *st, int col, char **out, struct hw_err *err);
-/* Real column; SQL NULL reads as NaN. */
-double db_col_real(sqlite3_stmt *st, int col);
-
 /* Checks a bounded text argument before writing: required ones non-empty,
  * all shorter than size (NULL counts as ""). HW_EINVAL names the field. */
 int db_check_text(struct db *db, const char *field, const char *s, size_t size, int required,
@@ -108,10 +122,6 @@ int db_check_text(struct db *db, const char *field, const char *s, size_t size, 
 int db_begin(struct db *db, struct hw_err *err);
 int db_commit(struct db *db, struct hw_err *err);
 void db_rollback(struct db *db);
-
-/* Index of s in names[0..n) into *out; HW_EDB naming the column otherwise. */
-int db_enum_parse(struct db *db, const char *column, const char *const *names, int n,
-                  const char *s, int *out, struct hw_err *err);
 
 /* Text of enum db_run_status (runs and NetAdapt runs share it). */
 extern const char *const db_run_status_names[4];

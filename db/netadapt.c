@@ -45,33 +45,23 @@ static const char sql_step_list[] =
     "SELECT " STEP_COLS " FROM netadapt_steps WHERE netadapt_id = ?1 "
     "ORDER BY iteration, proposal";
 
-static int decode_na(struct db *db, sqlite3_stmt *st, void *row, struct hw_err *err)
+static int decode_na(struct db_reader *rd, void *row)
 {
     struct db_netadapt *r = row;
-    r->id = sqlite3_column_int64(st, 0);
-    r->target_ms = sqlite3_column_double(st, 3);
-    r->delta = sqlite3_column_double(st, 4);
-    r->initial_ms = sqlite3_column_double(st, 5);
-    r->current_ms = sqlite3_column_double(st, 6);
-    r->iterations = sqlite3_column_int(st, 7);
-    r->device_id = sqlite3_column_int64(st, 8);
-    char status[16];
-    int s = 0;
-    int rc = db_col_text(db, st, 1, r->source_model, sizeof r->source_model, err);
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 2, r->current_model, sizeof r->current_model, err);
-    if (rc == HW_OK)
-        rc = db_col_strdup(db, st, 9, &r->config_json, err);
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 10, status, sizeof status, err);
-    if (rc == HW_OK)
-        rc = db_enum_parse(db, "netadapt_runs.status", db_run_status_names, 4, status, &s, err);
-    r->status = (enum db_run_status)s;
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 11, r->created_at, sizeof r->created_at, err);
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 12, r->updated_at, sizeof r->updated_at, err);
-    return rc;
+    r->id = db_read_int64(rd, 0);
+    db_read_text(rd, 1, r->source_model, sizeof r->source_model);
+    db_read_text(rd, 2, r->current_model, sizeof r->current_model);
+    r->target_ms = db_read_real(rd, 3);
+    r->delta = db_read_real(rd, 4);
+    r->initial_ms = db_read_real(rd, 5);
+    r->current_ms = db_read_real(rd, 6);
+    r->iterations = db_read_int(rd, 7);
+    r->device_id = db_read_int64(rd, 8);
+    r->config_json = db_read_strdup(rd, 9);
+    r->status = (enum db_run_status)db_read_enum(rd, 10, db_run_status_names, 4);
+    db_read_text(rd, 11, r->created_at, sizeof r->created_at);
+    db_read_text(rd, 12, r->updated_at, sizeof r->updated_at);
+    return rd->rc;
 }
 
 void db_netadapt_release(struct db_netadapt *r)
@@ -87,29 +77,22 @@ static void release_na(void *row)
 
 static const struct db_rowtype na_row = {sizeof(struct db_netadapt), decode_na, release_na};
 
-static int decode_step(struct db *db, sqlite3_stmt *st, void *row, struct hw_err *err)
+static int decode_step(struct db_reader *rd, void *row)
 {
     struct db_na_step *p = row;
-    p->id = sqlite3_column_int64(st, 0);
-    p->netadapt_id = sqlite3_column_int64(st, 1);
-    p->iteration = sqlite3_column_int(st, 2);
-    p->proposal = sqlite3_column_int(st, 3);
-    p->channels_before = sqlite3_column_int(st, 6);
-    p->channels_after = sqlite3_column_int(st, 7);
-    p->latency_ms = db_col_real(st, 8);
-    p->val_acc = db_col_real(st, 9);
-    p->chosen = sqlite3_column_int(st, 10);
-    char kind[16];
-    int k = 0;
-    int rc = db_col_text(db, st, 4, kind, sizeof kind, err);
-    if (rc == HW_OK)
-        rc = db_enum_parse(db, "netadapt_steps.kind", kind_names, 2, kind, &k, err);
-    p->kind = (enum db_na_kind)k;
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 5, p->layers, sizeof p->layers, err);
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 11, p->created_at, sizeof p->created_at, err);
-    return rc;
+    p->id = db_read_int64(rd, 0);
+    p->netadapt_id = db_read_int64(rd, 1);
+    p->iteration = db_read_int(rd, 2);
+    p->proposal = db_read_int(rd, 3);
+    p->kind = (enum db_na_kind)db_read_enum(rd, 4, kind_names, 2);
+    db_read_text(rd, 5, p->layers, sizeof p->layers);
+    p->channels_before = db_read_int(rd, 6);
+    p->channels_after = db_read_int(rd, 7);
+    p->latency_ms = db_read_real(rd, 8);
+    p->val_acc = db_read_real(rd, 9);
+    p->chosen = db_read_int(rd, 10);
+    db_read_text(rd, 11, p->created_at, sizeof p->created_at);
+    return rd->rc;
 }
 
 static const struct db_rowtype step_row = {sizeof(struct db_na_step), decode_step, NULL};

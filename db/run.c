@@ -51,36 +51,25 @@ static const char sql_run_state[] =
 static const char sql_run_touch[] = "UPDATE runs SET updated_at = " DB_NOW " WHERE id = ?1";
 static const char sql_run_load_state[] = "SELECT state FROM runs WHERE id = ?1";
 
-static int decode_run(struct db *db, sqlite3_stmt *st, void *row, struct hw_err *err)
+static int decode_run(struct db_reader *rd, void *row)
 {
     struct db_run *r = row;
-    r->id = sqlite3_column_int64(st, 0);
-    r->target_ms = sqlite3_column_double(st, 4);
-    r->w_alpha = sqlite3_column_double(st, 5);
-    r->w_beta = sqlite3_column_double(st, 6);
-    r->seed = (uint64_t)sqlite3_column_int64(st, 7); /* stored as its two's complement */
-    r->trials_max = sqlite3_column_int(st, 8);
-    r->time_budget_s = sqlite3_column_double(st, 9);
-    r->device_id = sqlite3_column_int64(st, 10);
-    char status[16];
-    int s = 0;
-    int rc = db_col_text(db, st, 1, r->name, sizeof r->name, err);
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 2, r->space, sizeof r->space, err);
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 3, r->controller, sizeof r->controller, err);
-    if (rc == HW_OK)
-        rc = db_col_strdup(db, st, 11, &r->config_json, err);
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 12, status, sizeof status, err);
-    if (rc == HW_OK)
-        rc = db_enum_parse(db, "runs.status", db_run_status_names, 4, status, &s, err);
-    r->status = (enum db_run_status)s;
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 13, r->created_at, sizeof r->created_at, err);
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 14, r->updated_at, sizeof r->updated_at, err);
-    return rc;
+    r->id = db_read_int64(rd, 0);
+    db_read_text(rd, 1, r->name, sizeof r->name);
+    db_read_text(rd, 2, r->space, sizeof r->space);
+    db_read_text(rd, 3, r->controller, sizeof r->controller);
+    r->target_ms = db_read_real(rd, 4);
+    r->w_alpha = db_read_real(rd, 5);
+    r->w_beta = db_read_real(rd, 6);
+    r->seed = (uint64_t)db_read_int64(rd, 7); /* stored as its two's complement */
+    r->trials_max = db_read_int(rd, 8);
+    r->time_budget_s = db_read_real(rd, 9);
+    r->device_id = db_read_int64(rd, 10); /* NULL reads as 0 */
+    r->config_json = db_read_strdup(rd, 11);
+    r->status = (enum db_run_status)db_read_enum(rd, 12, db_run_status_names, 4);
+    db_read_text(rd, 13, r->created_at, sizeof r->created_at);
+    db_read_text(rd, 14, r->updated_at, sizeof r->updated_at);
+    return rd->rc;
 }
 
 void db_run_release(struct db_run *r)
@@ -283,52 +272,44 @@ static int tokens_format(struct db *db, const struct db_candidate *c, char **out
     return HW_OK;
 }
 
-static int tokens_parse(struct db *db, const char *s, struct db_candidate *c,
-                        struct hw_err *err)
+static void tokens_parse(struct db_reader *rd, int col, struct db_candidate *c)
 {
+    const char *s = rd->rc == HW_OK ? (const char *)sqlite3_column_text(rd->st, col) : NULL;
     c->n_tokens = 0;
     while (s && *s) {
         char *end;
         errno = 0;
         long v = strtol(s, &end, 10);
         if (end == s || errno || v < 0 || v > 1000000 || (*end && *end != ',') ||
-            c->n_tokens == DB_TOKENS_MAX)
-            return hw_error(err, HW_EDB, "%s: candidate %lld: bad tokens text near '%.20s'",
-                            db->path, (long long)c->id, s);
+            c->n_tokens == DB_TOKENS_MAX) {
+            rd->rc = hw_error(rd->err, HW_EDB, "%s: candidate %lld: bad tokens text near '%.20s'",
+                              rd->db->path, (long long)c->id, s);
+            return;
+        }
         c->tokens[c->n_tokens++] = (int)v;
         s = *end ? end + 1 : end;
     }
-    return HW_OK;
 }
 
-static int decode_candidate(struct db *db, sqlite3_stmt *st, void *row, struct hw_err *err)
+static int decode_candidate(struct db_reader *rd, void *row)
 {
     struct db_candidate *c = row;
-    c->id = sqlite3_column_int64(st, 0);
-    c->run_id = sqlite3_column_int64(st, 1);
-    c->trial = sqlite3_column_int(st, 2);
-    c->macs = sqlite3_column_int64(st, 6);
-    c->params = sqlite3_column_int64(st, 7);
-    c->predicted_ms = db_col_real(st, 8);
-    c->val_acc = db_col_real(st, 9);
-    c->reward = db_col_real(st, 10);
-    c->wall_s = db_col_real(st, 11);
-    char status[16];
-    int s = 0;
-    int rc = db_col_strdup(db, st, 3, &c->arch_json, err);
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 4, c->arch_hash, sizeof c->arch_hash, err);
-    if (rc == HW_OK)
-        rc = tokens_parse(db, (const char *)sqlite3_column_text(st, 5), c, err);
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 12, status, sizeof status, err);
-    if (rc == HW_OK)
-        rc = db_enum_parse(db, "candidates.status", cand_status_names, N_OF(cand_status_names),
-                           status, &s, err);
-    c->status = (enum db_cand_status)s;
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 13, c->created_at, sizeof c->created_at, err);
-    return rc;
+    c->id = db_read_int64(rd, 0);
+    c->run_id = db_read_int64(rd, 1);
+    c->trial = db_read_int(rd, 2);
+    c->arch_json = db_read_strdup(rd, 3);
+    db_read_text(rd, 4, c->arch_hash, sizeof c->arch_hash);
+    tokens_parse(rd, 5, c);
+    c->macs = db_read_int64(rd, 6);
+    c->params = db_read_int64(rd, 7);
+    c->predicted_ms = db_read_real(rd, 8);
+    c->val_acc = db_read_real(rd, 9);
+    c->reward = db_read_real(rd, 10);
+    c->wall_s = db_read_real(rd, 11);
+    c->status = (enum db_cand_status)db_read_enum(rd, 12, cand_status_names,
+                                                  N_OF(cand_status_names));
+    db_read_text(rd, 13, c->created_at, sizeof c->created_at);
+    return rd->rc;
 }
 
 void db_candidate_release(struct db_candidate *c)
@@ -443,29 +424,20 @@ static const char sql_model_by_path[] =
 static const char sql_model_list[] = "SELECT " MODEL_COLS " FROM models ORDER BY id";
 static const char sql_model_test_acc[] = "UPDATE models SET test_acc = ?2 WHERE id = ?1";
 
-static int decode_model(struct db *db, sqlite3_stmt *st, void *row, struct hw_err *err)
+static int decode_model(struct db_reader *rd, void *row)
 {
     struct db_model *m = row;
-    m->id = sqlite3_column_int64(st, 0);
-    m->val_acc = db_col_real(st, 4);
-    m->test_acc = db_col_real(st, 5);
-    m->source_id = sqlite3_column_int64(st, 7);
-    char source[16];
-    int s = 0;
-    int rc = db_col_text(db, st, 1, m->name, sizeof m->name, err);
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 2, m->path, sizeof m->path, err);
-    if (rc == HW_OK)
-        rc = db_col_strdup(db, st, 3, &m->arch_json, err);
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 6, source, sizeof source, err);
-    if (rc == HW_OK)
-        rc = db_enum_parse(db, "models.source", model_source_names, N_OF(model_source_names),
-                           source, &s, err);
-    m->source = (enum db_model_source)s;
-    if (rc == HW_OK)
-        rc = db_col_text(db, st, 8, m->created_at, sizeof m->created_at, err);
-    return rc;
+    m->id = db_read_int64(rd, 0);
+    db_read_text(rd, 1, m->name, sizeof m->name);
+    db_read_text(rd, 2, m->path, sizeof m->path);
+    m->arch_json = db_read_strdup(rd, 3);
+    m->val_acc = db_read_real(rd, 4);
+    m->test_acc = db_read_real(rd, 5);
+    m->source = (enum db_model_source)db_read_enum(rd, 6, model_source_names,
+                                                   N_OF(model_source_names));
+    m->source_id = db_read_int64(rd, 7);
+    db_read_text(rd, 8, m->created_at, sizeof m->created_at);
+    return rd->rc;
 }
 
 void db_model_release(struct db_model *m)

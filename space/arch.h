@@ -23,6 +23,11 @@
 
 #define ARCH_MAX_LAYERS 64
 #define ARCH_VERSION 1
+/* Bounds that keep every count well inside int64 and every size inside int:
+ * channels and classes up to 2^14 and 2^20, spatial size up to 2^12. */
+#define ARCH_MAX_CHANNELS 16384
+#define ARCH_MAX_SIZE 4096
+#define ARCH_MAX_CLASSES (1 << 20)
 
 enum arch_act {
     ARCH_ACT_RELU = 0,
@@ -74,9 +79,13 @@ const char *arch_act_name(enum arch_act act);
 /* Parses "relu" | "relu6" | "hswish"; returns HW_EINVAL on anything else. */
 int arch_act_parse(const char *s, enum arch_act *out);
 
+/* Whether k is an allowed kernel size (3, 5, 7) for stem and layers. */
+int arch_kernel_ok(int k);
+
 /* Checks every invariant (channel chaining, kernels, strides, sizes > 0,
  * layer count); the message names `source` (a file name or "arch") and the
- * field path, e.g. "net.json: layers[3].in: 24 does not match previous out 40". */
+ * field path, e.g. "net.json: layers[3].in: 24 does not match previous out 40".
+ * Returns HW_OK or HW_EINVAL. */
 int arch_validate(const struct arch *a, const char *source, struct hw_err *err);
 
 /* Parameter and MAC counts, torchvision convention: params = conv/FC weights
@@ -84,19 +93,29 @@ int arch_validate(const struct arch *a, const char *source, struct hw_err *err);
 struct arch_cost {
     int64_t params, macs;
 };
+/* The arguments must have passed arch_validate (the counts cannot overflow). */
 struct arch_cost arch_cost_stem(const struct arch *a);
-/* Cost of layer i, whose input is h x w. */
+/* Cost of one layer whose input is h x w. */
 struct arch_cost arch_cost_layer(const struct arch_layer *l, int h, int w);
-/* Head cost with the last layer's output at h x w x c. */
+/* Head parts with the head's input at h x w x c: [ARCH_HEAD_CONV] the 1x1
+ * conv, [ARCH_HEAD_FC] the hidden FC, [ARCH_HEAD_CLASSIFIER] the last FC
+ * (absent parts cost 0). */
+enum { ARCH_HEAD_CONV, ARCH_HEAD_FC, ARCH_HEAD_CLASSIFIER, ARCH_HEAD_PARTS };
+void arch_cost_head_parts(const struct arch *a, int h, int w, int c,
+                          struct arch_cost parts[ARCH_HEAD_PARTS]);
+/* Sum of the head parts. */
 struct arch_cost arch_cost_head(const struct arch *a, int h, int w, int c);
+/* Whole network: stem + layers + head. */
 struct arch_cost arch_cost(const struct arch *a);
 /* Input spatial size of layer i (i == n_layers gives the head's input). */
 void arch_layer_input_size(const struct arch *a, int i, int *h, int *w);
 /* Channels entering the head (last layer's out, or the stem's if no layers). */
 int arch_head_in(const struct arch *a);
 
-/* FNV-1a 64 hash of the fields that define the network (not the name). */
+/* FNV-1a 64 hash of the fields that define the network (everything but the
+ * name), each field as 4 little-endian bytes, so it is stable across hosts. */
 uint64_t arch_hash(const struct arch *a);
+/* 1 when a and b define the same network (the name is ignored), else 0. */
 int arch_equal(const struct arch *a, const struct arch *b);
 
 #endif

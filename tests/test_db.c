@@ -302,18 +302,6 @@ START_TEST(test_open_existing_and_readonly)
 }
 END_TEST
 
-START_TEST(test_open_default_path)
-{
-    unsetenv("HWNAS_DB");
-    ck_assert_str_eq(db_default_path(), "./hwnas.db");
-    setenv("HWNAS_DB", "", 1);
-    ck_assert_str_eq(db_default_path(), "./hwnas.db");
-    setenv("HWNAS_DB", "/tmp/x.db", 1);
-    ck_assert_str_eq(db_default_path(), "/tmp/x.db");
-    unsetenv("HWNAS_DB");
-}
-END_TEST
-
 START_TEST(test_open_two_handles)
 {
     const char *path = tmp_db();
@@ -352,6 +340,66 @@ START_TEST(test_open_foreign_keys_on)
     struct hw_err err;
     ck_assert_int_eq(db_lut_put(db, 12345, &e, &err), HW_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "FOREIGN KEY"));
+    db_close(db);
+    remove_db(path);
+}
+END_TEST
+
+/* Two processes creating the same new file at once: one migrates, the other
+ * waits (busy timeout) and finds the schema done. */
+START_TEST(test_open_concurrent_create)
+{
+    const char *path = tmp_db();
+    pid_t pids[2];
+    for (int i = 0; i < 2; i++) {
+        pids[i] = fork();
+        ck_assert_int_ge(pids[i], 0);
+        if (pids[i] == 0) {
+            struct db *db;
+            if (db_open(&db, path, 0, NULL) != HW_OK)
+                _exit(1);
+            for (int k = 0; k < 20; k++) {
+                char hash[16];
+                snprintf(hash, sizeof hash, "p%dk%d", i, k);
+                struct db_device d = device(hash, "cpu");
+                int64_t id;
+                if (db_device_get_or_create(db, &d, &id, NULL) != HW_OK)
+                    _exit(2);
+            }
+            db_close(db);
+            _exit(0);
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        int status;
+        waitpid(pids[i], &status, 0);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d: status %d", i,
+                      status);
+    }
+    ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM devices"), 40);
+    ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+    remove_db(path);
+}
+END_TEST
+
+/* A row another program damaged is reported, naming the column, and the
+ * half-read row is freed (ASan checks). */
+START_TEST(test_open_damaged_row)
+{
+    const char *path = tmp_db();
+    struct db *db = open_ok(path);
+    struct db_run r = run_spec("r", 0);
+    r.config_json = "{}";
+    struct hw_err err;
+    ck_assert_int_eq(db_run_create(db, &r, &err), HW_OK);
+    raw_exec(path, "UPDATE runs SET updated_at = printf('%.100c', 'x')");
+    struct db_run got;
+    ck_assert_int_eq(db_run_get(db, r.id, &got, &err), HW_EDB);
+    ck_assert_ptr_nonnull(strstr(err.msg, "updated_at"));
+    struct db_run *list;
+    int n = -1;
+    ck_assert_int_eq(db_run_list(db, &list, &n, &err), HW_EDB);
+    ck_assert_int_eq(n, 0);
     db_close(db);
     remove_db(path);
 }
@@ -421,6 +469,32 @@ START_TEST(test_device_get_or_create)
     ck_assert_str_eq(list[0].hash, "aaaa");
     ck_assert_str_eq(list[1].hash, "bbbb");
     free(list);
+    db_close(db);
+    remove_db(path);
+}
+END_TEST
+
+START_TEST(test_device_lookup)
+{
+    const char *path = tmp_db();
+    struct db *db = open_ok(path);
+    struct hw_err err;
+    int64_t a = add_device(db, "5a3f00aa11"), b = add_device(db, "5a3f99bb22");
+    add_device(db, "c0ffee0000");
+    struct db_device d;
+    ck_assert_int_eq(db_device_lookup(db, "5a3f00aa11", &d, &err), HW_OK);
+    ck_assert_int_eq(d.id, a);
+    ck_assert_int_eq(db_device_lookup(db, "5a3f9", &d, &err), HW_OK);
+    ck_assert_int_eq(d.id, b);
+    char idtext[16];
+    snprintf(idtext, sizeof idtext, "%lld", (long long)b);
+    ck_assert_int_eq(db_device_lookup(db, idtext, &d, &err), HW_OK);
+    ck_assert_str_eq(d.hash, "5a3f99bb22");
+    ck_assert_int_eq(db_device_lookup(db, "5a3f", &d, &err), HW_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "ambiguous"));
+    ck_assert_int_eq(db_device_lookup(db, "c0ffee", &d, &err), HW_OK);
+    ck_assert_int_eq(db_device_lookup(db, "dead", &d, &err), HW_ENOTFOUND);
+    ck_assert_int_eq(db_device_lookup(db, "", &d, &err), HW_ENOTFOUND);
     db_close(db);
     remove_db(path);
 }
@@ -1076,14 +1150,14 @@ Suite *suite_db(void)
     Suite *s = suite_create("db");
     struct {
         const char *name;
-        const TTest *tests[9];
+        const TTest *tests[12];
     } cases[] = {
         {"db_open",
          {test_open_creates_schema, test_open_reopen_keeps_data, test_open_refuses_newer_schema,
-          test_open_refuses_non_sqlite, test_open_existing_and_readonly, test_open_default_path,
-          test_open_two_handles, test_open_foreign_keys_on}},
+          test_open_refuses_non_sqlite, test_open_existing_and_readonly, test_open_two_handles, test_open_foreign_keys_on, test_open_concurrent_create,
+          test_open_damaged_row}},
         {"db_migrate", {test_migrate_step_is_atomic}},
-        {"db_device", {test_device_get_or_create}},
+        {"db_device", {test_device_get_or_create, test_device_lookup}},
         {"db_lut", {test_lut_put_get, test_lut_put_many_atomic, test_lut_iterate}},
         {"db_validation", {test_validation_add_list}},
         {"db_run", {test_run_create_find, test_run_set_status, test_run_state_round_trip}},
@@ -1095,7 +1169,7 @@ Suite *suite_db(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);
-        for (int j = 0; j < 9 && cases[i].tests[j]; j++)
+        for (int j = 0; j < 12 && cases[i].tests[j]; j++)
             tcase_add_test(tc, cases[i].tests[j]);
         suite_add_tcase(s, tc);
     }

@@ -1,0 +1,76 @@
+#include "tests/cli_run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Reads a whole file into a malloc'd string ("" when it cannot be read). */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    if (!buf) {
+        if (f)
+            fclose(f);
+        return NULL;
+    }
+    while (f) {
+        size_t n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+        if (n == 0)
+            break;
+        if (len + 1 == cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb)
+                break;
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    if (f)
+        fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
+
+int cli_run(struct cli_run *r, const char *args)
+{
+    memset(r, 0, sizeof *r);
+    r->status = -1;
+    const char *bin = getenv("HWNAS_BIN"), *root = getenv("HWNAS_ROOT");
+    char out_path[] = "/tmp/hwnas-cli-out-XXXXXX", err_path[] = "/tmp/hwnas-cli-err-XXXXXX";
+    int fo = mkstemp(out_path), fe = mkstemp(err_path);
+    if (!bin || fo < 0 || fe < 0) {
+        if (fo >= 0)
+            close(fo), unlink(out_path);
+        if (fe >= 0)
+            close(fe), unlink(err_path);
+        return -1;
+    }
+    close(fo);
+    close(fe);
+    size_t n = strlen(bin) + strlen(args) + (root ? strlen(root) : 1) + 128;
+    char *cmd = malloc(n);
+    if (!cmd)
+        return -1;
+    snprintf(cmd, n, "cd '%s' && '%s' %s >%s 2>%s", root ? root : ".", bin, args, out_path,
+             err_path);
+    int st = system(cmd);
+    free(cmd);
+    r->status = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r->out = slurp(out_path);
+    r->err = slurp(err_path);
+    unlink(out_path);
+    unlink(err_path);
+    return r->out && r->err ? 0 : -1;
+}
+
+void cli_run_release(struct cli_run *r)
+{
+    free(r->out);
+    free(r->err);
+    r->out = r->err = NULL;
+}

@@ -1,0 +1,20 @@
+/* Runs the built hwnas binary for CLI tests and captures what it printed.
+ *
+ * The binary is $HWNAS_BIN (set by `make test`/`make asan`), run from
+ * $HWNAS_ROOT (the repo root) through /bin/sh, so args are shell words. */
+#ifndef HWNAS_TESTS_CLI_RUN_H
+#define HWNAS_TESTS_CLI_RUN_H
+
+struct cli_run {
+    int status;  /* exit code, or -1 if the process did not exit normally */
+    char *out;   /* everything written to stdout, NUL-terminated (owned) */
+    char *err;   /* everything written to stderr, NUL-terminated (owned) */
+};
+
+/* Runs "$HWNAS_BIN <args>" and fills r. Returns 0, or -1 when the command
+ * could not be run at all (no HWNAS_BIN, no temp files): r is then empty. */
+int cli_run(struct cli_run *r, const char *args);
+/* Frees r's buffers. */
+void cli_run_release(struct cli_run *r);
+
+#endif
