@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netadapt/netadapt.h"
 #include "netadapt/surgery.h"
 #include "nn/net.h"
 #include "space/arch.h"
@@ -329,6 +330,94 @@ START_TEST(test_plan_choice)
 }
 END_TEST
 
+/* ---- the algorithm, with a fake latency (MACs / 1e5 "ms") and fake
+ * accuracies per proposal index ---- */
+
+struct fake {
+    double acc[NA_MAX_PROPOSALS];
+    int calls;
+    struct arch seen[NA_MAX_PROPOSALS];
+};
+
+static double fake_ms(const struct arch *a) { return (double)arch_cost(a).macs / 1e5; }
+
+static int fake_latency(void *ctx, const struct arch *a, double *ms, struct hw_err *err)
+{
+    *ms = fake_ms(a);
+    return HW_OK;
+}
+
+static int fake_tune(void *ctx, struct nn_net *net, int iteration, int proposal, double *acc,
+                     struct hw_err *err)
+{
+    struct fake *f = ctx;
+    f->seen[f->calls++] = *nn_net_arch(net);
+    *acc = f->acc[proposal];
+    return HW_OK;
+}
+
+START_TEST(test_iterate_choice)
+{
+    struct arch a = arch_se();
+    struct nn_net *net = random_net(&a, 9);
+    struct fake f = {.calls = 0};
+    struct na_ops ops = {fake_latency, fake_tune, &f};
+    struct na_iteration it;
+    struct hw_err err;
+    double lat0 = fake_ms(&a), cut = 0.04 * lat0, acc0 = 0.85;
+    for (int i = 0; i < NA_MAX_PROPOSALS; i++)
+        f.acc[i] = 0.8 + 0.01 * ((i * 5) % 7);
+    ck_assert_msg(netadapt_iterate(net, lat0, acc0, cut, 3, BATCH, &ops, &it, &err) == HW_OK,
+                  "%s", err.msg);
+    /* targets: expand units 2, 3, 4; groups starting at 0, 2, 4 */
+    ck_assert_int_ge(it.n, 3);
+    ck_assert_int_eq(f.calls, it.n);
+    int best = -1;
+    double best_score = 0;
+    for (int i = 0; i < it.n; i++) {
+        const struct na_proposal *p = &it.props[i];
+        struct arch t;
+        /* the largest multiple of 8 meeting the constraint: the next one up
+         * (structurally valid) does not */
+        ck_assert_int_eq(p->channels_after % 8, 0);
+        ck_assert_int_eq(netadapt_trim_arch(&a, p->kind, p->unit, p->channels_after, &t, &err),
+                         HW_OK);
+        ck_assert(fake_ms(&t) <= lat0 - cut);
+        ck_assert_double_eq_tol(p->latency_ms, fake_ms(&t), 1e-12);
+        ck_assert(arch_equal(&f.seen[i], &t));
+        for (int c = p->channels_after + 8; c < p->channels_before; c += 8)
+            if (netadapt_trim_arch(&a, p->kind, p->unit, c, &t, &err) == HW_OK)
+                ck_assert(fake_ms(&t) > lat0 - cut);
+        double s = (acc0 - f.acc[i] + 1e-6) / (lat0 - p->latency_ms + 1e-5);
+        if (best < 0 || s < best_score)
+            best = i, best_score = s;
+    }
+    ck_assert_int_eq(it.chosen, best);
+    ck_assert(arch_equal(nn_net_arch(it.net), &f.seen[best]));
+    nn_net_free(it.net);
+    /* the rule prefers a smaller accuracy loss per ms saved: a proposal
+     * losing 0.01 for 2 ms beats one losing 0.004 for 0.5 ms */
+    ck_assert(netadapt_score(0.9, 10, 0.89, 8) < netadapt_score(0.9, 10, 0.896, 9.5));
+    /* nothing can cut 90 % */
+    ck_assert_int_eq(netadapt_iterate(net, lat0, acc0, 0.9 * lat0, 4, BATCH, &ops, &it, &err),
+                     HW_ENOTFOUND);
+    ck_assert_ptr_null(it.net);
+    nn_net_free(net);
+}
+END_TEST
+
+START_TEST(test_proposal_units)
+{
+    char buf[32];
+    struct na_proposal p = {.kind = NA_BOTTLENECK, .unit = 2, .first = 2, .last = 4};
+    netadapt_proposal_units(&p, buf, sizeof buf);
+    ck_assert_str_eq(buf, "2,3,4");
+    p = (struct na_proposal){.kind = NA_EXPAND, .unit = 5, .first = 5, .last = 5};
+    netadapt_proposal_units(&p, buf, sizeof buf);
+    ck_assert_str_eq(buf, "5");
+}
+END_TEST
+
 Suite *suite_netadapt(void)
 {
     Suite *s = suite_create("netadapt");
@@ -341,6 +430,8 @@ Suite *suite_netadapt(void)
         {"netadapt_plan", {test_plan_choice}},
         {"netadapt_plan_apply", {test_expand_se, test_expand_plain, test_bottleneck_se}},
         {"netadapt_plan_apply_plain", {test_bottleneck_plain}},
+        {"netadapt_iterate", {test_iterate_choice}},
+        {"netadapt_proposal_units", {test_proposal_units}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);
