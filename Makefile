@@ -19,7 +19,7 @@ LIBS := $(filter-out -lcheck -lcheck_pic -lsubunit,$(PC_LIBS)) -lm -lpthread
 TEST_LIBS := $(PC_LIBS) -lm -lpthread
 
 OPT ?= -O3 -march=native
-WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -Wno-missing-field-initializers
 BASE_CFLAGS := -std=gnu11 -I. -fopenmp $(WARN) $(PC_CFLAGS) -DHWNAS_VERSION='"$(VERSION)"'
 CFLAGS_ALL = $(BASE_CFLAGS) $(OPT) -DHWNAS_CFLAGS='"$(OPT)"' $(EXTRA_CFLAGS)
 BUILD ?= build

@@ -192,10 +192,10 @@ static int add_conv(struct nn_net *net, int unit, enum op_kind kind, const char 
     return out;
 }
 
-static int add_se(struct nn_net *net, int unit, int in)
+static int add_se(struct nn_net *net, int unit, int in, int sq)
 {
     struct buf *bi = &net->bufs[in];
-    int c = bi->c, sq = arch_se_squeeze(c);
+    int c = bi->c;
     int s1[2] = {sq, c}, s2[2] = {c, sq};
     int out = add_buf(net, bi->h, bi->w, c);
     struct op *o = add_op(net, OP_SE, in, out);
@@ -236,7 +236,7 @@ static void build(struct nn_net *net)
             x = add_conv(net, u, OP_MATMUL, "expand.w", "expand.bn", NULL, x, l->mid, 1, 1, act, -1);
         x = add_conv(net, u, OP_DW, "dw.w", "dw.bn", NULL, x, l->mid, l->k, l->stride, act, -1);
         if (l->se)
-            x = add_se(net, u, x);
+            x = add_se(net, u, x, arch_layer_squeeze(l));
         x = add_conv(net, u, OP_MATMUL, "project.w", "project.bn", NULL, x, l->out, 1, 1,
                      NN_ACT_NONE, arch_layer_residual(l) ? in : -1);
     }

@@ -50,7 +50,7 @@ START_TEST(test_lut_keys)
     lut_key(&a, 1, k);
     ck_assert_str_eq(k, "layer-in:28x28x16-mid:64-out:24-k:3-s:2-se:0-act:relu-res:0");
     lut_key(&a, 2, k);
-    ck_assert_str_eq(k, "layer-in:14x14x24-mid:72-out:24-k:5-s:1-se:1-act:hswish-res:1");
+    ck_assert_str_eq(k, "layer-in:14x14x24-mid:72-out:24-k:5-s:1-se:24-act:hswish-res:1");
     lut_key(&a, 3, k);
     ck_assert_str_eq(k, "head-in:14x14x24-conv:96-cact:hswish-fc:128-fact:hswish-cls:10");
 }
