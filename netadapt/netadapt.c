@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/progress.h"
+
 double netadapt_score(double acc0, double lat0, double acc, double lat)
 {
     return (acc0 - acc + 1e-6) / (lat0 - lat + 1e-5);
@@ -25,7 +27,7 @@ static int choose_channels(const struct arch *a, enum na_kind kind, int unit, do
         double ms;
         if (netadapt_trim_arch(a, kind, unit, c, &t, &skip) != HW_OK)
             continue; /* this count would change a layer's structure */
-        int rc = ops->latency(ops->ctx, &t, &ms, err);
+        int rc = ops->latency(ops->latency_ctx, &t, &ms, err);
         if (rc)
             return rc;
         if (ms <= lat_max_ms) {
@@ -79,12 +81,17 @@ int netadapt_iterate(struct nn_net *cur, double lat0, double acc0, double cut_ms
                         "netadapt: iteration %d: no layer or group can cut %.4f ms from %.4f ms "
                         "in steps of %d channels",
                         iteration, cut_ms, lat0, NA_CHANNEL_STEP);
+    struct progress bar;
+    char label[32];
+    snprintf(label, sizeof label, "netadapt iter %d", iteration + 1);
+    progress_init(&bar, label, it->n, "proposals", hw_log_quiet);
     for (int i = 0; i < it->n; i++) {
         struct na_proposal *p = &it->props[i];
+        progress_update(&bar, i);
         struct nn_net *net = NULL;
         rc = netadapt_trim(cur, p->kind, p->unit, p->channels_after, max_batch, &net, err);
         if (!rc)
-            rc = ops->tune(ops->ctx, net, iteration, i, &p->acc, err);
+            rc = ops->tune(ops->tune_ctx, net, iteration, i, &p->acc, err);
         if (rc) {
             nn_net_free(net);
             goto error;
@@ -97,9 +104,14 @@ int netadapt_iterate(struct nn_net *cur, double lat0, double acc0, double cut_ms
         } else {
             nn_net_free(net);
         }
+        progress_note(&bar, "best: unit %d -> %d ch, acc %.4f", it->props[it->chosen].unit,
+                      it->props[it->chosen].channels_after, it->props[it->chosen].acc);
     }
+    progress_update(&bar, it->n);
+    progress_finish(&bar);
     return HW_OK;
 error:
+    progress_finish(&bar);
     nn_net_free(it->net);
     it->net = NULL;
     it->chosen = -1;

@@ -40,8 +40,9 @@ typedef int (*na_tune_fn)(void *ctx, struct nn_net *net, int iteration, int prop
 
 struct na_ops {
     na_latency_fn latency;
+    void *latency_ctx; /* borrowed */
     na_tune_fn tune;
-    void *ctx; /* passed to both; borrowed */
+    void *tune_ctx;    /* borrowed */
 };
 
 struct na_proposal {

@@ -90,7 +90,12 @@ int netadapt_trim_arch(const struct arch *a, enum na_kind kind, int unit, int ch
         }
     }
     for (int i = 0; i < a->n_layers; i++) {
-        const struct arch_layer *o = &a->layers[i], *l = &out->layers[i];
+        const struct arch_layer *o = &a->layers[i];
+        struct arch_layer *l = &out->layers[i];
+        if (o->sq > 0 && l->mid != o->mid) {
+            int rule = arch_se_squeeze(l->mid);
+            l->sq = o->sq < rule ? o->sq : rule;
+        }
         if (layer_has_expand(o) != layer_has_expand(l) ||
             arch_layer_residual(o) != arch_layer_residual(l))
             return hw_error(err, HW_EINVAL,
@@ -196,11 +201,11 @@ static int keep_top_rows(struct nn_net *net, int u, const char *name, const stru
 static int plan_mid(struct na_plan *p, struct nn_net *net, int u, const struct na_keep *keep,
                     struct hw_err *err)
 {
-    const struct arch_layer *l = &p->from.layers[u - 1];
     int rc = keep_copy(keep, &p->mid[u], err);
-    if (rc || !l->se)
+    if (rc)
         return rc;
-    int sq_old = arch_se_squeeze(l->mid), sq_new = arch_se_squeeze(keep->n);
+    int sq_old = arch_layer_squeeze(&p->from.layers[u - 1]);
+    int sq_new = arch_layer_squeeze(&p->to.layers[u - 1]);
     if (sq_new == sq_old)
         return HW_OK;
     return keep_top_rows(net, u, "se.w1", keep, sq_new, &p->sq[u], err);

@@ -21,10 +21,11 @@
  *                  channels, SE and project columns as for NA_EXPAND; or the
  *                  head's first conv/FC input columns). Kept: the channels
  *                  with the largest sum over producers of the row L2 norms.
- * SE squeeze: the arch rule fixes sq = make_divisible(mid/4, 8) of the NEW
- * mid. When that is smaller than the old sq, the squeeze units kept are those
- * whose se.w1 rows, restricted to the kept mid columns, have the largest L2
- * norm; when it is equal all are kept (it never grows).
+ * SE squeeze: a layer on the default rule (sq 0) gets make_divisible(mid/4,
+ * 8) of the NEW mid; a layer with an explicit sq keeps it, capped at that
+ * rule's value (written explicitly). The squeeze never grows. When it
+ * shrinks, the squeeze units kept are those whose se.w1 rows, restricted to
+ * the kept mid columns, have the largest L2 norm; otherwise all are kept.
  *
  * A trim is refused (HW_EINVAL) when it would change a layer's structure: a
  * count that makes mid == in drops an expand conv, one that makes in == out at

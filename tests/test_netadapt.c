@@ -254,6 +254,15 @@ START_TEST(test_expand_se)
     check_trim(&a, NA_EXPAND, 3, 40); /* squeeze kept */
     check_trim(&a, NA_EXPAND, 2, 16);
     check_trim(&a, NA_EXPAND, 4, 24); /* no SE */
+    a.layers[2].sq = 12; /* explicit squeeze: kept (40 -> rule 16), capped (32 -> 8) */
+    check_trim(&a, NA_EXPAND, 3, 40);
+    check_trim(&a, NA_EXPAND, 3, 32);
+    struct arch b;
+    struct hw_err err;
+    ck_assert_int_eq(netadapt_trim_arch(&a, NA_EXPAND, 3, 40, &b, &err), HW_OK);
+    ck_assert_int_eq(arch_layer_squeeze(&b.layers[2]), 12);
+    ck_assert_int_eq(netadapt_trim_arch(&a, NA_EXPAND, 3, 32, &b, &err), HW_OK);
+    ck_assert_int_eq(arch_layer_squeeze(&b.layers[2]), 8);
 }
 END_TEST
 
@@ -361,7 +370,7 @@ START_TEST(test_iterate_choice)
     struct arch a = arch_se();
     struct nn_net *net = random_net(&a, 9);
     struct fake f = {.calls = 0};
-    struct na_ops ops = {fake_latency, fake_tune, &f};
+    struct na_ops ops = {fake_latency, NULL, fake_tune, &f};
     struct na_iteration it;
     struct hw_err err;
     double lat0 = fake_ms(&a), cut = 0.04 * lat0, acc0 = 0.85;
