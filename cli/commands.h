@@ -4,5 +4,7 @@
 #define HWNAS_CLI_COMMANDS_H
 
 int cmd_space(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif

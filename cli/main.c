@@ -18,6 +18,8 @@ struct command_entry {
 
 static const struct command_entry commands[] = {
     {"space", cmd_space, "architectures and search spaces: show, info, sample, list"},
+    {"train", cmd_train, "train an architecture on the training split (val accuracy per epoch)"},
+    {"eval", cmd_eval, "accuracy of a saved model on the validation or test split"},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,239 @@
+/* Training benchmarks (figures, not pass/fail):
+ *
+ *   bench_train ref [EPOCHS] [THREADS]
+ *       fmnist-ref trained with the anchor recipe on the 50k split for EPOCHS
+ *       (default 10), validation after each epoch, then test accuracy once.
+ *       Target: >= 92.0 % test; PyTorch 1.13 here: 92.7 % on 60k, 400-460 img/s.
+ *   bench_train proxy [N] [SEED]
+ *       cost of eval_proxy (default config) on N (default 5) archs sampled
+ *       from the fmnist space: wall seconds, accuracy, MACs; median cost.
+ *   bench_train fidelity [N] [EPOCHS]
+ *       N (default 12) fmnist-space archs spread over the MACs range: proxy
+ *       accuracy vs. validation accuracy after EPOCHS (default 10) full
+ *       epochs, and Kendall's tau between the two rankings (target >= 0.5).
+ *       Long: N full trainings.
+ * The data are read once. Threads: all online cores unless given. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "evaluator/data.h"
+#include "evaluator/proxy.h"
+#include "evaluator/train.h"
+#include "nn/net.h"
+#include "space/refs.h"
+#include "space/space.h"
+#include "util/pcg32.h"
+
+static struct data_set train_set, val_set;
+
+static void die(const struct hw_err *err)
+{
+    fprintf(stderr, "bench_train: %s\n", err->msg);
+    exit(1);
+}
+
+static int print_epoch(const struct train_epoch *e, void *ctx)
+{
+    printf("  epoch %2d/%d loss %.4f train %.2f%% val %.2f%% %.0f img/s %.1fs\n",
+           e->epoch, e->epochs, e->loss, 100 * e->train_acc, 100 * e->val_acc,
+           e->img_per_s, e->seconds);
+    fflush(stdout);
+    return 0;
+}
+
+/* Trains a from scratch with the anchor recipe; returns validation accuracy. */
+static double train_full(const struct arch *a, int epochs, uint64_t seed,
+                         int verbose, struct nn_net **keep)
+{
+    struct train_config c;
+    train_config_default(&c);
+    c.epochs = epochs;
+    c.quiet = !verbose;
+    struct hw_err err = {0};
+    struct nn_net *net = NULL;
+    struct train_result r;
+    if (nn_net_create(&net, a, c.batch, NN_MODE_TRAIN, &err) != HW_OK)
+        die(&err);
+    train_init_params(net, seed);
+    if (train_run(net, &train_set, &val_set, &c, seed, verbose ? print_epoch : NULL,
+                  NULL, &r, &err) != HW_OK)
+        die(&err);
+    printf("  %s: %d epochs, val %.2f%%, %.0f img/s, %.0fs%s\n", a->name, epochs,
+           100 * r.val_acc, r.img_per_s, r.seconds, r.diverged ? " DIVERGED" : "");
+    if (keep)
+        *keep = net;
+    else
+        nn_net_free(net);
+    return r.diverged ? 0 : r.val_acc;
+}
+
+static void bench_ref(int epochs)
+{
+    struct arch a;
+    struct hw_err err = {0};
+    if (arch_resolve("fmnist-ref", NULL, &a, &err) != HW_OK)
+        die(&err);
+    printf("fmnist-ref, anchor recipe, %d epochs on %d images, %d threads\n", epochs,
+           train_set.n, nn_get_threads());
+    struct nn_net *net;
+    train_full(&a, epochs, 1, 1, &net);
+    struct data_set test;
+    double acc;
+    if (data_load_test(NULL, a.classes, &train_set, &test, &err) != HW_OK ||
+        train_evaluate(net, &test, 0, 500, &acc, &err) != HW_OK)
+        die(&err);
+    printf("test accuracy %.2f%% (target >= 92.0%%; PyTorch anchor 92.7%% on 60k)\n",
+           100 * acc);
+    data_set_release(&test);
+    nn_net_free(net);
+}
+
+/* n archs of the fmnist space: with spread, n picks at even MACs quantiles
+ * of 20n samples (diverse sizes); without, the first n samples. */
+static void sample_archs(struct arch *out, int n, uint64_t seed, int spread)
+{
+    struct hw_err err = {0};
+    struct space sp;
+    if (space_resolve("fmnist", &sp, &err) != HW_OK)
+        die(&err);
+    int tokens[SPACE_MAX_TOKENS];
+    struct pcg32 rng;
+    pcg32_seed(&rng, seed, 1);
+    int pool = spread ? 20 * n : n;
+    struct arch *all = malloc(sizeof *all * (size_t)pool);
+    for (int i = 0; i < pool; i++) {
+        space_sample(&sp, &rng, tokens);
+        if (space_decode(&sp, tokens, &all[i], &err) != HW_OK)
+            die(&err);
+    }
+    if (spread) {
+        /* Insertion sort by MACs: the pool is small. */
+        for (int i = 1; i < pool; i++) {
+            struct arch t = all[i];
+            int64_t m = arch_cost(&t).macs;
+            int j = i - 1;
+            while (j >= 0 && arch_cost(&all[j]).macs > m) {
+                all[j + 1] = all[j];
+                j--;
+            }
+            all[j + 1] = t;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        out[i] = all[spread ? (int)((i + 0.5) * pool / n) : i];
+        snprintf(out[i].name, sizeof out[i].name, "cand%02d", i);
+    }
+    free(all);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void bench_proxy(int n, uint64_t seed)
+{
+    struct arch *archs = malloc(sizeof *archs * (size_t)n);
+    double *secs = malloc(sizeof *secs * (size_t)n);
+    sample_archs(archs, n, seed, 0);
+    struct eval_proxy_config c;
+    eval_proxy_config_default(&c);
+    c.train = &train_set;
+    c.val = &val_set;
+    printf("eval_proxy defaults: %d epochs on %d images, val on %d, %d threads\n",
+           c.epochs, c.subset, c.val_subset, nn_get_threads());
+    for (int i = 0; i < n; i++) {
+        struct eval_result r;
+        struct hw_err err = {0};
+        if (eval_proxy(&archs[i], &c, seed + (uint64_t)i, &r, &err) != HW_OK)
+            die(&err);
+        struct arch_cost cost = arch_cost(&archs[i]);
+        printf("  %s: %.2f MMACs %.0fk params: val %.2f%% in %.1fs (%.0f img/s)\n",
+               archs[i].name, cost.macs / 1e6, cost.params / 1e3, 100 * r.val_acc,
+               r.wall_s, r.img_per_s);
+        fflush(stdout);
+        secs[i] = r.wall_s;
+    }
+    qsort(secs, (size_t)n, sizeof *secs, cmp_double);
+    printf("median proxy cost %.1fs (aim <= 20s)\n", secs[n / 2]);
+    free(archs);
+    free(secs);
+}
+
+/* Kendall's tau-b of two paired samples. */
+static double kendall_tau(const double *x, const double *y, int n)
+{
+    long conc = 0, disc = 0, tx = 0, ty = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) {
+            double dx = x[i] - x[j], dy = y[i] - y[j];
+            if (dx == 0 && dy == 0)
+                continue;
+            if (dx == 0)
+                tx++;
+            else if (dy == 0)
+                ty++;
+            else if ((dx > 0) == (dy > 0))
+                conc++;
+            else
+                disc++;
+        }
+    double d = sqrt((double)(conc + disc + tx) * (double)(conc + disc + ty));
+    return d > 0 ? (double)(conc - disc) / d : 0;
+}
+
+static void bench_fidelity(int n, int epochs)
+{
+    struct arch *archs = malloc(sizeof *archs * (size_t)n);
+    double *proxy = malloc(sizeof *proxy * (size_t)n), *full = malloc(sizeof *full * (size_t)n);
+    sample_archs(archs, n, 2024, 1);
+    struct eval_proxy_config c;
+    eval_proxy_config_default(&c);
+    c.train = &train_set;
+    c.val = &val_set;
+    for (int i = 0; i < n; i++) {
+        struct eval_result r;
+        struct hw_err err = {0};
+        if (eval_proxy(&archs[i], &c, 1, &r, &err) != HW_OK)
+            die(&err);
+        struct arch_cost cost = arch_cost(&archs[i]);
+        printf("%s: %.2f MMACs, proxy val %.2f%% (%.1fs)\n", archs[i].name,
+               cost.macs / 1e6, 100 * r.val_acc, r.wall_s);
+        proxy[i] = r.val_acc;
+        full[i] = train_full(&archs[i], epochs, 1, 0, NULL);
+    }
+    printf("Kendall tau (proxy vs %d-epoch val accuracy, %d archs): %.3f (target >= 0.5)\n",
+           epochs, n, kendall_tau(proxy, full, n));
+    free(archs);
+    free(proxy);
+    free(full);
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "ref";
+    int a2 = argc > 2 ? atoi(argv[2]) : 0, a3 = argc > 3 ? atoi(argv[3]) : 0;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    nn_set_threads(strcmp(mode, "ref") == 0 && a3 > 0 ? a3 : (int)(cores > 0 ? cores : 1));
+    struct hw_err err = {0};
+    if (data_load_trainval(NULL, 10, &train_set, &val_set, &err) != HW_OK)
+        die(&err);
+    if (strcmp(mode, "ref") == 0)
+        bench_ref(a2 > 0 ? a2 : 10);
+    else if (strcmp(mode, "proxy") == 0)
+        bench_proxy(a2 > 0 ? a2 : 5, a3 > 0 ? (uint64_t)a3 : 1);
+    else if (strcmp(mode, "fidelity") == 0)
+        bench_fidelity(a2 > 1 ? a2 : 12, a3 > 0 ? a3 : 10);
+    else {
+        fprintf(stderr, "usage: bench_train ref [EPOCHS] [THREADS] | proxy [N] [SEED] | "
+                        "fidelity [N] [EPOCHS]\n");
+        return 2;
+    }
+    data_set_release(&train_set);
+    data_set_release(&val_set);
+    return 0;
+}

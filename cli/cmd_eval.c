@@ -1,0 +1,67 @@
+/* hwnas eval MODEL: accuracy of a saved model on the validation split or,
+ * when asked explicitly, the test set. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "evaluator/data.h"
+#include "evaluator/model.h"
+#include "evaluator/train.h"
+#include "util/timer.h"
+
+int cmd_eval(int argc, char **argv)
+{
+    const char *split = "val", *data = NULL;
+    int batch = 500, threads = 0;
+    const struct cli_flag flags[] = {
+        {"split", CLI_STR, &split, "val|test", "which images (default val; test only for a final figure)"},
+        {"data", CLI_STR, &data, "DIR", "IDX dataset directory (default " DATA_DEFAULT_DIR ")"},
+        {"batch", CLI_INT, &batch, "B", "images per forward pass (default 500)"},
+        {"threads", CLI_INT, &threads, "T", "threads (default: nn's default)"},
+        {0},
+    };
+    const struct cli_command cmd = {
+        "eval", "Accuracy of a trained model file on the validation split or the test set.",
+        "hwnas eval MODEL [--split val|test] [flags]", flags, 1, 1};
+    char *pos[2];
+    int npos, rc = cli_parse(&cmd, argc, argv, pos, &npos);
+    if (rc == CLI_HELP_SHOWN)
+        return CLI_EXIT_OK;
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    int test = strcmp(split, "test") == 0;
+    if (!test && strcmp(split, "val") != 0)
+        return cli_usage_error(&cmd, "--split: '%s' is not val or test", split);
+    if (batch < 1)
+        return cli_usage_error(&cmd, "--batch: %d is not positive", batch);
+    if (threads < 0)
+        return cli_usage_error(&cmd, "--threads: %d is negative", threads);
+    if (threads > 0)
+        nn_set_threads(threads);
+
+    struct hw_err err = {0};
+    struct nn_net *net = NULL;
+    /* Batch 2 is the smallest TRAIN net; evaluation runs on a folded copy. */
+    if (model_load(pos[0], 2, &net, &err) != HW_OK)
+        return cli_fail(&err);
+    const struct arch *a = nn_net_arch(net);
+    struct data_set train, val, test_set = {0};
+    int status = data_load_trainval(data, a->classes, &train, &val, &err);
+    if (status == HW_OK && test)
+        status = data_load_test(data, a->classes, &train, &test_set, &err);
+    const struct data_set *set = test ? &test_set : &val;
+    double acc = 0;
+    uint64_t t0 = timer_now_ns();
+    if (status == HW_OK)
+        status = train_evaluate(net, set, 0, batch, &acc, &err);
+    if (status == HW_OK)
+        printf("%s (%s): %s accuracy %.2f%% (%ld/%d) in %.1fs\n", pos[0], a->name,
+               test ? "test" : "validation", 100 * acc, (long)(acc * set->n + 0.5),
+               set->n, timer_since_s(t0));
+    nn_net_free(net);
+    data_set_release(&train);
+    data_set_release(&val);
+    data_set_release(&test_set);
+    return status == HW_OK ? CLI_EXIT_OK : cli_fail(&err);
+}

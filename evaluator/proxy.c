@@ -1,0 +1,66 @@
+#include "evaluator/proxy.h"
+
+#include <string.h>
+
+#include "evaluator/train.h"
+#include "nn/net.h"
+#include "util/timer.h"
+
+void eval_proxy_config_default(struct eval_proxy_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->epochs = EVAL_PROXY_EPOCHS;
+    c->subset = EVAL_PROXY_SUBSET;
+    c->val_subset = EVAL_PROXY_VAL_SUBSET;
+    c->batch = 128;
+    c->lr = 0.2;
+}
+
+int eval_proxy(const struct arch *a, const struct eval_proxy_config *cfg,
+               uint64_t seed, struct eval_result *out, struct hw_err *err)
+{
+    memset(out, 0, sizeof *out);
+    uint64_t t0 = timer_now_ns();
+    int rc = arch_validate(a, "arch", err);
+    if (rc != HW_OK)
+        return rc;
+    struct data_set own_train = {0}, own_val = {0};
+    const struct data_set *train = cfg->train, *val = cfg->val;
+    if (!train || !val) {
+        rc = data_load_trainval(cfg->data_dir, a->classes, &own_train, &own_val, err);
+        if (rc != HW_OK)
+            return rc;
+        train = &own_train;
+        val = &own_val;
+    }
+    struct train_config tc;
+    train_config_default(&tc);
+    tc.epochs = cfg->epochs;
+    tc.batch = cfg->batch;
+    tc.lr = cfg->lr;
+    tc.subset = cfg->subset;
+    tc.val_subset = cfg->val_subset;
+    tc.threads = cfg->threads;
+    tc.quiet = 1; /* the search draws its own progress */
+
+    struct nn_net *net = NULL;
+    struct train_result res;
+    rc = nn_net_create(&net, a, tc.batch, NN_MODE_TRAIN, err);
+    if (rc == HW_OK) {
+        train_init_params(net, seed);
+        rc = train_run(net, train, val, &tc, seed, NULL, NULL, &res, err);
+    }
+    if (rc == HW_OK) {
+        out->diverged = res.diverged;
+        out->val_acc = res.diverged ? 0.0 : res.val_acc;
+        out->train_loss = res.loss;
+        out->img_per_s = res.img_per_s;
+    } else {
+        hw_error_prefix(err, "proxy evaluation of %s", a->name);
+    }
+    nn_net_free(net);
+    data_set_release(&own_train);
+    data_set_release(&own_val);
+    out->wall_s = timer_since_s(t0);
+    return rc;
+}
