@@ -14,8 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "db/db.h"
+#include "evaluator/model.h"
 #include "netadapt/netadapt.h"
+#include "netadapt/run.h"
 #include "netadapt/surgery.h"
 #include "nn/net.h"
 #include "space/arch.h"
@@ -427,6 +431,121 @@ START_TEST(test_proposal_units)
 }
 END_TEST
 
+/* ---- runs: state blob and resume ---- */
+
+START_TEST(test_state_codec)
+{
+    struct na_state s = {.iteration = 7, .latency_ms = 0.125, .acc = 0.875}, t;
+    struct hw_err err;
+    char *json;
+    size_t len;
+    snprintf(s.model, sizeof s.model, "/tmp/x \"y\".hwm");
+    ck_assert_int_eq(netadapt_state_encode(&s, &json, &len, &err), HW_OK);
+    ck_assert_int_eq(netadapt_state_decode(json, len, &t, &err), HW_OK);
+    ck_assert_int_eq(t.iteration, 7);
+    ck_assert_str_eq(t.model, s.model);
+    ck_assert(t.latency_ms == 0.125 && t.acc == 0.875);
+    free(json);
+    static const char *bad[] = {
+        "[]", "{\"version\":1,\"iteration\":1,\"model\":\"m\",\"latency_ms\":1}",
+        "{\"version\":2,\"iteration\":1,\"model\":\"m\",\"latency_ms\":1,\"acc\":1}",
+        "{\"version\":1,\"iteration\":1.5,\"model\":\"m\",\"latency_ms\":1,\"acc\":1}",
+        "{\"version\":1,\"iteration\":1,\"model\":3,\"latency_ms\":1,\"acc\":1}",
+        "{\"version\":1,\"iteration\":1,\"model\":\"m\",\"latency_ms\":1,\"acc\":1,\"x\":0}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_int_eq(netadapt_state_decode(bad[i], strlen(bad[i]), &t, &err), HW_EINVAL);
+}
+END_TEST
+
+/* Accuracy a deterministic function of the arch, so two runs choose alike. */
+static int arch_tune(void *ctx, struct nn_net *net, int iteration, int proposal, double *acc,
+                     struct hw_err *err)
+{
+    const struct arch *a = nn_net_arch(net);
+    *acc = 0.5 + 0.4 * (double)(arch_hash(a) % 1000) / 1000.0;
+    return HW_OK;
+}
+
+/* Runs NetAdapt id to the target, stopping after `stop` iterations per call
+ * (0: never) as a crash would; returns the number of calls. */
+static int run_to_end(struct db *db, int64_t id, const char *dir, int stop, struct arch *final)
+{
+    struct na_ops ops = {fake_latency, NULL, arch_tune, NULL};
+    struct na_run_config cfg = {.max_batch = BATCH, .workdir = dir, .max_iterations = stop,
+                                .quiet = 1};
+    struct na_state st;
+    struct nn_net *net;
+    struct hw_err err;
+    struct db_netadapt r;
+    int calls = 0;
+    double target;
+    ck_assert_int_eq(db_netadapt_get(db, id, &r, &err), HW_OK);
+    target = r.target_ms;
+    db_netadapt_release(&r);
+    do {
+        ck_assert_msg(netadapt_run(db, id, &cfg, &ops, &net, &st, &err) == HW_OK, "%s", err.msg);
+        *final = *nn_net_arch(net);
+        nn_net_free(net);
+        calls++;
+        ck_assert_int_eq(db_netadapt_get(db, id, &r, &err), HW_OK);
+        ck_assert_int_eq(r.iterations, st.iteration);
+        ck_assert_str_eq(r.current_model, st.model);
+        db_netadapt_release(&r);
+    } while (st.latency_ms > target && calls < 50);
+    return calls;
+}
+
+START_TEST(test_run_resume)
+{
+    char dir[] = "/tmp/hwnas-na-XXXXXX", src[64], dbp[64];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(src, sizeof src, "%s/src.hwm", dir);
+    snprintf(dbp, sizeof dbp, "%s/t.db", dir);
+    struct arch a = arch_se();
+    struct nn_net *net = random_net(&a, 4);
+    struct hw_err err;
+    struct db *db;
+    ck_assert_int_eq(model_save(src, net, &err), HW_OK);
+    nn_net_free(net);
+    ck_assert_msg(db_open(&db, dbp, 0, &err) == HW_OK, "%s", err.msg);
+    int64_t ids[2];
+    for (int i = 0; i < 2; i++) {
+        struct db_netadapt r = {.target_ms = 0.7 * fake_ms(&a), .delta = 0.03,
+                                .initial_ms = fake_ms(&a)};
+        snprintf(r.source_model, sizeof r.source_model, "%s", src);
+        ck_assert_msg(db_netadapt_create(db, &r, &err) == HW_OK, "%s", err.msg);
+        ids[i] = r.id;
+    }
+    struct arch whole, resumed;
+    ck_assert_int_eq(run_to_end(db, ids[0], dir, 0, &whole), 1);
+    /* one iteration per call: every call after the first resumes */
+    int calls = run_to_end(db, ids[1], dir, 1, &resumed);
+    struct db_na_step *sa, *sb;
+    int na, nb;
+    ck_assert_int_eq(db_netadapt_steps(db, ids[0], &sa, &na, &err), HW_OK);
+    ck_assert_int_eq(db_netadapt_steps(db, ids[1], &sb, &nb, &err), HW_OK);
+    ck_assert_int_ge(calls, 3);
+    ck_assert_int_eq(na, nb);
+    ck_assert(arch_equal(&whole, &resumed));
+    ck_assert(fake_ms(&whole) <= 0.7 * fake_ms(&a));
+    for (int i = 0; i < na; i++) {
+        ck_assert_int_eq(sa[i].iteration, sb[i].iteration);
+        ck_assert_int_eq(sa[i].proposal, sb[i].proposal);
+        ck_assert_int_eq(sa[i].channels_after, sb[i].channels_after);
+        ck_assert_int_eq(sa[i].chosen, sb[i].chosen);
+        ck_assert_str_eq(sa[i].layers, sb[i].layers);
+    }
+    ck_assert_int_eq(sb[nb - 1].iteration, calls - 1);
+    free(sa);
+    free(sb);
+    db_close(db);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 Suite *suite_netadapt(void)
 {
     Suite *s = suite_create("netadapt");
@@ -441,6 +560,8 @@ Suite *suite_netadapt(void)
         {"netadapt_plan_apply_plain", {test_bottleneck_plain}},
         {"netadapt_iterate", {test_iterate_choice}},
         {"netadapt_proposal_units", {test_proposal_units}},
+        {"netadapt_state", {test_state_codec}},
+        {"netadapt_run", {test_run_resume}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);
