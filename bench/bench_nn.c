@@ -250,6 +250,6 @@ int main(int argc, char **argv)
     struct arch large = mbv3_large(), small = mbv3_small();
     bench_infer(&large, runs);
     bench_infer(&small, runs);
-    bench_train(128, 2, 20);
+    bench_train(128, getenv("TRAIN_THREADS") ? atoi(getenv("TRAIN_THREADS")) : 2, 20);
     return 0;
 }

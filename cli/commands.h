@@ -4,7 +4,12 @@
 #define HWNAS_CLI_COMMANDS_H
 
 int cmd_space(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
+int cmd_latency(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_lut(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
 
 #endif

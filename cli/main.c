@@ -18,8 +18,13 @@ struct command_entry {
 
 static const struct command_entry commands[] = {
     {"space", cmd_space, "architectures and search spaces: show, info, sample, list"},
+    {"profile", cmd_profile, "build this machine's latency table for a search space"},
+    {"latency", cmd_latency, "predicted (and measured) latency of an architecture"},
+    {"validate", cmd_validate, "how well the latency table predicts sampled networks"},
+    {"lut", cmd_lut, "latency tables: list, show, export, import"},
     {"train", cmd_train, "train an architecture on the training split (val accuracy per epoch)"},
     {"eval", cmd_eval, "accuracy of a saved model on the validation or test split"},
+    {"runs", cmd_runs, "search runs: list, show, pareto front (table and SVG)"},
     {NULL, NULL, NULL},
 };
 

@@ -45,8 +45,12 @@ void nn_sgemm(int ta, int tb, int m, int n, int k, const float *a, int lda, cons
 void nn_matmul_forward(float *y, const float *x, const float *w, const float *bias,
                        const float *res, enum nn_act act, int m, int cin, int cout)
 {
-    // y (m, cout) = x (m, cin) . w (cout, cin)^T
-    nn_sgemm(0, 1, m, cout, cin, x, cin, w, cin, 0.f, y, cout);
+    // y (m, cout) = x (m, cin) . w (cout, cin)^T; one row (batch-1 FC, SE) is
+    // a matrix-vector product, where sgemm's packing costs more than the math
+    if (m == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, cout, cin, 1.f, w, cin, x, 1, 0.f, y, 1);
+    else
+        nn_sgemm(0, 1, m, cout, cin, x, cin, w, cin, 0.f, y, cout);
     if (!bias && !res && act == NN_ACT_NONE)
         return;
 #pragma omp parallel for if ((size_t)m * cout > 65536) schedule(static)
