@@ -11,5 +11,6 @@ int cmd_lut(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
+int cmd_netadapt(int argc, char **argv);
 
 #endif

@@ -25,6 +25,7 @@ static const struct command_entry commands[] = {
     {"train", cmd_train, "train an architecture on the training split (val accuracy per epoch)"},
     {"eval", cmd_eval, "accuracy of a saved model on the validation or test split"},
     {"runs", cmd_runs, "search runs: list, show, pareto front (table and SVG)"},
+    {"netadapt", cmd_netadapt, "trim a trained model's channels to a latency target (NetAdapt)"},
     {NULL, NULL, NULL},
 };
 

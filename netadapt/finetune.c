@@ -2,6 +2,7 @@
 #include "netadapt/finetune.h"
 
 #include "evaluator/train.h"
+#include "latency/table.h"
 
 void netadapt_trainer_default(struct na_trainer *t)
 {
@@ -62,4 +63,16 @@ int netadapt_tune_long(const struct na_trainer *t, struct nn_net *net, int epoch
                                     &res, err)
                         : HW_OK;
     return rc ? rc : train_evaluate(net, t->val, 0, t->batch, acc, err);
+}
+
+int netadapt_table_latency(void *ctx, const struct arch *a, double *ms, struct hw_err *err)
+{
+    struct lat_table *t = ctx;
+    double us;
+    int threads = nn_get_threads();
+    nn_set_threads(t->lut.fp.threads);
+    int rc = lat_table_predict(t, a, &us, NULL, NULL, err);
+    nn_set_threads(threads);
+    *ms = us / 1000.0;
+    return rc;
 }

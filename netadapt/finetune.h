@@ -1,4 +1,4 @@
-/* The trainer behind NetAdapt's fine-tuning, as na_tune_fn callbacks.
+/* The trainer and latency table behind NetAdapt, as na_ops callbacks.
  *
  * Short-term fine-tune of a proposal: `steps` SGD steps of batch `batch` on a
  * window of the training split that moves with the iteration (all proposals
@@ -38,5 +38,10 @@ int netadapt_tune(void *ctx, struct nn_net *net, int iteration, int proposal, do
  * split, then accuracy on the whole validation split into *acc. */
 int netadapt_tune_long(const struct na_trainer *t, struct nn_net *net, int epochs, double lr,
                        double *acc, struct hw_err *err);
+
+/* na_latency_fn with ctx a latency/table.h struct lat_table: the predicted
+ * latency in ms, missing keys measured on demand (lat_table_predict) with the
+ * table's thread count; the process's kernel thread count is restored after. */
+int netadapt_table_latency(void *ctx, const struct arch *a, double *ms, struct hw_err *err);
 
 #endif
