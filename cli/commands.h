@@ -15,6 +15,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_netadapt(int argc, char **argv);
 
 /* Shared by train and export --train-final: trains arch a from seed on the
  * training split (validating each epoch, printing a line per epoch) and saves

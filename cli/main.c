@@ -27,6 +27,7 @@ static const struct command_entry commands[] = {
     {"search", cmd_search, "latency-constrained architecture search (resumable)"},
     {"runs", cmd_runs, "search runs: list, show, pareto front (table and SVG)"},
     {"export", cmd_export, "export a run's winner: arch JSON, timm or MnasNet strings, trained weights"},
+    {"netadapt", cmd_netadapt, "trim a trained model's channels to a latency target (NetAdapt)"},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,126 @@
+/* NetAdapt iterations (see netadapt.h). */
+#include "netadapt/netadapt.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/progress.h"
+
+double netadapt_score(double acc0, double lat0, double acc, double lat)
+{
+    return (acc0 - acc + 1e-6) / (lat0 - lat + 1e-5);
+}
+
+/* The largest count (a multiple of NA_CHANNEL_STEP below the current one)
+ * whose arch predicts <= lat_max_ms; *found 0 when none does. */
+static int choose_channels(const struct arch *a, enum na_kind kind, int unit, double lat_max_ms,
+                           const struct na_ops *ops, struct na_proposal *p, int *found,
+                           struct hw_err *err)
+{
+    int cur = netadapt_channels(a, kind, unit);
+    *found = 0;
+    for (int c = (cur - 1) / NA_CHANNEL_STEP * NA_CHANNEL_STEP; c >= NA_CHANNEL_STEP;
+         c -= NA_CHANNEL_STEP) {
+        struct arch t;
+        struct hw_err skip;
+        double ms;
+        if (netadapt_trim_arch(a, kind, unit, c, &t, &skip) != HW_OK)
+            continue; /* this count would change a layer's structure */
+        int rc = ops->latency(ops->latency_ctx, &t, &ms, err);
+        if (rc)
+            return rc;
+        if (ms <= lat_max_ms) {
+            *p = (struct na_proposal){.kind = kind, .unit = unit, .first = unit, .last = unit,
+                                      .channels_before = cur, .channels_after = c,
+                                      .latency_ms = ms, .acc = NAN, .score = NAN};
+            *found = 1;
+            return HW_OK;
+        }
+    }
+    return HW_OK;
+}
+
+int netadapt_proposals(const struct arch *a, double lat_max_ms, const struct na_ops *ops,
+                       struct na_proposal *props, int *n, struct hw_err *err)
+{
+    struct na_group g[ARCH_MAX_LAYERS + 1];
+    int n_groups = netadapt_groups(a, g), found, rc;
+    *n = 0;
+    for (int u = 1; u <= a->n_layers; u++) {
+        if (!netadapt_channels(a, NA_EXPAND, u))
+            continue;
+        rc = choose_channels(a, NA_EXPAND, u, lat_max_ms, ops, &props[*n], &found, err);
+        if (rc)
+            return rc;
+        *n += found;
+    }
+    for (int i = 0; i < n_groups; i++) {
+        rc = choose_channels(a, NA_BOTTLENECK, g[i].first, lat_max_ms, ops, &props[*n], &found,
+                             err);
+        if (rc)
+            return rc;
+        if (found)
+            props[(*n)++].last = g[i].last;
+    }
+    return HW_OK;
+}
+
+int netadapt_iterate(struct nn_net *cur, double lat0, double acc0, double cut_ms,
+                     int iteration, int max_batch, const struct na_ops *ops,
+                     struct na_iteration *it, struct hw_err *err)
+{
+    memset(it, 0, sizeof *it);
+    it->iteration = iteration;
+    it->chosen = -1;
+    int rc = netadapt_proposals(nn_net_arch(cur), lat0 - cut_ms, ops, it->props, &it->n, err);
+    if (rc)
+        return rc;
+    if (it->n == 0)
+        return hw_error(err, HW_ENOTFOUND,
+                        "netadapt: iteration %d: no layer or group can cut %.4f ms from %.4f ms "
+                        "in steps of %d channels",
+                        iteration, cut_ms, lat0, NA_CHANNEL_STEP);
+    struct progress bar;
+    char label[32];
+    snprintf(label, sizeof label, "netadapt iter %d", iteration + 1);
+    progress_init(&bar, label, it->n, "proposals", hw_log_quiet);
+    for (int i = 0; i < it->n; i++) {
+        struct na_proposal *p = &it->props[i];
+        progress_update(&bar, i);
+        struct nn_net *net = NULL;
+        rc = netadapt_trim(cur, p->kind, p->unit, p->channels_after, max_batch, &net, err);
+        if (!rc)
+            rc = ops->tune(ops->tune_ctx, net, iteration, i, &p->acc, err);
+        if (rc) {
+            nn_net_free(net);
+            goto error;
+        }
+        p->score = netadapt_score(acc0, lat0, p->acc, p->latency_ms);
+        if (it->chosen < 0 || p->score < it->props[it->chosen].score) {
+            nn_net_free(it->net);
+            it->net = net;
+            it->chosen = i;
+        } else {
+            nn_net_free(net);
+        }
+        progress_note(&bar, "best: unit %d -> %d ch, acc %.4f", it->props[it->chosen].unit,
+                      it->props[it->chosen].channels_after, it->props[it->chosen].acc);
+    }
+    progress_update(&bar, it->n);
+    progress_finish(&bar);
+    return HW_OK;
+error:
+    progress_finish(&bar);
+    nn_net_free(it->net);
+    it->net = NULL;
+    it->chosen = -1;
+    return rc;
+}
+
+void netadapt_proposal_units(const struct na_proposal *p, char *buf, int size)
+{
+    int len = snprintf(buf, (size_t)size, "%d", p->first);
+    for (int u = p->first + 1; u <= p->last && len < size; u++)
+        len += snprintf(buf + len, (size_t)(size - len), ",%d", u);
+}

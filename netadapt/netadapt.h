@@ -1,0 +1,85 @@
+/* NetAdapt (Yang et al., ECCV'18, as used for MobileNetV3): trim a trained
+ * network's channels, one proposal per iteration, until its predicted
+ * latency meets a target.
+ *
+ * Iteration i from a current net (latency lat0, validation accuracy acc0,
+ * initial latency L0): for every proposal target -- each layer with an expand
+ * conv (NA_EXPAND) and each residual-tied bottleneck group (NA_BOTTLENECK),
+ * see surgery.h -- the largest channel count, a multiple of 8 below the
+ * current one, whose predicted latency is <= lat0 - delta * L0 (counts that
+ * would change a layer's structure are skipped); targets with no such count
+ * give no proposal. Each proposal is trimmed (largest L2 norm kept),
+ * fine-tuned briefly and validated; the kept proposal minimises
+ *     (acc0 - acc + 1e-6) / (lat0 - lat + 1e-5)
+ * (the official code's rule, i.e. the best dAcc/|dLatency|).
+ *
+ * The work that depends on data and the device comes in through callbacks
+ * (struct na_ops), so the algorithm is tested with fakes and the CLI plugs in
+ * the latency table and the trainer (netadapt/finetune.h). */
+#ifndef HWNAS_NETADAPT_NETADAPT_H
+#define HWNAS_NETADAPT_NETADAPT_H
+
+#include "netadapt/surgery.h"
+#include "nn/net.h"
+#include "space/arch.h"
+#include "util/err.h"
+
+/* At most one proposal per layer plus one per group. */
+#define NA_MAX_PROPOSALS (2 * ARCH_MAX_LAYERS + 1)
+/* Channel counts tried are multiples of this (the official code's minimum). */
+#define NA_CHANNEL_STEP 8
+
+/* Predicted latency of a, in ms (e.g. the device table, measuring missing
+ * keys on demand). */
+typedef int (*na_latency_fn)(void *ctx, const struct arch *a, double *ms, struct hw_err *err);
+/* Short-term fine-tune of net in place (TRAIN mode; proposal -1 for none:
+ * only validate), then its validation accuracy in [0,1] into *acc.
+ * iteration and proposal let it vary data windows and seeds reproducibly. */
+typedef int (*na_tune_fn)(void *ctx, struct nn_net *net, int iteration, int proposal,
+                          double *acc, struct hw_err *err);
+
+struct na_ops {
+    na_latency_fn latency;
+    void *latency_ctx; /* borrowed */
+    na_tune_fn tune;
+    void *tune_ctx;    /* borrowed */
+};
+
+struct na_proposal {
+    enum na_kind kind;
+    int unit;                  /* surgery.h's target unit */
+    int first, last;           /* units whose channels change (first == last: NA_EXPAND) */
+    int channels_before, channels_after;
+    double latency_ms, acc;    /* acc after the short fine-tune */
+    double score;              /* the selection rule's value; lower is better */
+};
+
+/* The selection rule above. */
+double netadapt_score(double acc0, double lat0, double acc, double lat);
+
+/* ChooseNumFilters for every target of a: proposals (room for
+ * NA_MAX_PROPOSALS) whose predicted latency is <= lat_max_ms, in unit order,
+ * expand targets before groups; acc and score are left NaN. */
+int netadapt_proposals(const struct arch *a, double lat_max_ms, const struct na_ops *ops,
+                       struct na_proposal *props, int *n, struct hw_err *err);
+
+/* One finished iteration. */
+struct na_iteration {
+    int iteration;
+    struct na_proposal props[NA_MAX_PROPOSALS];
+    int n, chosen;       /* chosen: index into props */
+    struct nn_net *net;  /* the chosen trimmed, fine-tuned net; owned by the caller */
+};
+
+/* Runs iteration `iteration` from cur (read only; latency lat0, accuracy
+ * acc0): proposals under lat0 - cut_ms, each trimmed into a TRAIN net of
+ * max_batch and tuned, the best kept in it->net. HW_ENOTFOUND when no target
+ * can cut cut_ms any more. */
+int netadapt_iterate(struct nn_net *cur, double lat0, double acc0, double cut_ms,
+                     int iteration, int max_batch, const struct na_ops *ops,
+                     struct na_iteration *it, struct hw_err *err);
+
+/* "u" for an expand proposal, "first,...,last" for a group (units) into buf. */
+void netadapt_proposal_units(const struct na_proposal *p, char *buf, int size);
+
+#endif
