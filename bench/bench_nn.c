@@ -110,7 +110,7 @@ static void run_infer(void *p)
 }
 
 struct mm_ctx {
-    float *y, *x, *w, *b;
+    float *y, *x, *w, *b, *wp;
     int m, cin, cout, raw;
 };
 static void run_mm(void *p)
@@ -120,7 +120,7 @@ static void run_mm(void *p)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->m, c->cout, c->cin, 1.f, c->x,
                     c->cin, c->w, c->cin, 0.f, c->y, c->cout);
     else
-        nn_matmul_forward(c->y, c->x, c->w, c->b, NULL, NN_ACT_HSWISH, c->m, c->cin, c->cout);
+        nn_pw_forward(c->y, c->x, c->wp, c->b, NULL, NN_ACT_HSWISH, c->m, c->cin, c->cout);
 }
 
 /* Every 1x1 conv of the arch at batch 1: sums of median times (ms) of the nn
@@ -146,20 +146,25 @@ static double pointwise_shapes(const struct arch *a, double *t_nn, double *t_raw
         int m = shapes[s][0], cin = shapes[s][1], cout = shapes[s][2];
         struct mm_ctx c = {malloc(sizeof(float) * m * cout), malloc(sizeof(float) * m * cin),
                            malloc(sizeof(float) * cout * cin), malloc(sizeof(float) * cout),
-                           m, cin, cout, 0};
+                           malloc(sizeof(float) * nn_pw_packed_size(cin, cout)), m, cin, cout, 0};
         for (int i = 0; i < m * cin; i++)
             c.x[i] = pcg32_float(&rng) - 0.5f;
         for (int i = 0; i < cout * cin; i++)
             c.w[i] = pcg32_float(&rng) - 0.5f;
         for (int i = 0; i < cout; i++)
             c.b[i] = 0.1f;
+        nn_pw_pack(c.wp, c.w, NULL, cin, cout);
+        double t_nn_before = *t_nn;
         time_runs(run_mm, &c, 5, runs, &med, &min);
         *t_nn += med;
         c.raw = 1;
         time_runs(run_mm, &c, 5, runs, &med, &min);
         *t_raw += med;
+        if (getenv("PW_SHAPES"))
+            printf("  1x1 m %5d cin %4d cout %4d: nn %.1f  raw %.1f GFLOP/s\n", m, cin, cout,
+                   2.0 * m * cin * cout / (*t_nn - t_nn_before) / 1e6, 2.0 * m * cin * cout / med / 1e6);
         flops += 2.0 * m * cin * cout;
-        free(c.y), free(c.x), free(c.w), free(c.b);
+        free(c.y), free(c.x), free(c.w), free(c.b), free(c.wp);
     }
     return flops;
 }
@@ -250,6 +255,6 @@ int main(int argc, char **argv)
     struct arch large = mbv3_large(), small = mbv3_small();
     bench_infer(&large, runs);
     bench_infer(&small, runs);
-    bench_train(128, 2, 20);
+    bench_train(128, getenv("TRAIN_THREADS") ? atoi(getenv("TRAIN_THREADS")) : 2, 20);
     return 0;
 }

@@ -10,6 +10,32 @@
 #include "evaluator/train.h"
 #include "util/timer.h"
 
+int cli_eval_model(const char *path, const char *data, int test, int batch, double *acc, int *n,
+                   const char **name, struct hw_err *err)
+{
+    static char arch_name[64];
+    struct nn_net *net = NULL;
+    /* Batch 2 is the smallest TRAIN net; evaluation runs on a folded copy. */
+    if (model_load(path, 2, &net, err) != HW_OK)
+        return err->status;
+    const struct arch *a = nn_net_arch(net);
+    snprintf(arch_name, sizeof arch_name, "%s", a->name[0] ? a->name : "arch");
+    *name = arch_name;
+    struct data_set train, val, test_set = {0};
+    int status = data_load_trainval(data, a->classes, &train, &val, err);
+    if (status == HW_OK && test)
+        status = data_load_test(data, a->classes, &train, &test_set, err);
+    const struct data_set *set = test ? &test_set : &val;
+    if (status == HW_OK)
+        status = train_evaluate(net, set, 0, batch, acc, err);
+    *n = set->n;
+    nn_net_free(net);
+    data_set_release(&train);
+    data_set_release(&val);
+    data_set_release(&test_set);
+    return status;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     const char *split = "val", *data = NULL;
@@ -41,27 +67,13 @@ int cmd_eval(int argc, char **argv)
         nn_set_threads(threads);
 
     struct hw_err err = {0};
-    struct nn_net *net = NULL;
-    /* Batch 2 is the smallest TRAIN net; evaluation runs on a folded copy. */
-    if (model_load(pos[0], 2, &net, &err) != HW_OK)
-        return cli_fail(&err);
-    const struct arch *a = nn_net_arch(net);
-    struct data_set train, val, test_set = {0};
-    int status = data_load_trainval(data, a->classes, &train, &val, &err);
-    if (status == HW_OK && test)
-        status = data_load_test(data, a->classes, &train, &test_set, &err);
-    const struct data_set *set = test ? &test_set : &val;
-    double acc = 0;
+    double acc;
+    int n;
     uint64_t t0 = timer_now_ns();
-    if (status == HW_OK)
-        status = train_evaluate(net, set, 0, batch, &acc, &err);
-    if (status == HW_OK)
-        printf("%s (%s): %s accuracy %.2f%% (%ld/%d) in %.1fs\n", pos[0], a->name,
-               test ? "test" : "validation", 100 * acc, (long)(acc * set->n + 0.5),
-               set->n, timer_since_s(t0));
-    nn_net_free(net);
-    data_set_release(&train);
-    data_set_release(&val);
-    data_set_release(&test_set);
-    return status == HW_OK ? CLI_EXIT_OK : cli_fail(&err);
+    const char *name;
+    if (cli_eval_model(pos[0], data, test, batch, &acc, &n, &name, &err) != HW_OK)
+        return cli_fail(&err);
+    printf("%s (%s): %s accuracy %.2f%% (%ld/%d) in %.1fs\n", pos[0], name,
+           test ? "test" : "validation", 100 * acc, (long)(acc * n + 0.5), n, timer_since_s(t0));
+    return CLI_EXIT_OK;
 }

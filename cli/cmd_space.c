@@ -14,11 +14,12 @@
 
 /* ---- space show ---- */
 
-/* One table row; 0 prints "-" for k, mid, stride; NULL act prints "-". */
+/* One table row; 0 prints "-" for k, mid, stride, se (the squeeze channels);
+ * NULL act prints "-". */
 static void print_row(int h, int w, int c, const char *op, int k, int mid, int out, int se,
                       const char *act, int stride, struct arch_cost cost)
 {
-    char in[32], ks[8] = "-", mids[12] = "-", ss[4] = "-";
+    char in[32], ks[8] = "-", mids[12] = "-", ss[4] = "-", ses[12] = "-";
     snprintf(in, sizeof in, "%dx%dx%d", h, w, c);
     if (k)
         snprintf(ks, sizeof ks, "%d", k);
@@ -26,15 +27,17 @@ static void print_row(int h, int w, int c, const char *op, int k, int mid, int o
         snprintf(mids, sizeof mids, "%d", mid);
     if (stride)
         snprintf(ss, sizeof ss, "%d", stride);
-    printf("%-13s %-10s %2s %6s %6d %3s %-7s %2s %10lld %13lld\n", in, op, ks, mids, out,
-           se ? "SE" : "-", act ? act : "-", ss, (long long)cost.params, (long long)cost.macs);
+    if (se)
+        snprintf(ses, sizeof ses, "%d", se);
+    printf("%-13s %-10s %2s %6s %6d %4s %-7s %2s %10lld %13lld\n", in, op, ks, mids, out,
+           ses, act ? act : "-", ss, (long long)cost.params, (long long)cost.macs);
 }
 
 static void print_table(const struct arch *a)
 {
     printf("%s: input %dx%dx%d, %d classes\n\n", a->name[0] ? a->name : "arch", a->in_h, a->in_w,
            a->in_c, a->classes);
-    printf("%-13s %-10s %2s %6s %6s %3s %-7s %2s %10s %13s\n", "input", "operator", "k", "mid",
+    printf("%-13s %-10s %2s %6s %6s %4s %-7s %2s %10s %13s\n", "input", "operator", "k", "mid",
            "out", "SE", "act", "s", "params", "MACs");
     print_row(a->in_h, a->in_w, a->in_c, "conv2d", a->stem.k, 0, a->stem.out, 0,
               arch_act_name(a->stem.act), a->stem.stride, arch_cost_stem(a));
@@ -43,7 +46,7 @@ static void print_table(const struct arch *a)
         const struct arch_layer *l = &a->layers[i];
         arch_layer_input_size(a, i, &h, &w);
         print_row(h, w, l->in, arch_layer_residual(l) ? "bneck+res" : "bneck", l->k, l->mid,
-                  l->out, l->se, arch_act_name(l->act), l->stride, arch_cost_layer(l, h, w));
+                  l->out, arch_layer_squeeze(l), arch_act_name(l->act), l->stride, arch_cost_layer(l, h, w));
     }
     arch_layer_input_size(a, a->n_layers, &h, &w);
     int ch = arch_head_in(a);

@@ -41,6 +41,47 @@ static int writable(const char *path, struct hw_err *err)
     return HW_OK;
 }
 
+int cli_train_arch(const struct arch *arch, const struct train_config *tc, uint64_t seed,
+                   const char *schedule, const char *data, const char *out,
+                   struct train_result *res, struct hw_err *err)
+{
+    struct arch a = *arch;
+    struct data_set train, val;
+    if (data_load_trainval(data, a.classes, &train, &val, err) != HW_OK)
+        return err->status;
+    struct nn_net *net = NULL;
+    int status = nn_net_create(&net, &a, tc->batch, NN_MODE_TRAIN, err);
+    if (status == HW_OK) {
+        struct arch_cost cost = arch_cost(&a);
+        int n_train = tc->subset > 0 && tc->subset < train.n ? tc->subset : train.n;
+        printf("training %s: %lld params, %lld MACs; %d train / %d val images; "
+               "%d epochs, batch %d, %s lr %g, seed %llu, %d threads\n",
+               a.name[0] ? a.name : "arch", (long long)cost.params, (long long)cost.macs,
+               n_train, val.n, tc->epochs, tc->batch, schedule, tc->lr,
+               (unsigned long long)seed, tc->threads);
+        fflush(stdout);
+        train_init_params(net, seed);
+        status = train_run(net, &train, &val, tc, seed, print_epoch, NULL, res, err);
+    }
+    if (status == HW_OK && res->diverged)
+        status = hw_error(err, HW_EINVAL,
+                          "training diverged (loss is not finite) in epoch %d; try a "
+                          "lower --lr than %g", res->epochs_done + 1, tc->lr);
+    if (status == HW_OK) {
+        printf("done: val accuracy %.2f%%, %.0f img/s, %.1fs\n", 100 * res->val_acc,
+               res->img_per_s, res->seconds);
+        if (out) {
+            status = model_save(out, net, err);
+            if (status == HW_OK)
+                printf("saved %s\n", out);
+        }
+    }
+    nn_net_free(net);
+    data_set_release(&train);
+    data_set_release(&val);
+    return status;
+}
+
 int cmd_train(int argc, char **argv)
 {
     struct train_config tc;
@@ -96,39 +137,8 @@ int cmd_train(int argc, char **argv)
     struct arch a;
     if (arch_resolve(pos[0], NULL, &a, &err) != HW_OK)
         return cli_fail(&err);
-    struct data_set train, val;
-    if (data_load_trainval(data, a.classes, &train, &val, &err) != HW_OK)
-        return cli_fail(&err);
-    struct nn_net *net = NULL;
     struct train_result res;
-    int status = nn_net_create(&net, &a, tc.batch, NN_MODE_TRAIN, &err);
-    if (status == HW_OK) {
-        struct arch_cost cost = arch_cost(&a);
-        int n_train = tc.subset > 0 && tc.subset < train.n ? tc.subset : train.n;
-        printf("training %s: %lld params, %lld MACs; %d train / %d val images; "
-               "%d epochs, batch %d, %s lr %g, seed %ld, %d threads\n",
-               a.name, (long long)cost.params, (long long)cost.macs, n_train, val.n,
-               tc.epochs, tc.batch, schedule, tc.lr, seed, tc.threads);
-        fflush(stdout);
-        train_init_params(net, (uint64_t)seed);
-        status = train_run(net, &train, &val, &tc, (uint64_t)seed, print_epoch, NULL,
-                           &res, &err);
-    }
-    if (status == HW_OK && res.diverged)
-        status = hw_error(&err, HW_EINVAL,
-                          "training diverged (loss is not finite) in epoch %d; try a "
-                          "lower --lr than %g", res.epochs_done + 1, tc.lr);
-    if (status == HW_OK) {
-        printf("done: val accuracy %.2f%%, %.0f img/s, %.1fs\n", 100 * res.val_acc,
-               res.img_per_s, res.seconds);
-        if (out) {
-            status = model_save(out, net, &err);
-            if (status == HW_OK)
-                printf("saved %s\n", out);
-        }
-    }
-    nn_net_free(net);
-    data_set_release(&train);
-    data_set_release(&val);
-    return status == HW_OK ? CLI_EXIT_OK : cli_fail(&err);
+    return cli_train_arch(&a, &tc, (uint64_t)seed, schedule, data, out, &res, &err) == HW_OK
+               ? CLI_EXIT_OK
+               : cli_fail(&err);
 }

@@ -3,8 +3,33 @@
 #ifndef HWNAS_CLI_COMMANDS_H
 #define HWNAS_CLI_COMMANDS_H
 
+#include <stdint.h>
+
 int cmd_space(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
+int cmd_latency(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_lut(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+
+/* Shared by train and export --train-final: trains arch a from seed on the
+ * training split (validating each epoch, printing a line per epoch) and saves
+ * the model to out when not NULL. */
+struct arch;
+struct train_config;
+struct train_result;
+struct hw_err;
+int cli_train_arch(const struct arch *a, const struct train_config *tc, uint64_t seed,
+                   const char *schedule, const char *data, const char *out,
+                   struct train_result *res, struct hw_err *err);
+/* Shared by eval and export --train-final: accuracy of the model file at path
+ * on the validation split, or the test set when test is set; *n images, *name
+ * the arch's name (static storage). */
+int cli_eval_model(const char *path, const char *data, int test, int batch, double *acc, int *n,
+                   const char **name, struct hw_err *err);
 
 #endif

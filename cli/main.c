@@ -18,8 +18,15 @@ struct command_entry {
 
 static const struct command_entry commands[] = {
     {"space", cmd_space, "architectures and search spaces: show, info, sample, list"},
+    {"profile", cmd_profile, "build this machine's latency table for a search space"},
+    {"latency", cmd_latency, "predicted (and measured) latency of an architecture"},
+    {"validate", cmd_validate, "how well the latency table predicts sampled networks"},
+    {"lut", cmd_lut, "latency tables: list, show, export, import"},
     {"train", cmd_train, "train an architecture on the training split (val accuracy per epoch)"},
     {"eval", cmd_eval, "accuracy of a saved model on the validation or test split"},
+    {"search", cmd_search, "latency-constrained architecture search (resumable)"},
+    {"runs", cmd_runs, "search runs: list, show, pareto front (table and SVG)"},
+    {"export", cmd_export, "export a run's winner: arch JSON, timm or MnasNet strings, trained weights"},
     {NULL, NULL, NULL},
 };
 

@@ -31,8 +31,9 @@ void lut_key(const struct arch *a, int u, char *key)
     }
     if (u <= a->n_layers) {
         const struct arch_layer *l = &a->layers[u - 1];
+        /* se: the squeeze channels (0: no SE), so every SE size is its own key */
         snprintf(key, LUT_KEY_MAX, "layer-in:%dx%dx%d-mid:%d-out:%d-k:%d-s:%d-se:%d-act:%s-res:%d",
-                 h, w, l->in, l->mid, l->out, l->k, l->stride, l->se ? 1 : 0,
+                 h, w, l->in, l->mid, l->out, l->k, l->stride, arch_layer_squeeze(l),
                  arch_act_name(l->act), arch_layer_residual(l));
         return;
     }

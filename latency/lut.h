@@ -30,7 +30,7 @@ struct lut {
 /* Key of unit u of arch a (0 = stem, 1..n_layers = layers, n_layers+1 = head)
  * into key (LUT_KEY_MAX bytes). Keys name every shape that changes the work:
  *   stem-in:28x28x1-k:3-s:1-out:16-act:hswish
- *   layer-in:14x14x24-mid:72-out:40-k:5-s:2-se:1-act:hswish-res:0
+ *   layer-in:14x14x24-mid:72-out:40-k:5-s:2-se:24-act:hswish-res:0
  *   head-in:7x7x80-conv:384-cact:hswish-fc:512-fact:hswish-cls:10 */
 void lut_key(const struct arch *a, int u, char *key);
 /* Number of units of a (n_layers + 2). */

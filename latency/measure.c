@@ -1,49 +1,14 @@
 #include "latency/measure.h"
+#include "latency/lut.h"
 #include "nn/net.h"
+#include "util/timer.h"
 
 #include <stdlib.h>
 
-void lat_unit_arch(const struct arch *a, int u, struct arch *out, int *unit_out)
+void lat_timing_defaults(struct lat_timing *tm, int threads)
 {
-    *out = *a;
-    if (u == 0) { /* the stem, and nothing after it worth timing */
-        out->n_layers = 0;
-        *unit_out = 0;
-        return;
-    }
-    int h = arch_conv_out_size(a->in_h, a->stem.k, a->stem.stride);
-    int w = arch_conv_out_size(a->in_w, a->stem.k, a->stem.stride);
-    int c = a->stem.out;
-    for (int i = 0; i < u - 1 && i < a->n_layers; i++) {
-        h = arch_conv_out_size(h, a->layers[i].k, a->layers[i].stride);
-        w = arch_conv_out_size(w, a->layers[i].k, a->layers[i].stride);
-        c = a->layers[i].out;
-    }
-    /* A 3x3 stride-1 stem on a 1-channel input of the unit's input size
-     * produces a tensor of exactly the shape the unit reads. */
-    out->in_h = h;
-    out->in_w = w;
-    out->in_c = 1;
-    out->stem = (struct arch_stem){3, 1, c, ARCH_ACT_RELU};
-    if (u <= a->n_layers) {
-        out->layers[0] = a->layers[u - 1];
-        out->n_layers = 1;
-        *unit_out = 1;
-    } else {
-        out->n_layers = 0;
-        *unit_out = 1;
-    }
-}
-
-struct unit_ctx {
-    struct nn_net *net;
-    int unit;
-};
-
-static void run_unit(void *p)
-{
-    struct unit_ctx *c = p;
-    nn_net_forward_unit(c->net, c->unit, 1);
+    *tm = (struct lat_timing){.warmup = 3, .runs = 100, .min_runs = 15, .budget_ms = 500,
+                              .clock = lat_clock_for_threads(threads)};
 }
 
 /* An INFER net for a, batch 1, random weights and input. */
@@ -66,22 +31,46 @@ static int build_net(const struct arch *a, struct nn_net **net, float **x, struc
     return HW_OK;
 }
 
-int lat_measure_unit(const struct arch *a, int u, const struct lat_measure_config *cfg,
-                     struct lat_stats *st, struct hw_err *err)
+int lat_measure_units(const struct arch *a, const unsigned char *want,
+                      const struct lat_timing *tm, struct lat_stats *st, struct hw_err *err)
 {
-    struct arch ua;
-    int unit;
-    lat_unit_arch(a, u, &ua, &unit);
+    int nu = lut_n_units(a);
     struct nn_net *net;
     float *x;
-    int rc = build_net(&ua, &net, &x, err);
+    int rc = build_net(a, &net, &x, err);
     if (rc)
         return rc;
+    /* samples[u * runs + i]: run i of unit u */
+    double *samples = malloc(sizeof *samples * (size_t)nu * (size_t)tm->runs);
+    if (!samples) {
+        nn_net_free(net);
+        free(x);
+        return hw_error(err, HW_ENOMEM, "out of memory for %d x %d timing samples", nu, tm->runs);
+    }
+    double overhead = lat_clock_overhead_us(tm->clock);
     nn_net_set_input(net, x, 1);
-    for (int i = 0; i < unit; i++) /* fill the unit's input buffer */
-        nn_net_forward_unit(net, i, 1);
-    struct unit_ctx c = {net, unit};
-    lat_time(run_unit, &c, cfg->warmup, cfg->runs, st);
+    for (int i = 0; i < tm->warmup; i++)
+        for (int u = 0; u < nu; u++)
+            nn_net_forward_unit(net, u, 1);
+    uint64_t start = timer_now_ns();
+    int n = 0;
+    while (!lat_timing_done(tm, n, start)) {
+        for (int u = 0; u < nu; u++) {
+            if (want && !want[u]) {
+                nn_net_forward_unit(net, u, 1);
+                continue;
+            }
+            uint64_t t0 = lat_clock_ns(tm->clock);
+            nn_net_forward_unit(net, u, 1);
+            double us = (double)(lat_clock_ns(tm->clock) - t0) * 1e-3 - overhead;
+            samples[(size_t)u * (size_t)tm->runs + (size_t)n] = us > 0 ? us : 0;
+        }
+        n++;
+    }
+    for (int u = 0; u < nu; u++)
+        if (!want || want[u])
+            lat_stats_from_samples(samples + (size_t)u * (size_t)tm->runs, n, &st[u]);
+    free(samples);
     nn_net_free(net);
     free(x);
     return HW_OK;
@@ -98,8 +87,8 @@ static void run_net(void *p)
     nn_net_forward(c->net, c->x, 1, NULL);
 }
 
-int lat_measure_arch(const struct arch *a, const struct lat_measure_config *cfg,
-                     struct lat_stats *st, struct hw_err *err)
+int lat_measure_arch(const struct arch *a, const struct lat_timing *tm, struct lat_stats *st,
+                     struct hw_err *err)
 {
     struct nn_net *net;
     float *x;
@@ -107,7 +96,7 @@ int lat_measure_arch(const struct arch *a, const struct lat_measure_config *cfg,
     if (rc)
         return rc;
     struct net_ctx c = {net, x};
-    lat_time(run_net, &c, cfg->warmup, cfg->runs, st);
+    lat_time(run_net, &c, tm, st);
     nn_net_free(net);
     free(x);
     return HW_OK;

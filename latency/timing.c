@@ -5,6 +5,7 @@
 
 #include <sched.h>
 #include <stdlib.h>
+#include <time.h>
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -29,22 +30,66 @@ void lat_stats_from_samples(double *s, int n, struct lat_stats *st)
     st->max_us = s[n - 1];
 }
 
-void lat_time(void (*fn)(void *ctx), void *ctx, int warmup, int runs, struct lat_stats *st)
+enum lat_clock lat_clock_for_threads(int threads)
 {
-    for (int i = 0; i < warmup; i++)
+    return threads <= 1 ? LAT_CLOCK_THREAD : LAT_CLOCK_WALL;
+}
+
+uint64_t lat_clock_ns(enum lat_clock c)
+{
+    if (c == LAT_CLOCK_WALL)
+        return timer_now_ns();
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+double lat_clock_overhead_us(enum lat_clock c)
+{
+    static double cached[2] = {-1, -1};
+    if (cached[c] >= 0)
+        return cached[c];
+    double s[501];
+    for (int i = 0; i < 501; i++) {
+        uint64_t t0 = lat_clock_ns(c);
+        s[i] = (double)(lat_clock_ns(c) - t0) * 1e-3;
+    }
+    struct lat_stats st;
+    lat_stats_from_samples(s, 501, &st);
+    cached[c] = st.median_us;
+    return cached[c];
+}
+
+int lat_timing_done(const struct lat_timing *tm, int done, uint64_t start_ns)
+{
+    if (done >= tm->runs)
+        return 1;
+    if (done < tm->min_runs || tm->budget_ms <= 0)
+        return 0;
+    return (double)(timer_now_ns() - start_ns) * 1e-6 >= tm->budget_ms;
+}
+
+void lat_time(void (*fn)(void *ctx), void *ctx, const struct lat_timing *tm, struct lat_stats *st)
+{
+    double overhead = lat_clock_overhead_us(tm->clock);
+    for (int i = 0; i < tm->warmup; i++)
         fn(ctx);
     double stack[256];
-    double *s = runs <= 256 ? stack : malloc(sizeof *s * (size_t)runs);
+    int cap = tm->runs;
+    double *s = cap <= 256 ? stack : malloc(sizeof *s * (size_t)cap);
     if (!s) { /* fall back to fewer samples rather than fail a measurement */
         s = stack;
-        runs = 256;
+        cap = 256;
     }
-    for (int i = 0; i < runs; i++) {
-        uint64_t t0 = timer_now_ns();
+    uint64_t start = timer_now_ns();
+    int n = 0;
+    while (n < cap && !lat_timing_done(tm, n, start)) {
+        uint64_t t0 = lat_clock_ns(tm->clock);
         fn(ctx);
-        s[i] = (double)(timer_now_ns() - t0) * 1e-3;
+        double us = (double)(lat_clock_ns(tm->clock) - t0) * 1e-3 - overhead;
+        s[n++] = us > 0 ? us : 0;
     }
-    lat_stats_from_samples(s, runs, st);
+    lat_stats_from_samples(s, n, st);
     if (s != stack)
         free(s);
 }

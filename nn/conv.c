@@ -26,11 +26,11 @@ void nn_conv_forward(float *y, float *col, const float *x, const float *wt, cons
                     for (int kx = 0; kx < k; kx++) {
                         int ix = ox * stride - pad + kx;
                         float *dst = row + (ky * k + kx) * cin;
-                        if (iy < 0 || iy >= h || ix < 0 || ix >= w)
-                            memset(dst, 0, sizeof(float) * cin);
-                        else
-                            memcpy(dst, x + (((size_t)b * h + iy) * w + ix) * cin,
-                                   sizeof(float) * cin);
+                        const float *src = x + (((size_t)b * h + iy) * w + ix) * cin;
+                        int inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+                        /* a loop, not memcpy: cin is 1 or 3 for image stems */
+                        for (int j = 0; j < cin; j++)
+                            dst[j] = inside ? src[j] : 0.f;
                     }
                 }
             }

@@ -45,8 +45,12 @@ void nn_sgemm(int ta, int tb, int m, int n, int k, const float *a, int lda, cons
 void nn_matmul_forward(float *y, const float *x, const float *w, const float *bias,
                        const float *res, enum nn_act act, int m, int cin, int cout)
 {
-    // y (m, cout) = x (m, cin) . w (cout, cin)^T
-    nn_sgemm(0, 1, m, cout, cin, x, cin, w, cin, 0.f, y, cout);
+    // y (m, cout) = x (m, cin) . w (cout, cin)^T; one row (batch-1 FC, SE) is
+    // a matrix-vector product, where sgemm's packing costs more than the math
+    if (m == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, cout, cin, 1.f, w, cin, x, 1, 0.f, y, 1);
+    else
+        nn_sgemm(0, 1, m, cout, cin, x, cin, w, cin, 0.f, y, cout);
     if (!bias && !res && act == NN_ACT_NONE)
         return;
 #pragma omp parallel for if ((size_t)m * cout > 65536) schedule(static)
@@ -67,4 +71,105 @@ void nn_matmul_backward(float *dx, float *dw, float *dbias, const float *dy, con
         for (int i = 0; i < m; i++)
             for (int j = 0; j < cout; j++)
                 dbias[j] += dy[(size_t)i * cout + j];
+}
+
+/* ---- inference 1x1 conv: register-tiled GEMM with the epilogue fused ----
+ * For the batch-1 shapes of mobile nets (a few dozen to a few thousand rows,
+ * K and N of 16..1000) sgemm's packing of the activations costs as much as
+ * the math; here the weights are packed once (at fold time) and the
+ * activations are read in place. A tile is mr rows x nv vectors of 16 floats
+ * with mr * nv <= 24 accumulators, so narrow outputs (cout 16..80) still
+ * keep enough independent FMAs in flight. */
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4)));
+
+#define PW_NP(n) (((n) + 15) / 16 * 16)
+
+size_t nn_pw_packed_size(int cin, int cout) { return (size_t)cin * PW_NP(cout); }
+
+void nn_pw_pack(float *wp, const float *w, const float *scale, int cin, int cout)
+{
+    // wp (cin, np) = (w (cout, cin) * scale (cout))^T, zero columns up to np
+    int np = PW_NP(cout);
+    for (int k = 0; k < cin; k++)
+        for (int j = 0; j < np; j++)
+            wp[(size_t)k * np + j] =
+                j < cout ? w[(size_t)j * cin + k] * (scale ? scale[j] : 1.f) : 0.f;
+}
+
+static inline __attribute__((always_inline)) void
+pw_tile(float *restrict y, const float *restrict x, const float *restrict wp,
+        const float *restrict bias, const float *restrict res, enum nn_act act, int m, int k,
+        int n, int i0, int j0, int mr, int nv)
+{
+    int np = PW_NP(n);
+    v16 acc[12][6];
+    const float *xr[12];
+    for (int r = 0; r < mr; r++) {
+        /* rows past m repeat the last row: computed, never stored */
+        xr[r] = x + (size_t)(i0 + r < m ? i0 + r : m - 1) * k;
+        for (int v = 0; v < nv; v++)
+            acc[r][v] = (v16){0};
+    }
+    for (int kk = 0; kk < k; kk++) {
+        v16 wv[6];
+        for (int v = 0; v < nv; v++)
+            wv[v] = *(const v16u *)(wp + (size_t)kk * np + j0 + 16 * v);
+        for (int r = 0; r < mr; r++) {
+            v16 xb = (v16){0} + xr[r][kk];
+            for (int v = 0; v < nv; v++)
+                acc[r][v] += xb * wv[v];
+        }
+    }
+    int cols = n - j0 < 16 * nv ? n - j0 : 16 * nv;
+    for (int r = 0; r < mr && i0 + r < m; r++) {
+        float *yr = y + (size_t)(i0 + r) * n + j0;
+        if (cols == 16 * nv) {
+            for (int v = 0; v < nv; v++)
+                *(v16u *)(yr + 16 * v) = acc[r][v];
+        } else {
+            float tmp[16 * 6];
+            for (int v = 0; v < nv; v++)
+                *(v16u *)(tmp + 16 * v) = acc[r][v];
+            for (int j = 0; j < cols; j++)
+                yr[j] = tmp[j];
+        }
+        nn_epilogue_row(yr, bias ? bias + j0 : NULL, res ? res + (size_t)(i0 + r) * n + j0 : NULL,
+                        act, cols);
+    }
+}
+
+/* Rows per tile for nv vectors per row. */
+static int pw_mr(int nv) { return nv <= 2 ? 12 : nv == 3 ? 8 : nv == 4 ? 6 : 4; }
+
+/* One column block of nv vectors starting at j0, all rows. */
+static void pw_block(float *y, const float *x, const float *wp, const float *bias,
+                     const float *res, enum nn_act act, int m, int k, int n, int j0, int nv)
+{
+    int mr = pw_mr(nv), blocks = (m + mr - 1) / mr;
+#pragma omp parallel for if ((double)m * k * nv * 16 > (1 << 18)) schedule(static)
+    for (int b = 0; b < blocks; b++) {
+        int i0 = b * mr;
+        switch (nv) {
+        case 1: pw_tile(y, x, wp, bias, res, act, m, k, n, i0, j0, 12, 1); break;
+        case 2: pw_tile(y, x, wp, bias, res, act, m, k, n, i0, j0, 12, 2); break;
+        case 3: pw_tile(y, x, wp, bias, res, act, m, k, n, i0, j0, 8, 3); break;
+        case 4: pw_tile(y, x, wp, bias, res, act, m, k, n, i0, j0, 6, 4); break;
+        case 5: pw_tile(y, x, wp, bias, res, act, m, k, n, i0, j0, 4, 5); break;
+        default: pw_tile(y, x, wp, bias, res, act, m, k, n, i0, j0, 4, 6); break;
+        }
+    }
+}
+
+void nn_pw_forward(float *y, const float *x, const float *wp, const float *bias, const float *res,
+                   enum nn_act act, int m, int cin, int cout)
+{
+    /* the vectors of a row in near-equal blocks of at most 6 */
+    int total = PW_NP(cout) / 16, nblk = (total + 5) / 6;
+    for (int bi = 0, j = 0; bi < nblk; bi++) {
+        int nv = (total - j + (nblk - bi) - 1) / (nblk - bi);
+        pw_block(y, x, wp, bias, res, act, m, cin, cout, j * 16, nv);
+        j += nv;
+    }
 }

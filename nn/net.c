@@ -192,10 +192,10 @@ static int add_conv(struct nn_net *net, int unit, enum op_kind kind, const char 
     return out;
 }
 
-static int add_se(struct nn_net *net, int unit, int in)
+static int add_se(struct nn_net *net, int unit, int in, int sq)
 {
     struct buf *bi = &net->bufs[in];
-    int c = bi->c, sq = arch_se_squeeze(c);
+    int c = bi->c;
     int s1[2] = {sq, c}, s2[2] = {c, sq};
     int out = add_buf(net, bi->h, bi->w, c);
     struct op *o = add_op(net, OP_SE, in, out);
@@ -236,7 +236,7 @@ static void build(struct nn_net *net)
             x = add_conv(net, u, OP_MATMUL, "expand.w", "expand.bn", NULL, x, l->mid, 1, 1, act, -1);
         x = add_conv(net, u, OP_DW, "dw.w", "dw.bn", NULL, x, l->mid, l->k, l->stride, act, -1);
         if (l->se)
-            x = add_se(net, u, x);
+            x = add_se(net, u, x, arch_layer_squeeze(l));
         x = add_conv(net, u, OP_MATMUL, "project.w", "project.bn", NULL, x, l->out, 1, 1,
                      NN_ACT_NONE, arch_layer_residual(l) ? in : -1);
     }
@@ -274,6 +274,12 @@ static float *tgrad(struct nn_net *net, int t)
     return t < 0 || !net->grads ? NULL : net->grads + net->tensors[t].off;
 }
 
+/* Folded 1x1 convs keep their weights packed for nn_pw_forward. */
+static size_t folded_w_size(const struct nn_net *net, const struct op *o)
+{
+    return o->kind == OP_MATMUL ? nn_pw_packed_size(o->cin, o->cout) : net->tensors[o->tw].size;
+}
+
 /* Points every op at its memory once the allocations exist. */
 static void bind(struct nn_net *net)
 {
@@ -302,7 +308,7 @@ static void bind(struct nn_net *net)
             continue;
         if (o->tg >= 0) {
             o->fw = net->folded + fpos;
-            fpos += net->tensors[o->tw].size;
+            fpos += folded_w_size(net, o);
             o->fb = net->folded + fpos;
             fpos += net->tensors[o->tg].size;
         } else {
@@ -322,7 +328,7 @@ static size_t arena_size(const struct nn_net *net, size_t *folded)
         const struct op *o = &net->ops[i];
         n += o->aux_n;
         if (o->tg >= 0 && o->kind != OP_BN) /* a conv with BN folded in */
-            *folded += net->tensors[o->tw].size + net->tensors[o->tg].size;
+            *folded += folded_w_size(net, o) + net->tensors[o->tg].size;
     }
     return n;
 }
@@ -364,7 +370,8 @@ int nn_net_create(struct nn_net **out, const struct arch *a, int max_batch, enum
     net->arch = *a;
     net->mode = mode;
     net->max_batch = max_batch;
-    net->cap = 16 * (a->n_layers + 3);
+    /* a layer with expand and SE has 19 tensors (5 per conv+BN, 4 for SE) */
+    net->cap = 24 * (a->n_layers + 3);
     net->tensors = calloc(net->cap, sizeof *net->tensors);
     net->bufs = calloc(net->cap, sizeof *net->bufs);
     net->ops = calloc(net->cap, sizeof *net->ops);
@@ -482,7 +489,12 @@ static void op_forward(struct nn_net *net, struct op *o, int n, struct pcg32 *rn
         nn_conv_forward(y, o->aux, x, o->fw, o->fb, o->act, n, o->h, o->w, o->cin, o->cout, o->k,
                         o->stride);
         break;
-    case OP_MATMUL: nn_matmul_forward(y, x, o->fw, o->fb, res, o->act, m, o->cin, o->cout); break;
+    case OP_MATMUL:
+        if (o->tg >= 0) /* INFER, BN folded: packed weights */
+            nn_pw_forward(y, x, o->fw, o->fb, res, o->act, m, o->cin, o->cout);
+        else
+            nn_matmul_forward(y, x, o->fw, o->fb, res, o->act, m, o->cin, o->cout);
+        break;
     case OP_DW:
         nn_dwconv_forward(y, x, o->fw, o->fb, o->act, n, o->h, o->w, o->cin, o->k, o->stride);
         break;
@@ -617,7 +629,9 @@ void nn_net_fold(struct nn_net *net)
                    tdata(net, o->tvar), c);
         const float *w = tdata(net, o->tw);
         size_t size = net->tensors[o->tw].size;
-        if (o->kind == OP_DW) /* (k, k, c): channel fastest */
+        if (o->kind == OP_MATMUL)
+            nn_pw_pack(o->fw, w, scale, o->cin, c);
+        else if (o->kind == OP_DW) /* (k, k, c): channel fastest */
             for (size_t j = 0; j < size; j++)
                 o->fw[j] = w[j] * scale[j % c];
         else /* (cout, ...): one row per output channel */

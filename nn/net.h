@@ -73,7 +73,7 @@ int nn_net_tensor(struct nn_net *net, int unit, const char *name,
 
 /* Forward pass of n <= max_batch images x (n, in_h, in_w, in_c) NHWC.
  * TRAIN mode: BN uses batch statistics and updates running averages
- * (momentum 0.01, eps 1e-3); dropout draws from rng. INFER mode: rng unused.
+ * (momentum 0.1, eps 1e-5, as PyTorch); dropout draws from rng. INFER mode: rng unused.
  * Returns logits (n, classes), owned by net, valid until the next forward. */
 const float *nn_net_forward(struct nn_net *net, const float *x, int n,
                             struct pcg32 *rng);

@@ -18,6 +18,13 @@ int arch_se_squeeze(int mid)
     return arch_make_divisible(mid / 4, 8);
 }
 
+int arch_layer_squeeze(const struct arch_layer *l)
+{
+    if (!l->se)
+        return 0;
+    return l->sq > 0 ? l->sq : arch_se_squeeze(l->mid);
+}
+
 int arch_layer_residual(const struct arch_layer *l)
 {
     return l->stride == 1 && l->in == l->out;
@@ -97,7 +104,8 @@ static int validate_layer(const struct arch_layer *l, int i, int prev_out,
         (rc = check_range(err, src, LPATH("mid"), l->mid, 1, ARCH_MAX_CHANNELS)) ||
         (rc = check_range(err, src, LPATH("out"), l->out, 1, ARCH_MAX_CHANNELS)) ||
         (rc = check_range(err, src, LPATH("se"), l->se, 0, 1)) ||
-        (rc = check_act(err, src, LPATH("act"), l->act)))
+        (rc = check_act(err, src, LPATH("act"), l->act)) ||
+        (rc = check_range(err, src, LPATH("sq"), l->sq, 0, l->se ? l->mid : 0)))
         return rc;
     if (l->in != prev_out)
         return hw_error(err, HW_EINVAL, "%s: %s: %d does not match the previous output %d",
@@ -178,7 +186,7 @@ struct arch_cost arch_cost_layer(const struct arch_layer *l, int h, int w)
         cost_add(&c, conv_bn(l->in, l->mid, 1, (int64_t)h * w));
     cost_add(&c, conv_bn(1, l->mid, l->k, oh * ow)); /* depthwise */
     if (l->se) {
-        int sq = arch_se_squeeze(l->mid);
+        int sq = arch_layer_squeeze(l);
         cost_add(&c, fc_bias(l->mid, sq));
         cost_add(&c, fc_bias(sq, l->mid));
     }
@@ -258,14 +266,15 @@ static int defining_fields(const struct arch *a, int32_t *f)
         f[n++] = fixed[i];
     for (int i = 0; i < a->n_layers && i < ARCH_MAX_LAYERS; i++) {
         const struct arch_layer *l = &a->layers[i];
-        int32_t lf[] = {l->k, l->stride, l->in, l->mid, l->out, l->se, (int32_t)l->act};
+        int32_t lf[] = {l->k, l->stride, l->in, l->mid, l->out, l->se, (int32_t)l->act,
+                        arch_layer_squeeze(l)};
         for (size_t j = 0; j < sizeof lf / sizeof lf[0]; j++)
             f[n++] = lf[j];
     }
     return n;
 }
 
-#define ARCH_MAX_FIELDS (14 + 7 * ARCH_MAX_LAYERS)
+#define ARCH_MAX_FIELDS (14 + 8 * ARCH_MAX_LAYERS)
 
 uint64_t arch_hash(const struct arch *a)
 {

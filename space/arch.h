@@ -46,6 +46,9 @@ struct arch_layer {
     int in, mid, out;
     int se;     /* 0/1 */
     enum arch_act act;
+    int sq;     /* SE squeeze channels; 0 = the default arch_se_squeeze(mid).
+                   Explicit so nets built with other rounding rules (and
+                   NetAdapt-trimmed layers) keep their exact size. */
 };
 
 struct arch_head {
@@ -70,6 +73,8 @@ struct arch {
 int arch_make_divisible(double v, int divisor);
 /* Squeeze channels of a layer's SE: make_divisible(mid / 4, 8). */
 int arch_se_squeeze(int mid);
+/* Squeeze channels of layer l's SE (0 when it has none). */
+int arch_layer_squeeze(const struct arch_layer *l);
 /* Whether layer l has an identity residual (stride 1 and in == out). */
 int arch_layer_residual(const struct arch_layer *l);
 /* Spatial size after a conv with kernel k and stride s, padding k/2. */

@@ -20,6 +20,8 @@ static int read_layer(const struct jfield_ctx *c, const cJSON *node, const char 
         {.key = "out", .type = JF_INT, .dest = &l->out, .lo = 1, .hi = ARCH_MAX_CHANNELS},
         {.key = "se", .type = JF_BOOL, .dest = &l->se},
         {.key = "act", .type = JF_ACT, .dest = &l->act},
+        {.key = "sq", .type = JF_INT, .dest = &l->sq, .lo = 1, .hi = ARCH_MAX_CHANNELS,
+         .optional = 1},
         {0},
     };
     return jfield_read_object(c, node, path, fields);
@@ -151,7 +153,10 @@ static cJSON *layer_json(const struct arch_layer *l)
     const int vals[] = {l->k, l->stride, l->in, l->mid, l->out};
     cJSON *o = cJSON_CreateObject();
     if (!o || !add_ints(o, keys, vals, 5) || !cJSON_AddBoolToObject(o, "se", l->se) ||
-        !cJSON_AddStringToObject(o, "act", arch_act_name(l->act))) {
+        !cJSON_AddStringToObject(o, "act", arch_act_name(l->act)) ||
+        /* the squeeze is written only where it departs from the default rule */
+        (l->se && l->sq > 0 && l->sq != arch_se_squeeze(l->mid) &&
+         !cJSON_AddNumberToObject(o, "sq", l->sq))) {
         cJSON_Delete(o);
         return NULL;
     }

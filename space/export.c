@@ -73,11 +73,38 @@ static int find_ratio(enum fmt f, const int *in, const int *mid, int n, char *bu
     return 0;
 }
 
+/* Whether l's SE squeeze departs from the default rule (written as its own
+ * ratio, so the layer stands alone in a group). */
+static int se_custom(const struct arch_layer *l)
+{
+    return l->se && arch_layer_squeeze(l) != arch_se_squeeze(l->mid);
+}
+
+/* The SE ratio token for l: "_se0.25" for the default squeeze, else the
+ * shortest ratio r with make_divisible(mid * r, 8) == the squeeze. */
+static void se_token(const struct arch_layer *l, char *buf, size_t n)
+{
+    if (!l->se) {
+        buf[0] = '\0';
+        return;
+    }
+    if (!se_custom(l)) {
+        snprintf(buf, n, "_se0.25");
+        return;
+    }
+    int sq = arch_layer_squeeze(l);
+    for (int digits = 2; digits < 9; digits++) {
+        snprintf(buf, n, "_se%.*g", digits, (double)sq / l->mid);
+        if (arch_make_divisible(l->mid * atof(buf + 3), 8) == sq)
+            return;
+    }
+}
+
 /* Whether layer m can repeat the group started by l (see export.h). */
 static int same_group(const struct arch_layer *l, const struct arch_layer *m)
 {
     return m->stride == 1 && m->in == l->out && m->out == l->out && m->k == l->k &&
-           m->se == l->se && m->act == l->act;
+           m->se == l->se && m->act == l->act && !se_custom(l) && !se_custom(m);
 }
 
 static int write_strings(enum fmt f, const struct arch *a, char **out, struct hw_err *err)
@@ -118,7 +145,8 @@ static int write_strings(enum fmt f, const struct arch *a, char **out, struct hw
             if (!ds)
                 memcpy(ratio, next, sizeof ratio);
         }
-        const char *se = l->se ? "_se0.25" : "";
+        char se[24];
+        se_token(l, se, sizeof se);
         if (f == FMT_TIMM) {
             /* A new stage where the resolution or the width changes, as timm's
              * own MobileNetV3 definitions split them. */
@@ -311,8 +339,8 @@ static int check_opts(const struct cursor *c, const struct block_opts *o)
         return bad(c, "e%g: expansion must be in (0, 64]", o->e);
     if (o->type == 'd' && o->seen[OPT_E] && o->e != 1)
         return bad(c, "e%g: a ds block has no expand conv (e1)", o->e);
-    if (o->seen[OPT_SE] && o->se != 0.25)
-        return bad(c, "se%g: only se0.25 (squeeze mid/4) is supported", o->se);
+    if (o->seen[OPT_SE] && !(o->se > 0 && o->se <= 1))
+        return bad(c, "se%g: the squeeze ratio must be in (0, 1]", o->se);
     int out = c->f == FMT_TIMM ? o->c : o->o;
     if (out < 1 || out > ARCH_MAX_CHANNELS || (c->f == FMT_MNASNET && (o->i < 1 ||
                                                                       o->i > ARCH_MAX_CHANNELS)))
@@ -351,8 +379,11 @@ static int add_layers(const struct cursor *c, const struct block_opts *o, enum a
         if (mid == lin && o->e != 1 && c->f == FMT_MNASNET)
             return bad(c, "e%g gives mid == in (%d), which means no expand conv; write e1",
                        o->e, lin);
-        a->layers[a->n_layers++] = (struct arch_layer){
-            o->k, rep ? 1 : o->s, lin, mid, out, o->seen[OPT_SE] ? 1 : 0, act};
+        struct arch_layer l = {o->k, rep ? 1 : o->s, lin, mid, out, o->seen[OPT_SE] ? 1 : 0, act};
+        /* squeeze = make_divisible(mid * ratio, 8), as timm's round_channels */
+        if (l.se && o->se != 0.25 && arch_make_divisible(mid * o->se, 8) != arch_se_squeeze(mid))
+            l.sq = arch_make_divisible(mid * o->se, 8);
+        a->layers[a->n_layers++] = l;
     }
     *in = out;
     return HW_OK;

@@ -6,7 +6,11 @@
 
 #include "latency/fingerprint.h"
 #include "latency/lut.h"
+#include "latency/keys.h"
+#include "latency/measure.h"
+#include "latency/table.h"
 #include "latency/timing.h"
+#include "tests/cli_run.h"
 
 /* A two-layer net on 28x28x1, written out by hand. */
 static struct arch tiny_arch(void)
@@ -50,7 +54,7 @@ START_TEST(test_lut_keys)
     lut_key(&a, 1, k);
     ck_assert_str_eq(k, "layer-in:28x28x16-mid:64-out:24-k:3-s:2-se:0-act:relu-res:0");
     lut_key(&a, 2, k);
-    ck_assert_str_eq(k, "layer-in:14x14x24-mid:72-out:24-k:5-s:1-se:1-act:hswish-res:1");
+    ck_assert_str_eq(k, "layer-in:14x14x24-mid:72-out:24-k:5-s:1-se:24-act:hswish-res:1");
     lut_key(&a, 3, k);
     ck_assert_str_eq(k, "head-in:14x14x24-conv:96-cact:hswish-fc:128-fact:hswish-cls:10");
 }
@@ -234,10 +238,438 @@ START_TEST(test_time_counts_runs)
 {
     int calls = 0;
     struct lat_stats st;
-    lat_time(count_calls, &calls, 3, 300, &st);
+    struct lat_timing tm = {3, 300, 300, 0, LAT_CLOCK_WALL};
+    lat_time(count_calls, &calls, &tm, &st);
     ck_assert_int_eq(calls, 303);
     ck_assert_int_eq(st.count, 300);
     ck_assert(st.min_us <= st.median_us && st.median_us <= st.max_us);
+    /* a budget stops after min_runs once it has passed */
+    calls = 0;
+    tm = (struct lat_timing){0, 100000, 7, 1e-6, LAT_CLOCK_THREAD};
+    lat_time(count_calls, &calls, &tm, &st);
+    ck_assert_int_eq(calls, 7);
+    ck_assert(lat_clock_overhead_us(LAT_CLOCK_THREAD) >= 0);
+}
+END_TEST
+
+
+/* ---- table: database glue, selection, on-demand measurement ---- */
+
+static char db_file[64];
+
+static const char *fresh_db(void)
+{
+    snprintf(db_file, sizeof db_file, "/tmp/hwnas-latdb-XXXXXX");
+    int fd = mkstemp(db_file);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    unlink(db_file);
+    return db_file;
+}
+
+static void drop_db(const char *path)
+{
+    char p[96];
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+}
+
+/* Few runs so measuring tests stay fast. */
+static void quick(struct lat_table *t)
+{
+    t->timing = (struct lat_timing){1, 3, 3, 0, LAT_CLOCK_WALL};
+}
+
+START_TEST(test_table_round_trip)
+{
+    const char *path = fresh_db();
+    struct db *db;
+    struct hw_err e;
+    ck_assert_int_eq(db_open(&db, path, 0, &e), HW_OK);
+    struct lat_table t;
+    ck_assert_int_eq(lat_table_open(&t, db, NULL, 1, &e), HW_OK);
+    ck_assert(t.local);
+    ck_assert_int_eq(t.lut.n, 0);
+    struct arch a = tiny_arch();
+    char k[LUT_KEY_MAX];
+    for (int u = 0; u < 4; u++) {
+        lut_key(&a, u, k);
+        struct lat_stats s = stats(7.5 * (u + 1));
+        ck_assert_int_eq(lat_table_put(&t, k, &s, &e), HW_OK);
+    }
+    int64_t id = t.device_id;
+    lat_table_release(&t);
+    /* reopened by id: same device, same entries, the device row's fingerprint */
+    char sel[32];
+    snprintf(sel, sizeof sel, "%lld", (long long)id);
+    ck_assert_int_eq(lat_table_open(&t, db, sel, 1, &e), HW_OK);
+    ck_assert_int_eq(t.lut.n, 4);
+    ck_assert(t.local);
+    struct lat_fingerprint here;
+    lat_fingerprint_current(&here, 1);
+    ck_assert_str_eq(t.lut.fp.hash, here.hash);
+    double total;
+    ck_assert_int_eq(lut_predict(&t.lut, &a, &total, NULL, NULL, &e), HW_OK);
+    ck_assert_double_eq_tol(total, 75.0, 1e-9);
+    lat_table_release(&t);
+    /* by hash prefix; a 2-thread table is another device */
+    char prefix[8];
+    snprintf(prefix, sizeof prefix, "%.6s", here.hash);
+    ck_assert_int_eq(lat_table_open(&t, db, prefix, 1, &e), HW_OK);
+    ck_assert_int_eq(t.device_id, id);
+    lat_table_release(&t);
+    ck_assert_int_eq(lat_table_open(&t, db, NULL, 2, &e), HW_OK);
+    ck_assert_int_ne(t.device_id, id);
+    ck_assert_int_eq(t.lut.n, 0);
+    lat_table_release(&t);
+    ck_assert_int_eq(lat_table_open(&t, db, "999", 1, &e), HW_ENOTFOUND);
+    ck_assert_int_eq(lat_table_open(&t, db, "zzzzzz", 1, &e), HW_ENOTFOUND);
+    db_close(db);
+    drop_db(path);
+}
+END_TEST
+
+START_TEST(test_table_refuses_other_device)
+{
+    const char *path = fresh_db();
+    struct db *db;
+    struct hw_err e;
+    ck_assert_int_eq(db_open(&db, path, 0, &e), HW_OK);
+    struct lat_fingerprint other;
+    lat_fingerprint_current(&other, 1);
+    snprintf(other.blas_core, sizeof other.blas_core, "Pentium4");
+    lat_fingerprint_rehash(&other);
+    int64_t id;
+    ck_assert_int_eq(lat_device_get_or_create(db, &other, &id, &e), HW_OK);
+    char sel[32];
+    snprintf(sel, sizeof sel, "%lld", (long long)id);
+    struct lat_table t;
+    ck_assert_int_eq(lat_table_open(&t, db, sel, 1, &e), HW_OK);
+    ck_assert(!t.local);
+    ck_assert_int_eq(lat_table_require_local(&t, &e), HW_EMISMATCH);
+    ck_assert_msg(strstr(e.msg, "blas core: table has 'Pentium4', this run has"), "%s", e.msg);
+    /* predicting from it works; a missing key is an error, not a measurement */
+    struct arch a = tiny_arch();
+    char k[LUT_KEY_MAX];
+    lut_key(&a, 0, k);
+    struct lat_stats s = stats(4);
+    ck_assert_int_eq(lat_table_put(&t, k, &s, &e), HW_OK);
+    ck_assert_int_eq(lat_lookup_or_measure(&t, &a, 0, &s, &e), HW_OK);
+    ck_assert_double_eq(s.median_us, 4);
+    ck_assert_int_eq(lat_lookup_or_measure(&t, &a, 1, &s, &e), HW_ENOTFOUND);
+    lut_key(&a, 1, k);
+    ck_assert_msg(strstr(e.msg, k) && strstr(e.msg, "Pentium4"), "%s", e.msg);
+    double total;
+    ck_assert_int_eq(lat_table_predict(&t, &a, &total, NULL, NULL, &e), HW_ENOTFOUND);
+    ck_assert_int_eq(lat_table_measure(&t, &a, NULL, &e), HW_EMISMATCH);
+    int n;
+    ck_assert_int_eq(db_lut_count(db, id, &n, &e), HW_OK);
+    ck_assert_int_eq(n, 1);
+    lat_table_release(&t);
+    db_close(db);
+    drop_db(path);
+}
+END_TEST
+
+START_TEST(test_lookup_or_measure)
+{
+    const char *path = fresh_db();
+    struct db *db;
+    struct hw_err e;
+    ck_assert_int_eq(db_open(&db, path, 0, &e), HW_OK);
+    struct lat_table t;
+    ck_assert_int_eq(lat_table_open(&t, db, NULL, 1, &e), HW_OK);
+    quick(&t);
+    struct arch a = tiny_arch();
+    a.layers[1].mid = 37; /* an odd channel count, as NetAdapt makes */
+    struct lat_stats s;
+    ck_assert_int_eq(lat_lookup_or_measure(&t, &a, 2, &s, &e), HW_OK);
+    ck_assert_int_eq(s.count, 3);
+    ck_assert(s.median_us > 0);
+    char k[LUT_KEY_MAX];
+    lut_key(&a, 2, k);
+    struct db_lut_entry de;
+    ck_assert_int_eq(db_lut_get(db, t.device_id, k, &de, &e), HW_OK);
+    ck_assert_double_eq(de.median_us, s.median_us);
+    ck_assert_int_eq(t.lut.n, 1);
+    /* predict measures the other three in one pass */
+    double total, unit[4];
+    int measured;
+    ck_assert_int_eq(lat_table_predict(&t, &a, &total, unit, &measured, &e), HW_OK);
+    ck_assert_int_eq(measured, 3);
+    ck_assert_int_eq(t.lut.n, 4);
+    ck_assert_double_eq(unit[2], s.median_us);
+    ck_assert_double_eq_tol(total, unit[0] + unit[1] + unit[2] + unit[3], 1e-9);
+    ck_assert_int_eq(lat_table_predict(&t, &a, &total, NULL, &measured, &e), HW_OK);
+    ck_assert_int_eq(measured, 0);
+    lat_table_release(&t);
+    db_close(db);
+    drop_db(path);
+}
+END_TEST
+
+START_TEST(test_table_import)
+{
+    const char *path = fresh_db();
+    struct db *db;
+    struct hw_err e;
+    ck_assert_int_eq(db_open(&db, path, 0, &e), HW_OK);
+    const char *okkey = "stem-in:28x28x1-k:3-s:1-out:16-act:hswish";
+    char *bad = make_json(okkey, "-1", 1);
+    char *bad_path = strdup(write_tmp(bad));
+    ck_assert_int_eq(lat_table_import(db, bad_path, NULL, NULL, &e), HW_EINVAL);
+    struct db_device *d;
+    int n;
+    ck_assert_int_eq(db_device_list(db, &d, &n, &e), HW_OK);
+    ck_assert_int_eq(n, 0); /* refused whole: not even the device row */
+    free(d);
+    char *good = make_json(okkey, "2", 1);
+    char *good_path = strdup(write_tmp(good));
+    int64_t id;
+    ck_assert_int_eq(lat_table_import(db, good_path, &id, &n, &e), HW_OK);
+    ck_assert_int_eq(n, 1);
+    struct db_device dev;
+    ck_assert_int_eq(db_device_get(db, id, &dev, &e), HW_OK);
+    ck_assert_str_eq(dev.cpu, "cpu");
+    ck_assert_str_eq(dev.blas_core, "c");
+    struct db_lut_entry de;
+    ck_assert_int_eq(db_lut_get(db, id, okkey, &de, &e), HW_OK);
+    ck_assert_double_eq(de.median_us, 2);
+    unlink(bad_path);
+    unlink(good_path);
+    free(bad);
+    free(good);
+    free(bad_path);
+    free(good_path);
+    db_close(db);
+    drop_db(path);
+}
+END_TEST
+
+/* ---- keys of a space ---- */
+
+/* Two blocks small enough to enumerate every arch: 2*1*2*1*2*1 x 2*2*1*1*2*2 = 8 x 32. */
+static const char *tiny_space_json =
+    "{\"version\":1,\"name\":\"tiny\",\"input\":{\"h\":8,\"w\":8,\"c\":1},\"classes\":3,"
+    "\"stem\":{\"k\":3,\"stride\":1,\"out\":8,\"act\":\"relu\"},"
+    "\"head\":{\"conv_out\":16,\"conv_act\":\"hswish\",\"fc_hidden\":0,\"fc_act\":\"relu\","
+    "\"dropout\":0},\"blocks\":["
+    "{\"stride\":1,\"width\":8,\"kernel\":[3,5],\"expansion\":[1],\"se\":[0,1],\"act\":[\"relu\"],"
+    "\"layers\":[1,2],\"width_mult\":[1.0]},"
+    "{\"stride\":2,\"width\":16,\"kernel\":[3,5],\"expansion\":[2,3],\"se\":[0],"
+    "\"act\":[\"relu\"],\"layers\":[1,2],\"width_mult\":[0.5,1.0]}]}";
+
+static void tiny_space(struct space *s)
+{
+    struct hw_err e;
+    ck_assert_int_eq(space_from_json_string(tiny_space_json, "tiny", s, &e), HW_OK);
+}
+
+START_TEST(test_space_keys)
+{
+    struct space s;
+    tiny_space(&s);
+    struct lut need, every;
+    lut_init(&need, NULL);
+    lut_init(&every, NULL);
+    struct hw_err e;
+    ck_assert_int_eq(lat_space_keys(&s, &need, &e), HW_OK);
+    /* oracle: the keys of every arch of the space, by brute force */
+    int nt = space_n_tokens(&s), tok[SPACE_MAX_TOKENS] = {0};
+    struct lat_stats z = {0};
+    for (;;) {
+        struct arch a;
+        char k[LUT_KEY_MAX];
+        ck_assert_int_eq(space_decode(&s, tok, &a, &e), HW_OK);
+        for (int u = 0; u < lut_n_units(&a); u++) {
+            lut_key(&a, u, k);
+            lut_put(&every, k, &z);
+        }
+        int t = 0;
+        while (t < nt && ++tok[t] == space_token_choices(&s, t))
+            tok[t++] = 0;
+        if (t == nt)
+            break;
+    }
+    /* stem 1; block 0: 4 first (in 8 = out 8) whose repeats are the same keys;
+     * block 1: 2 k x 2 e x 2 w first + 2 x 2 x 2 repeats; head: 2 widths */
+    ck_assert_int_eq(every.n, 1 + 4 + 16 + 2);
+    ck_assert_int_eq(need.n, every.n);
+    for (int i = 0; i < every.cap; i++)
+        if (every.entries[i].key[0])
+            ck_assert_msg(lut_get(&need, every.entries[i].key), "%s", every.entries[i].key);
+    lut_release(&need);
+    lut_release(&every);
+}
+END_TEST
+
+START_TEST(test_space_cover)
+{
+    struct space s;
+    tiny_space(&s);
+    struct lut need, have;
+    lut_init(&need, NULL);
+    lut_init(&have, NULL);
+    struct hw_err e;
+    ck_assert_int_eq(lat_space_keys(&s, &need, &e), HW_OK);
+    struct lat_stats z = {0};
+    int nets = 0, n;
+    for (;;) {
+        struct arch a;
+        unsigned char want[ARCH_MAX_LAYERS + 2];
+        ck_assert_int_eq(lat_space_cover(&s, &need, &have, &a, want, &n, &e), HW_OK);
+        if (!n)
+            break;
+        int flagged = 0;
+        for (int u = 0; u < lut_n_units(&a); u++) {
+            if (!want[u])
+                continue;
+            char k[LUT_KEY_MAX];
+            lut_key(&a, u, k);
+            ck_assert_ptr_nonnull(lut_get(&need, k));
+            ck_assert_ptr_null(lut_get(&have, k)); /* only missing keys, once */
+            lut_put(&have, k, &z);
+            flagged++;
+        }
+        ck_assert_int_eq(flagged, n);
+        ck_assert_int_lt(++nets, 30);
+    }
+    ck_assert_int_eq(have.n, need.n);
+    /* block 1 has 8 first-layer keys and one arch holds one: 8 nets suffice */
+    ck_assert_int_eq(nets, 8);
+    lut_release(&need);
+    lut_release(&have);
+}
+END_TEST
+
+START_TEST(test_measure_units)
+{
+    struct arch a = tiny_arch();
+    unsigned char want[4] = {0, 0, 1, 0};
+    struct lat_stats st[4];
+    memset(st, 0, sizeof st);
+    struct lat_timing tm = {1, 5, 5, 0, LAT_CLOCK_THREAD};
+    struct hw_err e;
+    ck_assert_int_eq(lat_measure_units(&a, want, &tm, st, &e), HW_OK);
+    ck_assert_int_eq(st[2].count, 5);
+    ck_assert_int_eq(st[1].count, 0); /* not wanted: untouched */
+    ck_assert(st[2].median_us > 0);
+    ck_assert_int_eq(lat_measure_arch(&a, &tm, &st[0], &e), HW_OK);
+    ck_assert_int_eq(st[0].count, 5);
+    /* every layer with expand and SE: the most tensors per layer (once overflowed nn's
+     * tensor table; ASan catches a regression) */
+    a.n_layers = 20;
+    for (int i = 0; i < a.n_layers; i++)
+        a.layers[i] = (struct arch_layer){3, 1, 16, 32, 16, 1, ARCH_ACT_HSWISH};
+    a.head.conv_out = 32;
+    struct lat_stats deep[22];
+    tm.runs = tm.min_runs = 1;
+    ck_assert_int_eq(lat_measure_units(&a, NULL, &tm, deep, &e), HW_OK);
+    ck_assert_int_eq(deep[21].count, 1);
+}
+END_TEST
+
+/* ---- the commands ---- */
+
+static void run_ok(struct cli_run *r, const char *args)
+{
+    ck_assert_int_eq(cli_run(r, args), 0);
+    ck_assert_msg(r->status == 0, "%s: exit %d: %s", args, r->status, r->err);
+}
+
+START_TEST(test_cli_profile_validate_latency)
+{
+    const char *db = fresh_db();
+    char *space_path = strdup(write_tmp(tiny_space_json));
+    char args[512];
+    struct cli_run r;
+    snprintf(args, sizeof args, "profile --space %s --runs 3 --warmup 1 --db %s --quiet",
+             space_path, db);
+    run_ok(&r, args);
+    ck_assert_msg(strstr(r.out, "23 distinct keys, 0 already measured, 23 to measure"), "%s", r.out);
+    ck_assert_msg(strstr(r.out, "measured 23 keys in 8 networks"), "%s", r.out);
+    cli_run_release(&r);
+    run_ok(&r, args); /* again: nothing left */
+    ck_assert_msg(strstr(r.out, "23 already measured, 0 to measure"), "%s", r.out);
+    cli_run_release(&r);
+    snprintf(args, sizeof args, "validate --space %s --samples 3 --runs 3 --json --db %s",
+             space_path, db);
+    run_ok(&r, args);
+    ck_assert_ptr_nonnull(strstr(r.out, "\"samples\":\t3"));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"within10_pct\""));
+    cli_run_release(&r);
+    /* latency of fmnist-ref: every key missing, measured on demand */
+    snprintf(args, sizeof args, "latency fmnist-ref --runs 3 --measure --db %s", db);
+    run_ok(&r, args);
+    ck_assert_msg(strstr(r.out, "9 missing keys measured now"), "%s", r.out);
+    ck_assert_ptr_nonnull(strstr(r.out, "head-in:4x4x80-conv:384"));
+    ck_assert_ptr_nonnull(strstr(r.out, "measured:  runs 3"));
+    cli_run_release(&r);
+    snprintf(args, sizeof args, "lut list --db %s", db);
+    run_ok(&r, args);
+    ck_assert_msg(strstr(r.out, "      32  "), "%s", r.out); /* 23 + 9 entries */
+    cli_run_release(&r);
+    unlink(space_path);
+    free(space_path);
+    drop_db(db);
+}
+END_TEST
+
+START_TEST(test_cli_lut_export_import)
+{
+    char src[64], dst[64], exp[80], args[512];
+    snprintf(src, sizeof src, "%s", fresh_db());
+    snprintf(dst, sizeof dst, "%s", fresh_db());
+    snprintf(exp, sizeof exp, "%s.json", src);
+    struct cli_run r;
+    snprintf(args, sizeof args, "latency fmnist-ref --runs 2 --db %s", src);
+    run_ok(&r, args);
+    cli_run_release(&r);
+    for (int csv = 0; csv < 2; csv++) {
+        snprintf(args, sizeof args, "lut export --format %s --out %s --db %s --quiet",
+                 csv ? "csv" : "json", exp, src);
+        run_ok(&r, args);
+        cli_run_release(&r);
+        snprintf(args, sizeof args, "lut import %s --db %s", exp, dst);
+        run_ok(&r, args);
+        ck_assert_msg(strstr(r.out, "imported 9 entries"), "%s", r.out);
+        cli_run_release(&r);
+    }
+    snprintf(args, sizeof args, "lut show --db %s", dst);
+    run_ok(&r, args);
+    ck_assert_ptr_nonnull(strstr(r.out, "9 entries"));
+    ck_assert_ptr_nonnull(strstr(r.out, "stem-in:28x28x1-k:3-s:1-out:16-act:hswish"));
+    cli_run_release(&r);
+    /* a bad file: refused, nothing written to a fresh database */
+    char bad_db[64];
+    snprintf(bad_db, sizeof bad_db, "%s", fresh_db());
+    char *bad = make_json("stem-in:28x28x1-k:3-s:1-out:16-act:hswish", "NaN", 1);
+    char *bad_path = strdup(write_tmp(bad));
+    snprintf(args, sizeof args, "lut import %s --db %s", bad_path, bad_db);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(strstr(r.err, bad_path), "%s", r.err);
+    cli_run_release(&r);
+    snprintf(args, sizeof args, "lut list --db %s", bad_db);
+    run_ok(&r, args);
+    ck_assert_msg(!strstr(r.out, "\n   1 "), "%s", r.out);
+    cli_run_release(&r);
+    /* another device's table: predicts, but never measures */
+    snprintf(args, sizeof args, "latency mobilenetv3-small --device %.8s --db %s",
+             "0000000000000000", dst);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_int_eq(r.status, 1);
+    cli_run_release(&r);
+    unlink(bad_path);
+    unlink(exp);
+    free(bad);
+    free(bad_path);
+    drop_db(src);
+    drop_db(dst);
+    drop_db(bad_db);
 }
 END_TEST
 
@@ -253,6 +685,24 @@ Suite *suite_latency(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("fingerprint");
     tcase_add_test(tc, test_fingerprint_compare);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("table");
+    tcase_add_test(tc, test_table_round_trip);
+    tcase_add_test(tc, test_table_refuses_other_device);
+    tcase_add_test(tc, test_lookup_or_measure);
+    tcase_add_test(tc, test_table_import);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("keys");
+    tcase_add_test(tc, test_space_keys);
+    tcase_add_test(tc, test_space_cover);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("measure");
+    tcase_add_test(tc, test_measure_units);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("cli");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_cli_profile_validate_latency);
+    tcase_add_test(tc, test_cli_lut_export_import);
     suite_add_tcase(s, tc);
     tc = tcase_create("timing");
     tcase_add_test(tc, test_stats_from_samples);

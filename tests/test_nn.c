@@ -148,10 +148,12 @@ static void mm_fwd(struct fd *f)
 
 START_TEST(test_matmul)
 {
-    static const int shapes[][3] = {{1, 5, 7}, {49, 24, 40}, {37, 16, 3}, {300, 64, 72}};
+    /* m, cin, cout: column tails and every tile width of nn_pw_forward */
+    static const int shapes[][3] = {{1, 5, 7},    {49, 24, 40},  {37, 16, 3},   {300, 64, 72},
+                                    {13, 20, 96}, {25, 8, 200},  {7, 33, 1000}, {50, 17, 130}};
     struct pcg32 rng;
     pcg32_seed(&rng, 2, 1);
-    for (int s = 0; s < 4; s++) {
+    for (int s = 0; s < 8; s++) {
         int m = shapes[s][0], cin = shapes[s][1], cout = shapes[s][2];
         size_t ny = (size_t)m * cout;
         struct mm_t t = {{mm_fwd, zeros(ny), rnd(ny, &rng, 1.f), ny}, rnd((size_t)m * cin, &rng, 1.f),
@@ -167,6 +169,12 @@ START_TEST(test_matmul)
             }
         mm_fwd(&t.f);
         assert_close(t.f.y, want, ny, 1e-4, 1e-4, "matmul");
+        /* the inference kernel on packed weights computes the same */
+        float *wp = zeros(nn_pw_packed_size(cin, cout)), *yp = zeros(ny);
+        nn_pw_pack(wp, t.w, NULL, cin, cout);
+        nn_pw_forward(yp, t.x, wp, t.b, t.res, NN_ACT_HSWISH, m, cin, cout);
+        assert_close(yp, want, ny, 1e-4, 1e-4, "pw");
+        free(wp), free(yp);
         if (m <= 49) { /* backward on the small shapes, linear (no act) */
             t.act = NN_ACT_NONE;
             float *dx = zeros((size_t)m * cin), *dw = zeros((size_t)cout * cin), *db = zeros(cout);
@@ -338,9 +346,9 @@ START_TEST(test_bn)
                 var += pow(t.x[(size_t)i * c + j] - mu, 2);
             for (int i = 0; i < m; i++)
                 want[(size_t)i * c + j] =
-                    (float)(t.g[j] * (t.x[(size_t)i * c + j] - mu) / sqrt(var / m + 1e-3) + t.b[j]);
-            wrm[j] = (float)(0.99 * 0.5 + 0.01 * mu);
-            wrv[j] = (float)(0.99 * 2.0 + 0.01 * var / (m - 1));
+                    (float)(t.g[j] * (t.x[(size_t)i * c + j] - mu) / sqrt(var / m + NN_BN_EPS) + t.b[j]);
+            wrm[j] = (float)((1 - NN_BN_MOMENTUM) * 0.5 + NN_BN_MOMENTUM * mu);
+            wrv[j] = (float)((1 - NN_BN_MOMENTUM) * 2.0 + NN_BN_MOMENTUM * var / (m - 1));
         }
         bn_fwd(&t.f);
         assert_close(t.f.y, want, ny, 1e-4, 1e-4, "bn");
@@ -351,7 +359,7 @@ START_TEST(test_bn)
         nn_bn_forward_eval(ye, t.x, t.g, t.b, t.rm, t.rv, m, c);
         for (size_t i = 0; i < ny; i++) {
             int j = (int)(i % c);
-            want[i] = (float)((t.x[i] - t.rm[j]) / sqrt(t.rv[j] + 1e-3) * t.g[j] + t.b[j]);
+            want[i] = (float)((t.x[i] - t.rm[j]) / sqrt(t.rv[j] + NN_BN_EPS) * t.g[j] + t.b[j]);
         }
         assert_close(ye, want, ny, 1e-4, 1e-4, "bn eval");
         if (m < 1000) {
@@ -673,7 +681,7 @@ START_TEST(test_net_gradient)
         for (size_t j = 0; j < cnt; j++) {
             size_t at = off + j * (tv.size / cnt);
             float save = p[at];
-            double e = 3e-3;
+            double e = 1e-3;
             p[at] = save + (float)e;
             double lp = fd_loss(f);
             p[at] = save - (float)e;

@@ -1,0 +1,207 @@
+/* hwnas export RUN: a search's winning architecture (or its front) as arch
+ * JSON, timm block strings or MnasNet strings; optionally trained for real. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "db/db.h"
+#include "evaluator/train.h"
+#include "search/pareto.h"
+#include "space/arch_json.h"
+#include "space/export.h"
+
+struct export_opts {
+    const char *db, *format, *out, *model, *data;
+    int best, pareto, id, train_final, threads;
+};
+
+static int write_arch(FILE *f, const char *format, const struct arch *a, const char *label,
+                      struct hw_err *err)
+{
+    char *text = NULL;
+    int rc = HW_OK;
+    if (!strcmp(format, "json")) {
+        text = arch_to_json_string(a);
+        if (!text)
+            return hw_error(err, HW_ENOMEM, "out of memory writing %s", label);
+    } else if (!strcmp(format, "timm")) {
+        rc = arch_to_timm(a, &text, err);
+    } else {
+        rc = arch_to_mnasnet(a, &text, err);
+    }
+    if (rc)
+        return rc;
+    if (strcmp(format, "json") != 0)
+        fprintf(f, "# %s\n", label);
+    fprintf(f, "%s\n", text);
+    free(text);
+    return HW_OK;
+}
+
+/* The arch stored with a candidate, named after the run and trial. */
+static int candidate_arch(const struct db_run *r, const struct db_candidate *c, struct arch *a,
+                          struct hw_err *err)
+{
+    char src[160];
+    snprintf(src, sizeof src, "run %s trial %d", r->name, c->trial);
+    int rc = arch_from_json_string(c->arch_json, src, a, err);
+    if (rc == HW_OK)
+        snprintf(a->name, sizeof a->name, "%s-t%d", r->name, c->trial);
+    return rc;
+}
+
+/* Trains the chosen arch for real and reports validation and test accuracy
+ * of the saved model; the model is registered in the database. */
+static int train_final(struct db *db, const struct db_run *r, const struct db_candidate *c,
+                       const struct arch *a, const struct export_opts *o, struct hw_err *err)
+{
+    char model[1024];
+    if (o->model)
+        snprintf(model, sizeof model, "%s", o->model);
+    else
+        snprintf(model, sizeof model, "%s-t%d.hwm", r->name, c->trial);
+    struct train_config tc;
+    train_config_default(&tc);
+    tc.epochs = o->train_final;
+    tc.threads = o->threads;
+    tc.quiet = cli_quiet;
+    struct train_result res;
+    int rc = cli_train_arch(a, &tc, r->seed, "onecycle", o->data, model, &res, err);
+    if (rc)
+        return rc;
+    double val_acc, test_acc;
+    int n_val, n_test;
+    const char *name;
+    if ((rc = cli_eval_model(model, o->data, 0, 500, &val_acc, &n_val, &name, err)) ||
+        (rc = cli_eval_model(model, o->data, 1, 500, &test_acc, &n_test, &name, err)))
+        return rc;
+    printf("%s: validation %.2f%% (%d images), test %.2f%% (%d images), predicted %.4f ms\n",
+           model, 100 * val_acc, n_val, 100 * test_acc, n_test, c->predicted_ms);
+    struct db_model m;
+    memset(&m, 0, sizeof m);
+    snprintf(m.name, sizeof m.name, "%s", a->name);
+    snprintf(m.path, sizeof m.path, "%s", model);
+    m.arch_json = arch_to_json_string(a);
+    m.val_acc = val_acc;
+    m.test_acc = test_acc;
+    m.source = DB_MODEL_CANDIDATE;
+    m.source_id = c->id;
+    rc = db_model_add(db, &m, err);
+    free(m.arch_json);
+    return rc;
+}
+
+int cmd_export(int argc, char **argv)
+{
+    struct export_opts o = {.format = "json", .id = -1, .threads = 2};
+    const struct cli_flag flags[] = {
+        {"best", CLI_BOOL, &o.best, NULL, "the candidate with the best reward"},
+        {"id", CLI_INT, &o.id, "N", "the candidate of trial N (as 'hwnas runs show' lists)"},
+        {"pareto", CLI_BOOL, &o.pareto, NULL, "every candidate on the accuracy/latency front"},
+        {"format", CLI_STR, &o.format, "F", "json (hwnas arch), timm (arch_def strings) or mnasnet"},
+        {"out", CLI_STR, &o.out, "FILE", "write to FILE instead of stdout"},
+        {"train-final", CLI_INT, &o.train_final, "E",
+         "train the chosen arch on the 50k split for E epochs; report val and test accuracy"},
+        {"model", CLI_STR, &o.model, "FILE", "model file for --train-final (default RUN-tN.hwm)"},
+        {"threads", CLI_INT, &o.threads, "T", "training threads for --train-final (default 2)"},
+        {"data", CLI_STR, &o.data, "DIR", "IDX dataset folder (default " DATA_DEFAULT_DIR ")"},
+        {"db", CLI_STR, &o.db, "FILE", "database (default ./hwnas.db or $HWNAS_DB)"},
+        {0},
+    };
+    const struct cli_command cmd = {
+        "export",
+        "Export a search run's chosen architecture: as hwnas arch JSON (loadable by every\n"
+        "command), timm arch_def block strings or MnasNet block strings. With\n"
+        "--train-final E the architecture is trained for real and saved with its weights.",
+        "hwnas export RUN (--best | --id N | --pareto) [--format json|timm|mnasnet] [--out FILE]\n"
+        "                    [--train-final E [--model FILE]]",
+        flags, 1, 1};
+    char *pos[argc];
+    int npos, rc = cli_parse(&cmd, argc, argv, pos, &npos);
+    if (rc)
+        return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
+    if (o.best + o.pareto + (o.id >= 0) != 1)
+        return cli_usage_error(&cmd, "choose exactly one of --best, --id N, --pareto");
+    if (strcmp(o.format, "json") && strcmp(o.format, "timm") && strcmp(o.format, "mnasnet"))
+        return cli_usage_error(&cmd, "--format: '%s' is not json, timm or mnasnet", o.format);
+    if (o.train_final < 0 || (o.train_final && o.pareto))
+        return cli_usage_error(&cmd, "--train-final takes a positive epoch count and one arch "
+                                     "(--best or --id)");
+    if (o.threads < 1)
+        return cli_usage_error(&cmd, "--threads: %d is not positive", o.threads);
+
+    struct hw_err e;
+    hw_err_clear(&e);
+    struct db *db;
+    if (db_open(&db, cli_db_path(o.db), DB_OPEN_EXISTING, &e))
+        return cli_fail(&e);
+    struct db_run r;
+    if (db_run_lookup(db, pos[0], &r, &e)) {
+        db_close(db);
+        return cli_fail(&e);
+    }
+    struct db_candidate *cs = NULL;
+    int n = 0, *pick = NULL, n_pick = 0;
+    rc = db_candidate_list(db, r.id, o.best ? DB_ORDER_REWARD : DB_ORDER_TRIAL, 0, &cs, &n, &e);
+    if (!rc && n == 0)
+        rc = hw_error(&e, HW_ENOTFOUND, "run '%s' has no candidates yet", r.name);
+    if (!rc && !(pick = malloc(sizeof *pick * (size_t)n)))
+        rc = hw_error(&e, HW_ENOMEM, "out of memory");
+    if (!rc && o.best) {
+        pick[n_pick++] = 0;
+    } else if (!rc && o.id >= 0) {
+        for (int i = 0; i < n; i++)
+            if (cs[i].trial == o.id)
+                pick[n_pick++] = i;
+        if (!n_pick)
+            rc = hw_error(&e, HW_ENOTFOUND, "run '%s' has no trial %d (it has trials 0..%d)",
+                          r.name, o.id, n - 1);
+    } else if (!rc) {
+        struct pareto_point *pts = malloc(sizeof *pts * (size_t)n);
+        if (!pts)
+            rc = hw_error(&e, HW_ENOMEM, "out of memory");
+        for (int i = 0; !rc && i < n; i++)
+            pts[i] = (struct pareto_point){cs[i].predicted_ms,
+                                           cs[i].status == DB_CAND_OK ? cs[i].val_acc : NAN};
+        if (!rc)
+            n_pick = pareto_front(pts, n, pick);
+        free(pts);
+    }
+    FILE *f = stdout;
+    if (!rc && o.out && !(f = fopen(o.out, "w"))) {
+        rc = hw_error(&e, HW_EIO, "%s: cannot write: %s", o.out, strerror(errno));
+        f = stdout;
+    }
+    if (!rc && o.pareto && !strcmp(o.format, "json"))
+        fprintf(f, "[\n");
+    struct arch a;
+    for (int k = 0; !rc && k < n_pick; k++) {
+        const struct db_candidate *c = &cs[pick[k]];
+        char label[256];
+        snprintf(label, sizeof label, "run %s trial %d: val acc %.2f%%, predicted %.4f ms, "
+                 "reward %.4f", r.name, c->trial, 100 * c->val_acc, c->predicted_ms, c->reward);
+        if ((rc = candidate_arch(&r, c, &a, &e)))
+            break;
+        if (o.pareto && !strcmp(o.format, "json") && k)
+            fprintf(f, ",\n");
+        rc = write_arch(f, o.format, &a, label, &e);
+    }
+    if (!rc && o.pareto && !strcmp(o.format, "json"))
+        fprintf(f, "]\n");
+    if (f != stdout && fclose(f) != 0 && !rc)
+        rc = hw_error(&e, HW_EIO, "%s: write failed", o.out);
+    if (!rc && o.out)
+        fprintf(stderr, "wrote %d architecture%s to %s\n", n_pick, n_pick == 1 ? "" : "s", o.out);
+    if (!rc && o.train_final)
+        rc = train_final(db, &r, &cs[pick[0]], &a, &o, &e);
+    free(pick);
+    db_candidate_list_free(cs, n);
+    db_run_release(&r);
+    db_close(db);
+    return rc ? cli_fail(&e) : CLI_EXIT_OK;
+}

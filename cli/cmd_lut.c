@@ -1,0 +1,177 @@
+/* hwnas lut list|show|export|import: the latency tables in the database. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "cli/lat_cli.h"
+#include "util/progress.h"
+
+static int lut_list(int argc, char **argv)
+{
+    const char *db_flag = NULL;
+    int threads = 1;
+    const struct cli_flag flags[] = {
+        {"threads", CLI_INT, &threads, "N", "thread count that marks this machine's table"},
+        {"db", CLI_STR, &db_flag, "FILE", "database (default $HWNAS_DB or ./hwnas.db)"},
+        {0}};
+    const struct cli_command cmd = {
+        "lut list", "Devices (fingerprints) in the database with their entry counts.",
+        "hwnas lut list [--db FILE]", flags, 0, 0};
+    char *pos[argc > 0 ? argc : 1];
+    int npos, rc = cli_parse(&cmd, argc, argv, pos, &npos);
+    if (rc)
+        return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
+    struct hw_err err;
+    struct db *db;
+    if (db_open(&db, cli_db_path(db_flag), DB_OPEN_EXISTING, &err))
+        return cli_fail(&err);
+    struct db_device *d;
+    int n;
+    if ((rc = db_device_list(db, &d, &n, &err))) {
+        db_close(db);
+        return cli_fail(&err);
+    }
+    struct lat_fingerprint here;
+    lat_fingerprint_current(&here, threads);
+    printf("%4s  %-16s %7s %8s  %-10s %-5s %s\n", "id", "hash", "threads", "entries", "blas core",
+           "here", "cpu");
+    for (int i = 0; rc == HW_OK && i < n; i++) {
+        int count;
+        if ((rc = db_lut_count(db, d[i].id, &count, &err)))
+            break;
+        printf("%4" PRId64 "  %-16s %7d %8d  %-10s %-5s %s\n", d[i].id, d[i].hash, d[i].threads,
+               count, d[i].blas_core, strcmp(d[i].hash, here.hash) == 0 ? "yes" : "-", d[i].cpu);
+    }
+    free(d);
+    db_close(db);
+    return rc ? cli_fail(&err) : CLI_EXIT_OK;
+}
+
+/* show and export: a device's table, printed or exported. */
+static int lut_dump(int argc, char **argv, int show)
+{
+    const char *device = NULL, *db_flag = NULL, *format = "json", *out_path = NULL;
+    int threads = 1;
+    const struct cli_flag show_flags[] = {
+        {"device", CLI_STR, &device, "ID|HASH", "device (default: this machine)"},
+        {"threads", CLI_INT, &threads, "N", "thread count of this machine's table (default 1)"},
+        {"db", CLI_STR, &db_flag, "FILE", "database (default $HWNAS_DB or ./hwnas.db)"},
+        {0}};
+    const struct cli_flag export_flags[] = {
+        {"device", CLI_STR, &device, "ID|HASH", "device (default: this machine)"},
+        {"threads", CLI_INT, &threads, "N", "thread count of this machine's table (default 1)"},
+        {"format", CLI_STR, &format, "json|csv", "export format (default json)"},
+        {"out", CLI_STR, &out_path, "FILE", "write to FILE instead of stdout"},
+        {"db", CLI_STR, &db_flag, "FILE", "database (default $HWNAS_DB or ./hwnas.db)"},
+        {0}};
+    const struct cli_command show_cmd = {
+        "lut show", "A device's latency table: every key with its figures in microseconds.",
+        "hwnas lut show [--device ID|HASH]", show_flags, 0, 0};
+    const struct cli_command export_cmd = {
+        "lut export",
+        "Exports a device's latency table with its fingerprint and units, as JSON or as\n"
+        "CSV (fingerprint in '#' header lines); 'hwnas lut import' reads either back.",
+        "hwnas lut export [--device ID|HASH] [--format json|csv] [--out FILE]", export_flags, 0,
+        0};
+    const struct cli_command *cmd = show ? &show_cmd : &export_cmd;
+    char *pos[argc > 0 ? argc : 1];
+    int npos, rc = cli_parse(cmd, argc, argv, pos, &npos);
+    if (rc)
+        return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
+    int csv = strcmp(format, "csv") == 0;
+    if (!csv && strcmp(format, "json") != 0)
+        return cli_usage_error(cmd, "--format: '%s' is not json or csv", format);
+    if (threads < 1 || threads > 256)
+        return cli_usage_error(cmd, "--threads: %d is not in [1, 256]", threads);
+    struct hw_err err;
+    struct db *db;
+    struct lat_table t;
+    if ((rc = lat_cli_open(db_flag, device, threads, &db, &t)))
+        return rc;
+    if (show) {
+        char dev[128];
+        lat_cli_device_name(&t, dev, sizeof dev);
+        printf("%s: %d entries\n", dev, t.lut.n);
+        rc = lut_export_csv(&t.lut, stdout, &err);
+    } else {
+        FILE *f = out_path ? fopen(out_path, "w") : stdout;
+        if (!f) {
+            rc = hw_error(&err, HW_EIO, "%s: cannot open for writing", out_path);
+        } else {
+            rc = csv ? lut_export_csv(&t.lut, f, &err) : lut_export_json(&t.lut, f, &err);
+            if (out_path && fclose(f) != 0 && rc == HW_OK)
+                rc = hw_error(&err, HW_EIO, "%s: write failed", out_path);
+            if (rc == HW_OK && out_path)
+                log_info("wrote %d entries of device %" PRId64 " to %s", t.lut.n, t.device_id,
+                         out_path);
+        }
+    }
+    lat_table_release(&t);
+    db_close(db);
+    return rc ? cli_fail(&err) : CLI_EXIT_OK;
+}
+
+static int lut_import_cmd(int argc, char **argv)
+{
+    const char *db_flag = NULL;
+    const struct cli_flag flags[] = {
+        {"db", CLI_STR, &db_flag, "FILE", "database (default $HWNAS_DB or ./hwnas.db)"},
+        {0}};
+    const struct cli_command cmd = {
+        "lut import",
+        "Imports a latency table exported by 'hwnas lut export' (JSON or CSV) under\n"
+        "the device of its fingerprint. The whole file is validated first; a bad\n"
+        "file is refused with nothing written.",
+        "hwnas lut import FILE [--db FILE]", flags, 1, 1};
+    char *pos[argc > 0 ? argc : 1];
+    int npos, rc = cli_parse(&cmd, argc, argv, pos, &npos);
+    if (rc)
+        return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
+    struct hw_err err;
+    struct db *db;
+    if (db_open(&db, cli_db_path(db_flag), 0, &err))
+        return cli_fail(&err);
+    int64_t id;
+    int n;
+    rc = lat_table_import(db, pos[0], &id, &n, &err);
+    db_close(db);
+    if (rc)
+        return cli_fail(&err);
+    printf("imported %d entries from %s into device %" PRId64 "\n", n, pos[0], id);
+    return CLI_EXIT_OK;
+}
+
+static int lut_show(int argc, char **argv) { return lut_dump(argc, argv, 1); }
+static int lut_export(int argc, char **argv) { return lut_dump(argc, argv, 0); }
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} subcommands[] = {
+    {"list", lut_list, "devices with their entry counts"},
+    {"show", lut_show, "a device's table (CSV, microseconds)"},
+    {"export", lut_export, "a device's table as JSON or CSV with its fingerprint"},
+    {"import", lut_import_cmd, "a table file, validated whole, under its fingerprint's device"},
+};
+
+int cmd_lut(int argc, char **argv)
+{
+    size_t n = sizeof subcommands / sizeof subcommands[0];
+    if (argc >= 2)
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(argv[1], subcommands[i].name) == 0)
+                return subcommands[i].run(argc - 1, argv + 1);
+    int help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+    FILE *out = help ? stdout : stderr;
+    if (argc >= 2 && !help)
+        fprintf(stderr, "hwnas lut: unknown subcommand '%s'\n", argv[1]);
+    fprintf(out, "usage: hwnas lut <subcommand> [flags]\n\nsubcommands:\n");
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
+    fprintf(out, "\n'hwnas lut <subcommand> --help' describes its flags.\n");
+    return help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+}

@@ -1,0 +1,123 @@
+/* hwnas profile: builds this machine's latency table for a search space. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "cli/lat_cli.h"
+#include "latency/keys.h"
+#include "space/space.h"
+#include "util/progress.h"
+#include "util/timer.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* Keys of need that are in have. */
+static int count_present(const struct lut *need, const struct lut *have)
+{
+    int n = 0;
+    for (int i = 0; i < need->cap; i++)
+        if (need->entries[i].key[0] && lut_get(have, need->entries[i].key))
+            n++;
+    return n;
+}
+
+int cmd_profile(int argc, char **argv)
+{
+    const char *space_name = NULL, *db_flag = NULL;
+    int threads = 1, runs = 0, warmup = -1, cpu = -1;
+    const struct cli_flag flags[] = {
+        {"space", CLI_STR, &space_name, "S", "search space: a shipped name or a space JSON file"},
+        {"threads", CLI_INT, &threads, "N", "kernel threads (default 1, as MobileNetV3 measures)"},
+        {"runs", CLI_INT, &runs, "R", "timed runs per key (default: 15-100 within ~0.5 s)"},
+        {"warmup", CLI_INT, &warmup, "W", "untimed runs before timing (default 3)"},
+        {"cpu", CLI_INT, &cpu, "N", "pin to CPU N"},
+        {"db", CLI_STR, &db_flag, "FILE", "database (default $HWNAS_DB or ./hwnas.db)"},
+        {0}};
+    const struct cli_command cmd = {
+        "profile",
+        "Builds this machine's latency table for a search space: lists the distinct\n"
+        "table keys the space needs (stem, every block layer shape, every head input\n"
+        "width), then times each one not yet in the table, inside whole networks of\n"
+        "the space (batch 1, median of the timed runs, microseconds). Each network's\n"
+        "entries are saved as soon as they are measured: Ctrl-C stops between\n"
+        "networks with a consistent table, and running again continues.",
+        "hwnas profile --space S [--threads N] [--runs R] [--warmup W] [--cpu N] [--db FILE]",
+        flags, 0, 0};
+    char *pos[argc > 0 ? argc : 1];
+    int npos, rc = cli_parse(&cmd, argc, argv, pos, &npos);
+    if (rc)
+        return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
+    if (!space_name)
+        return cli_usage_error(&cmd, "--space is required");
+    if (runs < 0 || runs > 100000 || warmup > 100000)
+        return cli_usage_error(&cmd, "--runs/--warmup: %d/%d out of range", runs, warmup);
+    if ((rc = lat_cli_setup("profile", threads, cpu)))
+        return rc;
+    struct hw_err err;
+    struct space s;
+    if (space_resolve(space_name, &s, &err))
+        return cli_fail(&err);
+    struct db *db;
+    struct lat_table t;
+    if ((rc = lat_cli_open(db_flag, NULL, threads, &db, &t)))
+        return rc;
+    lat_cli_timing(&t, runs, warmup);
+    struct lut need;
+    lut_init(&need, NULL);
+    if ((rc = lat_space_keys(&s, &need, &err)))
+        goto fail;
+    int present = count_present(&need, &t.lut), missing = need.n - present;
+    char dev[128];
+    lat_cli_device_name(&t, dev, sizeof dev);
+    printf("space %s: %d distinct keys, %d already measured, %d to measure on %s\n", s.name,
+           need.n, present, missing, dev);
+
+    stop_requested = 0;
+    struct sigaction sa = {.sa_handler = on_sigint}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old);
+    struct progress p;
+    progress_init(&p, "profile", missing, "keys", cli_quiet);
+    uint64_t start = timer_now_ns();
+    int done = 0, nets = 0;
+    while (!stop_requested) {
+        struct arch a;
+        unsigned char want[ARCH_MAX_LAYERS + 2];
+        int n;
+        if ((rc = lat_space_cover(&s, &need, &t.lut, &a, want, &n, &err)) || n == 0)
+            break;
+        if ((rc = lat_table_measure(&t, &a, want, &err)))
+            break;
+        done += n;
+        nets++;
+        progress_update(&p, done);
+    }
+    progress_finish(&p);
+    sigaction(SIGINT, &old, NULL);
+    if (rc)
+        goto fail;
+    double secs = timer_since_s(start);
+    char took[32];
+    progress_format_duration(took, sizeof took, secs);
+    present = count_present(&need, &t.lut);
+    printf("measured %d keys in %d networks in %s (%.1f s); the table has %d of the %d keys "
+           "of %s%s\n", done, nets, took, secs, present, need.n, s.name,
+           stop_requested ? " (interrupted: run again to continue)" : "");
+    lut_release(&need);
+    lat_table_release(&t);
+    db_close(db);
+    return stop_requested ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+fail:
+    lut_release(&need);
+    lat_table_release(&t);
+    db_close(db);
+    return cli_fail(&err);
+}

@@ -1,0 +1,212 @@
+/* hwnas runs list|show|pareto: what searches have found. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "db/db.h"
+#include "search/pareto.h"
+
+static const char *db_flag;
+static int show_top = 10;
+static const char *svg_path;
+
+static const struct cli_flag list_flags[] = {
+    {"db", CLI_STR, &db_flag, "FILE", "database (default ./hwnas.db or $HWNAS_DB)"},
+    {0},
+};
+static const struct cli_flag show_flags[] = {
+    {"db", CLI_STR, &db_flag, "FILE", "database (default ./hwnas.db or $HWNAS_DB)"},
+    {"top", CLI_INT, &show_top, "N", "candidates to list, best reward first (default 10)"},
+    {0},
+};
+static const struct cli_flag pareto_flags[] = {
+    {"db", CLI_STR, &db_flag, "FILE", "database (default ./hwnas.db or $HWNAS_DB)"},
+    {"svg", CLI_STR, &svg_path, "FILE", "also draw the front as an SVG scatter into FILE"},
+    {0},
+};
+
+static const struct cli_command runs_list = {
+    "runs list", "List the search runs in the database.", "hwnas runs list [--db FILE]",
+    list_flags, 0, 0};
+static const struct cli_command runs_show = {
+    "runs show", "Show a run's configuration and its best candidates.",
+    "hwnas runs show RUN [--top N]", show_flags, 1, 1};
+static const struct cli_command runs_pareto = {
+    "runs pareto",
+    "The accuracy/latency Pareto front of a run: candidates no other beats on both\n"
+    "validation accuracy and predicted latency.",
+    "hwnas runs pareto RUN [--svg FILE]", pareto_flags, 1, 1};
+
+static int open_db(struct db **db, struct hw_err *e)
+{
+    return db_open(db, cli_db_path(db_flag), DB_OPEN_EXISTING, e);
+}
+
+static int do_list(void)
+{
+    struct hw_err e;
+    struct db *db;
+    if (open_db(&db, &e))
+        return cli_fail(&e);
+    struct db_run *runs;
+    int n;
+    if (db_run_list(db, &runs, &n, &e)) {
+        db_close(db);
+        return cli_fail(&e);
+    }
+    printf("%-4s %-20s %-10s %-10s %10s %8s %9s %-8s %s\n", "id", "name", "space", "controller",
+           "target_ms", "trials", "best_acc", "status", "updated");
+    for (int i = 0; i < n; i++) {
+        int count = 0;
+        struct db_candidate *best = NULL;
+        int nb = 0;
+        db_candidate_count(db, runs[i].id, &count, &e);
+        db_candidate_list(db, runs[i].id, DB_ORDER_REWARD, 1, &best, &nb, &e);
+        char acc[16] = "-";
+        if (nb > 0 && isfinite(best[0].val_acc))
+            snprintf(acc, sizeof acc, "%.2f%%", 100 * best[0].val_acc);
+        printf("%-4lld %-20s %-10s %-10s %10.3f %8d %9s %-8s %s\n", (long long)runs[i].id,
+               runs[i].name, runs[i].space, runs[i].controller, runs[i].target_ms, count, acc,
+               db_run_status_name(runs[i].status), runs[i].updated_at);
+        db_candidate_list_free(best, nb);
+    }
+    if (n == 0)
+        printf("(no runs yet: start one with 'hwnas search')\n");
+    db_run_list_free(runs, n);
+    db_close(db);
+    return CLI_EXIT_OK;
+}
+
+static void print_candidate_header(void)
+{
+    printf("%6s %-10s %12s %8s %10s %9s %8s %8s\n", "trial", "status", "predicted_ms", "val_acc",
+           "reward", "MACs", "params", "wall_s");
+}
+
+static void print_candidate(const struct db_candidate *c)
+{
+    printf("%6d %-10s %12.4f %7.2f%% %10.5f %8.2fM %7.3fM %8.1f\n", c->trial,
+           db_cand_status_name(c->status), c->predicted_ms, 100 * c->val_acc, c->reward,
+           (double)c->macs / 1e6, (double)c->params / 1e6, c->wall_s);
+}
+
+static int do_show(const char *name)
+{
+    struct hw_err e;
+    struct db *db;
+    if (open_db(&db, &e))
+        return cli_fail(&e);
+    struct db_run r;
+    if (db_run_lookup(db, name, &r, &e)) {
+        db_close(db);
+        return cli_fail(&e);
+    }
+    int count = 0;
+    db_candidate_count(db, r.id, &count, &e);
+    printf("run %lld '%s': space %s, controller %s, status %s\n", (long long)r.id, r.name,
+           r.space, r.controller, db_run_status_name(r.status));
+    printf("target %.4f ms, reward ACC x (LAT/T)^w with w = %g under / %g over the target\n",
+           r.target_ms, r.w_alpha, r.w_beta);
+    printf("seed %llu, trials %d of %d, time budget %s, device %lld\n",
+           (unsigned long long)r.seed, count, r.trials_max,
+           r.time_budget_s > 0 ? "set" : "none", (long long)r.device_id);
+    if (r.config_json)
+        printf("config %s\n", r.config_json);
+    printf("created %s, updated %s\n\n", r.created_at, r.updated_at);
+    struct db_candidate *cs;
+    int n;
+    int rc = db_candidate_list(db, r.id, DB_ORDER_REWARD, show_top, &cs, &n, &e);
+    if (rc == HW_OK) {
+        printf("top %d by reward:\n", n);
+        print_candidate_header();
+        for (int i = 0; i < n; i++)
+            print_candidate(&cs[i]);
+        db_candidate_list_free(cs, n);
+    }
+    db_run_release(&r);
+    db_close(db);
+    return rc ? cli_fail(&e) : CLI_EXIT_OK;
+}
+
+static int do_pareto(const char *name)
+{
+    struct hw_err e;
+    struct db *db;
+    if (open_db(&db, &e))
+        return cli_fail(&e);
+    struct db_run r;
+    if (db_run_lookup(db, name, &r, &e)) {
+        db_close(db);
+        return cli_fail(&e);
+    }
+    struct db_candidate *cs = NULL;
+    int n = 0, rc = db_candidate_list(db, r.id, DB_ORDER_TRIAL, 0, &cs, &n, &e);
+    struct pareto_point *pts = rc ? NULL : malloc(sizeof *pts * (size_t)(n ? n : 1));
+    int *idx = rc ? NULL : malloc(sizeof *idx * (size_t)(n ? n : 1));
+    if (!rc && (!pts || !idx))
+        rc = hw_error(&e, HW_ENOMEM, "out of memory for %d candidates", n);
+    if (!rc) {
+        for (int i = 0; i < n; i++) /* duplicates repeat a point: leave them out */
+            pts[i] = (struct pareto_point){cs[i].predicted_ms,
+                                           cs[i].status == DB_CAND_OK ? cs[i].val_acc : NAN};
+        int nf = pareto_front(pts, n, idx);
+        printf("run '%s': %d candidates, %d on the accuracy/latency front (target %.4f ms)\n",
+               r.name, n, nf, r.target_ms);
+        print_candidate_header();
+        for (int i = 0; i < nf; i++)
+            print_candidate(&cs[idx[i]]);
+        if (svg_path) {
+            FILE *f = fopen(svg_path, "w");
+            char title[256];
+            snprintf(title, sizeof title, "hwnas run %s: %s, %s", r.name, r.space, r.controller);
+            struct pareto_svg_opts o = {title, r.target_ms, 0, 0};
+            if (!f)
+                rc = hw_error(&e, HW_EIO, "%s: cannot write", svg_path);
+            else {
+                rc = pareto_svg_write(f, pts, n, &o, &e);
+                if (fclose(f) != 0 && !rc)
+                    rc = hw_error(&e, HW_EIO, "%s: write failed", svg_path);
+            }
+            if (!rc)
+                printf("front drawn to %s\n", svg_path);
+        }
+    }
+    free(pts);
+    free(idx);
+    db_candidate_list_free(cs, n);
+    db_run_release(&r);
+    db_close(db);
+    return rc ? cli_fail(&e) : CLI_EXIT_OK;
+}
+
+int cmd_runs(int argc, char **argv)
+{
+    static const char *usage =
+        "usage: hwnas runs list|show|pareto ...\n"
+        "  list              every search run\n"
+        "  show RUN          a run's configuration and best candidates\n"
+        "  pareto RUN        the accuracy/latency front (--svg FILE to draw it)\n";
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    const struct cli_command *cmd = !strcmp(argv[1], "list")     ? &runs_list
+                                    : !strcmp(argv[1], "show")   ? &runs_show
+                                    : !strcmp(argv[1], "pareto") ? &runs_pareto
+                                                                 : NULL;
+    if (!cmd) {
+        fprintf(stderr, "hwnas runs: unknown subcommand '%s'\n%s", argv[1], usage);
+        return CLI_EXIT_USAGE;
+    }
+    char *pv[argc];
+    int npos;
+    int rc = cli_parse(cmd, argc - 1, argv + 1, pv, &npos);
+    if (rc == CLI_EXIT_OK)
+        rc = cmd == &runs_list ? do_list() : cmd == &runs_show ? do_show(pv[0]) : do_pareto(pv[0]);
+    else if (rc == CLI_HELP_SHOWN)
+        rc = CLI_EXIT_OK;
+    return rc;
+}

@@ -1,0 +1,344 @@
+/* hwnas search: a latency-constrained architecture search, resumable. */
+#include <cJSON.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "db/db.h"
+#include "evaluator/data.h"
+#include "evaluator/proxy.h"
+#include "latency/table.h"
+#include "nn/net.h"
+#include "search/run.h"
+#include "util/progress.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+struct opts {
+    const char *space, *controller, *device, *name, *resume, *db, *data;
+    double target_ms, w, time_budget;
+    int hard, trials, lat_threads, train_threads;
+    long seed;
+    struct eval_proxy_config proxy;
+};
+
+static struct opts o;
+
+static const struct cli_flag flags[] = {
+    {"space", CLI_STR, &o.space, "S", "search space: fmnist, mbv3-224 or a space JSON file (default fmnist)"},
+    {"target-ms", CLI_DOUBLE, &o.target_ms, "T", "latency target T in milliseconds (required for a new run)"},
+    {"controller", CLI_STR, &o.controller, "C", "rl | evolution | random (default rl)"},
+    {"trials", CLI_INT, &o.trials, "N", "stop when the run has N candidates (default 100)"},
+    {"time-budget", CLI_DURATION, &o.time_budget, "D", "stop starting trials after D (90s, 30m, 2h) in this session"},
+    {"seed", CLI_LONG, &o.seed, "S", "seed of the controller and of every proxy training (default 1)"},
+    {"w", CLI_DOUBLE, &o.w, "W", "reward exponent w (soft constraint, default -0.07)"},
+    {"hard", CLI_BOOL, &o.hard, NULL, "hard constraint: w = 0 under the target, -1 over it"},
+    {"device", CLI_STR, &o.device, "ID", "latency table of this device (id or hash; default this machine)"},
+    {"threads", CLI_INT, &o.lat_threads, "N", "threads the latency table was profiled with (default 1)"},
+    {"train-threads", CLI_INT, &o.train_threads, "N", "threads for proxy training (default 2)"},
+    {"name", CLI_STR, &o.name, "RUN", "name of the new run (default run-<id>)"},
+    {"resume", CLI_STR, &o.resume, "RUN", "continue a stopped or crashed run"},
+    {"proxy-epochs", CLI_INT, &o.proxy.epochs, "E", "proxy training epochs per candidate"},
+    {"proxy-subset", CLI_INT, &o.proxy.subset, "N", "training images per proxy training"},
+    {"proxy-val", CLI_INT, &o.proxy.val_subset, "N", "validation images per proxy evaluation"},
+    {"data", CLI_STR, &o.data, "DIR", "IDX dataset folder (default " DATA_DEFAULT_DIR ")"},
+    {"db", CLI_STR, &o.db, "FILE", "database (default ./hwnas.db or $HWNAS_DB)"},
+    {0},
+};
+
+static const struct cli_command cmd = {
+    "search",
+    "Search a block-wise space for the architecture with the best MnasNet reward\n"
+    "ACC x (LAT/T)^w: LAT predicted by this device's latency table, ACC the validation\n"
+    "accuracy after proxy training. Every candidate is stored in the database as it is\n"
+    "evaluated; Ctrl-C stops cleanly and --resume RUN continues the same sequence.",
+    "hwnas search --space S --target-ms T [--controller rl|evolution|random] [--trials N]\n"
+    "                    [--time-budget 30m] [--seed S] [--device ID] [--name RUN]\n"
+    "       hwnas search --resume RUN [--trials N] [--time-budget D]",
+    flags, 0, 0};
+
+struct ctx {
+    struct lat_table *table;
+    int lat_threads, train_threads;
+    struct eval_proxy_config proxy;
+    struct progress bar;
+    double target_ms;
+};
+
+static int predict_hook(void *p, const struct arch *a, double *ms, struct hw_err *err)
+{
+    struct ctx *c = p;
+    /* on-demand measurements must run with the table's thread count */
+    int saved = nn_get_threads();
+    nn_set_threads(c->lat_threads);
+    double us;
+    int n_measured = 0;
+    int rc = lat_table_predict(c->table, a, &us, NULL, &n_measured, err);
+    nn_set_threads(saved);
+    *ms = us / 1000.0;
+    return rc;
+}
+
+static int eval_hook(void *p, const struct arch *a, uint64_t seed, double *acc, double *wall_s,
+                     struct hw_err *err)
+{
+    struct ctx *c = p;
+    struct eval_result r;
+    int rc = eval_proxy(a, &c->proxy, seed, &r, err);
+    if (rc)
+        return rc;
+    *acc = r.val_acc;
+    *wall_s = r.wall_s;
+    return HW_OK;
+}
+
+static void trial_hook(void *p, const struct search_trial_info *t)
+{
+    struct ctx *c = p;
+    char best_acc[16] = "-", eta[24] = "";
+    if (isfinite(t->best_acc_under_target))
+        snprintf(best_acc, sizeof best_acc, "%.2f%%", 100 * t->best_acc_under_target);
+    progress_update(&c->bar, t->trial + 1);
+    if (!c->bar.enabled && t->trials_max > 0)
+        snprintf(eta, sizeof eta, " (%d/%d)", t->trial + 1, t->trials_max);
+    progress_note(&c->bar, "best reward %.4f, best acc under target %s", t->best_reward, best_acc);
+    if (c->bar.enabled)
+        fputs("\r\033[K", stderr);
+    printf("trial %4d%s %7.4f ms %s acc %6.2f%% reward %.4f%s | best %.4f, under target %s\n",
+           t->trial, eta, t->predicted_ms, t->predicted_ms <= c->target_ms ? "<=T" : "> T",
+           100 * t->val_acc, t->reward, t->duplicate ? " (duplicate, not retrained)" : "",
+           t->best_reward, best_acc);
+    fflush(stdout);
+}
+
+static char *config_json(const struct opts *op)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *px = cJSON_AddObjectToObject(root, "proxy");
+    cJSON_AddNumberToObject(px, "epochs", op->proxy.epochs);
+    cJSON_AddNumberToObject(px, "subset", op->proxy.subset);
+    cJSON_AddNumberToObject(px, "val_subset", op->proxy.val_subset);
+    cJSON_AddNumberToObject(px, "batch", op->proxy.batch);
+    cJSON_AddNumberToObject(px, "lr", op->proxy.lr);
+    cJSON_AddNumberToObject(root, "lat_threads", op->lat_threads);
+    cJSON_AddNumberToObject(root, "train_threads", op->train_threads);
+    cJSON_AddStringToObject(root, "data", op->data ? op->data : DATA_DEFAULT_DIR);
+    cJSON_AddBoolToObject(root, "hard", op->hard);
+    char *s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return s;
+}
+
+/* Reads back what config_json wrote (a run made by this hwnas). */
+static int config_read(const char *text, struct opts *op, struct hw_err *err)
+{
+    cJSON *root = text ? cJSON_Parse(text) : NULL;
+    const cJSON *px = cJSON_GetObjectItemCaseSensitive(root, "proxy");
+    const char *need[] = {"epochs", "subset", "val_subset", "batch", "lr"};
+    double v[5];
+    for (int i = 0; i < 5; i++) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(px, need[i]);
+        if (!cJSON_IsNumber(x)) {
+            cJSON_Delete(root);
+            return hw_error(err, HW_EINVAL, "run config: proxy.%s is missing", need[i]);
+        }
+        v[i] = x->valuedouble;
+    }
+    op->proxy.epochs = (int)v[0];
+    op->proxy.subset = (int)v[1];
+    op->proxy.val_subset = (int)v[2];
+    op->proxy.batch = (int)v[3];
+    op->proxy.lr = v[4];
+    const cJSON *lt = cJSON_GetObjectItemCaseSensitive(root, "lat_threads");
+    const cJSON *tt = cJSON_GetObjectItemCaseSensitive(root, "train_threads");
+    const cJSON *dd = cJSON_GetObjectItemCaseSensitive(root, "data");
+    op->lat_threads = cJSON_IsNumber(lt) ? lt->valueint : 1;
+    if (!o.train_threads) /* the only knob a resume may change: not part of the result */
+        op->train_threads = cJSON_IsNumber(tt) ? tt->valueint : 2;
+    static char data[1024];
+    snprintf(data, sizeof data, "%s", cJSON_IsString(dd) ? dd->valuestring : DATA_DEFAULT_DIR);
+    op->data = data;
+    cJSON_Delete(root);
+    return HW_OK;
+}
+
+int cmd_search(int argc, char **argv)
+{
+    memset(&o, 0, sizeof o);
+    o.seed = 1;
+    o.w = REWARD_DEFAULT_W;
+    o.lat_threads = 1;
+    eval_proxy_config_default(&o.proxy);
+    char *pos[argc];
+    int npos, rc = cli_parse(&cmd, argc, argv, pos, &npos);
+    if (rc)
+        return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
+    if (!o.resume && !(o.target_ms > 0))
+        return cli_usage_error(&cmd, "--target-ms must be given and > 0 (got %g)", o.target_ms);
+    if (o.trials < 0 || o.train_threads < 0 || o.lat_threads < 1 || o.proxy.epochs < 1 ||
+        o.proxy.subset < 0 || o.proxy.val_subset < 0)
+        return cli_usage_error(&cmd, "--trials/--threads/--train-threads/--proxy-* must be positive");
+    if (o.seed < 0)
+        return cli_usage_error(&cmd, "--seed: %ld is negative", o.seed);
+    if (o.resume && (o.space || o.target_ms > 0 || o.controller || o.name || o.device || o.hard))
+        return cli_usage_error(&cmd, "--resume continues a run with its own configuration; "
+                                     "only --trials, --time-budget and --train-threads may change");
+
+    struct hw_err e;
+    hw_err_clear(&e);
+    enum ctrl_kind kind = CTRL_RL;
+    if (o.controller && ctrl_kind_parse(o.controller, &kind, &e))
+        return cli_usage_error(&cmd, "--controller: %s", e.msg);
+    struct db *db = NULL;
+    struct lat_table table;
+    struct ctrl *ctrl = NULL;
+    struct data_set train = {0}, val = {0};
+    struct db_run run;
+    memset(&run, 0, sizeof run);
+    memset(&table, 0, sizeof table);
+    int have_table = 0, have_run = 0, have_data = 0;
+    struct space space;
+    char devsel[32];
+
+    if ((rc = db_open(&db, cli_db_path(o.db), 0, &e)))
+        goto out;
+    if (o.resume) {
+        if ((rc = db_run_lookup(db, o.resume, &run, &e)))
+            goto out;
+        have_run = 1;
+        if ((rc = config_read(run.config_json, &o, &e)))
+            goto out;
+        o.space = run.space;
+        snprintf(devsel, sizeof devsel, "%lld", (long long)run.device_id);
+        o.device = devsel;
+        if (o.trials)
+            run.trials_max = o.trials;
+    } else if (!o.trials) {
+        o.trials = 100;
+    }
+    if (!o.train_threads)
+        o.train_threads = 2;
+    if ((rc = space_resolve(o.space ? o.space : "fmnist", &space, &e)))
+        goto out;
+    if ((rc = lat_table_open(&table, db, o.device, o.lat_threads, &e)))
+        goto out;
+    have_table = 1;
+    if (table.lut.n == 0) {
+        rc = hw_error(&e, HW_ENOTFOUND,
+                      "%s: no latency table for device %lld (%s, %d thread%s); make one with "
+                      "'hwnas profile --space %s%s' first",
+                      db_path(db), (long long)table.device_id, table.lut.fp.cpu,
+                      table.lut.fp.threads, table.lut.fp.threads == 1 ? "" : "s",
+                      o.space ? o.space : "fmnist", o.db ? " --db ..." : "");
+        goto out;
+    }
+    if (o.resume) {
+        void *blob;
+        size_t len;
+        if ((rc = db_run_load_state(db, run.id, &blob, &len, &e)))
+            goto out;
+        if (blob) {
+            rc = ctrl_load(&ctrl, blob, len, &e);
+            free(blob);
+            if (rc)
+                goto out;
+        }
+    }
+    if (!ctrl) { /* a new run, or one that stopped before its first candidate */
+        if (o.resume && (rc = ctrl_kind_parse(run.controller, &kind, &e)))
+            goto out;
+        struct ctrl_vocab v;
+        search_space_vocab(&space, &v);
+        if ((rc = ctrl_create(&ctrl, kind, &v, NULL, o.resume ? run.seed : (uint64_t)o.seed, &e)))
+            goto out;
+    }
+    if (!o.resume) {
+        snprintf(run.name, sizeof run.name, "%s", o.name ? o.name : "");
+        snprintf(run.space, sizeof run.space, "%s", o.space ? o.space : "fmnist");
+        snprintf(run.controller, sizeof run.controller, "%s", ctrl_kind_name(ctrl_kind_of(ctrl)));
+        run.target_ms = o.target_ms;
+        struct reward_cfg r = o.hard ? reward_cfg_hard(o.target_ms) : reward_cfg_soft(o.target_ms, o.w);
+        run.w_alpha = r.alpha;
+        run.w_beta = r.beta;
+        run.seed = (uint64_t)o.seed;
+        run.trials_max = o.trials;
+        run.time_budget_s = o.time_budget;
+        run.device_id = table.device_id;
+        run.config_json = config_json(&o);
+        rc = db_run_create(db, &run, &e);
+        if (rc)
+            goto out;
+        have_run = 1;
+    }
+    if ((rc = data_load_trainval(o.data ? o.data : DATA_DEFAULT_DIR, space.base.classes, &train,
+                                 &val, &e)))
+        goto out;
+    have_data = 1;
+    db_run_set_status(db, run.id, DB_RUN_RUNNING, NULL);
+
+    struct ctx c;
+    memset(&c, 0, sizeof c);
+    c.table = &table;
+    c.lat_threads = o.lat_threads;
+    c.train_threads = o.train_threads;
+    c.proxy = o.proxy;
+    c.proxy.threads = o.train_threads;
+    c.proxy.train = &train;
+    c.proxy.val = &val;
+    c.target_ms = run.target_ms;
+    int done = 0;
+    db_candidate_count(db, run.id, &done, NULL);
+    progress_init(&c.bar, "search", run.trials_max, "trials", cli_quiet);
+    c.bar.done = done;
+    printf("run '%s' (id %lld): space %s, controller %s, target %.4f ms, w %g/%g, %d of %d "
+           "trials done\n", run.name, (long long)run.id, run.space, run.controller,
+           run.target_ms, run.w_alpha, run.w_beta, done, run.trials_max);
+    fflush(stdout);
+    struct search_hooks hooks = {predict_hook, &c, eval_hook, &c, trial_hook, &c};
+    struct search_limits lim = {run.trials_max, o.time_budget, &stop_requested};
+    struct reward_cfg rcfg = {run.target_ms, run.w_alpha, run.w_beta};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    rc = search_run(db, run.id, &space, &rcfg, ctrl, run.seed, &hooks, &lim, &e);
+    progress_finish(&c.bar);
+    if (rc == HW_EINTR) {
+        db_run_set_status(db, run.id, DB_RUN_STOPPED, NULL);
+        fprintf(stderr, "hwnas: %s; continue with 'hwnas search --resume %s'\n", e.msg, run.name);
+        rc = HW_OK;
+    } else if (rc == HW_OK) {
+        db_candidate_count(db, run.id, &done, NULL);
+        int finished = run.trials_max > 0 && done >= run.trials_max;
+        db_run_set_status(db, run.id, finished ? DB_RUN_DONE : DB_RUN_STOPPED, NULL);
+        printf("run '%s': %d candidates; see 'hwnas runs show %s' and 'hwnas runs pareto %s'\n",
+               run.name, done, run.name, run.name);
+    } else {
+        db_run_set_status(db, run.id, DB_RUN_FAILED, NULL);
+    }
+out:
+    if (rc)
+        cli_fail(&e);
+    if (have_data) {
+        data_set_release(&train);
+        data_set_release(&val);
+    }
+    ctrl_free(ctrl);
+    if (have_table)
+        lat_table_release(&table);
+    if (have_run || run.config_json)
+        db_run_release(&run);
+    db_close(db);
+    return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}

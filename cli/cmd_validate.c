@@ -1,0 +1,238 @@
+/* hwnas validate: how well the latency table predicts whole networks. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "cli/lat_cli.h"
+#include "latency/measure.h"
+#include "space/space.h"
+#include "util/pcg32.h"
+#include "util/progress.h"
+
+struct sample {
+    int index;
+    double predicted_us, measured_us, rel; /* rel = predicted / measured - 1 */
+    double drift; /* probe measured / probe predicted, timed right after the sample */
+    int64_t macs;
+};
+
+struct summary {
+    double rmse_us, rmspe, within5, within10;
+};
+
+/* Accuracy over n samples; with normalize, each prediction is first scaled
+ * by the machine's speed drift measured beside it. */
+static struct summary summarize(const struct sample *v, int n, int normalize)
+{
+    struct summary s = {0, 0, 0, 0};
+    for (int i = 0; i < n; i++) {
+        double pred = v[i].predicted_us * (normalize ? v[i].drift : 1);
+        double d = pred - v[i].measured_us, rel = pred / v[i].measured_us - 1;
+        s.rmse_us += d * d;
+        s.rmspe += rel * rel;
+        s.within5 += fabs(rel) <= 0.05;
+        s.within10 += fabs(rel) <= 0.10;
+    }
+    s.rmse_us = sqrt(s.rmse_us / n);
+    s.rmspe = sqrt(s.rmspe / n);
+    s.within5 /= n;
+    s.within10 /= n;
+    return s;
+}
+
+static int by_abs_rel_desc(const void *a, const void *b)
+{
+    double x = fabs(((const struct sample *)a)->rel), y = fabs(((const struct sample *)b)->rel);
+    return (x < y) - (x > y);
+}
+
+static cJSON *samples_json(const struct sample *v, int n)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; i < n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "sample", v[i].index);
+        cJSON_AddNumberToObject(e, "predicted_us", v[i].predicted_us);
+        cJSON_AddNumberToObject(e, "measured_us", v[i].measured_us);
+        cJSON_AddNumberToObject(e, "error_pct", 100 * v[i].rel);
+        cJSON_AddNumberToObject(e, "drift", v[i].drift);
+        cJSON_AddNumberToObject(e, "macs", (double)v[i].macs);
+        cJSON_AddItemToArray(arr, e);
+    }
+    return arr;
+}
+
+/* lut_predict, with a missing key explained as a space not yet profiled. */
+static int predict_or_explain(const struct lat_table *t, const struct arch *a, double *us,
+                              const char *space_name, struct hw_err *err)
+{
+    char missing[LUT_KEY_MAX];
+    int rc = lut_predict(&t->lut, a, us, NULL, missing, err);
+    if (rc == HW_ENOTFOUND)
+        hw_error(err, rc, "the latency table has no entry for %s: run 'hwnas profile --space %s' "
+                 "first", missing, space_name);
+    return rc;
+}
+
+int cmd_validate(int argc, char **argv)
+{
+    const char *space_name = NULL, *db_flag = NULL;
+    int samples = 100, threads = 1, runs = 0, json = 0, cpu = -1;
+    long seed = 1;
+    const struct cli_flag flags[] = {
+        {"space", CLI_STR, &space_name, "S", "search space: a shipped name or a space JSON file"},
+        {"samples", CLI_INT, &samples, "N", "architectures to sample (default 100)"},
+        {"seed", CLI_LONG, &seed, "S", "sampling seed (default 1)"},
+        {"threads", CLI_INT, &threads, "N", "kernel threads (default 1)"},
+        {"runs", CLI_INT, &runs, "R", "timed end-to-end runs per arch (default: 15-100 in ~0.5 s)"},
+        {"cpu", CLI_INT, &cpu, "N", "pin to CPU N"},
+        {"json", CLI_BOOL, &json, NULL, "JSON output (every sample)"},
+        {"db", CLI_STR, &db_flag, "FILE", "database (default $HWNAS_DB or ./hwnas.db)"},
+        {0}};
+    const struct cli_command cmd = {
+        "validate",
+        "Samples architectures of a space, predicts each from this machine's latency\n"
+        "table and measures it end to end (batch 1, median); prints RMSE (us),\n"
+        "RMSPE, the share within +-5 % and +-10 %, and the five worst. A probe network\n"
+        "(the space's first arch) is timed after each sample to track the machine's\n"
+        "speed drift; figures with predictions scaled by it are printed beside the\n"
+        "raw ones (which are the ones stored in the database). Profile the space\n"
+        "first ('hwnas profile').",
+        "hwnas validate --space S [--samples N] [--seed S] [--json]", flags, 0, 0};
+    char *pos[argc > 0 ? argc : 1];
+    int npos, rc = cli_parse(&cmd, argc, argv, pos, &npos);
+    if (rc)
+        return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
+    if (!space_name)
+        return cli_usage_error(&cmd, "--space is required");
+    if (samples < 1 || samples > 100000)
+        return cli_usage_error(&cmd, "--samples: %d is not in [1, 100000]", samples);
+    if (runs < 0 || runs > 100000)
+        return cli_usage_error(&cmd, "--runs: %d is not in [1, 100000]", runs);
+    if ((rc = lat_cli_setup("validate", threads, cpu)))
+        return rc;
+    struct hw_err err;
+    struct space s;
+    if (space_resolve(space_name, &s, &err))
+        return cli_fail(&err);
+    struct db *db;
+    struct lat_table t;
+    if ((rc = lat_cli_open(db_flag, NULL, threads, &db, &t)))
+        return rc;
+    lat_cli_timing(&t, runs, -1);
+    struct sample *v = calloc((size_t)samples, sizeof *v);
+    if (!v) {
+        hw_error(&err, HW_ENOMEM, "out of memory for %d samples", samples);
+        goto fail;
+    }
+    /* The probe: the space's first arch (every token 0), timed after each
+     * sample. On a shared machine the speed drifts by tens of percent within
+     * a minute (other jobs' cache and memory traffic); the probe's measured
+     * over predicted latency tracks that drift. */
+    int zero[SPACE_MAX_TOKENS] = {0};
+    struct arch probe;
+    double probe_pred_us;
+    if ((rc = space_decode(&s, zero, &probe, &err)) ||
+        (rc = predict_or_explain(&t, &probe, &probe_pred_us, space_name, &err)))
+        goto fail;
+    struct pcg32 rng;
+    pcg32_seed(&rng, (uint64_t)seed, 0x76616c6964ull);
+    struct progress p;
+    progress_init(&p, "validate", samples, "archs", cli_quiet || json);
+    for (int i = 0; i < samples; i++) {
+        int tok[SPACE_MAX_TOKENS];
+        struct arch a;
+        struct lat_stats st, pst;
+        space_sample(&s, &rng, tok);
+        if ((rc = space_decode(&s, tok, &a, &err)) ||
+            (rc = predict_or_explain(&t, &a, &v[i].predicted_us, space_name, &err)) ||
+            (rc = lat_measure_arch(&a, &t.timing, &st, &err)) ||
+            (rc = lat_measure_arch(&probe, &t.timing, &pst, &err)))
+            goto fail;
+        v[i].index = i;
+        v[i].drift = pst.median_us / probe_pred_us;
+        v[i].measured_us = st.median_us;
+        v[i].rel = v[i].predicted_us / st.median_us - 1;
+        v[i].macs = arch_cost(&a).macs;
+        progress_update(&p, i + 1);
+    }
+    progress_finish(&p);
+    struct summary sm = summarize(v, samples, 0), nm = summarize(v, samples, 1);
+    double drift_lo = v[0].drift, drift_hi = v[0].drift;
+    for (int i = 1; i < samples; i++) {
+        drift_lo = fmin(drift_lo, v[i].drift);
+        drift_hi = fmax(drift_hi, v[i].drift);
+    }
+    cJSON *details = samples_json(v, samples);
+    char *details_text = cJSON_PrintUnformatted(details);
+    struct db_validation row = {.device_id = t.device_id, .samples = samples,
+                                .rmse_us = sm.rmse_us, .rmspe = sm.rmspe, .within5 = sm.within5,
+                                .within10 = sm.within10, .details_json = details_text};
+    snprintf(row.space, sizeof row.space, "%s", s.name);
+    int64_t vid = 0;
+    rc = db_validation_add(db, &row, &vid, &err);
+    free(details_text);
+    if (rc) {
+        cJSON_Delete(details);
+        goto fail;
+    }
+    qsort(v, (size_t)samples, sizeof *v, by_abs_rel_desc);
+    int worst = samples < 5 ? samples : 5;
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "space", s.name);
+        cJSON_AddNumberToObject(o, "device", (double)t.device_id);
+        cJSON_AddStringToObject(o, "fingerprint", t.lut.fp.hash);
+        cJSON_AddNumberToObject(o, "validation", (double)vid);
+        cJSON_AddNumberToObject(o, "samples", samples);
+        cJSON_AddNumberToObject(o, "seed", (double)seed);
+        cJSON_AddStringToObject(o, "units", "microseconds");
+        cJSON_AddNumberToObject(o, "rmse_us", sm.rmse_us);
+        cJSON_AddNumberToObject(o, "rmspe_pct", 100 * sm.rmspe);
+        cJSON_AddNumberToObject(o, "within5_pct", 100 * sm.within5);
+        cJSON_AddNumberToObject(o, "within10_pct", 100 * sm.within10);
+        cJSON *norm = cJSON_AddObjectToObject(o, "drift_normalized");
+        cJSON_AddNumberToObject(norm, "drift_min", drift_lo);
+        cJSON_AddNumberToObject(norm, "drift_max", drift_hi);
+        cJSON_AddNumberToObject(norm, "rmse_us", nm.rmse_us);
+        cJSON_AddNumberToObject(norm, "rmspe_pct", 100 * nm.rmspe);
+        cJSON_AddNumberToObject(norm, "within5_pct", 100 * nm.within5);
+        cJSON_AddNumberToObject(norm, "within10_pct", 100 * nm.within10);
+        cJSON_AddItemToObject(o, "worst", samples_json(v, worst));
+        cJSON_AddItemToObject(o, "all", details);
+        char *text = cJSON_Print(o);
+        cJSON_Delete(o);
+        printf("%s\n", text ? text : "null");
+        free(text);
+    } else {
+        cJSON_Delete(details);
+        char dev[128];
+        lat_cli_device_name(&t, dev, sizeof dev);
+        printf("space %s, %d sampled archs (seed %ld), %s\n", s.name, samples, seed, dev);
+        printf("RMSE %.1f us, RMSPE %.2f %%, within +-5 %%: %.1f %%, within +-10 %%: %.1f %%\n",
+               sm.rmse_us, 100 * sm.rmspe, 100 * sm.within5, 100 * sm.within10);
+        printf("machine speed drift (probe measured / predicted): %.3f .. %.3f; with each\n"
+               "prediction scaled by its drift: RMSE %.1f us, RMSPE %.2f %%, within +-5 %%: "
+               "%.1f %%, within +-10 %%: %.1f %%\n", drift_lo, drift_hi, nm.rmse_us,
+               100 * nm.rmspe, 100 * nm.within5, 100 * nm.within10);
+        printf("\nworst %d:\n%8s %14s %14s %8s %10s\n", worst, "sample", "predicted us",
+               "measured us", "error", "MMACs");
+        for (int i = 0; i < worst; i++)
+            printf("%8d %14.1f %14.1f %+7.1f%% %10.2f\n", v[i].index, v[i].predicted_us,
+                   v[i].measured_us, 100 * v[i].rel, v[i].macs / 1e6);
+        printf("\nstored as validation %lld\n", (long long)vid);
+    }
+    free(v);
+    lat_table_release(&t);
+    db_close(db);
+    return CLI_EXIT_OK;
+fail:
+    free(v);
+    lat_table_release(&t);
+    db_close(db);
+    return cli_fail(&err);
+}

@@ -1,0 +1,153 @@
+#include "search/run.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "space/arch_json.h"
+#include "util/timer.h"
+
+void search_space_vocab(const struct space *s, struct ctrl_vocab *v)
+{
+    memset(v, 0, sizeof *v);
+    v->n_tokens = space_n_tokens(s);
+    for (int t = 0; t < v->n_tokens; t++)
+        v->choices[t] = space_token_choices(s, t);
+}
+
+uint64_t search_trial_seed(uint64_t seed, int trial)
+{
+    /* splitmix64 of (seed, trial): nearby trials get unrelated seeds */
+    uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (uint64_t)(trial + 1);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* Best reward and best accuracy under the target among stored candidates,
+ * so progress after a resume reports the whole run. */
+static int run_bests(struct db *db, int64_t run_id, double target_ms, double *best_reward,
+                     double *best_acc, struct hw_err *err)
+{
+    struct db_candidate *cs;
+    int n;
+    int rc = db_candidate_list(db, run_id, DB_ORDER_TRIAL, 0, &cs, &n, err);
+    if (rc)
+        return rc;
+    *best_reward = NAN;
+    *best_acc = NAN;
+    for (int i = 0; i < n; i++) {
+        if (isfinite(cs[i].reward) && !(cs[i].reward <= *best_reward))
+            *best_reward = cs[i].reward;
+        if (isfinite(cs[i].val_acc) && cs[i].predicted_ms <= target_ms &&
+            !(cs[i].val_acc <= *best_acc))
+            *best_acc = cs[i].val_acc;
+    }
+    db_candidate_list_free(cs, n);
+    return HW_OK;
+}
+
+/* One trial: propose, evaluate (or reuse a duplicate's result), store the
+ * candidate and the controller state in one transaction. */
+static int search_trial(struct db *db, int64_t run_id, int trial, const struct space *s,
+                        const struct reward_cfg *rc, struct ctrl *c, uint64_t seed,
+                        const struct search_hooks *h, struct search_trial_info *info,
+                        struct hw_err *err)
+{
+    int tokens[CTRL_MAX_TOKENS];
+    struct arch a;
+    ctrl_propose(c, tokens);
+    int st = space_decode(s, tokens, &a, err);
+    if (st)
+        return st;
+    struct db_candidate cand;
+    memset(&cand, 0, sizeof cand);
+    cand.run_id = run_id;
+    cand.trial = trial;
+    cand.n_tokens = space_n_tokens(s);
+    memcpy(cand.tokens, tokens, sizeof tokens[0] * (size_t)cand.n_tokens);
+    snprintf(cand.arch_hash, sizeof cand.arch_hash, "%016llx",
+             (unsigned long long)arch_hash(&a));
+    struct arch_cost cost = arch_cost(&a);
+    cand.macs = cost.macs;
+    cand.params = cost.params;
+
+    struct db_candidate prev;
+    st = db_candidate_find_by_hash(db, run_id, cand.arch_hash, &prev, err);
+    if (st == HW_OK) { /* seen before: reuse, never train twice */
+        cand.predicted_ms = prev.predicted_ms;
+        cand.val_acc = prev.val_acc;
+        cand.wall_s = 0;
+        cand.status = DB_CAND_DUPLICATE;
+        db_candidate_release(&prev);
+        info->duplicate = 1;
+    } else if (st == HW_ENOTFOUND) {
+        if ((st = h->predict_ms(h->predict_ctx, &a, &cand.predicted_ms, err)))
+            return st;
+        if ((st = h->evaluate(h->eval_ctx, &a, search_trial_seed(seed, trial), &cand.val_acc,
+                              &cand.wall_s, err)))
+            return st;
+        cand.status = DB_CAND_OK;
+        info->duplicate = 0;
+    } else {
+        return st;
+    }
+    cand.reward = reward_mnas(rc, cand.val_acc, cand.predicted_ms);
+    if ((st = ctrl_report(c, tokens, cand.reward, err)))
+        return st;
+    struct ctrl_buf state = {0};
+    if ((st = ctrl_save(c, &state, err)))
+        return st;
+    cand.arch_json = arch_to_json_string(&a);
+    if (!cand.arch_json) {
+        ctrl_buf_release(&state);
+        return hw_error(err, HW_ENOMEM, "out of memory writing trial %d's arch", trial);
+    }
+    st = db_candidate_add(db, &cand, state.data, state.len, err);
+    ctrl_buf_release(&state);
+    free(cand.arch_json);
+    if (st)
+        return st;
+    info->trial = trial;
+    info->predicted_ms = cand.predicted_ms;
+    info->val_acc = cand.val_acc;
+    info->reward = cand.reward;
+    info->wall_s = cand.wall_s;
+    if (!(cand.reward <= info->best_reward))
+        info->best_reward = cand.reward;
+    if (cand.predicted_ms <= rc->target_ms && !(cand.val_acc <= info->best_acc_under_target))
+        info->best_acc_under_target = cand.val_acc;
+    return HW_OK;
+}
+
+int search_run(struct db *db, int64_t run_id, const struct space *s,
+               const struct reward_cfg *rc, struct ctrl *c, uint64_t seed,
+               const struct search_hooks *hooks, const struct search_limits *lim,
+               struct hw_err *err)
+{
+    int done;
+    int st = db_candidate_count(db, run_id, &done, err);
+    if (st)
+        return st;
+    struct search_trial_info info;
+    memset(&info, 0, sizeof info);
+    info.trials_max = lim->trials_max;
+    if ((st = run_bests(db, run_id, rc->target_ms, &info.best_reward,
+                        &info.best_acc_under_target, err)))
+        return st;
+    uint64_t t0 = timer_now_ns();
+    for (int trial = done;; trial++) {
+        if (lim->trials_max > 0 && trial >= lim->trials_max)
+            return HW_OK;
+        if (lim->time_budget_s > 0 && timer_since_s(t0) >= lim->time_budget_s)
+            return HW_OK;
+        if (lim->stop && *lim->stop)
+            return hw_error(err, HW_EINTR, "search stopped after %d candidates", trial);
+        if ((st = search_trial(db, run_id, trial, s, rc, c, seed, hooks, &info, err)))
+            return hw_error_prefix(err, "trial %d", trial);
+        info.elapsed_s = timer_since_s(t0);
+        if (hooks->on_trial)
+            hooks->on_trial(hooks->trial_ctx, &info);
+    }
+}

@@ -1,0 +1,68 @@
+/* The search loop: sample -> predicted latency -> proxy accuracy -> reward ->
+ * controller update, every candidate written to the database in its own
+ * transaction together with the controller state, so a run stopped at any
+ * point (Ctrl-C, kill -9, power loss) resumes losing at most the candidate
+ * in flight, and continues the same sequence. */
+#ifndef HWNAS_SEARCH_RUN_H
+#define HWNAS_SEARCH_RUN_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "db/db.h"
+#include "search/ctrl.h"
+#include "search/reward.h"
+#include "space/space.h"
+#include "util/err.h"
+
+/* What a trial produced, for progress displays. */
+struct search_trial_info {
+    int trial;          /* 0-based index within the run */
+    int trials_max;     /* 0: no limit */
+    int duplicate;      /* 1 when the arch was evaluated before in this run */
+    double predicted_ms, val_acc, reward, wall_s;
+    double best_reward;
+    double best_acc_under_target; /* NaN until a candidate meets the target */
+    double elapsed_s;   /* this session */
+};
+
+struct search_hooks {
+    /* Predicted latency of a in milliseconds (a latency table lookup that may
+     * measure missing keys on demand). */
+    int (*predict_ms)(void *ctx, const struct arch *a, double *ms, struct hw_err *err);
+    void *predict_ctx;
+    /* Validation accuracy (fraction) of a after proxy training with this
+     * seed, and the wall time it took. */
+    int (*evaluate)(void *ctx, const struct arch *a, uint64_t seed, double *acc,
+                    double *wall_s, struct hw_err *err);
+    void *eval_ctx;
+    /* Called after each stored trial; may be NULL. */
+    void (*on_trial)(void *ctx, const struct search_trial_info *info);
+    void *trial_ctx;
+};
+
+struct search_limits {
+    int trials_max;        /* stop when the run has this many candidates; 0: none */
+    double time_budget_s;  /* stop starting trials after this long (this session); 0: none */
+    volatile sig_atomic_t *stop; /* set by a signal handler; checked between trials */
+};
+
+/* Runs trials for run_id until a limit or *stop. The controller c must be
+ * the run's controller in the state saved with its last candidate (or fresh
+ * for a new run); the candidates already stored are kept and trial numbering
+ * continues after them. Each trial's evaluation seed is derived from seed and
+ * the trial index, so the same seed and latency table give the same
+ * candidates. Returns HW_OK when a limit was reached, HW_EINTR when stopped
+ * by *stop, or the error of a failed step (the run stays resumable). */
+int search_run(struct db *db, int64_t run_id, const struct space *s,
+               const struct reward_cfg *rc, struct ctrl *c, uint64_t seed,
+               const struct search_hooks *hooks, const struct search_limits *lim,
+               struct hw_err *err);
+
+/* The controller's view of a space: one token per block choice. */
+void search_space_vocab(const struct space *s, struct ctrl_vocab *v);
+
+/* Seed of the proxy training of trial t of a run seeded with seed. */
+uint64_t search_trial_seed(uint64_t seed, int trial);
+
+#endif

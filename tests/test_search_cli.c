@@ -1,0 +1,212 @@
+/* The search as a user runs it: a real hwnas process, killed with SIGKILL
+ * mid-run and resumed, must end with exactly the candidates of a run that was
+ * never interrupted. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "db/db.h"
+#include "tests/cli_run.h"
+
+/* A two-block space small enough to profile in a second or two. */
+static const char *tiny_space =
+    "{\"version\":1,\"name\":\"tiny\",\"input\":{\"h\":28,\"w\":28,\"c\":1},\"classes\":10,"
+    "\"stem\":{\"k\":3,\"stride\":2,\"out\":8,\"act\":\"hswish\"},"
+    "\"head\":{\"conv_out\":32,\"conv_act\":\"hswish\",\"fc_hidden\":0,\"fc_act\":\"relu\","
+    "\"dropout\":0},\"blocks\":["
+    "{\"stride\":2,\"width\":16,\"kernel\":[3,5],\"expansion\":[2,4],\"se\":[0,1],"
+    "\"act\":[\"relu\"],\"layers\":[1,2],\"width_mult\":[1.0]},"
+    "{\"stride\":2,\"width\":24,\"kernel\":[3],\"expansion\":[2,3],\"se\":[0],"
+    "\"act\":[\"relu\",\"hswish\"],\"layers\":[1],\"width_mult\":[1.0]}]}";
+
+#define SEARCH_FLAGS "--space %s --target-ms 0.05 --controller evolution --trials 12 --seed 4 " \
+                     "--proxy-epochs 1 --proxy-subset 256 --proxy-val 256 --train-threads 1 --quiet"
+
+static char dir[64];
+
+static void setup_dir(void)
+{
+    strcpy(dir, "/tmp/hwnas-scli-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/tiny.json", dir);
+    FILE *f = fopen(path, "w");
+    fputs(tiny_space, f);
+    fclose(f);
+}
+
+static void run_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void run_ok(const char *fmt, ...)
+{
+    char args[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    struct cli_run r;
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0, "hwnas %s: exit %d: %s", args, r.status, r.err);
+    cli_run_release(&r);
+}
+
+/* "hash:acc" of every candidate of run `name`, in trial order. */
+static char *history(const char *db_path, const char *name, int *n_out)
+{
+    struct db *db;
+    struct hw_err e;
+    ck_assert_msg(db_open(&db, db_path, DB_OPEN_EXISTING, &e) == HW_OK, "%s", e.msg);
+    struct db_run r;
+    ck_assert_int_eq(db_run_lookup(db, name, &r, &e), HW_OK);
+    struct db_candidate *cs;
+    int n;
+    ck_assert_int_eq(db_candidate_list(db, r.id, DB_ORDER_TRIAL, 0, &cs, &n, &e), HW_OK);
+    char *s = calloc((size_t)n + 1, 96);
+    for (int i = 0; i < n; i++)
+        sprintf(s + strlen(s), "%s:%.6f,", cs[i].arch_hash, cs[i].val_acc);
+    db_candidate_list_free(cs, n);
+    db_run_release(&r);
+    db_close(db);
+    *n_out = n;
+    return s;
+}
+
+static int count_candidates(const char *db_path)
+{
+    struct db *db;
+    if (db_open(&db, db_path, DB_OPEN_EXISTING, NULL) != HW_OK)
+        return 0;
+    struct db_run r;
+    int n = 0;
+    if (db_run_lookup(db, "k", &r, NULL) == HW_OK) {
+        db_candidate_count(db, r.id, &n, NULL);
+        db_run_release(&r);
+    }
+    db_close(db);
+    return n;
+}
+
+START_TEST(test_search_survives_kill9)
+{
+    setup_dir();
+    char a_db[128], b_db[128], space[128];
+    snprintf(a_db, sizeof a_db, "%s/a.db", dir);
+    snprintf(b_db, sizeof b_db, "%s/b.db", dir);
+    snprintf(space, sizeof space, "%s/tiny.json", dir);
+    run_ok("profile --space %s --db %s --runs 3 --warmup 1 --quiet", space, a_db);
+    run_ok("lut export --db %s --out %s/lut.json", a_db, dir);
+    run_ok("lut import %s/lut.json --db %s", dir, b_db);
+    /* the reference: one uninterrupted run */
+    run_ok("search " SEARCH_FLAGS " --name k --db %s", space, a_db);
+
+    /* the same run, killed with SIGKILL once a few candidates are stored */
+    const char *bin = getenv("HWNAS_BIN");
+    ck_assert_ptr_nonnull(bin);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "exec %s search " SEARCH_FLAGS " --name k --db %s >/dev/null 2>&1",
+                 bin, space, b_db);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    int seen = 0;
+    for (int i = 0; i < 600 && seen < 4; i++) {
+        usleep(50000);
+        seen = count_candidates(b_db);
+    }
+    ck_assert_int_ge(seen, 4);
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+    ck_assert(WIFSIGNALED(st));
+    int after_kill = count_candidates(b_db);
+    ck_assert_int_lt(after_kill, 12); /* killed mid-run, not after */
+    run_ok("search --resume k --db %s --quiet --train-threads 1", b_db);
+
+    int na, nb;
+    char *ha = history(a_db, "k", &na), *hb = history(b_db, "k", &nb);
+    ck_assert_int_eq(na, 12);
+    ck_assert_int_eq(nb, 12);
+    ck_assert_str_eq(ha, hb);
+    free(ha);
+    free(hb);
+
+    /* results commands read the run */
+    struct cli_run r;
+    char args[512];
+    snprintf(args, sizeof args, "runs pareto k --db %s --svg %s/front.svg", a_db, dir);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "on the accuracy/latency front"));
+    cli_run_release(&r);
+    /* export: the best arch as JSON loads back; strings; a missing trial */
+    snprintf(args, sizeof args, "export k --best --db %s --out %s/best.json", a_db, dir);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    cli_run_release(&r);
+    snprintf(args, sizeof args, "space show %s/best.json --json", dir);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0 && strstr(r.out, "\"macs\""), "%s", r.err);
+    cli_run_release(&r);
+    snprintf(args, sizeof args, "export k --id 3 --format timm --db %s", a_db);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0 && strstr(r.out, "run k trial 3") && strstr(r.out, "ir_r"),
+                  "%s", r.out);
+    cli_run_release(&r);
+    snprintf(args, sizeof args, "export k --id 99 --db %s", a_db);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 1 && strstr(r.err, "no trial 99"), "%s", r.err);
+    cli_run_release(&r);
+    snprintf(args, sizeof args, "rm -rf %s", dir);
+    ck_assert_int_eq(system(args), 0);
+}
+END_TEST
+
+START_TEST(test_search_refusals)
+{
+    setup_dir();
+    struct {
+        const char *args;
+        int status;
+        const char *msg;
+    } cases[] = {
+        {"search --space fmnist --target-ms 0.3 --db %s/x.db", 1, "no latency table for device"},
+        {"search --space fmnist --db %s/x.db", 2, "--target-ms must be given"},
+        {"search --target-ms 0.3 --controller greedy --db %s/x.db", 2, "greedy"},
+        {"search --target-ms 0.3 --trialz 3 --db %s/x.db", 2, "unknown flag '--trialz'"},
+        {"search --resume nosuchrun --db %s/x.db", 1, "nosuchrun"},
+        {"search --resume k --target-ms 2 --db %s/x.db", 2, "only --trials"},
+        {"runs show nosuchrun --db %s/x.db", 1, "nosuchrun"},
+        {"export nosuchrun --best --db %s/x.db", 1, "nosuchrun"},
+        {"export k --best --pareto --db %s/x.db", 2, "exactly one of"},
+        {"export k --best --format onnx --db %s/x.db", 2, "'onnx' is not json"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char args[512];
+        snprintf(args, sizeof args, cases[i].args, dir);
+        struct cli_run r;
+        ck_assert_int_eq(cli_run(&r, args), 0);
+        ck_assert_msg(r.status == cases[i].status && strstr(r.err, cases[i].msg),
+                      "hwnas %s: exit %d, stderr: %s", args, r.status, r.err);
+        cli_run_release(&r);
+    }
+    char args[128];
+    snprintf(args, sizeof args, "rm -rf %s", dir);
+    ck_assert_int_eq(system(args), 0);
+}
+END_TEST
+
+Suite *suite_search_cli(void)
+{
+    Suite *s = suite_create("search_cli");
+    TCase *tc = tcase_create("search_cli");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, test_search_survives_kill9);
+    tcase_add_test(tc, test_search_refusals);
+    suite_add_tcase(s, tc);
+    return s;
+}

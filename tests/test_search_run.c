@@ -1,0 +1,197 @@
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db/db.h"
+#include "search/run.h"
+
+/* Fakes: latency from MACs, accuracy from the arch hash; both count calls. */
+static int n_predict, n_eval;
+
+static int fake_predict(void *ctx, const struct arch *a, double *ms, struct hw_err *err)
+{
+    n_predict++;
+    *ms = (double)arch_cost(a).macs / 1e7;
+    return HW_OK;
+}
+
+static int fake_eval(void *ctx, const struct arch *a, uint64_t seed, double *acc, double *wall_s,
+                     struct hw_err *err)
+{
+    n_eval++;
+    *acc = 0.80 + (double)(arch_hash(a) % 1000) / 10000.0 + (double)(seed % 7) / 1e4;
+    *wall_s = 0.001;
+    return HW_OK;
+}
+
+static const struct search_hooks hooks = {fake_predict, NULL, fake_eval, NULL, NULL, NULL};
+
+static struct db *tmp_db(char *path)
+{
+    strcpy(path, "/tmp/hwnas-search-XXXXXX");
+    int fd = mkstemp(path);
+    close(fd);
+    unlink(path);
+    struct db *db;
+    struct hw_err e;
+    ck_assert_msg(db_open(&db, path, 0, &e) == HW_OK, "%s", e.msg);
+    return db;
+}
+
+static int64_t new_run(struct db *db, const char *name)
+{
+    struct db_run r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.name, sizeof r.name, "%s", name);
+    snprintf(r.space, sizeof r.space, "fmnist");
+    snprintf(r.controller, sizeof r.controller, "evolution");
+    r.target_ms = 0.5;
+    r.w_alpha = r.w_beta = -0.07;
+    struct hw_err e;
+    ck_assert_msg(db_run_create(db, &r, &e) == HW_OK, "%s", e.msg);
+    int64_t id = r.id;
+    db_run_release(&r);
+    return id;
+}
+
+static struct ctrl *new_ctrl(const struct space *s, enum ctrl_kind kind)
+{
+    struct ctrl_vocab v;
+    search_space_vocab(s, &v);
+    struct ctrl_config cfg;
+    ctrl_config_default(&cfg);
+    cfg.population = 6;
+    cfg.sample_size = 3;
+    struct ctrl *c;
+    struct hw_err e;
+    ck_assert_int_eq(ctrl_create(&c, kind, &v, &cfg, 11, &e), HW_OK);
+    return c;
+}
+
+/* The arch hashes of a run's candidates in trial order, joined. */
+static char *hashes(struct db *db, int64_t run)
+{
+    struct db_candidate *cs;
+    int n;
+    struct hw_err e;
+    ck_assert_int_eq(db_candidate_list(db, run, DB_ORDER_TRIAL, 0, &cs, &n, &e), HW_OK);
+    char *s = calloc((size_t)n + 1, DB_HASH_MAX);
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(cs[i].trial, i);
+        strcat(s, cs[i].arch_hash);
+        strcat(s, ",");
+    }
+    db_candidate_list_free(cs, n);
+    return s;
+}
+
+START_TEST(test_search_stores_every_trial_once)
+{
+    char path[64];
+    struct db *db = tmp_db(path);
+    struct space s;
+    struct hw_err e;
+    ck_assert_int_eq(space_load_builtin("fmnist", &s, &e), HW_OK);
+    int64_t run = new_run(db, "a");
+    struct ctrl *c = new_ctrl(&s, CTRL_EVOLUTION);
+    struct reward_cfg rc = reward_cfg_soft(0.5, -0.07);
+    struct search_limits lim = {40, 0, NULL};
+    n_predict = n_eval = 0;
+    ck_assert_msg(search_run(db, run, &s, &rc, c, 5, &hooks, &lim, &e) == HW_OK, "%s", e.msg);
+    struct db_candidate *cs;
+    int n, ok = 0, dup = 0;
+    ck_assert_int_eq(db_candidate_list(db, run, DB_ORDER_TRIAL, 0, &cs, &n, &e), HW_OK);
+    ck_assert_int_eq(n, 40);
+    for (int i = 0; i < n; i++) {
+        ok += cs[i].status == DB_CAND_OK;
+        dup += cs[i].status == DB_CAND_DUPLICATE;
+        ck_assert(isfinite(cs[i].reward) && cs[i].macs > 0 && cs[i].n_tokens == 24);
+        double want = cs[i].val_acc * pow(cs[i].predicted_ms / 0.5, -0.07);
+        ck_assert_double_eq_tol(cs[i].reward, want, 1e-12);
+    }
+    /* a duplicate is never trained again: evaluations == distinct archs */
+    ck_assert_int_eq(ok + dup, 40);
+    ck_assert_int_eq(n_eval, ok);
+    db_candidate_list_free(cs, n);
+    ctrl_free(c);
+    db_close(db);
+    unlink(path);
+}
+END_TEST
+
+START_TEST(test_search_resume_same_sequence)
+{
+    char p1[64], p2[64];
+    struct db *d1 = tmp_db(p1), *d2 = tmp_db(p2);
+    struct space s;
+    struct hw_err e;
+    ck_assert_int_eq(space_load_builtin("fmnist", &s, &e), HW_OK);
+    struct reward_cfg rc = reward_cfg_soft(0.5, -0.07);
+    for (int kind = 0; kind < 3; kind++) {
+        char name[8];
+        snprintf(name, sizeof name, "k%d", kind);
+        int64_t r1 = new_run(d1, name), r2 = new_run(d2, name);
+        struct ctrl *c1 = new_ctrl(&s, (enum ctrl_kind)kind), *c2 = new_ctrl(&s, (enum ctrl_kind)kind);
+        struct search_limits all = {24, 0, NULL}, part = {9, 0, NULL};
+        ck_assert_int_eq(search_run(d1, r1, &s, &rc, c1, 3, &hooks, &all, &e), HW_OK);
+        ck_assert_int_eq(search_run(d2, r2, &s, &rc, c2, 3, &hooks, &part, &e), HW_OK);
+        /* "crash": drop the in-memory controller, reload the saved state */
+        ctrl_free(c2);
+        void *blob;
+        size_t len;
+        ck_assert_int_eq(db_run_load_state(d2, r2, &blob, &len, &e), HW_OK);
+        ck_assert_int_eq(ctrl_load(&c2, blob, len, &e), HW_OK);
+        free(blob);
+        ck_assert_int_eq(search_run(d2, r2, &s, &rc, c2, 3, &hooks, &all, &e), HW_OK);
+        char *h1 = hashes(d1, r1), *h2 = hashes(d2, r2);
+        ck_assert_str_eq(h1, h2);
+        free(h1);
+        free(h2);
+        ctrl_free(c1);
+        ctrl_free(c2);
+    }
+    db_close(d1);
+    db_close(d2);
+    unlink(p1);
+    unlink(p2);
+}
+END_TEST
+
+START_TEST(test_search_stop_flag)
+{
+    char path[64];
+    struct db *db = tmp_db(path);
+    struct space s;
+    struct hw_err e;
+    ck_assert_int_eq(space_load_builtin("fmnist", &s, &e), HW_OK);
+    int64_t run = new_run(db, "stop");
+    struct ctrl *c = new_ctrl(&s, CTRL_RANDOM);
+    struct reward_cfg rc = reward_cfg_hard(0.5);
+    volatile sig_atomic_t stop = 1;
+    struct search_limits lim = {10, 0, &stop};
+    ck_assert_int_eq(search_run(db, run, &s, &rc, c, 1, &hooks, &lim, &e), HW_EINTR);
+    int n;
+    db_candidate_count(db, run, &n, &e);
+    ck_assert_int_eq(n, 0);
+    ck_assert_uint_ne(search_trial_seed(1, 0), search_trial_seed(1, 1));
+    ck_assert_uint_ne(search_trial_seed(1, 0), search_trial_seed(2, 0));
+    ctrl_free(c);
+    db_close(db);
+    unlink(path);
+}
+END_TEST
+
+Suite *suite_search_run(void)
+{
+    Suite *s = suite_create("search_run");
+    TCase *tc = tcase_create("search_run");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_search_stores_every_trial_once);
+    tcase_add_test(tc, test_search_resume_same_sequence);
+    tcase_add_test(tc, test_search_stop_flag);
+    suite_add_tcase(s, tc);
+    return s;
+}
