@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/kernels.h"
 #include "util/progress.h"
 #include "util/timer.h"
 
@@ -30,6 +31,7 @@ void train_config_default(struct train_config *c)
     c->warmup = 0.3;
     c->augment = 1;
     c->eval_batch = 500;
+    c->bn_recal = 2000;
 }
 
 void train_init_params(struct nn_net *net, uint64_t seed)
@@ -135,6 +137,48 @@ int train_evaluate(const struct nn_net *net, const struct data_set *set, int n,
     return rc;
 }
 
+int train_recalibrate_bn(struct nn_net *net, const struct data_set *set, int n,
+                         int batch, struct hw_err *err)
+{
+    const size_t ns = nn_net_n_state(net);
+    float *state = nn_net_state(net);
+    struct data_iter it;
+    int rc = data_iter_init(&it, set, n, batch, 0, 0, 1, 0, err);
+    if (rc != HW_OK)
+        return rc;
+    size_t img = (size_t)set->h * set->w * set->c;
+    float *x = malloc(sizeof *x * img * (size_t)batch);
+    int *y = malloc(sizeof *y * (size_t)batch);
+    double *sum = calloc(ns ? ns : 1, sizeof *sum);
+    if (!x || !y || !sum) {
+        rc = hw_error(err, HW_ENOMEM, "out of memory for BN recalibration");
+        goto out;
+    }
+    /* With the running values zeroed, one TRAIN forward leaves exactly
+     * momentum * (batch statistic) in them: read each batch's statistics
+     * back that way and average them. Dropout draws do not matter here. */
+    struct pcg32 rng;
+    pcg32_seed(&rng, 0, STREAM_DROPOUT);
+    nn_net_set_eval(net, 0);
+    data_iter_epoch(&it);
+    int batches = 0, b;
+    while ((b = data_iter_next(&it, x, y)) > 0) {
+        memset(state, 0, sizeof *state * ns);
+        nn_net_forward(net, x, b, &rng);
+        for (size_t i = 0; i < ns; i++)
+            sum[i] += state[i] / NN_BN_MOMENTUM;
+        batches++;
+    }
+    for (size_t i = 0; i < ns; i++)
+        state[i] = (float)(sum[i] / batches);
+out:
+    free(x);
+    free(y);
+    free(sum);
+    data_iter_release(&it);
+    return rc;
+}
+
 static int check_config(const struct train_config *c, const struct arch *a,
                         const struct data_set *train, const struct data_set *val,
                         struct hw_err *err)
@@ -158,6 +202,10 @@ static int check_config(const struct train_config *c, const struct arch *a,
         return hw_error(err, HW_EINVAL, "warmup: %g is not in [0, 1)", c->warmup);
     if (c->eval_batch < 1)
         return hw_error(err, HW_EINVAL, "eval batch: %d is not positive", c->eval_batch);
+    if (c->bn_recal < 0 || (c->bn_recal > 0 && c->bn_recal < c->batch))
+        return hw_error(err, HW_EINVAL,
+                        "BN recalibration: %d images is less than one batch of %d",
+                        c->bn_recal, c->batch);
     const struct data_set *sets[2] = {train, val};
     for (int i = 0; i < 2; i++) {
         const struct data_set *s = sets[i];
@@ -279,7 +327,11 @@ int train_run(struct nn_net *net, const struct data_set *train,
             .img_per_s = (double)seen / secs,
         };
         if (validate) {
-            rc = nn_net_fold_from(infer, net, err);
+            rc = cfg->bn_recal > 0 ? train_recalibrate_bn(net, train, cfg->bn_recal,
+                                                           cfg->batch, err)
+                                   : HW_OK;
+            if (rc == HW_OK)
+                rc = nn_net_fold_from(infer, net, err);
             if (rc == HW_OK)
                 rc = train_accuracy(infer, val, cfg->val_subset, cfg->eval_batch,
                                     &e.val_acc, err);

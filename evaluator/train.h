@@ -13,7 +13,14 @@
  *
  * Validation accuracy is measured on an INFER-mode copy of the net
  * (nn_net_fold_from: BN folded with its running statistics), i.e. exactly the
- * network that would be deployed.
+ * network that would be deployed. Before each validation the BN running
+ * statistics are recomputed as plain averages over `bn_recal` training images
+ * (train_recalibrate_bn), so they describe the final weights rather than an
+ * average over recent steps taken while the weights were still moving.
+ * With nn's earlier BN momentum of 0.01 this was the difference between
+ * 10 % and 78 % validation accuracy after one short proxy epoch; with 0.1 it
+ * is cheap insurance (2,000 forward images). Once-for-all recalibrates BN of
+ * each subnet the same way.
  *
  * Deterministic: the same seed, data and thread count give the same weights.
  * Initialization, batch order, augmentation and dropout each draw from their
@@ -42,13 +49,16 @@ struct train_config {
     int subset;             /* train on the first N training images; 0: all */
     int val_subset;         /* validate on the first N; 0: all; <0: skip */
     int eval_batch;         /* batch of the INFER net used to validate */
+    int bn_recal;           /* training images for BN statistics; 0: keep
+                               the running averages */
     int threads;            /* nn_set_threads before training; 0: unchanged */
     int quiet;              /* no progress bar */
 };
 
 /* The anchor recipe: 10 epochs, batch 128, lr 0.2, momentum 0.9, weight
  * decay 4e-5, label smoothing 0.1, one-cycle with warmup 0.3, augmentation,
- * the whole training split, validation on all of it, eval batch 500. */
+ * the whole training split, validation on all of it, eval batch 500, BN
+ * statistics recomputed over 2,000 training images. */
 void train_config_default(struct train_config *c);
 
 /* Figures of one finished epoch, handed to the epoch callback. */
@@ -98,6 +108,13 @@ int train_run(struct nn_net *net, const struct data_set *train,
               const struct data_set *val, const struct train_config *cfg,
               uint64_t seed, train_epoch_fn on_epoch, void *ctx,
               struct train_result *result, struct hw_err *err);
+
+/* Replaces net's BN running statistics by their average over the batch
+ * statistics of the first n images of set (whole batches of `batch`, no
+ * augmentation, n >= batch), in TRAIN mode. batch must not exceed the net's
+ * max_batch. Use after training or weight surgery, before folding. */
+int train_recalibrate_bn(struct nn_net *net, const struct data_set *set, int n,
+                         int batch, struct hw_err *err);
 
 /* Accuracy of the first n images of set (n <= 0: all) through an INFER net,
  * in batches of at most batch (which must not exceed the net's max_batch). */

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -14,6 +13,7 @@
 #include "evaluator/proxy.h"
 #include "evaluator/train.h"
 #include "nn/net.h"
+#include "tests/cli_run.h"
 
 /* ---- helpers: IDX files written byte by byte, independent of the reader */
 
@@ -640,6 +640,48 @@ START_TEST(test_train_sgd_step)
 }
 END_TEST
 
+START_TEST(test_train_recalibrate_bn)
+{
+    /* One batch: the recalibrated statistics must be what the running
+     * averages converge to when that batch is seen over and over, i.e. a
+     * fixed point of the running update (which moves them by 1 % of their
+     * distance to the batch statistics per forward). */
+    struct data_set tr;
+    synthetic_set(&tr, 32, 4);
+    struct nn_net *net = tiny_net(5, 32);
+    struct hw_err err = {0};
+    size_t ns = nn_net_n_state(net);
+    float *init = malloc(sizeof *init * ns), *recal = malloc(sizeof *recal * ns);
+    memcpy(init, nn_net_state(net), sizeof *init * ns);
+    ck_assert_int_eq(train_recalibrate_bn(net, &tr, 32, 32, &err), HW_OK);
+    memcpy(recal, nn_net_state(net), sizeof *recal * ns);
+
+    float x[32 * 64];
+    int y[32], rows[32];
+    for (int i = 0; i < 32; i++)
+        rows[i] = i;
+    data_fill_batch(&tr, rows, 32, NULL, x, y);
+    struct pcg32 rng;
+    pcg32_seed(&rng, 1, 1);
+    for (int it = 0; it < 10; it++)
+        nn_net_forward(net, x, 32, &rng);
+    const float *ema = nn_net_state(net);
+    int moved = 0;
+    for (size_t i = 0; i < ns; i++) {
+        /* A statistic off by d would move by about 0.1 d in 10 steps. */
+        ck_assert_msg(fabsf(recal[i] - ema[i]) <= 1e-5f * (1.0f + fabsf(ema[i])),
+                      "state[%zu]: recalibrated %g, after 10 steps %g", i, recal[i], ema[i]);
+        moved += fabsf(recal[i] - init[i]) > 1e-3f;
+    }
+    ck_assert_uint_gt((size_t)moved, ns / 2); /* not the initial 0 / 1 */
+    ck_assert_int_eq(train_recalibrate_bn(net, &tr, 16, 32, &err), HW_EINVAL);
+    free(init);
+    free(recal);
+    nn_net_free(net);
+    data_set_release(&tr);
+}
+END_TEST
+
 static int count_epochs(const struct train_epoch *e, void *ctx)
 {
     int *calls = ctx;
@@ -917,50 +959,41 @@ END_TEST
 
 /* ---- cmd_train / cmd_eval: usage errors and bad files through the binary */
 
-/* Runs "$HWNAS_BIN args" with stderr merged; returns the exit code and the
- * output (at most n-1 bytes) in out. */
-static int run_hwnas(const char *args, char *out, size_t n)
+/* Runs hwnas, expects exit code `status` and `want` in its stderr. */
+static void expect_cli(const char *args, int status, const char *want)
 {
-    const char *bin = getenv("HWNAS_BIN");
-    ck_assert_msg(bin != NULL, "HWNAS_BIN is not set (run through make test)");
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", bin, args);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t got = fread(out, 1, n - 1, p);
-    out[got] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    struct cli_run r;
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == status, "hwnas %s: exit %d, want %d (%s)", args, r.status,
+                  status, r.err);
+    ck_assert_msg(strstr(r.err, want) != NULL, "hwnas %s: stderr '%s' lacks '%s'", args,
+                  r.err, want);
+    cli_run_release(&r);
 }
 
 START_TEST(test_cmd_train_usage)
 {
-    char out[4096];
-    ck_assert_int_eq(run_hwnas("train fmnist-ref --epochs 0", out, sizeof out), 2);
-    ck_assert_ptr_nonnull(strstr(out, "--epochs: 0 is not positive"));
-    ck_assert_int_eq(run_hwnas("train fmnist-ref --batch 1", out, sizeof out), 2);
-    ck_assert_ptr_nonnull(strstr(out, "--batch: 1 is below 2"));
-    ck_assert_int_eq(run_hwnas("train fmnist-ref --schedule step", out, sizeof out), 2);
-    ck_assert_ptr_nonnull(strstr(out, "--schedule: 'step' is not onecycle or cosine"));
-    ck_assert_int_eq(run_hwnas("train", out, sizeof out), 2);
-    ck_assert_int_eq(run_hwnas("train fmnist-ref --data /nonexistent-dir", out, sizeof out), 1);
-    ck_assert_ptr_nonnull(strstr(out, "/nonexistent-dir/train-images-idx3-ubyte.gz: cannot open"));
-    ck_assert_int_eq(run_hwnas("train fmnist-ref --out /nonexistent-dir/m", out, sizeof out), 1);
-    ck_assert_ptr_nonnull(strstr(out, "cannot write"));
+    expect_cli("train fmnist-ref --epochs 0", 2, "--epochs: 0 is not positive");
+    expect_cli("train fmnist-ref --batch 1", 2, "--batch: 1 is below 2");
+    expect_cli("train fmnist-ref --schedule step", 2,
+               "--schedule: 'step' is not onecycle or cosine");
+    expect_cli("train", 2, "missing argument");
+    expect_cli("train no-such-net", 1, "no-such-net");
+    expect_cli("train fmnist-ref --data /nonexistent-dir", 1,
+               "/nonexistent-dir/train-images-idx3-ubyte.gz: cannot open");
+    expect_cli("train fmnist-ref --out /nonexistent-dir/m", 1, "cannot write");
 }
 END_TEST
 
 START_TEST(test_cmd_eval_usage)
 {
-    char out[4096], args[600], p[512];
-    ck_assert_int_eq(run_hwnas("eval x.model --split train", out, sizeof out), 2);
-    ck_assert_ptr_nonnull(strstr(out, "--split: 'train' is not val or test"));
+    char args[600], p[512];
+    expect_cli("eval x.model --split train", 2, "--split: 'train' is not val or test");
     make_tmpdir();
     tmp_path(p, sizeof p, "not-a-model");
     write_bytes(p, "hello world, not a model", 24);
     snprintf(args, sizeof args, "eval %s --split val", p);
-    ck_assert_int_eq(run_hwnas(args, out, sizeof out), 1);
-    ck_assert_ptr_nonnull(strstr(out, "magic: not an hwnas model file"));
+    expect_cli(args, 1, "magic: not an hwnas model file");
     remove_tmpdir();
 }
 END_TEST
@@ -982,6 +1015,7 @@ Suite *suite_evaluator(void)
         {"data_iter", test_data_iter},
         {"train_schedule_at", test_train_schedule_at},
         {"train_sgd_step", test_train_sgd_step},
+        {"train_recalibrate_bn", test_train_recalibrate_bn},
         {"train_run", test_train_run_learns},
         {"train_run", test_train_run_deterministic},
         {"train_run", test_train_run_refuses},
