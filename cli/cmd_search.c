@@ -27,7 +27,8 @@ static void on_sigint(int sig)
 struct opts {
     const char *space, *controller, *device, *name, *resume, *db, *data;
     double target_ms, w, time_budget;
-    int hard, trials, lat_threads, train_threads;
+    int hard, trials, lat_threads, train_threads, population, sample_size, hidden;
+    double lr;
     long seed;
     struct eval_proxy_config proxy;
 };
@@ -46,6 +47,10 @@ static const struct cli_flag flags[] = {
     {"device", CLI_STR, &o.device, "ID", "latency table of this device (id or hash; default this machine)"},
     {"threads", CLI_INT, &o.lat_threads, "N", "threads the latency table was profiled with (default 1)"},
     {"train-threads", CLI_INT, &o.train_threads, "N", "threads for proxy training (default 2)"},
+    {"population", CLI_INT, &o.population, "P", "evolution: population size (default 50)"},
+    {"sample-size", CLI_INT, &o.sample_size, "S", "evolution: tournament size (default 10)"},
+    {"hidden", CLI_INT, &o.hidden, "H", "rl: LSTM units (default 64)"},
+    {"lr", CLI_DOUBLE, &o.lr, "X", "rl: Adam step size (default 0.01)"},
     {"name", CLI_STR, &o.name, "RUN", "name of the new run (default run-<id>)"},
     {"resume", CLI_STR, &o.resume, "RUN", "continue a stopped or crashed run"},
     {"proxy-epochs", CLI_INT, &o.proxy.epochs, "E", "proxy training epochs per candidate"},
@@ -190,7 +195,10 @@ int cmd_search(int argc, char **argv)
         return cli_usage_error(&cmd, "--trials/--threads/--train-threads/--proxy-* must be positive");
     if (o.seed < 0)
         return cli_usage_error(&cmd, "--seed: %ld is negative", o.seed);
-    if (o.resume && (o.space || o.target_ms > 0 || o.controller || o.name || o.device || o.hard))
+    if (o.population < 0 || o.sample_size < 0 || o.hidden < 0 || o.lr < 0)
+        return cli_usage_error(&cmd, "--population/--sample-size/--hidden/--lr must be positive");
+    if (o.resume && (o.space || o.target_ms > 0 || o.controller || o.name || o.device || o.hard ||
+                     o.population || o.sample_size || o.hidden || o.lr > 0))
         return cli_usage_error(&cmd, "--resume continues a run with its own configuration; "
                                      "only --trials, --time-budget and --train-threads may change");
 
@@ -259,7 +267,17 @@ int cmd_search(int argc, char **argv)
             goto out;
         struct ctrl_vocab v;
         search_space_vocab(&space, &v);
-        if ((rc = ctrl_create(&ctrl, kind, &v, NULL, o.resume ? run.seed : (uint64_t)o.seed, &e)))
+        struct ctrl_config cc;
+        ctrl_config_default(&cc);
+        if (o.population)
+            cc.population = o.population;
+        if (o.sample_size)
+            cc.sample_size = o.sample_size;
+        if (o.hidden)
+            cc.hidden = o.hidden;
+        if (o.lr > 0)
+            cc.lr = o.lr;
+        if ((rc = ctrl_create(&ctrl, kind, &v, &cc, o.resume ? run.seed : (uint64_t)o.seed, &e)))
             goto out;
     }
     if (!o.resume) {
