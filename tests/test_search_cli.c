@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "db/db.h"
 #include "tests/cli_run.h"
 
@@ -184,7 +186,18 @@ START_TEST(test_search_refusals)
         {"export nosuchrun --best --db %s/x.db", 1, "nosuchrun"},
         {"export k --best --pareto --db %s/x.db", 2, "exactly one of"},
         {"export k --best --format onnx --db %s/x.db", 2, "'onnx' is not json"},
+        {"runs list --db %s/newer.db", 1, "schema version 42"},
+        {"search --space fmnist --target-ms 0.3 --db %s/newer.db", 1, "schema version 42"},
+        {"profile --space fmnist --db %s/newer.db", 1, "schema version 42"},
     };
+    /* a database written by a newer hwnas: refused by every command, untouched */
+    char newer[128];
+    snprintf(newer, sizeof newer, "%s/newer.db", dir);
+    sqlite3 *raw;
+    ck_assert_int_eq(sqlite3_open(newer, &raw), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(raw, "CREATE TABLE t(x); PRAGMA user_version = 42", NULL, NULL,
+                                  NULL), SQLITE_OK);
+    sqlite3_close(raw);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char args[512];
         snprintf(args, sizeof args, cases[i].args, dir);
