@@ -7,10 +7,8 @@
 
 #define BN_PAR(m, c) ((size_t)(m) * (c) > 32768)
 
-/* sa (c) = sum over rows of a; sb (c) = sum over rows of a * b, or of a * a
- * when b is NULL; b is centred by bmean (c) and scaled by bscale (c) first. */
-static void bn_sums(double *sa, double *sb, const float *a, const float *b, const float *bmean,
-                    const float *bscale, int m, int c)
+void nn_bn_sums(double *sa, double *sb, const float *a, const float *b, const float *bmean,
+                const float *bscale, int m, int c)
 {
     memset(sa, 0, sizeof(double) * c);
     memset(sb, 0, sizeof(double) * c);
@@ -55,32 +53,47 @@ static void bn_apply(float *y, const float *x, const float *scale, const float *
     }
 }
 
-void nn_bn_forward(float *y, float *mean, float *invstd, float *run_mean, float *run_var,
-                   const float *x, const float *gamma, const float *beta, int m, int c)
+void nn_bn_stats(float *mean, float *invstd, float *run_mean, float *run_var, const double *s,
+                 const double *q, int count, int c)
 {
-    double s[c], q[c];
-    float scale[c], shift[c];
-    bn_sums(s, q, x, NULL, NULL, NULL, m, c);
     for (int j = 0; j < c; j++) {
-        double mu = s[j] / m, var = q[j] / m - mu * mu;
+        double mu = s[j] / count, var = q[j] / count - mu * mu;
         if (var < 0)
             var = 0;
         mean[j] = (float)mu;
         invstd[j] = (float)(1.0 / sqrt(var + NN_BN_EPS));
-        scale[j] = gamma[j] * invstd[j];
-        shift[j] = beta[j] - mean[j] * scale[j];
-        double unbiased = m > 1 ? var * m / (m - 1) : var;
+        if (!run_mean)
+            continue;
+        double unbiased = count > 1 ? var * count / (count - 1) : var;
         run_mean[j] += NN_BN_MOMENTUM * (float)(mu - run_mean[j]);
         run_var[j] += NN_BN_MOMENTUM * (float)(unbiased - run_var[j]);
+    }
+}
+
+void nn_bn_normalize(float *y, const float *x, const float *mean, const float *invstd,
+                     const float *gamma, const float *beta, int m, int c)
+{
+    float scale[c], shift[c];
+    for (int j = 0; j < c; j++) {
+        scale[j] = gamma[j] * invstd[j];
+        shift[j] = beta[j] - mean[j] * scale[j];
     }
     bn_apply(y, x, scale, shift, m, c);
 }
 
-void nn_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
-                    const float *mean, const float *invstd, const float *gamma, int m, int c)
+void nn_bn_forward(float *y, float *mean, float *invstd, float *run_mean, float *run_var,
+                   const float *x, const float *gamma, const float *beta, int m, int c)
 {
-    double sdy[c], sdyx[c];
-    bn_sums(sdy, sdyx, dy, x, mean, invstd, m, c);
+    double s[c], q[c];
+    nn_bn_sums(s, q, x, NULL, NULL, NULL, m, c);
+    nn_bn_stats(mean, invstd, run_mean, run_var, s, q, m, c);
+    nn_bn_normalize(y, x, mean, invstd, gamma, beta, m, c);
+}
+
+void nn_bn_backward_apply(float *dx, float *dgamma, float *dbeta, const double *sdy,
+                          const double *sdyx, int count, const float *dy, const float *x,
+                          const float *mean, const float *invstd, const float *gamma, int m, int c)
+{
     float k1[c], k2[c], g[c];
     for (int j = 0; j < c; j++) {
         if (dgamma)
@@ -89,8 +102,8 @@ void nn_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, con
             dbeta[j] += (float)sdy[j];
         // dx = g * (dy - mean(dy) - xhat * mean(dy * xhat)), xhat = (x - mean) * invstd
         g[j] = gamma[j] * invstd[j];
-        k1[j] = (float)(sdy[j] / m);
-        k2[j] = (float)(sdyx[j] / m) * invstd[j];
+        k1[j] = (float)(sdy[j] / count);
+        k2[j] = (float)(sdyx[j] / count) * invstd[j];
     }
     if (!dx)
         return;
@@ -101,6 +114,14 @@ void nn_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, con
         for (int j = 0; j < c; j++)
             dxr[j] += g[j] * (dyr[j] - k1[j] - (xr[j] - mean[j]) * k2[j]);
     }
+}
+
+void nn_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                    const float *mean, const float *invstd, const float *gamma, int m, int c)
+{
+    double sdy[c], sdyx[c];
+    nn_bn_sums(sdy, sdyx, dy, x, mean, invstd, m, c);
+    nn_bn_backward_apply(dx, dgamma, dbeta, sdy, sdyx, m, dy, x, mean, invstd, gamma, m, c);
 }
 
 void nn_bn_fold(float *scale, float *shift, const float *gamma, const float *beta,

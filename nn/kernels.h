@@ -123,6 +123,25 @@ void nn_bn_forward(float *y, float *mean, float *invstd, float *run_mean, float 
 /* dx (m, c) += ..., dgamma (c) += sum dy * xhat, dbeta (c) += sum dy. */
 void nn_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                     const float *mean, const float *invstd, const float *gamma, int m, int c);
+/* The pieces of the two above, for callers that split the m rows (the
+ * trainer's threads, each holding a slice of the batch) and add the sums of
+ * all slices before the rest:
+ * sa (c) = sum over rows of a; sb (c) = sum of a * a when b is NULL, else of
+ * a * (b - bmean) * bscale (bmean, bscale (c)). Overwrites sa and sb. */
+void nn_bn_sums(double *sa, double *sb, const float *a, const float *b, const float *bmean,
+                const float *bscale, int m, int c);
+/* mean, invstd (c) from s = sum x, q = sum x * x (c) over count rows; moves
+ * run_mean / run_var as nn_bn_forward does unless they are NULL. */
+void nn_bn_stats(float *mean, float *invstd, float *run_mean, float *run_var, const double *s,
+                 const double *q, int count, int c);
+/* y (m, c) = (x - mean) * invstd * gamma + beta. */
+void nn_bn_normalize(float *y, const float *x, const float *mean, const float *invstd,
+                     const float *gamma, const float *beta, int m, int c);
+/* nn_bn_backward given sdy = sum dy, sdyx = sum dy * xhat (c) over all count
+ * rows; dx is written for the m rows passed here. */
+void nn_bn_backward_apply(float *dx, float *dgamma, float *dbeta, const double *sdy,
+                          const double *sdyx, int count, const float *dy, const float *x,
+                          const float *mean, const float *invstd, const float *gamma, int m, int c);
 /* Evaluation: the running statistics, y (m, c) = scale * x + shift. */
 void nn_bn_forward_eval(float *y, const float *x, const float *gamma, const float *beta,
                         const float *run_mean, const float *run_var, int m, int c);
