@@ -5,9 +5,10 @@
  * (activations per image, each with a gradient in TRAIN mode) and ops (a
  * kernel call with its buffers and tensors). Everything is then allocated in
  * one arena for max_batch images, so forward and backward never allocate.
- * TRAIN mode emits conv, BN and activation as separate ops (the backward needs
- * each intermediate); INFER mode emits one conv op per conv with BN folded
- * into its weights and the activation and residual fused into its epilogue. */
+ * TRAIN mode emits a conv op and a BN op that applies the activation too (its
+ * backward recomputes the BN output from the conv output); INFER mode emits
+ * one conv op per conv with BN folded into its weights and the activation and
+ * residual fused into its epilogue. */
 #include "nn/net.h"
 
 #include <cblas.h>
@@ -177,14 +178,14 @@ static int add_conv(struct nn_net *net, int unit, enum op_kind kind, const char 
         o->in2 = res;
         return out;
     }
-    if (bn) {
+    if (bn) { /* the activation runs inside the BN op */
         int z = add_buf(net, oh, ow, cout);
         struct op *b = add_op(net, OP_BN, out, z);
         b->tg = tg, b->tbeta = tbeta, b->tmean = tmean, b->tvar = tvar;
+        b->act = act;
         b->aux_n = 2 * (size_t)cout;
         out = z;
-    }
-    if (act != NN_ACT_NONE) {
+    } else if (act != NN_ACT_NONE) {
         int a = add_buf(net, oh, ow, cout);
         add_op(net, OP_ACT, out, a)->act = act;
         out = a;
@@ -564,7 +565,7 @@ static void bn_forward_train(struct nn_net *net, struct op *o, const struct slic
     int c = o->cin, m = s->n * o->h * o->w;
     const float *x = bdata(net, o->in, s->b0);
     double *part = o->part + (size_t)s->t * 2 * c, sum[c], sq[c];
-    nn_bn_sums(part, part + c, x, NULL, NULL, NULL, m, c);
+    nn_bn_sums(part, part + c, x, m, c);
 #pragma omp barrier
     bn_team_sums(sum, sq, o->part, s->nt, c);
     /* thread 0 keeps the statistics for the backward and moves the running ones */
@@ -577,7 +578,7 @@ static void bn_forward_train(struct nn_net *net, struct op *o, const struct slic
         memcpy(o->aux + c, invstd, sizeof invstd);
     }
     nn_bn_normalize(bdata(net, o->out, s->b0), x, mean, invstd, tdata(net, o->tg),
-                    tdata(net, o->tbeta), m, c);
+                    tdata(net, o->tbeta), o->act, m, c);
 }
 
 static void bn_backward_train(struct nn_net *net, struct op *o, const struct slice *s)
@@ -586,14 +587,16 @@ static void bn_backward_train(struct nn_net *net, struct op *o, const struct sli
     const float *x = bdata(net, o->in, s->b0), *dy = bgrad(net, o->out, s->b0);
     const float *mean = o->aux, *invstd = o->aux + c;
     double *part = o->part + (size_t)s->t * 2 * c, sdy[c], sdyx[c];
-    nn_bn_sums(part, part + c, dy, x, mean, invstd, m, c);
+    nn_bn_grad_sums(part, part + c, dy, x, mean, invstd, tdata(net, o->tg), tdata(net, o->tbeta),
+                    o->act, m, c);
 #pragma omp barrier
     bn_team_sums(sdy, sdyx, o->part, s->nt, c);
     /* gamma and beta grads are whole-batch sums: thread 0 adds them */
     int lead = s->t == 0;
     nn_bn_backward_apply(bgrad(net, o->in, s->b0), lead ? sgrad(net, s, o->tg) : NULL,
                          lead ? sgrad(net, s, o->tbeta) : NULL, sdy, sdyx,
-                         s->total * o->h * o->w, dy, x, mean, invstd, tdata(net, o->tg), m, c);
+                         s->total * o->h * o->w, dy, x, mean, invstd, tdata(net, o->tg),
+                         tdata(net, o->tbeta), o->act, m, c);
 }
 
 static void op_forward(struct nn_net *net, struct op *o, const struct slice *s)
@@ -622,7 +625,7 @@ static void op_forward(struct nn_net *net, struct op *o, const struct slice *s)
     case OP_BN:
         if (net->eval)
             nn_bn_forward_eval(y, x, tdata(net, o->tg), tdata(net, o->tbeta), tdata(net, o->tmean),
-                               tdata(net, o->tvar), m, o->cin);
+                               tdata(net, o->tvar), o->act, m, o->cin);
         else
             bn_forward_train(net, o, s);
         break;
