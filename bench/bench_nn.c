@@ -6,7 +6,8 @@
  *      (forward + backward + a plain SGD step), images/s.
  * OpenBLAS picks its kernels at load time: run with OPENBLAS_CORETYPE=SkylakeX
  * to compare cores; the core in use is printed.
- * Usage: bench_nn [runs] (default 200). */
+ * Usage: bench_nn [runs] (default 200) | bench_nn train [steps] (training only,
+ * default 20 steps). */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,14 +248,20 @@ static void bench_train(int batch, int threads, int steps)
 
 int main(int argc, char **argv)
 {
+    printf("OpenBLAS core: %s\n", openblas_get_corename());
+    int threads = getenv("TRAIN_THREADS") ? atoi(getenv("TRAIN_THREADS")) : 2;
+    if (argc > 1 && strcmp(argv[1], "train") == 0) {
+        int steps = argc > 2 ? atoi(argv[2]) : 20;
+        bench_train(128, threads, steps > 0 ? steps : 20);
+        return 0;
+    }
     int runs = argc > 1 ? atoi(argv[1]) : 200;
     if (runs < 5)
         runs = 5;
-    printf("OpenBLAS core: %s\n", openblas_get_corename());
     nn_set_threads(1);
     struct arch large = mbv3_large(), small = mbv3_small();
     bench_infer(&large, runs);
     bench_infer(&small, runs);
-    bench_train(128, getenv("TRAIN_THREADS") ? atoi(getenv("TRAIN_THREADS")) : 2, 20);
+    bench_train(128, threads, 20);
     return 0;
 }

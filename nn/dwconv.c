@@ -128,7 +128,9 @@ void nn_dwconv_backward(float *dx, float *dwt, const float *dy, const float *x, 
     int pad = k / 2;
     /* Threads own disjoint channel ranges: both dx and dwt are then written
      * without races or per-thread copies. */
-    int threads = (size_t)n * oh * ow * c * k * k > 200000 ? omp_get_max_threads() : 1;
+    int threads = (size_t)n * oh * ow * c * k * k > 200000 && !omp_in_parallel()
+                      ? omp_get_max_threads()
+                      : 1;
     int chunk = ((c + threads - 1) / threads + 7) / 8 * 8;
 #pragma omp parallel num_threads(threads)
     {

@@ -119,17 +119,44 @@ void nn_dwconv_backward(float *dx, float *dwt, const float *dy, const float *x, 
 #define NN_BN_EPS 1e-5f
 #define NN_BN_MOMENTUM 0.1f
 
-/* Training: batch statistics. Writes mean (c) and invstd (c) for the backward
+/* BN is followed by the activation act (NN_ACT_NONE: none) in the same pass:
+ * y = act(z), z = xhat * gamma + beta, xhat = (x - mean) * invstd; the
+ * backward recomputes z from x rather than keeping it.
+ * Training: batch statistics. Writes mean (c) and invstd (c) for the backward
  * and moves run_mean / run_var (c) by momentum towards the batch mean and the
  * unbiased batch variance (PyTorch's convention). y (m, c) may not alias x. */
 void nn_bn_forward(float *y, float *mean, float *invstd, float *run_mean, float *run_var,
-                   const float *x, const float *gamma, const float *beta, int m, int c);
-/* dx (m, c) += ..., dgamma (c) += sum dy * xhat, dbeta (c) += sum dy. */
+                   const float *x, const float *gamma, const float *beta, enum nn_act act, int m,
+                   int c);
+/* With dz = dy * act'(z): dx (m, c) += ..., dgamma (c) += sum dz * xhat,
+ * dbeta (c) += sum dz. */
 void nn_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
-                    const float *mean, const float *invstd, const float *gamma, int m, int c);
-/* Evaluation: the running statistics, y (m, c) = scale * x + shift. */
+                    const float *mean, const float *invstd, const float *gamma, const float *beta,
+                    enum nn_act act, int m, int c);
+/* The pieces of the two above, for callers that split the m rows (the
+ * trainer's threads, each holding a slice of the batch) and add the sums of
+ * all slices before the rest. Sums overwrite their outputs (c):
+ * s = sum x, q = sum x * x; sdy = sum dz, sdyx = sum dz * xhat. */
+void nn_bn_sums(double *s, double *q, const float *x, int m, int c);
+void nn_bn_grad_sums(double *sdy, double *sdyx, const float *dy, const float *x, const float *mean,
+                     const float *invstd, const float *gamma, const float *beta, enum nn_act act,
+                     int m, int c);
+/* mean, invstd (c) from s and q over count rows; moves run_mean / run_var as
+ * nn_bn_forward does unless they are NULL. */
+void nn_bn_stats(float *mean, float *invstd, float *run_mean, float *run_var, const double *s,
+                 const double *q, int count, int c);
+/* y (m, c) = act(xhat * gamma + beta). */
+void nn_bn_normalize(float *y, const float *x, const float *mean, const float *invstd,
+                     const float *gamma, const float *beta, enum nn_act act, int m, int c);
+/* nn_bn_backward given the sums over all count rows; dx is added to for the
+ * m rows passed here. */
+void nn_bn_backward_apply(float *dx, float *dgamma, float *dbeta, const double *sdy,
+                          const double *sdyx, int count, const float *dy, const float *x,
+                          const float *mean, const float *invstd, const float *gamma,
+                          const float *beta, enum nn_act act, int m, int c);
+/* Evaluation: the running statistics, y (m, c) = act(scale * x + shift). */
 void nn_bn_forward_eval(float *y, const float *x, const float *gamma, const float *beta,
-                        const float *run_mean, const float *run_var, int m, int c);
+                        const float *run_mean, const float *run_var, enum nn_act act, int m, int c);
 /* Folding into the preceding conv: scale (c) = gamma / sqrt(var + eps),
  * shift (c) = beta - mean * scale. */
 void nn_bn_fold(float *scale, float *shift, const float *gamma, const float *beta,

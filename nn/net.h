@@ -110,7 +110,9 @@ void nn_net_set_input(struct nn_net *net, const float *x, int n);
 void nn_net_forward_unit(struct nn_net *net, int u, int n);
 
 /* Threads used by hwnas kernels (OpenMP, process-wide). OpenBLAS is kept at
- * one thread; the kernels split sgemm calls over the OpenMP threads. */
+ * one thread; the kernels split sgemm calls over the OpenMP threads. TRAIN
+ * forward and backward passes split the batch over them instead (results
+ * then depend on the thread count in the last bits). */
 void nn_set_threads(int n);
 int nn_get_threads(void);
 
