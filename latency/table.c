@@ -38,32 +38,6 @@ int lat_device_get_or_create(struct db *db, const struct lat_fingerprint *fp, in
     return db_device_get_or_create(db, &d, id, err);
 }
 
-int lat_device_select(struct db *db, const char *sel, struct db_device *out, struct hw_err *err)
-{
-    size_t len = strlen(sel);
-    if (len > 0 && strspn(sel, "0123456789") == len && len < 12) {
-        /* an id, unless no device has it and it is the start of a hash */
-        int rc = db_device_get(db, strtoll(sel, NULL, 10), out, err);
-        if (rc != HW_ENOTFOUND)
-            return rc;
-    }
-    struct db_device *all;
-    int n, found = 0;
-    int rc = db_device_list(db, &all, &n, err);
-    if (rc)
-        return rc;
-    for (int i = 0; len >= 4 && i < n; i++)
-        if (strncmp(all[i].hash, sel, len) == 0 && found++ == 0)
-            *out = all[i];
-    free(all);
-    if (found == 1)
-        return HW_OK;
-    if (found == 0)
-        return hw_error(err, HW_ENOTFOUND, "%s: no device with id or hash '%s' (hashes need "
-                        "at least 4 characters; see 'hwnas lut list')", db_path(db), sel);
-    return hw_error(err, HW_EINVAL, "device hash prefix '%s' matches %d devices; give more of it",
-                    sel, found);
-}
 
 static int load_entry(void *ctx, const struct db_lut_entry *e)
 {
@@ -86,7 +60,7 @@ int lat_table_open(struct lat_table *t, struct db *db, const char *sel, int thre
         rc = lat_device_get_or_create(db, &fp, &t->device_id, err);
     } else {
         struct db_device d;
-        rc = lat_device_select(db, sel, &d, err);
+        rc = db_device_lookup(db, sel, &d, err);
         if (rc == HW_OK) {
             lat_fingerprint_from_device(&d, &fp);
             t->device_id = d.id;

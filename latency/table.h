@@ -35,9 +35,6 @@ void lat_fingerprint_from_device(const struct db_device *d, struct lat_fingerpri
 /* Id of fp's device row, created when missing. */
 int lat_device_get_or_create(struct db *db, const struct lat_fingerprint *fp, int64_t *id,
                              struct hw_err *err);
-/* The device row named by sel: a decimal id, or a hash (a unique prefix of
- * at least 4 characters is enough); HW_ENOTFOUND / HW_EINVAL otherwise. */
-int lat_device_select(struct db *db, const char *sel, struct db_device *out, struct hw_err *err);
 
 /* Opens the table of device `sel` (NULL or "": this machine with `threads`
  * threads, created if new) and loads its entries. On success t owns its
