@@ -57,6 +57,18 @@ const char *cli_db_path(const char *flag_value);
 /* Parses a duration like "90", "90s", "30m", "1.5h" into seconds. */
 int cli_parse_duration(const char *s, double *seconds);
 
+/* A subcommand of a two-word command ("hwnas lut export"). */
+struct cli_subcommand {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand word */
+    const char *summary;
+};
+
+/* Runs the subcommand named by argv[1] from subs (terminated by {0}); with
+ * --help or no/unknown subcommand prints the list (stdout for --help, exit 0;
+ * stderr otherwise, exit 2). */
+int cli_dispatch(const char *cmd, const struct cli_subcommand *subs, int argc, char **argv);
+
 /* Common flags every command accepts, set by the dispatcher. */
 extern int cli_quiet;
 

@@ -147,31 +147,15 @@ static int lut_import_cmd(int argc, char **argv)
 static int lut_show(int argc, char **argv) { return lut_dump(argc, argv, 1); }
 static int lut_export(int argc, char **argv) { return lut_dump(argc, argv, 0); }
 
-static const struct {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *summary;
-} subcommands[] = {
+static const struct cli_subcommand subcommands[] = {
     {"list", lut_list, "devices with their entry counts"},
     {"show", lut_show, "a device's table (CSV, microseconds)"},
     {"export", lut_export, "a device's table as JSON or CSV with its fingerprint"},
     {"import", lut_import_cmd, "a table file, validated whole, under its fingerprint's device"},
+    {0},
 };
 
 int cmd_lut(int argc, char **argv)
 {
-    size_t n = sizeof subcommands / sizeof subcommands[0];
-    if (argc >= 2)
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(argv[1], subcommands[i].name) == 0)
-                return subcommands[i].run(argc - 1, argv + 1);
-    int help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
-    FILE *out = help ? stdout : stderr;
-    if (argc >= 2 && !help)
-        fprintf(stderr, "hwnas lut: unknown subcommand '%s'\n", argv[1]);
-    fprintf(out, "usage: hwnas lut <subcommand> [flags]\n\nsubcommands:\n");
-    for (size_t i = 0; i < n; i++)
-        fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
-    fprintf(out, "\n'hwnas lut <subcommand> --help' describes its flags.\n");
-    return help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    return cli_dispatch("lut", subcommands, argc, argv);
 }

@@ -45,7 +45,7 @@ static int open_db(struct db **db, struct hw_err *e)
     return db_open(db, cli_db_path(db_flag), DB_OPEN_EXISTING, e);
 }
 
-static int do_list(void)
+static int do_list(const char *unused)
 {
     struct hw_err e;
     struct db *db;
@@ -182,31 +182,30 @@ static int do_pareto(const char *name)
     return rc ? cli_fail(&e) : CLI_EXIT_OK;
 }
 
+/* Parses a subcommand's flags, then runs it with its one positional (if any). */
+static int run_sub(const struct cli_command *cmd, int (*fn)(const char *arg), int argc, char **argv)
+{
+    char *pv[argc + 1];
+    int npos, rc = cli_parse(cmd, argc, argv, pv, &npos);
+    if (rc == CLI_EXIT_OK)
+        return fn(npos ? pv[0] : NULL);
+    return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
+}
+
+static int runs_list_cmd(int argc, char **argv) { return run_sub(&runs_list, do_list, argc, argv); }
+static int runs_show_cmd(int argc, char **argv) { return run_sub(&runs_show, do_show, argc, argv); }
+static int runs_pareto_cmd(int argc, char **argv)
+{
+    return run_sub(&runs_pareto, do_pareto, argc, argv);
+}
+
 int cmd_runs(int argc, char **argv)
 {
-    static const char *usage =
-        "usage: hwnas runs list|show|pareto ...\n"
-        "  list              every search run\n"
-        "  show RUN          a run's configuration and best candidates\n"
-        "  pareto RUN        the accuracy/latency front (--svg FILE to draw it)\n";
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
-    }
-    const struct cli_command *cmd = !strcmp(argv[1], "list")     ? &runs_list
-                                    : !strcmp(argv[1], "show")   ? &runs_show
-                                    : !strcmp(argv[1], "pareto") ? &runs_pareto
-                                                                 : NULL;
-    if (!cmd) {
-        fprintf(stderr, "hwnas runs: unknown subcommand '%s'\n%s", argv[1], usage);
-        return CLI_EXIT_USAGE;
-    }
-    char *pv[argc];
-    int npos;
-    int rc = cli_parse(cmd, argc - 1, argv + 1, pv, &npos);
-    if (rc == CLI_EXIT_OK)
-        rc = cmd == &runs_list ? do_list() : cmd == &runs_show ? do_show(pv[0]) : do_pareto(pv[0]);
-    else if (rc == CLI_HELP_SHOWN)
-        rc = CLI_EXIT_OK;
-    return rc;
+    static const struct cli_subcommand subs[] = {
+        {"list", runs_list_cmd, "every search run"},
+        {"show", runs_show_cmd, "a run's configuration and best candidates"},
+        {"pareto", runs_pareto_cmd, "the accuracy/latency front (--svg FILE to draw it)"},
+        {0},
+    };
+    return cli_dispatch("runs", subs, argc, argv);
 }

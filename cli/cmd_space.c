@@ -355,31 +355,15 @@ static int space_list(int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
-static const struct {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *summary;
-} subcommands[] = {
+static const struct cli_subcommand subcommands[] = {
     {"show", space_show, "per-layer table, JSON, timm or MnasNet strings of an arch"},
     {"info", space_info, "size, tokens and MACs/params ranges of a search space"},
     {"sample", space_sample_cmd, "sample archs of a space as JSON"},
     {"list", space_list, "built-in references and shipped spaces"},
+    {0},
 };
 
 int cmd_space(int argc, char **argv)
 {
-    size_t n = sizeof subcommands / sizeof subcommands[0];
-    if (argc >= 2)
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(argv[1], subcommands[i].name) == 0)
-                return subcommands[i].run(argc - 1, argv + 1);
-    int help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
-    FILE *out = help ? stdout : stderr;
-    if (argc >= 2 && !help)
-        fprintf(stderr, "hwnas space: unknown subcommand '%s'\n", argv[1]);
-    fprintf(out, "usage: hwnas space <subcommand> [flags]\n\nsubcommands:\n");
-    for (size_t i = 0; i < n; i++)
-        fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
-    fprintf(out, "\n'hwnas space <subcommand> --help' describes its flags.\n");
-    return help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    return cli_dispatch("space", subcommands, argc, argv);
 }

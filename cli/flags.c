@@ -170,3 +170,20 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv,
         return cli_usage_error(cmd, "unexpected argument '%s'", pos[cmd->max_pos]);
     return CLI_EXIT_OK;
 }
+
+int cli_dispatch(const char *cmd, const struct cli_subcommand *subs, int argc, char **argv)
+{
+    if (argc >= 2)
+        for (const struct cli_subcommand *c = subs; c->name; c++)
+            if (strcmp(argv[1], c->name) == 0)
+                return c->run(argc - 1, argv + 1);
+    int help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+    FILE *out = help ? stdout : stderr;
+    if (argc >= 2 && !help)
+        fprintf(stderr, "hwnas %s: unknown subcommand '%s'\n", cmd, argv[1]);
+    fprintf(out, "usage: hwnas %s <subcommand> [flags]\n\nsubcommands:\n", cmd);
+    for (const struct cli_subcommand *c = subs; c->name; c++)
+        fprintf(out, "  %-8s %s\n", c->name, c->summary);
+    fprintf(out, "\n'hwnas %s <subcommand> --help' describes its flags.\n", cmd);
+    return help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+}
