@@ -69,6 +69,14 @@ struct cli_subcommand {
  * stderr otherwise, exit 2). */
 int cli_dispatch(const char *cmd, const struct cli_subcommand *subs, int argc, char **argv);
 
+struct arch;
+struct arch_input;
+/* An arch from a built-in name, an arch JSON file or a model file (the arch
+ * a trained model was saved with, e.g. a NetAdapt result); in (may be NULL)
+ * changes a built-in's input size and classes. */
+int cli_resolve_arch(const char *name_or_file, const struct arch_input *in, struct arch *out,
+                     struct hw_err *err);
+
 /* Common flags every command accepts, set by the dispatcher. */
 extern int cli_quiet;
 

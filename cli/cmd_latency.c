@@ -82,7 +82,7 @@ int cmd_latency(int argc, char **argv)
         return rc;
     struct hw_err err;
     struct arch a;
-    if (arch_resolve(pos[0], NULL, &a, &err))
+    if (cli_resolve_arch(pos[0], NULL, &a, &err))
         return cli_fail(&err);
     struct db *db;
     struct lat_table t;

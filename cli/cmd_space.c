@@ -173,7 +173,7 @@ static int space_show(int argc, char **argv)
                                format);
     struct arch a;
     struct hw_err err;
-    if (arch_resolve(pos[0], &in, &a, &err))
+    if (cli_resolve_arch(pos[0], &in, &a, &err))
         return cli_fail(&err);
     if (strcmp(format, "json") == 0)
         return show_json(&a);

@@ -135,7 +135,7 @@ int cmd_train(int argc, char **argv)
     if (out && writable(out, &err) != HW_OK)
         return cli_fail(&err);
     struct arch a;
-    if (arch_resolve(pos[0], NULL, &a, &err) != HW_OK)
+    if (cli_resolve_arch(pos[0], NULL, &a, &err) != HW_OK)
         return cli_fail(&err);
     struct train_result res;
     return cli_train_arch(&a, &tc, (uint64_t)seed, schedule, data, out, &res, &err) == HW_OK

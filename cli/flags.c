@@ -1,4 +1,6 @@
 #include "cli/cli.h"
+#include "evaluator/model.h"
+#include "space/refs.h"
 #include "util/progress.h"
 
 #include <errno.h>
@@ -186,4 +188,25 @@ int cli_dispatch(const char *cmd, const struct cli_subcommand *subs, int argc, c
         fprintf(out, "  %-8s %s\n", c->name, c->summary);
     fprintf(out, "\n'hwnas %s <subcommand> --help' describes its flags.\n", cmd);
     return help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+}
+
+int cli_resolve_arch(const char *name_or_file, const struct arch_input *in, struct arch *out,
+                     struct hw_err *err)
+{
+    char magic[sizeof MODEL_MAGIC] = "";
+    FILE *f = fopen(name_or_file, "rb");
+    if (f) {
+        size_t got = fread(magic, 1, sizeof magic - 1, f);
+        magic[got] = '\0';
+        fclose(f);
+    }
+    if (strcmp(magic, MODEL_MAGIC) != 0)
+        return arch_resolve(name_or_file, in, out, err);
+    struct nn_net *net;
+    int rc = model_load(name_or_file, 2, &net, err);
+    if (rc)
+        return rc;
+    *out = *nn_net_arch(net);
+    nn_net_free(net);
+    return HW_OK;
 }

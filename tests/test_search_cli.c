@@ -12,6 +12,9 @@
 #include <sqlite3.h>
 
 #include "db/db.h"
+#include "evaluator/model.h"
+#include "nn/net.h"
+#include "space/refs.h"
 #include "tests/cli_run.h"
 
 /* A two-block space small enough to profile in a second or two. */
@@ -213,6 +216,32 @@ START_TEST(test_search_refusals)
 }
 END_TEST
 
+START_TEST(test_model_file_as_arch)
+{
+    /* a model file stands for its arch wherever an ARCH is taken */
+    setup_dir();
+    struct arch a;
+    struct hw_err e;
+    ck_assert_int_eq(arch_reference("fmnist-ref", NULL, &a, &e), HW_OK);
+    struct nn_net *net;
+    ck_assert_int_eq(nn_net_create(&net, &a, 2, NN_MODE_TRAIN, &e), HW_OK);
+    struct pcg32 rng;
+    pcg32_seed(&rng, 1, 1);
+    nn_net_init_params(net, &rng);
+    char path[128], args[256];
+    snprintf(path, sizeof path, "%s/ref.hwm", dir);
+    ck_assert_int_eq(model_save(path, net, &e), HW_OK);
+    nn_net_free(net);
+    snprintf(args, sizeof args, "space show %s --json", path);
+    struct cli_run r;
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0 && strstr(r.out, "6776864"), "%s", r.err);
+    cli_run_release(&r);
+    snprintf(args, sizeof args, "rm -rf %s", dir);
+    ck_assert_int_eq(system(args), 0);
+}
+END_TEST
+
 Suite *suite_search_cli(void)
 {
     Suite *s = suite_create("search_cli");
@@ -220,6 +249,7 @@ Suite *suite_search_cli(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_search_survives_kill9);
     tcase_add_test(tc, test_search_refusals);
+    tcase_add_test(tc, test_model_file_as_arch);
     suite_add_tcase(s, tc);
     return s;
 }
