@@ -28,6 +28,9 @@
 #define NA_MAX_PROPOSALS (2 * ARCH_MAX_LAYERS + 1)
 /* Channel counts tried are multiples of this (the official code's minimum). */
 #define NA_CHANNEL_STEP 8
+/* The cut asked of an iteration when no proposal can make a whole delta step
+ * (ms): any proposal that lowers the predicted latency at all. */
+#define NA_MIN_CUT_MS 1e-4
 
 /* Predicted latency of a, in ms (e.g. the device table, measuring missing
  * keys on demand). */

@@ -151,8 +151,19 @@ int netadapt_run(struct db *db, int64_t id, const struct na_run_config *cfg,
          done++) {
         struct na_iteration it;
         struct na_state next = *state;
-        rc = netadapt_iterate(net, state->latency_ms, state->acc, cut, state->iteration,
+        /* The last step only needs to reach the target; and where no
+         * proposal can cut a whole step any more (latency falls in steps as
+         * channels go), take the smallest cut each proposal can make. */
+        double want = state->latency_ms - r.target_ms < cut ? state->latency_ms - r.target_ms : cut;
+        rc = netadapt_iterate(net, state->latency_ms, state->acc, want, state->iteration,
                               cfg->max_batch, ops, &it, err);
+        if (rc == HW_ENOTFOUND && want > NA_MIN_CUT_MS) {
+            if (!cfg->quiet)
+                log_info("netadapt %lld iter %d: no proposal cuts %.4f ms; trying smaller cuts",
+                         (long long)id, state->iteration + 1, want);
+            rc = netadapt_iterate(net, state->latency_ms, state->acc, NA_MIN_CUT_MS,
+                                  state->iteration, cfg->max_batch, ops, &it, err);
+        }
         stuck = rc == HW_ENOTFOUND;
         if (rc)
             break;

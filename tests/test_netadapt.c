@@ -546,6 +546,44 @@ START_TEST(test_run_resume)
 }
 END_TEST
 
+/* A step larger than any one proposal can make: the run takes smaller cuts
+ * and still reaches the target (it used to stop short, stuck). */
+START_TEST(test_run_small_steps)
+{
+    char dir[] = "/tmp/hwnas-na-XXXXXX", src[64], dbp[64];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(src, sizeof src, "%s/src.hwm", dir);
+    snprintf(dbp, sizeof dbp, "%s/t.db", dir);
+    struct arch a = arch_se();
+    struct nn_net *net = random_net(&a, 4);
+    struct hw_err err;
+    struct db *db;
+    ck_assert_int_eq(model_save(src, net, &err), HW_OK);
+    nn_net_free(net);
+    ck_assert_msg(db_open(&db, dbp, 0, &err) == HW_OK, "%s", err.msg);
+    struct db_netadapt r = {.target_ms = 0.6 * fake_ms(&a), .delta = 0.35,
+                            .initial_ms = fake_ms(&a)};
+    snprintf(r.source_model, sizeof r.source_model, "%s", src);
+    ck_assert_msg(db_netadapt_create(db, &r, &err) == HW_OK, "%s", err.msg);
+    /* no single proposal cuts 35 % of this net */
+    struct na_ops ops = {fake_latency, NULL, arch_tune, NULL};
+    struct na_proposal props[NA_MAX_PROPOSALS];
+    int n;
+    ck_assert_int_eq(netadapt_proposals(&a, 0.65 * fake_ms(&a), &ops, props, &n, &err), HW_OK);
+    ck_assert_int_eq(n, 0);
+    struct arch final;
+    run_to_end(db, r.id, dir, 0, &final);
+    ck_assert(fake_ms(&final) <= 0.6 * fake_ms(&a));
+    ck_assert_int_eq(db_netadapt_get(db, r.id, &r, &err), HW_OK);
+    ck_assert_int_ge(r.iterations, 2);
+    db_netadapt_release(&r);
+    db_close(db);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 Suite *suite_netadapt(void)
 {
     Suite *s = suite_create("netadapt");
@@ -561,7 +599,7 @@ Suite *suite_netadapt(void)
         {"netadapt_iterate", {test_iterate_choice}},
         {"netadapt_proposal_units", {test_proposal_units}},
         {"netadapt_state", {test_state_codec}},
-        {"netadapt_run", {test_run_resume}},
+        {"netadapt_run", {test_run_resume, test_run_small_steps}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);
