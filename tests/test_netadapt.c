@@ -496,19 +496,38 @@ static int run_to_end(struct db *db, int64_t id, const char *dir, int stop, stru
     return calls;
 }
 
-START_TEST(test_run_resume)
+/* A temporary folder with a random arch_se() model at src and an open
+ * database; remove_fixture() deletes both. */
+static struct db *open_fixture(char *dir, char *src, int src_size)
 {
-    char dir[] = "/tmp/hwnas-na-XXXXXX", src[64], dbp[64];
+    char dbp[64];
+    struct hw_err err;
+    struct db *db;
     ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(src, sizeof src, "%s/src.hwm", dir);
+    snprintf(src, (size_t)src_size, "%s/src.hwm", dir);
     snprintf(dbp, sizeof dbp, "%s/t.db", dir);
     struct arch a = arch_se();
     struct nn_net *net = random_net(&a, 4);
-    struct hw_err err;
-    struct db *db;
     ck_assert_int_eq(model_save(src, net, &err), HW_OK);
     nn_net_free(net);
     ck_assert_msg(db_open(&db, dbp, 0, &err) == HW_OK, "%s", err.msg);
+    return db;
+}
+
+static void remove_fixture(struct db *db, const char *dir)
+{
+    db_close(db);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(test_run_resume)
+{
+    char dir[] = "/tmp/hwnas-na-XXXXXX", src[64];
+    struct db *db = open_fixture(dir, src, sizeof src);
+    struct arch a = arch_se();
+    struct hw_err err;
     int64_t ids[2];
     for (int i = 0; i < 2; i++) {
         struct db_netadapt r = {.target_ms = 0.7 * fake_ms(&a), .delta = 0.03,
@@ -539,10 +558,7 @@ START_TEST(test_run_resume)
     ck_assert_int_eq(sb[nb - 1].iteration, calls - 1);
     free(sa);
     free(sb);
-    db_close(db);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    remove_fixture(db, dir);
 }
 END_TEST
 
@@ -550,17 +566,10 @@ END_TEST
  * and still reaches the target (it used to stop short, stuck). */
 START_TEST(test_run_small_steps)
 {
-    char dir[] = "/tmp/hwnas-na-XXXXXX", src[64], dbp[64];
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(src, sizeof src, "%s/src.hwm", dir);
-    snprintf(dbp, sizeof dbp, "%s/t.db", dir);
+    char dir[] = "/tmp/hwnas-na-XXXXXX", src[64];
+    struct db *db = open_fixture(dir, src, sizeof src);
     struct arch a = arch_se();
-    struct nn_net *net = random_net(&a, 4);
     struct hw_err err;
-    struct db *db;
-    ck_assert_int_eq(model_save(src, net, &err), HW_OK);
-    nn_net_free(net);
-    ck_assert_msg(db_open(&db, dbp, 0, &err) == HW_OK, "%s", err.msg);
     struct db_netadapt r = {.target_ms = 0.6 * fake_ms(&a), .delta = 0.35,
                             .initial_ms = fake_ms(&a)};
     snprintf(r.source_model, sizeof r.source_model, "%s", src);
@@ -577,10 +586,7 @@ START_TEST(test_run_small_steps)
     ck_assert_int_eq(db_netadapt_get(db, r.id, &r, &err), HW_OK);
     ck_assert_int_ge(r.iterations, 2);
     db_netadapt_release(&r);
-    db_close(db);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    remove_fixture(db, dir);
 }
 END_TEST
 
