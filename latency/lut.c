@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "space/jfield.h"
+
 int lut_n_units(const struct arch *a)
 {
     return a->n_layers + 2;
@@ -249,143 +251,84 @@ static int check_stats(const struct lat_stats *st, const char *where, struct hw_
     return HW_OK;
 }
 
-static int json_string(const cJSON *o, const char *name, char *dst, size_t n, const char *path,
-                       struct hw_err *err)
+/* JSON import: read by space/jfield's tables, so messages name the file,
+ * the JSON path and the value. */
+static int import_json(struct lut *t, const char *text, const char *path, struct hw_err *err)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (!cJSON_IsString(v))
-        return hw_error(err, HW_EINVAL, "%s.%s: missing or not a string", path, name);
-    if (strlen(v->valuestring) >= n)
-        return hw_error(err, HW_EINVAL, "%s.%s: longer than %zu characters", path, name, n - 1);
-    snprintf(dst, n, "%s", v->valuestring);
-    return HW_OK;
-}
-
-static int json_number(const cJSON *o, const char *name, double *dst, const char *path,
-                       struct hw_err *err)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (!cJSON_IsNumber(v))
-        return hw_error(err, HW_EINVAL, "%s.%s: missing or not a number", path, name);
-    *dst = v->valuedouble;
-    return HW_OK;
-}
-
-static int check_keys(const cJSON *o, const char *const *allowed, const char *path,
-                      struct hw_err *err)
-{
-    for (const cJSON *c = o->child; c; c = c->next) {
-        int ok = 0;
-        for (const char *const *a = allowed; *a; a++)
-            ok |= strcmp(c->string, *a) == 0;
-        if (!ok)
-            return hw_error(err, HW_EINVAL, "%s: unknown key '%s'", path, c->string);
-    }
-    return HW_OK;
-}
-
-static int import_json(struct lut *t, const char *text, struct hw_err *err)
-{
-    cJSON *root = cJSON_Parse(text);
-    if (!root)
-        return hw_error(err, HW_EINVAL, "not valid JSON near byte %ld",
-                        (long)(cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - text : 0));
-    int rc = HW_OK;
-    static const char *const top_keys[] = {"format", "version", "units", "fingerprint", "entries", NULL};
-    static const char *const fp_keys[] = {"hash", "cpu", "threads", "backend", "blas_core",
-                                          "compiler", "hwnas_version", NULL};
-    static const char *const e_keys[] = {"key", "count", "mean_us", "median_us", "var_us",
-                                         "min_us", "max_us", NULL};
+    const struct jfield_ctx c = {path, err};
+    cJSON *root;
+    int rc = jfield_parse(&c, text, &root);
+    if (rc)
+        return rc;
     char fmt[32], units[32], hash[17];
-    double version = 0, threads = 0;
-    if (!cJSON_IsObject(root)) {
-        rc = hw_error(err, HW_EINVAL, "$: not a JSON object");
-        goto out;
-    }
-    if ((rc = check_keys(root, top_keys, "$", err)) ||
-        (rc = json_string(root, "format", fmt, sizeof fmt, "$", err)))
-        goto out;
-    if (strcmp(fmt, "hwnas-lut") != 0) {
-        rc = hw_error(err, HW_EINVAL, "$.format: '%s' is not 'hwnas-lut'", fmt);
-        goto out;
-    }
-    if ((rc = json_number(root, "version", &version, "$", err)))
-        goto out;
-    if (version != 1) {
-        rc = hw_error(err, HW_EINVAL, "$.version: %g is not supported (this hwnas reads 1)", version);
-        goto out;
-    }
-    if ((rc = json_string(root, "units", units, sizeof units, "$", err)))
-        goto out;
-    if (strcmp(units, "microseconds") != 0) {
-        rc = hw_error(err, HW_EINVAL, "$.units: '%s' is not 'microseconds'", units);
-        goto out;
-    }
-    const cJSON *fp = cJSON_GetObjectItemCaseSensitive(root, "fingerprint");
-    if (!cJSON_IsObject(fp)) {
-        rc = hw_error(err, HW_EINVAL, "$.fingerprint: missing or not an object");
-        goto out;
-    }
+    int version;
+    const cJSON *fp, *arr;
     struct lat_fingerprint f;
     memset(&f, 0, sizeof f);
-    if ((rc = check_keys(fp, fp_keys, "$.fingerprint", err)) ||
-        (rc = json_string(fp, "hash", hash, sizeof hash, "$.fingerprint", err)) ||
-        (rc = json_string(fp, "cpu", f.cpu, sizeof f.cpu, "$.fingerprint", err)) ||
-        (rc = json_number(fp, "threads", &threads, "$.fingerprint", err)) ||
-        (rc = json_string(fp, "backend", f.backend, sizeof f.backend, "$.fingerprint", err)) ||
-        (rc = json_string(fp, "blas_core", f.blas_core, sizeof f.blas_core, "$.fingerprint", err)) ||
-        (rc = json_string(fp, "compiler", f.compiler, sizeof f.compiler, "$.fingerprint", err)) ||
-        (rc = json_string(fp, "hwnas_version", f.version, sizeof f.version, "$.fingerprint", err)))
+    const struct jfield top[] = {
+        {"format", JF_STRING, fmt, 0, sizeof fmt},
+        {"version", JF_INT, &version, 1, 1},
+        {"units", JF_STRING, units, 0, sizeof units},
+        {"fingerprint", JF_OBJECT, &fp},
+        {"entries", JF_ARRAY, &arr, 0, 1e7},
+        {NULL}};
+    const struct jfield fpf[] = {
+        {"hash", JF_STRING, hash, 0, sizeof hash},
+        {"cpu", JF_STRING, f.cpu, 0, sizeof f.cpu},
+        {"threads", JF_INT, &f.threads, 1, 1024},
+        {"backend", JF_STRING, f.backend, 0, sizeof f.backend},
+        {"blas_core", JF_STRING, f.blas_core, 0, sizeof f.blas_core},
+        {"compiler", JF_STRING, f.compiler, 0, sizeof f.compiler},
+        {"hwnas_version", JF_STRING, f.version, 0, sizeof f.version},
+        {NULL}};
+    if ((rc = jfield_read_object(&c, root, "$", top)))
         goto out;
-    if (threads < 1 || threads > 1024 || threads != (int)threads) {
-        rc = hw_error(err, HW_EINVAL, "$.fingerprint.threads: %g is not a thread count", threads);
+    if (strcmp(fmt, "hwnas-lut") != 0) {
+        rc = hw_error(err, HW_EINVAL, "%s: $.format: '%s' is not 'hwnas-lut'", path, fmt);
         goto out;
     }
-    f.threads = (int)threads;
+    if (strcmp(units, "microseconds") != 0) {
+        rc = hw_error(err, HW_EINVAL, "%s: $.units: '%s' is not 'microseconds'", path, units);
+        goto out;
+    }
+    if ((rc = jfield_read_object(&c, fp, "$.fingerprint", fpf)))
+        goto out;
     lat_fingerprint_rehash(&f);
     if (strcmp(f.hash, hash) != 0) {
-        rc = hw_error(err, HW_EINVAL, "$.fingerprint.hash: '%s' does not match its fields (%s)",
-                      hash, f.hash);
+        rc = hw_error(err, HW_EINVAL, "%s: $.fingerprint.hash: '%s' does not match its fields (%s)",
+                      path, hash, f.hash);
         goto out;
     }
     lut_init(t, &f);
-    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "entries");
-    if (!cJSON_IsArray(arr)) {
-        rc = hw_error(err, HW_EINVAL, "$.entries: missing or not an array");
-        goto out;
-    }
     int i = 0;
     for (const cJSON *e = arr->child; e; e = e->next, i++) {
-        char path[48], key[LUT_KEY_MAX];
-        snprintf(path, sizeof path, "$.entries[%d]", i);
+        char where[48], key[LUT_KEY_MAX];
+        snprintf(where, sizeof where, "$.entries[%d]", i);
         struct lat_stats st;
-        double count;
-        if (!cJSON_IsObject(e)) {
-            rc = hw_error(err, HW_EINVAL, "%s: not an object", path);
-            goto out;
-        }
-        if ((rc = check_keys(e, e_keys, path, err)) ||
-            (rc = json_string(e, "key", key, sizeof key, path, err)) ||
-            (rc = json_number(e, "count", &count, path, err)) ||
-            (rc = json_number(e, "mean_us", &st.mean_us, path, err)) ||
-            (rc = json_number(e, "median_us", &st.median_us, path, err)) ||
-            (rc = json_number(e, "var_us", &st.var_us, path, err)) ||
-            (rc = json_number(e, "min_us", &st.min_us, path, err)) ||
-            (rc = json_number(e, "max_us", &st.max_us, path, err)))
+        const struct jfield ef[] = {
+            {"key", JF_STRING, key, 0, sizeof key},
+            {"count", JF_INT, &st.count, 1, 1e9},
+            {"mean_us", JF_NUMBER, &st.mean_us, 0, 1e12},
+            {"median_us", JF_NUMBER, &st.median_us, 0, 1e12},
+            {"var_us", JF_NUMBER, &st.var_us, 0, 1e24},
+            {"min_us", JF_NUMBER, &st.min_us, 0, 1e12},
+            {"max_us", JF_NUMBER, &st.max_us, 0, 1e12},
+            {NULL}};
+        if ((rc = jfield_read_object(&c, e, where, ef)))
             goto out;
         if (!key_valid(key)) {
-            rc = hw_error(err, HW_EINVAL, "%s.key: '%s' is not a latency table key", path, key);
+            rc = hw_error(err, HW_EINVAL, "%s: %s.key: '%s' is not a latency table key", path,
+                          where, key);
             goto out;
         }
         if (lut_get(t, key)) {
-            rc = hw_error(err, HW_EINVAL, "%s.key: '%s' appears twice", path, key);
+            rc = hw_error(err, HW_EINVAL, "%s: %s.key: '%s' appears twice", path, where, key);
             goto out;
         }
-        st.count = count >= 1 && count < 1e9 ? (int)count : 0;
-        if ((rc = check_stats(&st, path, err)))
-            goto out;
-        if ((rc = lut_put(t, key, &st))) {
-            rc = hw_error(err, rc, "%s: out of memory", path);
+        if ((rc = check_stats(&st, where, err)) || (rc = lut_put(t, key, &st))) {
+            if (rc == HW_ENOMEM)
+                hw_error(err, rc, "%s: out of memory", where);
+            hw_error_prefix(err, "%s", path);
             goto out;
         }
     }
@@ -499,32 +442,19 @@ static int import_csv(struct lut *t, char *text, struct hw_err *err)
 int lut_import(struct lut *t, const char *path, struct hw_err *err)
 {
     lut_init(t, NULL);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return hw_error(err, HW_EIO, "%s: cannot open: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = len >= 0 ? malloc((size_t)len + 1) : NULL;
-    if (!text) {
-        fclose(f);
-        return hw_error(err, HW_ENOMEM, "%s: cannot read", path);
-    }
-    size_t got = fread(text, 1, (size_t)len, f);
-    fclose(f);
-    text[got] = '\0';
-    if (strlen(text) != got) {
-        free(text);
-        return hw_error(err, HW_EINVAL, "%s: contains a NUL byte: not a latency table", path);
-    }
+    char *text;
+    int rc = jfield_read_file(path, &text, err);
+    if (rc)
+        return rc;
     const char *p = text;
     while (isspace((unsigned char)*p))
         p++;
-    int rc = *p == '{' ? import_json(t, text, err) : import_csv(t, text, err);
+    if (*p == '{')
+        rc = import_json(t, text, path, err);
+    else if ((rc = import_csv(t, text, err)))
+        hw_error_prefix(err, "%s", path);
     free(text);
-    if (rc) {
+    if (rc)
         lut_release(t);
-        return hw_error_prefix(err, "%s", path);
-    }
-    return HW_OK;
+    return rc;
 }

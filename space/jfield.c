@@ -243,7 +243,7 @@ int jfield_read_file(const char *path, char **text, struct hw_err *err)
     }
     if (memchr(buf, '\0', len)) {
         free(buf);
-        return hw_error(err, HW_EINVAL, "%s: contains a NUL byte; not a JSON text", path);
+        return hw_error(err, HW_EINVAL, "%s: contains a NUL byte; not a text file", path);
     }
     buf[len] = '\0';
     *text = buf;
