@@ -28,6 +28,11 @@ static int print_json(const struct arch *a, const struct lat_table *t, const dou
     cJSON_AddStringToObject(o, "fingerprint", t->lut.fp.hash);
     cJSON_AddStringToObject(o, "units", "microseconds");
     cJSON_AddNumberToObject(o, "predicted_us", total);
+    double sum = 0;
+    for (int u = 0; u < lut_n_units(a); u++)
+        sum += unit_us[u];
+    cJSON_AddNumberToObject(o, "sum_us", sum);
+    cJSON_AddBoolToObject(o, "calibrated", lat_table_calibration(t, a) != NULL);
     cJSON *arr = cJSON_AddArrayToObject(o, "breakdown");
     for (int u = 0; u < lut_n_units(a); u++) {
         char key[LUT_KEY_MAX];
@@ -109,11 +114,19 @@ int cmd_latency(int argc, char **argv)
         if (n_measured)
             printf(", %d missing key%s measured now", n_measured, n_measured == 1 ? "" : "s");
         printf("\n\n%4s  %-72s %10s %6s\n", "unit", "key", "us", "share");
+        double sum = 0;
+        for (int u = 0; u < lut_n_units(&a); u++)
+            sum += unit_us[u];
         for (int u = 0; u < lut_n_units(&a); u++) {
             char key[LUT_KEY_MAX];
             lut_key(&a, u, key);
-            printf("%4d  %-72s %10.1f %5.1f%%\n", u, key, unit_us[u], 100 * unit_us[u] / total);
+            printf("%4d  %-72s %10.1f %5.1f%%\n", u, key, unit_us[u], 100 * unit_us[u] / sum);
         }
+        const struct db_calibration *cal = lat_table_calibration(&t, &a);
+        if (cal)
+            printf("\nsum of units: %.1f us; calibrated: %.1f us + %.4f x sum + %.1f us x %.3f M "
+                   "params", sum, cal->alpha_us, cal->beta, cal->gamma_us,
+                   arch_cost(&a).params / 1e6);
         printf("\npredicted: %.1f us (%.3f ms), batch 1, %d thread%s\n", total, total / 1000,
                t.lut.fp.threads, t.lut.fp.threads == 1 ? "" : "s");
         if (measure)

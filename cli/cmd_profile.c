@@ -1,13 +1,16 @@
 /* hwnas profile: builds this machine's latency table for a search space. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/lat_cli.h"
 #include "latency/keys.h"
+#include "latency/measure.h"
 #include "space/space.h"
+#include "util/pcg32.h"
 #include "util/progress.h"
 #include "util/timer.h"
 
@@ -29,16 +32,54 @@ static int count_present(const struct lut *need, const struct lut *have)
     return n;
 }
 
+/* Samples n archs of s (their own seed stream, apart from validate's),
+ * measures each end to end and fits the table's calibration for s's input
+ * shape (latency/calib.h). Stops early, without fitting, on Ctrl-C. */
+static int calibrate(struct lat_table *t, const struct space *s, int n, struct hw_err *err)
+{
+    struct arch *a = malloc(sizeof *a * (size_t)n);
+    double *measured = malloc(sizeof *measured * (size_t)n);
+    int rc = HW_OK;
+    if (!a || !measured)
+        rc = hw_error(err, HW_ENOMEM, "out of memory for %d calibration networks", n);
+    struct pcg32 rng;
+    pcg32_seed(&rng, 1, 0x63616c6962ull);
+    struct progress p;
+    progress_init(&p, "calibrate", n, "archs", cli_quiet);
+    for (int i = 0; rc == HW_OK && i < n && !stop_requested; i++) {
+        int tok[SPACE_MAX_TOKENS];
+        struct lat_stats st;
+        space_sample(s, &rng, tok);
+        if ((rc = space_decode(s, tok, &a[i], err)) ||
+            (rc = lat_measure_arch(&a[i], &t->timing, &st, err)))
+            break;
+        measured[i] = st.median_us;
+        progress_update(&p, i + 1);
+    }
+    progress_finish(&p);
+    struct lat_calib c;
+    if (rc == HW_OK && !stop_requested && (rc = lat_table_calibrate(t, a, measured, n, &c, err)) == HW_OK)
+        printf("calibration from %d networks measured end to end: latency = %.1f us + %.4f x "
+               "sum + %.1f us per million params; RMSPE on them %.2f %% (sum alone) -> %.2f %%\n",
+               n, c.alpha_us, c.beta, c.gamma_us, 100 * c.rmspe_sum, 100 * c.rmspe_fit);
+    free(a);
+    free(measured);
+    return rc;
+}
+
 int cmd_profile(int argc, char **argv)
 {
     const char *space_name = NULL, *db_flag = NULL;
-    int threads = 1, runs = 0, warmup = -1, cpu = -1;
+    int threads = 1, runs = 0, warmup = -1, cpu = -1, calib_n = 40, recalibrate = 0;
     const struct cli_flag flags[] = {
         {"space", CLI_STR, &space_name, "S", "search space: a shipped name or a space JSON file"},
         {"threads", CLI_INT, &threads, "N", "kernel threads (default 1, as MobileNetV3 measures)"},
         {"runs", CLI_INT, &runs, "R", "timed runs per key (default: 15-100 within ~0.5 s)"},
         {"warmup", CLI_INT, &warmup, "W", "untimed runs before timing (default 3)"},
         {"cpu", CLI_INT, &cpu, "N", "pin to CPU N"},
+        {"calib-samples", CLI_INT, &calib_n, "N",
+         "networks measured end to end to calibrate the sums (default 40; 0: none)"},
+        {"recalibrate", CLI_BOOL, &recalibrate, NULL, "calibrate again even if nothing changed"},
         {"db", CLI_STR, &db_flag, "FILE", "database (default $HWNAS_DB or ./hwnas.db)"},
         {0}};
     const struct cli_command cmd = {
@@ -48,7 +89,12 @@ int cmd_profile(int argc, char **argv)
         "width), then times each one not yet in the table, inside whole networks of\n"
         "the space (batch 1, median of the timed runs, microseconds). Each network's\n"
         "entries are saved as soon as they are measured: Ctrl-C stops between\n"
-        "networks with a consistent table, and running again continues.",
+        "networks with a consistent table, and running again continues. Then, when\n"
+        "keys were added or the space's input shape has no calibration yet, it\n"
+        "measures --calib-samples sampled networks end to end and fits\n"
+        "latency ~ alpha + beta x sum + gamma x params, which every prediction for\n"
+        "that input shape uses from then on (the sum alone misses cache effects\n"
+        "that grow with the network).",
         "hwnas profile --space S [--threads N] [--runs R] [--warmup W] [--cpu N] [--db FILE]",
         flags, 0, 0};
     char *pos[argc > 0 ? argc : 1];
@@ -57,6 +103,9 @@ int cmd_profile(int argc, char **argv)
         return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
     if (!space_name)
         return cli_usage_error(&cmd, "--space is required");
+    if (calib_n != 0 && (calib_n < LAT_CALIB_MIN_SAMPLES || calib_n > 10000))
+        return cli_usage_error(&cmd, "--calib-samples: %d is not 0 or in [%d, 10000]", calib_n,
+                               LAT_CALIB_MIN_SAMPLES);
     if (runs < 0 || runs > 100000 || warmup > 100000)
         return cli_usage_error(&cmd, "--runs/--warmup: %d/%d out of range", runs, warmup);
     if ((rc = lat_cli_setup("profile", threads, cpu)))
@@ -111,6 +160,15 @@ int cmd_profile(int argc, char **argv)
     printf("measured %d keys in %d networks in %s (%.1f s); the table has %d of the %d keys "
            "of %s%s\n", done, nets, took, secs, present, need.n, s.name,
            stop_requested ? " (interrupted: run again to continue)" : "");
+    int zero[SPACE_MAX_TOKENS] = {0};
+    struct arch first;
+    if (!stop_requested && present == need.n && calib_n > 0 &&
+        (rc = space_decode(&s, zero, &first, &err)) == HW_OK &&
+        (done > 0 || recalibrate || !lat_table_calibration(&t, &first)) &&
+        (rc = calibrate(&t, &s, calib_n, &err)))
+        goto fail;
+    if (rc)
+        goto fail;
     lut_release(&need);
     lat_table_release(&t);
     db_close(db);

@@ -16,6 +16,7 @@
 struct sample {
     int index;
     double predicted_us, measured_us, rel; /* rel = predicted / measured - 1 */
+    double sum_us; /* the table's sum before calibration */
     double drift; /* probe measured / probe predicted, timed right after the sample */
     int64_t macs;
 };
@@ -25,12 +26,13 @@ struct summary {
 };
 
 /* Accuracy over n samples; with normalize, each prediction is first scaled
- * by the machine's speed drift measured beside it. */
-static struct summary summarize(const struct sample *v, int n, int normalize)
+ * by the machine's speed drift measured beside it; with sums, the table's
+ * uncalibrated sums are scored instead of the predictions. */
+static struct summary summarize(const struct sample *v, int n, int normalize, int sums)
 {
     struct summary s = {0, 0, 0, 0};
     for (int i = 0; i < n; i++) {
-        double pred = v[i].predicted_us * (normalize ? v[i].drift : 1);
+        double pred = (sums ? v[i].sum_us : v[i].predicted_us) * (normalize ? v[i].drift : 1);
         double d = pred - v[i].measured_us, rel = pred / v[i].measured_us - 1;
         s.rmse_us += d * d;
         s.rmspe += rel * rel;
@@ -57,6 +59,7 @@ static cJSON *samples_json(const struct sample *v, int n)
         cJSON *e = cJSON_CreateObject();
         cJSON_AddNumberToObject(e, "sample", v[i].index);
         cJSON_AddNumberToObject(e, "predicted_us", v[i].predicted_us);
+        cJSON_AddNumberToObject(e, "sum_us", v[i].sum_us);
         cJSON_AddNumberToObject(e, "measured_us", v[i].measured_us);
         cJSON_AddNumberToObject(e, "error_pct", 100 * v[i].rel);
         cJSON_AddNumberToObject(e, "drift", v[i].drift);
@@ -66,15 +69,18 @@ static cJSON *samples_json(const struct sample *v, int n)
     return arr;
 }
 
-/* lut_predict, with a missing key explained as a space not yet profiled. */
-static int predict_or_explain(const struct lat_table *t, const struct arch *a, double *us,
-                              const char *space_name, struct hw_err *err)
+/* The table's sum and its calibrated prediction (no measuring), with a
+ * missing key explained as a space not yet profiled. */
+static int predict_or_explain(const struct lat_table *t, const struct arch *a, double *sum_us,
+                              double *us, const char *space_name, struct hw_err *err)
 {
     char missing[LUT_KEY_MAX];
-    int rc = lut_predict(&t->lut, a, us, NULL, missing, err);
+    int rc = lut_predict(&t->lut, a, sum_us, NULL, missing, err);
     if (rc == HW_ENOTFOUND)
         hw_error(err, rc, "the latency table has no entry for %s: run 'hwnas profile --space %s' "
                  "first", missing, space_name);
+    else if (rc == HW_OK)
+        *us = lat_table_calibrated(t, a, *sum_us);
     return rc;
 }
 
@@ -135,9 +141,9 @@ int cmd_validate(int argc, char **argv)
      * over predicted latency tracks that drift. */
     int zero[SPACE_MAX_TOKENS] = {0};
     struct arch probe;
-    double probe_pred_us;
+    double probe_sum_us, probe_pred_us;
     if ((rc = space_decode(&s, zero, &probe, &err)) ||
-        (rc = predict_or_explain(&t, &probe, &probe_pred_us, space_name, &err)))
+        (rc = predict_or_explain(&t, &probe, &probe_sum_us, &probe_pred_us, space_name, &err)))
         goto fail;
     struct pcg32 rng;
     pcg32_seed(&rng, (uint64_t)seed, 0x76616c6964ull);
@@ -149,7 +155,8 @@ int cmd_validate(int argc, char **argv)
         struct lat_stats st, pst;
         space_sample(&s, &rng, tok);
         if ((rc = space_decode(&s, tok, &a, &err)) ||
-            (rc = predict_or_explain(&t, &a, &v[i].predicted_us, space_name, &err)) ||
+            (rc = predict_or_explain(&t, &a, &v[i].sum_us, &v[i].predicted_us, space_name,
+                                     &err)) ||
             (rc = lat_measure_arch(&a, &t.timing, &st, &err)) ||
             (rc = lat_measure_arch(&probe, &t.timing, &pst, &err)))
             goto fail;
@@ -161,7 +168,9 @@ int cmd_validate(int argc, char **argv)
         progress_update(&p, i + 1);
     }
     progress_finish(&p);
-    struct summary sm = summarize(v, samples, 0), nm = summarize(v, samples, 1);
+    struct summary sm = summarize(v, samples, 0, 0), nm = summarize(v, samples, 1, 0),
+                   um = summarize(v, samples, 0, 1);
+    const struct db_calibration *cal = lat_table_calibration(&t, &probe);
     double drift_lo = v[0].drift, drift_hi = v[0].drift;
     for (int i = 1; i < samples; i++) {
         drift_lo = fmin(drift_lo, v[i].drift);
@@ -202,6 +211,12 @@ int cmd_validate(int argc, char **argv)
         cJSON_AddNumberToObject(norm, "rmspe_pct", 100 * nm.rmspe);
         cJSON_AddNumberToObject(norm, "within5_pct", 100 * nm.within5);
         cJSON_AddNumberToObject(norm, "within10_pct", 100 * nm.within10);
+        cJSON *unc = cJSON_AddObjectToObject(o, "uncalibrated_sums");
+        cJSON_AddBoolToObject(unc, "calibrated", cal != NULL);
+        cJSON_AddNumberToObject(unc, "rmse_us", um.rmse_us);
+        cJSON_AddNumberToObject(unc, "rmspe_pct", 100 * um.rmspe);
+        cJSON_AddNumberToObject(unc, "within5_pct", 100 * um.within5);
+        cJSON_AddNumberToObject(unc, "within10_pct", 100 * um.within10);
         cJSON_AddItemToObject(o, "worst", samples_json(v, worst));
         cJSON_AddItemToObject(o, "all", details);
         char *text = cJSON_Print(o);
@@ -215,6 +230,15 @@ int cmd_validate(int argc, char **argv)
         printf("space %s, %d sampled archs (seed %ld), %s\n", s.name, samples, seed, dev);
         printf("RMSE %.1f us, RMSPE %.2f %%, within +-5 %%: %.1f %%, within +-10 %%: %.1f %%\n",
                sm.rmse_us, 100 * sm.rmspe, 100 * sm.within5, 100 * sm.within10);
+        if (cal)
+            printf("predictions calibrated (%.1f us + %.4f x sum + %.1f us per M params, fitted "
+                   "on %d other networks); the sums alone: RMSPE %.2f %%, within +-5 %%: %.1f %%, "
+                   "within +-10 %%: %.1f %%\n", cal->alpha_us, cal->beta, cal->gamma_us,
+                   cal->samples, 100 * um.rmspe, 100 * um.within5, 100 * um.within10);
+        else
+            printf("predictions are the table's sums: no calibration for %dx%dx%d inputs (run "
+                   "'hwnas profile --space %s')\n", probe.in_h, probe.in_w, probe.in_c,
+                   space_name);
         printf("machine speed drift (probe measured / predicted): %.3f .. %.3f; with each\n"
                "prediction scaled by its drift: RMSE %.1f us, RMSPE %.2f %%, within +-5 %%: "
                "%.1f %%, within +-10 %%: %.1f %%\n", drift_lo, drift_hi, nm.rmse_us,

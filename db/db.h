@@ -28,7 +28,7 @@
 #include "util/err.h"
 
 /* Schema version this hwnas writes (PRAGMA user_version). */
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 
 #define DB_HASH_MAX 65   /* hex hash + NUL */
 #define DB_NAME_MAX 128  /* run / model / space / controller names */
@@ -135,6 +135,26 @@ int db_lut_iterate(struct db *db, int64_t device_id,
 /* Deletes every entry of the device (for `lut import --replace`); one
  * transaction. */
 int db_lut_clear(struct db *db, int64_t device_id, struct hw_err *err);
+
+/* ---- LUT calibrations -------------------------------------------------- */
+
+/* A device's fit of whole-network latency against its table's sums for one
+ * input shape: measured ~ alpha_us + beta * sum + gamma_us * params / 1e6.
+ * Valid: input non-empty, samples >= 1, alpha_us, beta and gamma_us finite. */
+struct db_calibration {
+    int64_t device_id;
+    char input[DB_KEY_MAX];    /* "28x28x1" */
+    int samples;
+    double alpha_us, beta, gamma_us;
+    double rmspe_sum, rmspe_fit; /* on the fitted samples, fractions */
+    char created_at[DB_TIME_MAX];
+};
+
+/* Inserts or replaces (c->device_id, c->input). */
+int db_calibration_put(struct db *db, const struct db_calibration *c, struct hw_err *err);
+/* Calibrations of device_id by input; *out malloc'd (free(); NULL when *n == 0). */
+int db_calibration_list(struct db *db, int64_t device_id, struct db_calibration **out, int *n,
+                        struct hw_err *err);
 
 /* ---- LUT validations --------------------------------------------------- */
 

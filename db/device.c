@@ -304,6 +304,56 @@ int db_lut_clear(struct db *db, int64_t device_id, struct hw_err *err)
     return db_write(db, sql_lut_clear, "clear latency table", NULL, err, "l", device_id);
 }
 
+/* ---- calibrations ----------------------------------------------------------- */
+
+static const char sql_calibration_put[] =
+    "INSERT OR REPLACE INTO lut_calibrations (device_id, input, samples, alpha_us, beta, "
+    "gamma_us, rmspe_sum, rmspe_fit) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+static const char sql_calibration_list[] =
+    "SELECT device_id, input, samples, alpha_us, beta, gamma_us, rmspe_sum, rmspe_fit, "
+    "created_at FROM lut_calibrations WHERE device_id = ?1 ORDER BY input";
+
+static int decode_calibration(struct db_reader *rd, void *row)
+{
+    struct db_calibration *c = row;
+    c->device_id = db_read_int64(rd, 0);
+    db_read_text(rd, 1, c->input, sizeof c->input);
+    c->samples = db_read_int(rd, 2);
+    c->alpha_us = db_read_real(rd, 3);
+    c->beta = db_read_real(rd, 4);
+    c->gamma_us = db_read_real(rd, 5);
+    c->rmspe_sum = db_read_real(rd, 6);
+    c->rmspe_fit = db_read_real(rd, 7);
+    db_read_text(rd, 8, c->created_at, sizeof c->created_at);
+    return rd->rc;
+}
+
+static const struct db_rowtype calibration_row = {sizeof(struct db_calibration),
+                                                  decode_calibration, NULL};
+
+int db_calibration_put(struct db *db, const struct db_calibration *c, struct hw_err *err)
+{
+    int rc = db_check_text(db, "calibration input", c->input, sizeof c->input, 1, err);
+    if (rc == HW_OK && c->samples < 1)
+        rc = hw_error(err, HW_EINVAL, "%s: calibration samples %d is not >= 1", db->path,
+                      c->samples);
+    if (rc == HW_OK && !(isfinite(c->alpha_us) && isfinite(c->beta) && isfinite(c->gamma_us)))
+        rc = hw_error(err, HW_EINVAL, "%s: calibration of %s: alpha %g, beta %g, gamma %g are "
+                      "not all finite", db->path, c->input, c->alpha_us, c->beta, c->gamma_us);
+    if (rc == HW_OK)
+        rc = db_write(db, sql_calibration_put, "store calibration", NULL, err, "ltiddddd",
+                      c->device_id, c->input, c->samples, c->alpha_us, c->beta, c->gamma_us,
+                      c->rmspe_sum, c->rmspe_fit);
+    return rc;
+}
+
+int db_calibration_list(struct db *db, int64_t device_id, struct db_calibration **out, int *n,
+                        struct hw_err *err)
+{
+    return db_select(db, &calibration_row, (void **)out, n, sql_calibration_list,
+                     "list calibrations", err, "l", device_id);
+}
+
 /* ---- validations ------------------------------------------------------------ */
 
 #define VALIDATION_COLS \

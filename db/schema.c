@@ -118,7 +118,22 @@ static const char migration_1[] =
     "  created_at TEXT NOT NULL DEFAULT " DB_NOW ","
     "  UNIQUE (netadapt_id, iteration, proposal));";
 
-const char *const db_migrations[] = {migration_1};
+/* 2: per-device calibration of the table's sums against whole networks
+ * (latency/calib.h), one row per input shape. */
+static const char migration_2[] =
+    "CREATE TABLE lut_calibrations ("
+    "  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,"
+    "  input TEXT NOT NULL,"
+    "  samples INTEGER NOT NULL CHECK (samples >= 1),"
+    "  alpha_us REAL NOT NULL,"
+    "  beta REAL NOT NULL,"
+    "  gamma_us REAL NOT NULL,"
+    "  rmspe_sum REAL,"
+    "  rmspe_fit REAL,"
+    "  created_at TEXT NOT NULL DEFAULT " DB_NOW ","
+    "  PRIMARY KEY (device_id, input));";
+
+const char *const db_migrations[] = {migration_1, migration_2};
 const int db_n_migrations = (int)(sizeof db_migrations / sizeof db_migrations[0]);
 
 _Static_assert(sizeof db_migrations / sizeof db_migrations[0] == DB_SCHEMA_VERSION,

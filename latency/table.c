@@ -74,6 +74,8 @@ int lat_table_open(struct lat_table *t, struct db *db, const char *sel, int thre
     lut_init(&t->lut, &fp);
     t->local = lat_fingerprint_compare(&fp, &t->here, NULL) == HW_OK;
     rc = db_lut_iterate(db, t->device_id, load_entry, &t->lut, err);
+    if (rc == HW_OK)
+        rc = db_calibration_list(db, t->device_id, &t->calib, &t->n_calib, err);
     if (rc) {
         lut_release(&t->lut);
         if (rc == HW_ENOMEM)
@@ -87,6 +89,68 @@ int lat_table_open(struct lat_table *t, struct db *db, const char *sel, int thre
 void lat_table_release(struct lat_table *t)
 {
     lut_release(&t->lut);
+    free(t->calib);
+    t->calib = NULL;
+    t->n_calib = 0;
+}
+
+static void input_shape(const struct arch *a, char *buf, size_t size)
+{
+    snprintf(buf, size, "%dx%dx%d", a->in_h, a->in_w, a->in_c);
+}
+
+const struct db_calibration *lat_table_calibration(const struct lat_table *t,
+                                                   const struct arch *a)
+{
+    char in[DB_KEY_MAX];
+    input_shape(a, in, sizeof in);
+    for (int i = 0; i < t->n_calib; i++)
+        if (strcmp(t->calib[i].input, in) == 0)
+            return &t->calib[i];
+    return NULL;
+}
+
+double lat_table_calibrated(const struct lat_table *t, const struct arch *a, double sum_us)
+{
+    const struct db_calibration *c = lat_table_calibration(t, a);
+    if (!c)
+        return sum_us;
+    struct lat_calib lc = {c->alpha_us, c->beta, c->gamma_us};
+    return lat_calib_apply(&lc, sum_us, arch_cost(a).params);
+}
+
+int lat_table_calibrate(struct lat_table *t, const struct arch *a, const double *measured_us,
+                        int n, struct lat_calib *out, struct hw_err *err)
+{
+    double *sum = malloc(sizeof *sum * (size_t)(n > 0 ? n : 1));
+    int64_t *params = malloc(sizeof *params * (size_t)(n > 0 ? n : 1));
+    int rc = lat_table_require_local(t, err);
+    if (rc == HW_OK && (!sum || !params))
+        rc = hw_error(err, HW_ENOMEM, "out of memory calibrating %d networks", n);
+    for (int i = 0; rc == HW_OK && i < n; i++) {
+        rc = lut_predict(&t->lut, &a[i], &sum[i], NULL, NULL, err);
+        params[i] = arch_cost(&a[i]).params;
+    }
+    struct lat_calib c;
+    if (rc == HW_OK)
+        rc = lat_calib_fit(sum, params, measured_us, n, &c, err);
+    free(sum);
+    free(params);
+    if (rc)
+        return rc;
+    struct db_calibration row = {.device_id = t->device_id, .samples = c.samples,
+                                 .alpha_us = c.alpha_us, .beta = c.beta, .gamma_us = c.gamma_us,
+                                 .rmspe_sum = c.rmspe_sum, .rmspe_fit = c.rmspe_fit};
+    input_shape(&a[0], row.input, sizeof row.input);
+    if ((rc = db_calibration_put(t->db, &row, err)))
+        return rc;
+    free(t->calib);
+    t->calib = NULL;
+    t->n_calib = 0;
+    rc = db_calibration_list(t->db, t->device_id, &t->calib, &t->n_calib, err);
+    if (rc == HW_OK && out)
+        *out = c;
+    return rc;
 }
 
 int lat_table_require_local(const struct lat_table *t, struct hw_err *err)
@@ -202,7 +266,10 @@ int lat_table_predict(struct lat_table *t, const struct arch *a, double *total_u
     }
     if (n_measured)
         *n_measured = missing;
-    return lut_predict(&t->lut, a, total_us, unit_us, NULL, err);
+    int rc = lut_predict(&t->lut, a, total_us, unit_us, NULL, err);
+    if (rc == HW_OK)
+        *total_us = lat_table_calibrated(t, a, *total_us);
+    return rc;
 }
 
 static void lut_to_db_entries(const struct lut *t, struct db_lut_entry *e)

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "db/db.h"
+#include "latency/calib.h"
 #include "latency/fingerprint.h"
 #include "latency/lut.h"
 #include "latency/timing.h"
@@ -27,6 +28,10 @@ struct lat_table {
     struct lat_fingerprint here; /* this machine and build, same thread count */
     int local;               /* lut.fp matches `here`: measuring allowed */
     struct lat_timing timing; /* used for on-demand measurements */
+    /* The device's calibrations (calib.h), one per input shape, loaded with
+     * the entries; predictions of an arch whose input has one are calibrated. */
+    struct db_calibration *calib;
+    int n_calib;
 };
 
 /* Device row <-> fingerprint (same fields; the hash is recomputed). */
@@ -63,12 +68,26 @@ int lat_table_measure(struct lat_table *t, const struct arch *a, const unsigned 
 int lat_lookup_or_measure(struct lat_table *t, const struct arch *a, int u,
                           struct lat_stats *st, struct hw_err *err);
 
-/* Predicted latency of a (sum of entry medians, us), measuring every missing
- * unit in one pass first when the table is local (else HW_ENOTFOUND as
+/* Predicted latency of a (us): the sum of its entry medians, calibrated when
+ * the device has a calibration for a's input shape. Every missing unit is
+ * measured in one pass first when the table is local (else HW_ENOTFOUND as
  * above). unit_us (optional, lut_n_units(a) doubles) gets the per-unit
- * figures; *n_measured (optional) the number of units measured. */
+ * entries (uncalibrated); *n_measured (optional) the number of units
+ * measured. */
 int lat_table_predict(struct lat_table *t, const struct arch *a, double *total_us,
                       double *unit_us, int *n_measured, struct hw_err *err);
+
+/* The calibration for a's input shape, or NULL. */
+const struct db_calibration *lat_table_calibration(const struct lat_table *t,
+                                                   const struct arch *a);
+/* The calibrated latency of a whose entries sum to sum_us (sum_us itself
+ * when there is no calibration for a's input). */
+double lat_table_calibrated(const struct lat_table *t, const struct arch *a, double sum_us);
+/* Fits a calibration from n networks of one input shape (a[0]'s) measured end
+ * to end on this machine (refused unless the table is local), stores it for
+ * the device (replacing any) and uses it from then on. */
+int lat_table_calibrate(struct lat_table *t, const struct arch *a, const double *measured_us,
+                        int n, struct lat_calib *out, struct hw_err *err);
 
 /* Imports a lut_import file (validated whole first) into the device row of
  * its fingerprint (created when new), all entries in one transaction. Nothing

@@ -235,7 +235,9 @@ START_TEST(test_open_refuses_newer_schema)
     ck_assert_ptr_null(db);
     ck_assert_ptr_nonnull(strstr(err.msg, path));
     ck_assert_ptr_nonnull(strstr(err.msg, "schema version 99"));
-    ck_assert_ptr_nonnull(strstr(err.msg, "(1)"));
+    char known[16];
+    snprintf(known, sizeof known, "(%d)", DB_SCHEMA_VERSION);
+    ck_assert_ptr_nonnull(strstr(err.msg, known));
     char *after = read_file(path, &after_n);
     ck_assert_int_eq(before_n, after_n);
     ck_assert(memcmp(before, after, (size_t)before_n) == 0);
@@ -412,20 +414,27 @@ START_TEST(test_migrate_step_is_atomic)
     const char *path = tmp_db();
     struct db *db = open_ok(path);
     struct hw_err err;
-    const char *const bad[] = {"SELECT 1", "CREATE TABLE extra (x); INSERT INTO nosuch VALUES (1);"};
-    ck_assert_int_eq(db_migrate(db, bad, 2, &err), HW_EDB);
-    ck_assert_ptr_nonnull(strstr(err.msg, "schema version 2"));
-    ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 1);
+    /* The file is at DB_SCHEMA_VERSION: steps up to it are skipped (they
+     * would fail), the one after it runs. */
+    enum { N = DB_SCHEMA_VERSION + 1 };
+    const char *bad[N], *good[N];
+    for (int i = 0; i < N - 1; i++)
+        bad[i] = good[i] = "SELECT no_such_column";
+    bad[N - 1] = "CREATE TABLE extra (x); INSERT INTO nosuch VALUES (1);";
+    good[N - 1] = "CREATE TABLE extra (x);";
+    char next[32];
+    snprintf(next, sizeof next, "schema version %d", N);
+    ck_assert_int_eq(db_migrate(db, bad, N, &err), HW_EDB);
+    ck_assert_ptr_nonnull(strstr(err.msg, next));
+    ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
     ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name='extra'"), 0);
 
-    /* A good step 2 applies (step 1 is skipped: the db is at version 1). */
-    const char *const good[] = {"SELECT no_such_column", "CREATE TABLE extra (x);"};
-    ck_assert_msg(db_migrate(db, good, 2, &err) == HW_OK, "%s", err.msg);
-    ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), 2);
+    ck_assert_msg(db_migrate(db, good, N, &err) == HW_OK, "%s", err.msg);
+    ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), N);
     ck_assert_int_eq(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name='extra'"), 1);
     db_close(db);
 
-    /* This hwnas knows version 1 only: the migrated file is now refused. */
+    /* This hwnas does not know version N: the migrated file is now refused. */
     ck_assert_int_eq(db_open(&db, path, 0, &err), HW_EMISMATCH);
     remove_db(path);
 }

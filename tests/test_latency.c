@@ -1,9 +1,11 @@
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "latency/calib.h"
 #include "latency/fingerprint.h"
 #include "latency/lut.h"
 #include "latency/keys.h"
@@ -283,14 +285,22 @@ static void quick(struct lat_table *t)
     t->timing = (struct lat_timing){1, 3, 3, 0, LAT_CLOCK_WALL};
 }
 
+/* Opens the database at path and this machine's 1-thread table in it. */
+static struct db *open_local(const char *path, struct lat_table *t)
+{
+    struct db *db;
+    struct hw_err e;
+    ck_assert_msg(db_open(&db, path, 0, &e) == HW_OK, "%s", e.msg);
+    ck_assert_msg(lat_table_open(t, db, NULL, 1, &e) == HW_OK, "%s", e.msg);
+    return db;
+}
+
 START_TEST(test_table_round_trip)
 {
     const char *path = fresh_db();
-    struct db *db;
     struct hw_err e;
-    ck_assert_int_eq(db_open(&db, path, 0, &e), HW_OK);
     struct lat_table t;
-    ck_assert_int_eq(lat_table_open(&t, db, NULL, 1, &e), HW_OK);
+    struct db *db = open_local(path, &t);
     ck_assert(t.local);
     ck_assert_int_eq(t.lut.n, 0);
     struct arch a = tiny_arch();
@@ -377,11 +387,9 @@ END_TEST
 START_TEST(test_lookup_or_measure)
 {
     const char *path = fresh_db();
-    struct db *db;
     struct hw_err e;
-    ck_assert_int_eq(db_open(&db, path, 0, &e), HW_OK);
     struct lat_table t;
-    ck_assert_int_eq(lat_table_open(&t, db, NULL, 1, &e), HW_OK);
+    struct db *db = open_local(path, &t);
     quick(&t);
     struct arch a = tiny_arch();
     a.layers[1].mid = 37; /* an odd channel count, as NetAdapt makes */
@@ -572,6 +580,115 @@ START_TEST(test_measure_units)
 }
 END_TEST
 
+/* ---- calibration ---- */
+
+START_TEST(test_calib_fit)
+{
+    enum { N = 12 };
+    double sum[N], measured[N];
+    int64_t params[N];
+    for (int i = 0; i < N; i++) {
+        sum[i] = 150 + 40.0 * i;
+        params[i] = 250000 + 90000 * ((i * 7) % N); /* not collinear with sum */
+        measured[i] = -40 + 1.1 * sum[i] + 25 * (double)params[i] / 1e6;
+    }
+    struct lat_calib c;
+    struct hw_err e;
+    ck_assert_msg(lat_calib_fit(sum, params, measured, N, &c, &e) == HW_OK, "%s", e.msg);
+    ck_assert_double_eq_tol(c.alpha_us, -40, 1e-6);
+    ck_assert_double_eq_tol(c.beta, 1.1, 1e-9);
+    ck_assert_double_eq_tol(c.gamma_us, 25, 1e-6);
+    ck_assert_int_eq(c.samples, N);
+    ck_assert(c.rmspe_fit < 1e-9 && c.rmspe_sum > 0.01);
+    ck_assert_double_eq_tol(lat_calib_apply(&c, 400, 1000000), -40 + 440 + 25, 1e-6);
+    /* parameter counts that carry nothing of their own: two terms */
+    for (int i = 0; i < N; i++) {
+        params[i] = 500000;
+        measured[i] = 10 + 0.9 * sum[i];
+    }
+    ck_assert_msg(lat_calib_fit(sum, params, measured, N, &c, &e) == HW_OK, "%s", e.msg);
+    ck_assert(c.gamma_us == 0);
+    ck_assert_double_eq_tol(c.beta, 0.9, 1e-9);
+    ck_assert_double_eq_tol(c.alpha_us, 10, 1e-6);
+    /* refusals */
+    ck_assert_int_eq(lat_calib_fit(sum, params, measured, LAT_CALIB_MIN_SAMPLES - 1, &c, &e),
+                     HW_EINVAL);
+    ck_assert_ptr_nonnull(strstr(e.msg, "at least"));
+    measured[3] = -1;
+    ck_assert_int_eq(lat_calib_fit(sum, params, measured, N, &c, &e), HW_EINVAL);
+    ck_assert_ptr_nonnull(strstr(e.msg, "network 3"));
+    for (int i = 0; i < N; i++)
+        sum[i] = 100, measured[i] = 100 + i;
+    ck_assert_int_eq(lat_calib_fit(sum, params, measured, N, &c, &e), HW_EINVAL);
+    ck_assert_ptr_nonnull(strstr(e.msg, "do not vary"));
+}
+END_TEST
+
+/* A stored calibration changes predictions for its input shape only, and
+ * survives reopening; another device's table cannot be calibrated here. */
+START_TEST(test_table_calibration)
+{
+    const char *path = fresh_db();
+    struct hw_err e;
+    struct lat_table t;
+    struct db *db = open_local(path, &t);
+    struct arch a = tiny_arch(), other = tiny_arch();
+    other.in_h = other.in_w = 10;
+    char k[LUT_KEY_MAX];
+    for (int u = 0; u < 4; u++) {
+        struct lat_stats s = stats(7.5 * (u + 1));
+        lut_key(&a, u, k);
+        ck_assert_int_eq(lat_table_put(&t, k, &s, &e), HW_OK);
+        lut_key(&other, u, k);
+        ck_assert_int_eq(lat_table_put(&t, k, &s, &e), HW_OK);
+    }
+    ck_assert_ptr_null(lat_table_calibration(&t, &a));
+    struct db_calibration row = {.device_id = t.device_id, .samples = 9, .alpha_us = -5,
+                                 .beta = 1.2, .gamma_us = 1000, .rmspe_sum = 0.05,
+                                 .rmspe_fit = 0.01};
+    snprintf(row.input, sizeof row.input, "%dx%dx%d", a.in_h, a.in_w, a.in_c);
+    ck_assert_int_eq(db_calibration_put(db, &row, &e), HW_OK);
+    lat_table_release(&t);
+    ck_assert_int_eq(lat_table_open(&t, db, NULL, 1, &e), HW_OK);
+    ck_assert_ptr_nonnull(lat_table_calibration(&t, &a));
+    ck_assert_ptr_null(lat_table_calibration(&t, &other));
+    double total, unit[4];
+    ck_assert_int_eq(lat_table_predict(&t, &a, &total, unit, NULL, &e), HW_OK);
+    ck_assert_double_eq_tol(total, -5 + 1.2 * 75 + 1000 * arch_cost(&a).params / 1e6, 1e-9);
+    ck_assert_double_eq_tol(unit[3], 30, 1e-12); /* the breakdown stays the table's */
+    ck_assert_int_eq(lat_table_predict(&t, &other, &total, NULL, NULL, &e), HW_OK);
+    ck_assert_double_eq_tol(total, 75, 1e-9);
+    /* bad rows are refused */
+    row.beta = NAN;
+    ck_assert_int_eq(db_calibration_put(db, &row, &e), HW_EINVAL);
+    row.beta = 1;
+    row.samples = 0;
+    ck_assert_int_eq(db_calibration_put(db, &row, &e), HW_EINVAL);
+    lat_table_release(&t);
+    /* another machine's table cannot be calibrated here */
+    struct db_device d;
+    struct lat_fingerprint fp;
+    lat_fingerprint_current(&fp, 1);
+    snprintf(fp.cpu, sizeof fp.cpu, "Another CPU");
+    lat_fingerprint_rehash(&fp);
+    lat_fingerprint_to_device(&fp, &d);
+    int64_t far;
+    ck_assert_int_eq(db_device_get_or_create(db, &d, &far, &e), HW_OK);
+    char sel[32];
+    snprintf(sel, sizeof sel, "%lld", (long long)far);
+    ck_assert_int_eq(lat_table_open(&t, db, sel, 1, &e), HW_OK);
+    struct arch archs[LAT_CALIB_MIN_SAMPLES];
+    double meas[LAT_CALIB_MIN_SAMPLES];
+    for (int i = 0; i < LAT_CALIB_MIN_SAMPLES; i++)
+        archs[i] = a, meas[i] = 80 + i;
+    ck_assert_int_eq(lat_table_calibrate(&t, archs, meas, LAT_CALIB_MIN_SAMPLES, NULL, &e),
+                     HW_EMISMATCH);
+    lat_table_release(&t);
+    db_close(db);
+    drop_db(path);
+}
+END_TEST
+
 /* ---- the commands ---- */
 
 static void run_ok(struct cli_run *r, const char *args)
@@ -591,15 +708,18 @@ START_TEST(test_cli_profile_validate_latency)
     run_ok(&r, args);
     ck_assert_msg(strstr(r.out, "23 distinct keys, 0 already measured, 23 to measure"), "%s", r.out);
     ck_assert_msg(strstr(r.out, "measured 23 keys in 8 networks"), "%s", r.out);
+    ck_assert_msg(strstr(r.out, "calibration from 40 networks measured end to end"), "%s", r.out);
     cli_run_release(&r);
-    run_ok(&r, args); /* again: nothing left */
+    run_ok(&r, args); /* again: nothing left, the calibration stands */
     ck_assert_msg(strstr(r.out, "23 already measured, 0 to measure"), "%s", r.out);
+    ck_assert_msg(!strstr(r.out, "calibration from"), "%s", r.out);
     cli_run_release(&r);
     snprintf(args, sizeof args, "validate --space %s --samples 3 --runs 3 --json --db %s",
              space_path, db);
     run_ok(&r, args);
     ck_assert_ptr_nonnull(strstr(r.out, "\"samples\":\t3"));
     ck_assert_ptr_nonnull(strstr(r.out, "\"within10_pct\""));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"calibrated\":\ttrue"));
     cli_run_release(&r);
     /* latency of fmnist-ref: every key missing, measured on demand */
     snprintf(args, sizeof args, "latency fmnist-ref --runs 3 --measure --db %s", db);
@@ -682,6 +802,7 @@ Suite *suite_latency(void)
     tcase_add_test(tc, test_lut_json_round_trip);
     tcase_add_test(tc, test_lut_csv_round_trip);
     tcase_add_test(tc, test_lut_import_refusals);
+    tcase_add_test(tc, test_calib_fit);
     suite_add_tcase(s, tc);
     tc = tcase_create("fingerprint");
     tcase_add_test(tc, test_fingerprint_compare);
@@ -691,6 +812,7 @@ Suite *suite_latency(void)
     tcase_add_test(tc, test_table_refuses_other_device);
     tcase_add_test(tc, test_lookup_or_measure);
     tcase_add_test(tc, test_table_import);
+    tcase_add_test(tc, test_table_calibration);
     suite_add_tcase(s, tc);
     tc = tcase_create("keys");
     tcase_add_test(tc, test_space_keys);
