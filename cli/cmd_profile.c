@@ -35,7 +35,16 @@ static int count_present(const struct lut *need, const struct lut *have)
 /* Samples n archs of s (their own seed stream, apart from validate's),
  * measures each end to end and fits the table's calibration for s's input
  * shape (latency/calib.h). Stops early, without fitting, on Ctrl-C. */
-static int calibrate(struct lat_table *t, const struct space *s, int n, struct hw_err *err)
+static void calib_progress(void *ctx, int done)
+{
+    progress_update(ctx, done);
+}
+
+/* Samples n archs of s (their own seed stream, apart from validate's),
+ * measures each end to end (rounds interleaved passes, the fastest pass) and
+ * fits the table's calibration for s's input shape (latency/calib.h). */
+static int calibrate(struct lat_table *t, const struct space *s, int n, int rounds,
+                     struct hw_err *err)
 {
     struct arch *a = malloc(sizeof *a * (size_t)n);
     double *measured = malloc(sizeof *measured * (size_t)n);
@@ -44,21 +53,18 @@ static int calibrate(struct lat_table *t, const struct space *s, int n, struct h
         rc = hw_error(err, HW_ENOMEM, "out of memory for %d calibration networks", n);
     struct pcg32 rng;
     pcg32_seed(&rng, 1, 0x63616c6962ull);
-    struct progress p;
-    progress_init(&p, "calibrate", n, "archs", cli_quiet);
-    for (int i = 0; rc == HW_OK && i < n && !stop_requested; i++) {
+    for (int i = 0; rc == HW_OK && i < n; i++) {
         int tok[SPACE_MAX_TOKENS];
-        struct lat_stats st;
         space_sample(s, &rng, tok);
-        if ((rc = space_decode(s, tok, &a[i], err)) ||
-            (rc = lat_measure_arch(&a[i], &t->timing, &st, err)))
-            break;
-        measured[i] = st.median_us;
-        progress_update(&p, i + 1);
+        rc = space_decode(s, tok, &a[i], err);
     }
+    struct progress p;
+    progress_init(&p, "calibrate", n * rounds, "timings", cli_quiet);
+    if (rc == HW_OK)
+        rc = lat_measure_archs(a, n, rounds, &t->timing, measured, calib_progress, &p, err);
     progress_finish(&p);
     struct lat_calib c;
-    if (rc == HW_OK && !stop_requested && (rc = lat_table_calibrate(t, a, measured, n, &c, err)) == HW_OK)
+    if (rc == HW_OK && (rc = lat_table_calibrate(t, a, measured, n, &c, err)) == HW_OK)
         printf("calibration from %d networks measured end to end: latency = %.1f us + %.4f x "
                "sum + %.1f us per million params; RMSPE on them %.2f %% (sum alone) -> %.2f %%\n",
                n, c.alpha_us, c.beta, c.gamma_us, 100 * c.rmspe_sum, 100 * c.rmspe_fit);
@@ -70,7 +76,7 @@ static int calibrate(struct lat_table *t, const struct space *s, int n, struct h
 int cmd_profile(int argc, char **argv)
 {
     const char *space_name = NULL, *db_flag = NULL;
-    int threads = 1, runs = 0, warmup = -1, cpu = -1, calib_n = 40, recalibrate = 0;
+    int threads = 1, runs = 0, warmup = -1, cpu = -1, calib_n = 40, recalibrate = 0, rounds = 3;
     const struct cli_flag flags[] = {
         {"space", CLI_STR, &space_name, "S", "search space: a shipped name or a space JSON file"},
         {"threads", CLI_INT, &threads, "N", "kernel threads (default 1, as MobileNetV3 measures)"},
@@ -80,6 +86,8 @@ int cmd_profile(int argc, char **argv)
         {"calib-samples", CLI_INT, &calib_n, "N",
          "networks measured end to end to calibrate the sums (default 40; 0: none)"},
         {"recalibrate", CLI_BOOL, &recalibrate, NULL, "calibrate again even if nothing changed"},
+        {"rounds", CLI_INT, &rounds, "R",
+         "interleaved timing passes over the calibration networks, fastest kept (default 3)"},
         {"db", CLI_STR, &db_flag, "FILE", "database (default $HWNAS_DB or ./hwnas.db)"},
         {0}};
     const struct cli_command cmd = {
@@ -106,6 +114,8 @@ int cmd_profile(int argc, char **argv)
     if (calib_n != 0 && (calib_n < LAT_CALIB_MIN_SAMPLES || calib_n > 10000))
         return cli_usage_error(&cmd, "--calib-samples: %d is not 0 or in [%d, 10000]", calib_n,
                                LAT_CALIB_MIN_SAMPLES);
+    if (rounds < 1 || rounds > 100)
+        return cli_usage_error(&cmd, "--rounds: %d is not in [1, 100]", rounds);
     if (runs < 0 || runs > 100000 || warmup > 100000)
         return cli_usage_error(&cmd, "--runs/--warmup: %d/%d out of range", runs, warmup);
     if ((rc = lat_cli_setup("profile", threads, cpu)))
@@ -165,7 +175,7 @@ int cmd_profile(int argc, char **argv)
     if (!stop_requested && present == need.n && calib_n > 0 &&
         (rc = space_decode(&s, zero, &first, &err)) == HW_OK &&
         (done > 0 || recalibrate || !lat_table_calibration(&t, &first)) &&
-        (rc = calibrate(&t, &s, calib_n, &err)))
+        (rc = calibrate(&t, &s, calib_n, rounds, &err)))
         goto fail;
     if (rc)
         goto fail;

@@ -101,3 +101,21 @@ int lat_measure_arch(const struct arch *a, const struct lat_timing *tm, struct l
     free(x);
     return HW_OK;
 }
+
+int lat_measure_archs(const struct arch *a, int n, int rounds, const struct lat_timing *tm,
+                      double *median_us, void (*progress)(void *ctx, int done), void *ctx,
+                      struct hw_err *err)
+{
+    for (int r = 0; r < rounds; r++)
+        for (int i = 0; i < n; i++) {
+            struct lat_stats st;
+            int rc = lat_measure_arch(&a[i], tm, &st, err);
+            if (rc)
+                return rc;
+            if (r == 0 || st.median_us < median_us[i])
+                median_us[i] = st.median_us;
+            if (progress)
+                progress(ctx, r * n + i + 1);
+        }
+    return HW_OK;
+}

@@ -29,4 +29,14 @@ int lat_measure_units(const struct arch *a, const unsigned char *want,
 int lat_measure_arch(const struct arch *a, const struct lat_timing *tm, struct lat_stats *st,
                      struct hw_err *err);
 
+/* Times n networks end to end in `rounds` interleaved passes (network 0..n-1,
+ * then again) and gives each the smallest of its per-pass medians (us). On a
+ * shared machine other tenants only ever slow a run down, and a slow spell
+ * lasts seconds: interleaving spreads each network's passes over the whole
+ * measurement and the minimum keeps the pass the spell missed. progress
+ * (optional) is called after each timing with the count done so far. */
+int lat_measure_archs(const struct arch *a, int n, int rounds, const struct lat_timing *tm,
+                      double *median_us, void (*progress)(void *ctx, int done), void *ctx,
+                      struct hw_err *err);
+
 #endif

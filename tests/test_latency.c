@@ -553,6 +553,12 @@ START_TEST(test_space_cover)
 }
 END_TEST
 
+static void count_timings(void *ctx, int done)
+{
+    int *calls = ctx;
+    ck_assert_int_eq(done, ++*calls);
+}
+
 START_TEST(test_measure_units)
 {
     struct arch a = tiny_arch();
@@ -567,6 +573,14 @@ START_TEST(test_measure_units)
     ck_assert(st[2].median_us > 0);
     ck_assert_int_eq(lat_measure_arch(&a, &tm, &st[0], &e), HW_OK);
     ck_assert_int_eq(st[0].count, 5);
+    /* several networks in interleaved passes: one progress call per timing */
+    struct arch two[2] = {a, a};
+    two[1].layers[0].mid *= 2;
+    double med[2];
+    int calls = 0;
+    ck_assert_int_eq(lat_measure_archs(two, 2, 3, &tm, med, count_timings, &calls, &e), HW_OK);
+    ck_assert_int_eq(calls, 6);
+    ck_assert(med[0] > 0 && med[1] > 0);
     /* every layer with expand and SE: the most tensors per layer (once overflowed nn's
      * tensor table; ASan catches a regression) */
     a.n_layers = 20;
@@ -720,6 +734,11 @@ START_TEST(test_cli_profile_validate_latency)
     ck_assert_ptr_nonnull(strstr(r.out, "\"samples\":\t3"));
     ck_assert_ptr_nonnull(strstr(r.out, "\"within10_pct\""));
     ck_assert_ptr_nonnull(strstr(r.out, "\"calibrated\":\ttrue"));
+    cli_run_release(&r);
+    snprintf(args, sizeof args, "validate --space %s --rounds 0 --db %s", space_path, db);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strstr(r.err, "--rounds: 0 is not in [1, 100]"), "%s", r.err);
     cli_run_release(&r);
     /* latency of fmnist-ref: every key missing, measured on demand */
     snprintf(args, sizeof args, "latency fmnist-ref --runs 3 --measure --db %s", db);
