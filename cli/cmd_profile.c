@@ -76,7 +76,7 @@ static int calibrate(struct lat_table *t, const struct space *s, int n, int roun
 int cmd_profile(int argc, char **argv)
 {
     const char *space_name = NULL, *db_flag = NULL;
-    int threads = 1, runs = 0, warmup = -1, cpu = -1, calib_n = 40, recalibrate = 0, rounds = 3;
+    int threads = 1, runs = 0, warmup = -1, cpu = -1, calib_n = 100, recalibrate = 0, rounds = 3;
     const struct cli_flag flags[] = {
         {"space", CLI_STR, &space_name, "S", "search space: a shipped name or a space JSON file"},
         {"threads", CLI_INT, &threads, "N", "kernel threads (default 1, as MobileNetV3 measures)"},
@@ -84,7 +84,7 @@ int cmd_profile(int argc, char **argv)
         {"warmup", CLI_INT, &warmup, "W", "untimed runs before timing (default 3)"},
         {"cpu", CLI_INT, &cpu, "N", "pin to CPU N"},
         {"calib-samples", CLI_INT, &calib_n, "N",
-         "networks measured end to end to calibrate the sums (default 40; 0: none)"},
+         "networks measured end to end to calibrate the sums (default 100; 0: none)"},
         {"recalibrate", CLI_BOOL, &recalibrate, NULL, "calibrate again even if nothing changed"},
         {"rounds", CLI_INT, &rounds, "R",
          "interleaved timing passes over the calibration networks, fastest kept (default 3)"},

@@ -722,7 +722,7 @@ START_TEST(test_cli_profile_validate_latency)
     run_ok(&r, args);
     ck_assert_msg(strstr(r.out, "23 distinct keys, 0 already measured, 23 to measure"), "%s", r.out);
     ck_assert_msg(strstr(r.out, "measured 23 keys in 8 networks"), "%s", r.out);
-    ck_assert_msg(strstr(r.out, "calibration from 40 networks measured end to end"), "%s", r.out);
+    ck_assert_msg(strstr(r.out, "calibration from 100 networks measured end to end"), "%s", r.out);
     cli_run_release(&r);
     run_ok(&r, args); /* again: nothing left, the calibration stands */
     ck_assert_msg(strstr(r.out, "23 already measured, 0 to measure"), "%s", r.out);
