@@ -32,7 +32,7 @@ static int print_json(const struct arch *a, const struct lat_table *t, const dou
     for (int u = 0; u < lut_n_units(a); u++)
         sum += unit_us[u];
     cJSON_AddNumberToObject(o, "sum_us", sum);
-    cJSON_AddBoolToObject(o, "calibrated", lat_table_calibration(t, a) != NULL);
+    cJSON_AddBoolToObject(o, "calibrated", lut_get_calib(&t->lut, a) != NULL);
     cJSON *arr = cJSON_AddArrayToObject(o, "breakdown");
     for (int u = 0; u < lut_n_units(a); u++) {
         char key[LUT_KEY_MAX];
@@ -122,10 +122,10 @@ int cmd_latency(int argc, char **argv)
             lut_key(&a, u, key);
             printf("%4d  %-72s %10.1f %5.1f%%\n", u, key, unit_us[u], 100 * unit_us[u] / sum);
         }
-        const struct db_calibration *cal = lat_table_calibration(&t, &a);
+        const struct lut_calib *cal = lut_get_calib(&t.lut, &a);
         if (cal)
             printf("\nsum of units: %.1f us; calibrated: %.1f us + %.4f x sum + %.1f us x %.3f M "
-                   "params", sum, cal->alpha_us, cal->beta, cal->gamma_us,
+                   "params", sum, cal->c.alpha_us, cal->c.beta, cal->c.gamma_us,
                    arch_cost(&a).params / 1e6);
         printf("\npredicted: %.1f us (%.3f ms), batch 1, %d thread%s\n", total, total / 1000,
                t.lut.fp.threads, t.lut.fp.threads == 1 ? "" : "s");

@@ -174,7 +174,7 @@ int cmd_profile(int argc, char **argv)
     struct arch first;
     if (!stop_requested && present == need.n && calib_n > 0 &&
         (rc = space_decode(&s, zero, &first, &err)) == HW_OK &&
-        (done > 0 || recalibrate || !lat_table_calibration(&t, &first)) &&
+        (done > 0 || recalibrate || !lut_get_calib(&t.lut, &first)) &&
         (rc = calibrate(&t, &s, calib_n, rounds, &err)))
         goto fail;
     if (rc)

@@ -80,7 +80,7 @@ static int predict_or_explain(const struct lat_table *t, const struct arch *a, d
         hw_error(err, rc, "the latency table has no entry for %s: run 'hwnas profile --space %s' "
                  "first", missing, space_name);
     else if (rc == HW_OK)
-        *us = lat_table_calibrated(t, a, *sum_us);
+        *us = lut_calibrated(&t->lut, a, *sum_us);
     return rc;
 }
 
@@ -193,7 +193,7 @@ int cmd_validate(int argc, char **argv)
         v[i].drift /= probe_best_us;
     struct summary sm = summarize(v, samples, 0, 0), nm = summarize(v, samples, 1, 0),
                    um = summarize(v, samples, 0, 1);
-    const struct db_calibration *cal = lat_table_calibration(&t, &probe);
+    const struct lut_calib *cal = lut_get_calib(&t.lut, &probe);
     double drift_lo = v[0].drift, drift_hi = v[0].drift;
     for (int i = 1; i < samples; i++) {
         drift_lo = fmin(drift_lo, v[i].drift);
@@ -258,8 +258,8 @@ int cmd_validate(int argc, char **argv)
         if (cal)
             printf("predictions calibrated (%.1f us + %.4f x sum + %.1f us per M params, fitted "
                    "on %d other networks); the sums alone: RMSPE %.2f %%, within +-5 %%: %.1f %%, "
-                   "within +-10 %%: %.1f %%\n", cal->alpha_us, cal->beta, cal->gamma_us,
-                   cal->samples, 100 * um.rmspe, 100 * um.within5, 100 * um.within10);
+                   "within +-10 %%: %.1f %%\n", cal->c.alpha_us, cal->c.beta, cal->c.gamma_us,
+                   cal->c.samples, 100 * um.rmspe, 100 * um.within5, 100 * um.within10);
         else
             printf("predictions are the table's sums: no calibration for %dx%dx%d inputs (run "
                    "'hwnas profile --space %s')\n", probe.in_h, probe.in_w, probe.in_c,

@@ -129,6 +129,43 @@ int lut_predict(const struct lut *t, const struct arch *a, double *total_us,
     return HW_OK;
 }
 
+/* ---- calibrations ---- */
+
+void lut_input_shape(const struct arch *a, char *buf)
+{
+    snprintf(buf, LUT_INPUT_MAX, "%dx%dx%d", a->in_h, a->in_w, a->in_c);
+}
+
+int lut_set_calib(struct lut *t, const char *input, const struct lat_calib *c)
+{
+    int i = 0;
+    while (i < t->n_calib && strcmp(t->calib[i].input, input) != 0)
+        i++;
+    if (i == LUT_MAX_CALIB)
+        return HW_ENOMEM;
+    snprintf(t->calib[i].input, sizeof t->calib[i].input, "%s", input);
+    t->calib[i].c = *c;
+    if (i == t->n_calib)
+        t->n_calib++;
+    return HW_OK;
+}
+
+const struct lut_calib *lut_get_calib(const struct lut *t, const struct arch *a)
+{
+    char in[LUT_INPUT_MAX];
+    lut_input_shape(a, in);
+    for (int i = 0; i < t->n_calib; i++)
+        if (strcmp(t->calib[i].input, in) == 0)
+            return &t->calib[i];
+    return NULL;
+}
+
+double lut_calibrated(const struct lut *t, const struct arch *a, double sum_us)
+{
+    const struct lut_calib *c = lut_get_calib(t, a);
+    return c ? lat_calib_apply(&c->c, sum_us, arch_cost(a).params) : sum_us;
+}
+
 /* ---- export ---- */
 
 static cJSON *fingerprint_to_json(const struct lat_fingerprint *fp)
@@ -184,6 +221,19 @@ int lut_export_json(const struct lut *t, FILE *out, struct hw_err *err)
         cJSON_AddNumberToObject(e, "min_us", s[i].st.min_us);
         cJSON_AddNumberToObject(e, "max_us", s[i].st.max_us);
         cJSON_AddItemToArray(arr, e);
+    }
+    cJSON *cal = cJSON_AddArrayToObject(root, "calibrations");
+    for (int i = 0; i < t->n_calib; i++) {
+        const struct lat_calib *c = &t->calib[i].c;
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "input", t->calib[i].input);
+        cJSON_AddNumberToObject(e, "samples", c->samples);
+        cJSON_AddNumberToObject(e, "alpha_us", c->alpha_us);
+        cJSON_AddNumberToObject(e, "beta", c->beta);
+        cJSON_AddNumberToObject(e, "gamma_us", c->gamma_us);
+        cJSON_AddNumberToObject(e, "rmspe_sum", c->rmspe_sum);
+        cJSON_AddNumberToObject(e, "rmspe_fit", c->rmspe_fit);
+        cJSON_AddItemToArray(cal, e);
     }
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
@@ -255,14 +305,14 @@ static int check_stats(const struct lat_stats *st, const char *where, struct hw_
  * the JSON path and the value. */
 static int import_json(struct lut *t, const char *text, const char *path, struct hw_err *err)
 {
-    const struct jfield_ctx c = {path, err};
+    const struct jfield_ctx c_ctx = {path, err};
     cJSON *root;
-    int rc = jfield_parse(&c, text, &root);
+    int rc = jfield_parse(&c_ctx, text, &root);
     if (rc)
         return rc;
     char fmt[32], units[32], hash[17];
     int version;
-    const cJSON *fp, *arr;
+    const cJSON *fp, *arr, *cal = NULL;
     struct lat_fingerprint f;
     memset(&f, 0, sizeof f);
     const struct jfield top[] = {
@@ -271,6 +321,7 @@ static int import_json(struct lut *t, const char *text, const char *path, struct
         {"units", JF_STRING, units, 0, sizeof units},
         {"fingerprint", JF_OBJECT, &fp},
         {"entries", JF_ARRAY, &arr, 0, 1e7},
+        {"calibrations", JF_ARRAY, &cal, 0, LUT_MAX_CALIB, .optional = 1},
         {NULL}};
     const struct jfield fpf[] = {
         {"hash", JF_STRING, hash, 0, sizeof hash},
@@ -281,7 +332,7 @@ static int import_json(struct lut *t, const char *text, const char *path, struct
         {"compiler", JF_STRING, f.compiler, 0, sizeof f.compiler},
         {"hwnas_version", JF_STRING, f.version, 0, sizeof f.version},
         {NULL}};
-    if ((rc = jfield_read_object(&c, root, "$", top)))
+    if ((rc = jfield_read_object(&c_ctx, root, "$", top)))
         goto out;
     if (strcmp(fmt, "hwnas-lut") != 0) {
         rc = hw_error(err, HW_EINVAL, "%s: $.format: '%s' is not 'hwnas-lut'", path, fmt);
@@ -291,7 +342,7 @@ static int import_json(struct lut *t, const char *text, const char *path, struct
         rc = hw_error(err, HW_EINVAL, "%s: $.units: '%s' is not 'microseconds'", path, units);
         goto out;
     }
-    if ((rc = jfield_read_object(&c, fp, "$.fingerprint", fpf)))
+    if ((rc = jfield_read_object(&c_ctx, fp, "$.fingerprint", fpf)))
         goto out;
     lat_fingerprint_rehash(&f);
     if (strcmp(f.hash, hash) != 0) {
@@ -314,7 +365,7 @@ static int import_json(struct lut *t, const char *text, const char *path, struct
             {"min_us", JF_NUMBER, &st.min_us, 0, 1e12},
             {"max_us", JF_NUMBER, &st.max_us, 0, 1e12},
             {NULL}};
-        if ((rc = jfield_read_object(&c, e, where, ef)))
+        if ((rc = jfield_read_object(&c_ctx, e, where, ef)))
             goto out;
         if (!key_valid(key)) {
             rc = hw_error(err, HW_EINVAL, "%s: %s.key: '%s' is not a latency table key", path,
@@ -331,6 +382,37 @@ static int import_json(struct lut *t, const char *text, const char *path, struct
             hw_error_prefix(err, "%s", path);
             goto out;
         }
+    }
+    i = 0;
+    for (const cJSON *e = cal ? cal->child : NULL; e; e = e->next, i++) {
+        char where[48], in[LUT_INPUT_MAX];
+        snprintf(where, sizeof where, "$.calibrations[%d]", i);
+        struct lat_calib c;
+        const struct jfield cf[] = {
+            {"input", JF_STRING, in, 0, sizeof in},
+            {"samples", JF_INT, &c.samples, 1, 1e6},
+            {"alpha_us", JF_NUMBER, &c.alpha_us, -1e9, 1e9},
+            {"beta", JF_NUMBER, &c.beta, -1e3, 1e3},
+            {"gamma_us", JF_NUMBER, &c.gamma_us, -1e9, 1e9},
+            {"rmspe_sum", JF_NUMBER, &c.rmspe_sum, 0, 1e3},
+            {"rmspe_fit", JF_NUMBER, &c.rmspe_fit, 0, 1e3},
+            {NULL}};
+        if ((rc = jfield_read_object(&c_ctx, e, where, cf)))
+            goto out;
+        int h, w, ch, end = 0;
+        if (sscanf(in, "%dx%dx%d%n", &h, &w, &ch, &end) != 3 || in[end] || h < 1 || w < 1 ||
+            ch < 1) {
+            rc = hw_error(err, HW_EINVAL, "%s: %s.input: '%s' is not an input shape HxWxC", path,
+                          where, in);
+            goto out;
+        }
+        for (int j = 0; j < t->n_calib; j++)
+            if (strcmp(t->calib[j].input, in) == 0) {
+                rc = hw_error(err, HW_EINVAL, "%s: %s.input: '%s' appears twice", path, where,
+                              in);
+                goto out;
+            }
+        lut_set_calib(t, in, &c);
     }
 out:
     cJSON_Delete(root);

@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 
+#include "latency/calib.h"
 #include "latency/fingerprint.h"
 #include "latency/timing.h"
 #include "space/arch.h"
@@ -21,10 +22,21 @@ struct lut_entry {
     struct lat_stats st; /* microseconds */
 };
 
+#define LUT_INPUT_MAX 32 /* "224x224x3" */
+#define LUT_MAX_CALIB 16 /* input shapes with a calibration */
+
+/* The table's calibration for networks of one input shape (calib.h). */
+struct lut_calib {
+    char input[LUT_INPUT_MAX];
+    struct lat_calib c;
+};
+
 struct lut {
     struct lat_fingerprint fp;
     struct lut_entry *entries; /* owned; n used of cap, open-addressed by key hash */
     int n, cap;
+    struct lut_calib calib[LUT_MAX_CALIB];
+    int n_calib;
 };
 
 /* Key of unit u of arch a (0 = stem, 1..n_layers = layers, n_layers+1 = head)
@@ -50,9 +62,20 @@ const struct lut_entry *lut_get(const struct lut *t, const char *key);
 int lut_predict(const struct lut *t, const struct arch *a, double *total_us,
                 double *unit_us, char *missing_key, struct hw_err *err);
 
-/* Export: JSON (fingerprint, "units": "microseconds", entries) or CSV (a
+/* a's input shape as calibrations name it ("28x28x1"), LUT_INPUT_MAX bytes. */
+void lut_input_shape(const struct arch *a, char *buf);
+/* Sets (adds or replaces) the calibration of an input shape; HW_ENOMEM when
+ * LUT_MAX_CALIB shapes are taken. */
+int lut_set_calib(struct lut *t, const char *input, const struct lat_calib *c);
+/* The calibration for a's input shape, or NULL. */
+const struct lut_calib *lut_get_calib(const struct lut *t, const struct arch *a);
+/* a's calibrated latency from its entries' sum (the sum when no calibration
+ * applies). */
+double lut_calibrated(const struct lut *t, const struct arch *a, double sum_us);
+
+/* Export: JSON (fingerprint, "units": "microseconds", entries, calibrations) or CSV (a
  * '#'-comment header carrying the fingerprint and units, then
- * key,count,mean_us,median_us,var_us,min_us,max_us). */
+ * key,count,mean_us,median_us,var_us,min_us,max_us; no calibrations). */
 int lut_export_json(const struct lut *t, FILE *out, struct hw_err *err);
 int lut_export_csv(const struct lut *t, FILE *out, struct hw_err *err);
 /* Import from a file (format from its first non-blank character: '{' JSON,

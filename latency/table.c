@@ -46,6 +46,22 @@ static int load_entry(void *ctx, const struct db_lut_entry *e)
     return lut_put(t, e->key, &st);
 }
 
+static int load_calibrations(struct lat_table *t, struct hw_err *err)
+{
+    struct db_calibration *rows = NULL;
+    int n = 0;
+    int rc = db_calibration_list(t->db, t->device_id, &rows, &n, err);
+    for (int i = 0; rc == HW_OK && i < n; i++) {
+        struct lat_calib c = {rows[i].alpha_us, rows[i].beta, rows[i].gamma_us, rows[i].samples,
+                              rows[i].rmspe_sum, rows[i].rmspe_fit};
+        if (lut_set_calib(&t->lut, rows[i].input, &c))
+            rc = hw_error(err, HW_ENOMEM, "device %" PRId64 " has more than %d calibrations",
+                          t->device_id, LUT_MAX_CALIB);
+    }
+    free(rows);
+    return rc;
+}
+
 int lat_table_open(struct lat_table *t, struct db *db, const char *sel, int threads,
                    struct hw_err *err)
 {
@@ -75,7 +91,7 @@ int lat_table_open(struct lat_table *t, struct db *db, const char *sel, int thre
     t->local = lat_fingerprint_compare(&fp, &t->here, NULL) == HW_OK;
     rc = db_lut_iterate(db, t->device_id, load_entry, &t->lut, err);
     if (rc == HW_OK)
-        rc = db_calibration_list(db, t->device_id, &t->calib, &t->n_calib, err);
+        rc = load_calibrations(t, err);
     if (rc) {
         lut_release(&t->lut);
         if (rc == HW_ENOMEM)
@@ -89,34 +105,17 @@ int lat_table_open(struct lat_table *t, struct db *db, const char *sel, int thre
 void lat_table_release(struct lat_table *t)
 {
     lut_release(&t->lut);
-    free(t->calib);
-    t->calib = NULL;
-    t->n_calib = 0;
 }
 
-static void input_shape(const struct arch *a, char *buf, size_t size)
+static int put_calibration(struct db *db, int64_t device_id, const char *input,
+                           const struct lat_calib *c, struct hw_err *err)
 {
-    snprintf(buf, size, "%dx%dx%d", a->in_h, a->in_w, a->in_c);
-}
-
-const struct db_calibration *lat_table_calibration(const struct lat_table *t,
-                                                   const struct arch *a)
-{
-    char in[DB_KEY_MAX];
-    input_shape(a, in, sizeof in);
-    for (int i = 0; i < t->n_calib; i++)
-        if (strcmp(t->calib[i].input, in) == 0)
-            return &t->calib[i];
-    return NULL;
-}
-
-double lat_table_calibrated(const struct lat_table *t, const struct arch *a, double sum_us)
-{
-    const struct db_calibration *c = lat_table_calibration(t, a);
-    if (!c)
-        return sum_us;
-    struct lat_calib lc = {c->alpha_us, c->beta, c->gamma_us};
-    return lat_calib_apply(&lc, sum_us, arch_cost(a).params);
+    struct db_calibration row = {.device_id = device_id, .samples = c->samples,
+                                 .alpha_us = c->alpha_us, .beta = c->beta,
+                                 .gamma_us = c->gamma_us, .rmspe_sum = c->rmspe_sum,
+                                 .rmspe_fit = c->rmspe_fit};
+    snprintf(row.input, sizeof row.input, "%s", input);
+    return db_calibration_put(db, &row, err);
 }
 
 int lat_table_calibrate(struct lat_table *t, const struct arch *a, const double *measured_us,
@@ -138,19 +137,16 @@ int lat_table_calibrate(struct lat_table *t, const struct arch *a, const double 
     free(params);
     if (rc)
         return rc;
-    struct db_calibration row = {.device_id = t->device_id, .samples = c.samples,
-                                 .alpha_us = c.alpha_us, .beta = c.beta, .gamma_us = c.gamma_us,
-                                 .rmspe_sum = c.rmspe_sum, .rmspe_fit = c.rmspe_fit};
-    input_shape(&a[0], row.input, sizeof row.input);
-    if ((rc = db_calibration_put(t->db, &row, err)))
+    char in[LUT_INPUT_MAX];
+    lut_input_shape(&a[0], in);
+    if ((rc = put_calibration(t->db, t->device_id, in, &c, err)))
         return rc;
-    free(t->calib);
-    t->calib = NULL;
-    t->n_calib = 0;
-    rc = db_calibration_list(t->db, t->device_id, &t->calib, &t->n_calib, err);
-    if (rc == HW_OK && out)
+    if (lut_set_calib(&t->lut, in, &c))
+        return hw_error(err, HW_ENOMEM, "device %" PRId64 " has more than %d calibrations",
+                        t->device_id, LUT_MAX_CALIB);
+    if (out)
         *out = c;
-    return rc;
+    return HW_OK;
 }
 
 int lat_table_require_local(const struct lat_table *t, struct hw_err *err)
@@ -268,7 +264,7 @@ int lat_table_predict(struct lat_table *t, const struct arch *a, double *total_u
         *n_measured = missing;
     int rc = lut_predict(&t->lut, a, total_us, unit_us, NULL, err);
     if (rc == HW_OK)
-        *total_us = lat_table_calibrated(t, a, *total_us);
+        *total_us = lut_calibrated(&t->lut, a, *total_us);
     return rc;
 }
 
@@ -297,6 +293,8 @@ int lat_table_import(struct db *db, const char *path, int64_t *device_id, int *n
     rc = lat_device_get_or_create(db, &t.fp, &id, err);
     if (rc == HW_OK)
         rc = db_lut_put_many(db, id, e, t.n, err);
+    for (int i = 0; rc == HW_OK && i < t.n_calib; i++)
+        rc = put_calibration(db, id, t.calib[i].input, &t.calib[i].c, err);
     if (rc == HW_OK) {
         if (device_id)
             *device_id = id;

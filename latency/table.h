@@ -22,16 +22,12 @@
 #include "util/err.h"
 
 struct lat_table {
-    struct lut lut;          /* entries and the table's fingerprint; owned */
+    struct lut lut;          /* entries, calibrations and the fingerprint; owned */
     struct db *db;           /* borrowed; outlives the table */
     int64_t device_id;
     struct lat_fingerprint here; /* this machine and build, same thread count */
     int local;               /* lut.fp matches `here`: measuring allowed */
     struct lat_timing timing; /* used for on-demand measurements */
-    /* The device's calibrations (calib.h), one per input shape, loaded with
-     * the entries; predictions of an arch whose input has one are calibrated. */
-    struct db_calibration *calib;
-    int n_calib;
 };
 
 /* Device row <-> fingerprint (same fields; the hash is recomputed). */
@@ -77,12 +73,6 @@ int lat_lookup_or_measure(struct lat_table *t, const struct arch *a, int u,
 int lat_table_predict(struct lat_table *t, const struct arch *a, double *total_us,
                       double *unit_us, int *n_measured, struct hw_err *err);
 
-/* The calibration for a's input shape, or NULL. */
-const struct db_calibration *lat_table_calibration(const struct lat_table *t,
-                                                   const struct arch *a);
-/* The calibrated latency of a whose entries sum to sum_us (sum_us itself
- * when there is no calibration for a's input). */
-double lat_table_calibrated(const struct lat_table *t, const struct arch *a, double sum_us);
 /* Fits a calibration from n networks of one input shape (a[0]'s) measured end
  * to end on this machine (refused unless the table is local), stores it for
  * the device (replacing any) and uses it from then on. */
@@ -90,8 +80,8 @@ int lat_table_calibrate(struct lat_table *t, const struct arch *a, const double 
                         int n, struct lat_calib *out, struct hw_err *err);
 
 /* Imports a lut_import file (validated whole first) into the device row of
- * its fingerprint (created when new), all entries in one transaction. Nothing
- * is written when the file is refused. *device_id and *n (optional) receive
+ * its fingerprint (created when new), all entries in one transaction, then
+ * its calibrations. Nothing is written when the file is refused. *device_id and *n (optional) receive
  * the device and the entry count. */
 int lat_table_import(struct db *db, const char *path, int64_t *device_id, int *n,
                      struct hw_err *err);

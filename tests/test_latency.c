@@ -109,6 +109,10 @@ static void round_trip(int csv)
         struct lat_stats s = stats(3.25 * (u + 1));
         lut_put(&t, k, &s);
     }
+    struct lat_calib cal = {-12.5, 1.125, 30.25, 100, 0.0625, 0.03125};
+    char in[LUT_INPUT_MAX];
+    lut_input_shape(&a, in);
+    ck_assert_int_eq(lut_set_calib(&t, in, &cal), HW_OK);
     char path[] = "/tmp/hwnas-lutx-XXXXXX";
     int fd = mkstemp(path);
     FILE *f = fdopen(fd, "w");
@@ -122,6 +126,17 @@ static void round_trip(int csv)
         lut_key(&a, u, k);
         ck_assert_ptr_nonnull(lut_get(&back, k));
         ck_assert_double_eq_tol(lut_get(&back, k)->st.median_us, 3.25 * (u + 1), 1e-3);
+    }
+    if (csv) {
+        ck_assert_ptr_null(lut_get_calib(&back, &a)); /* CSV carries entries only */
+    } else {
+        const struct lut_calib *c = lut_get_calib(&back, &a);
+        ck_assert_ptr_nonnull(c);
+        ck_assert(c->c.alpha_us == cal.alpha_us && c->c.beta == cal.beta &&
+                  c->c.gamma_us == cal.gamma_us && c->c.samples == cal.samples &&
+                  c->c.rmspe_sum == cal.rmspe_sum && c->c.rmspe_fit == cal.rmspe_fit);
+        ck_assert_double_eq_tol(lut_calibrated(&back, &a, 100), -12.5 + 112.5 +
+                                30.25 * arch_cost(&a).params / 1e6, 1e-9);
     }
     unlink(path);
     lut_release(&t);
@@ -164,6 +179,18 @@ static char *make_json(const char *key, const char *med, int good_hash)
     return strdup(buf); /* callers free; each case keeps its own text */
 }
 
+/* json with a "calibrations" array of the given objects. */
+static char *with_calib(const char *json, const char *objects)
+{
+    char buf[4096];
+    size_t n = strlen(json) - 1; /* before the closing brace */
+    snprintf(buf, sizeof buf, "%.*s,\"calibrations\":[%s]}", (int)n, json, objects);
+    return strdup(buf);
+}
+
+#define CALIB(in) "{\"input\":\"" in "\",\"samples\":9,\"alpha_us\":-3,\"beta\":1.1," \
+                  "\"gamma_us\":2,\"rmspe_sum\":0.05,\"rmspe_fit\":0.02}"
+
 START_TEST(test_lut_import_refusals)
 {
     const char *okkey = "stem-in:28x28x1-k:3-s:1-out:16-act:hswish";
@@ -171,7 +198,11 @@ START_TEST(test_lut_import_refusals)
     struct hw_err e;
     char *good = make_json(okkey, "2", 1);
     ck_assert_int_eq(lut_import(&t, write_tmp(good), &e), HW_OK);
-    free(good);
+    lut_release(&t);
+    char *calibrated = with_calib(good, CALIB("28x28x1"));
+    ck_assert_msg(lut_import(&t, write_tmp(calibrated), &e) == HW_OK, "%s", e.msg);
+    ck_assert_int_eq(t.n_calib, 1);
+    free(calibrated);
     lut_release(&t);
     struct { const char *text; const char *msg; } bad[] = {
         {make_json(okkey, "2", 0), "$.fingerprint.hash"},
@@ -182,6 +213,9 @@ START_TEST(test_lut_import_refusals)
         {"{\"format\":\"x\"", "invalid JSON at byte"},
         {"{\"format\":\"hwnas-lut\",\"extra\":1}", "$.extra: unknown key"},
         {"key,count\n", "expected the header"},
+        {with_calib(good, CALIB("28x28")), "$.calibrations[0].input: '28x28'"},
+        {with_calib(good, CALIB("28x28x1") "," CALIB("28x28x1")),
+         "$.calibrations[1].input: '28x28x1' appears twice"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[2048];
@@ -194,6 +228,9 @@ START_TEST(test_lut_import_refusals)
     }
     for (int i = 0; i < 4; i++)
         free((char *)bad[i].text);
+    free((char *)bad[8].text);
+    free((char *)bad[9].text);
+    free(good);
     ck_assert_int_eq(lut_import(&t, "/nonexistent/lut.json", &e), HW_EIO);
 }
 END_TEST
@@ -656,7 +693,7 @@ START_TEST(test_table_calibration)
         lut_key(&other, u, k);
         ck_assert_int_eq(lat_table_put(&t, k, &s, &e), HW_OK);
     }
-    ck_assert_ptr_null(lat_table_calibration(&t, &a));
+    ck_assert_ptr_null(lut_get_calib(&t.lut, &a));
     struct db_calibration row = {.device_id = t.device_id, .samples = 9, .alpha_us = -5,
                                  .beta = 1.2, .gamma_us = 1000, .rmspe_sum = 0.05,
                                  .rmspe_fit = 0.01};
@@ -664,8 +701,8 @@ START_TEST(test_table_calibration)
     ck_assert_int_eq(db_calibration_put(db, &row, &e), HW_OK);
     lat_table_release(&t);
     ck_assert_int_eq(lat_table_open(&t, db, NULL, 1, &e), HW_OK);
-    ck_assert_ptr_nonnull(lat_table_calibration(&t, &a));
-    ck_assert_ptr_null(lat_table_calibration(&t, &other));
+    ck_assert_ptr_nonnull(lut_get_calib(&t.lut, &a));
+    ck_assert_ptr_null(lut_get_calib(&t.lut, &other));
     double total, unit[4];
     ck_assert_int_eq(lat_table_predict(&t, &a, &total, unit, NULL, &e), HW_OK);
     ck_assert_double_eq_tol(total, -5 + 1.2 * 75 + 1000 * arch_cost(&a).params / 1e6, 1e-9);
