@@ -1,10 +1,11 @@
 /* NetAdapt benchmark (figures, not pass/fail):
  *
- *   bench_netadapt [EPOCHS] [LONG] [SHORT_STEPS] [SUBSET] [DELTA] [RATIO]
+ *   bench_netadapt [EPOCHS] [LONG] [SHORT_STEPS] [SUBSET] [DELTA] [RATIO] [MODEL]
  *
  * 1. fmnist-ref trained EPOCHS (default 10) with the anchor recipe on the
- *    first SUBSET training images (default 0: all 50k); its predicted (table)
- *    and measured latency, validation accuracy.
+ *    first SUBSET training images (default 0: all 50k), or read from MODEL (a
+ *    model file of fmnist-ref trained so); its predicted (table) and measured
+ *    latency, validation accuracy.
  * 2. NetAdapt to RATIO (default 0.7) x its predicted latency, DELTA (default
  *    0.01) of L0 per iteration, SHORT_STEPS (default 200) per proposal, then a
  *    long fine-tune of LONG epochs (default 5). Accuracy lost (target <= 1.0
@@ -99,6 +100,7 @@ int main(int argc, char **argv)
     int epochs = argc > 1 ? atoi(argv[1]) : 10, long_epochs = argc > 2 ? atoi(argv[2]) : 5;
     int short_steps = argc > 3 ? atoi(argv[3]) : 200, subset = argc > 4 ? atoi(argv[4]) : 0;
     double delta = argc > 5 ? atof(argv[5]) : 0.01, ratio = argc > 6 ? atof(argv[6]) : 0.7;
+    const char *model = argc > 7 ? argv[7] : NULL;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     struct hw_err err = {0};
     struct data_set train, val;
@@ -116,9 +118,19 @@ int main(int argc, char **argv)
     check(db_open(&db, dbp, 0, &err), &err);
     check(lat_table_open(&table, db, NULL, 1, &err), &err);
 
-    printf("fmnist-ref: %d epochs on %d images\n", epochs, subset > 0 ? subset : train.n);
-    fflush(stdout);
-    struct nn_net *net = train_new(&ref, epochs, subset, &train);
+    struct nn_net *net;
+    if (model) {
+        printf("fmnist-ref: read from %s\n", model);
+        check(model_load(model, 128, &net, &err), &err);
+        if (!arch_equal(nn_net_arch(net), &ref)) {
+            fprintf(stderr, "bench_netadapt: %s is not fmnist-ref\n", model);
+            return 1;
+        }
+    } else {
+        printf("fmnist-ref: %d epochs on %d images\n", epochs, subset > 0 ? subset : train.n);
+        fflush(stdout);
+        net = train_new(&ref, epochs, subset, &train);
+    }
     double acc0, l0, m0;
     check(train_evaluate(net, &val, 0, 500, &acc0, &err), &err);
     check(model_save(src, net, &err), &err);
