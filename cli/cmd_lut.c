@@ -95,6 +95,13 @@ static int lut_dump(int argc, char **argv, int show)
         char dev[128];
         lat_cli_device_name(&t, dev, sizeof dev);
         printf("%s: %d entries\n", dev, t.lut.n);
+        for (int i = 0; i < t.lut.n_calib; i++) {
+            const struct lat_calib *c = &t.lut.calib[i].c;
+            printf("# calibration for %s inputs (%d networks): latency = %.1f us + %.4f x sum + "
+                   "%.1f us per million params; RMSPE %.2f %% (sum) -> %.2f %%\n",
+                   t.lut.calib[i].input, c->samples, c->alpha_us, c->beta, c->gamma_us,
+                   100 * c->rmspe_sum, 100 * c->rmspe_fit);
+        }
         rc = lut_export_csv(&t.lut, stdout, &err);
     } else {
         FILE *f = out_path ? fopen(out_path, "w") : stdout;

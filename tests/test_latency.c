@@ -788,6 +788,10 @@ START_TEST(test_cli_profile_validate_latency)
     run_ok(&r, args);
     ck_assert_msg(strstr(r.out, "      32  "), "%s", r.out); /* 23 + 9 entries */
     cli_run_release(&r);
+    snprintf(args, sizeof args, "lut show --db %s", db);
+    run_ok(&r, args);
+    ck_assert_msg(strstr(r.out, "# calibration for 8x8x1 inputs (100 networks)"), "%s", r.out);
+    cli_run_release(&r);
     unlink(space_path);
     free(space_path);
     drop_db(db);
