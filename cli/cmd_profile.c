@@ -32,17 +32,16 @@ static int count_present(const struct lut *need, const struct lut *have)
     return n;
 }
 
-/* Samples n archs of s (their own seed stream, apart from validate's),
- * measures each end to end and fits the table's calibration for s's input
- * shape (latency/calib.h). Stops early, without fitting, on Ctrl-C. */
-static void calib_progress(void *ctx, int done)
+static int calib_progress(void *ctx, int done)
 {
     progress_update(ctx, done);
+    return stop_requested;
 }
 
 /* Samples n archs of s (their own seed stream, apart from validate's),
  * measures each end to end (rounds interleaved passes, the fastest pass) and
- * fits the table's calibration for s's input shape (latency/calib.h). */
+ * fits the table's calibration for s's input shape (latency/calib.h). Ctrl-C
+ * stops it without fitting (HW_EINTR). */
 static int calibrate(struct lat_table *t, const struct space *s, int n, int rounds,
                      struct hw_err *err)
 {
@@ -103,7 +102,8 @@ int cmd_profile(int argc, char **argv)
         "latency ~ alpha + beta x sum + gamma x params, which every prediction for\n"
         "that input shape uses from then on (the sum alone misses cache effects\n"
         "that grow with the network).",
-        "hwnas profile --space S [--threads N] [--runs R] [--warmup W] [--cpu N] [--db FILE]",
+        "hwnas profile --space S [--threads N] [--runs R] [--warmup W] [--cpu N]\n"
+        "                     [--calib-samples N] [--rounds R] [--recalibrate] [--db FILE]",
         flags, 0, 0};
     char *pos[argc > 0 ? argc : 1];
     int npos, rc = cli_parse(&cmd, argc, argv, pos, &npos);
@@ -129,6 +129,11 @@ int cmd_profile(int argc, char **argv)
     if ((rc = lat_cli_open(db_flag, NULL, threads, &db, &t)))
         return rc;
     lat_cli_timing(&t, runs, warmup);
+    /* Ctrl-C: stop between networks (and calibration timings), table intact */
+    stop_requested = 0;
+    struct sigaction sa = {.sa_handler = on_sigint}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old);
     struct lut need;
     lut_init(&need, NULL);
     if ((rc = lat_space_keys(&s, &need, &err)))
@@ -139,10 +144,6 @@ int cmd_profile(int argc, char **argv)
     printf("space %s: %d distinct keys, %d already measured, %d to measure on %s\n", s.name,
            need.n, present, missing, dev);
 
-    stop_requested = 0;
-    struct sigaction sa = {.sa_handler = on_sigint}, old;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old);
     struct progress p;
     progress_init(&p, "profile", missing, "keys", cli_quiet);
     uint64_t start = timer_now_ns();
@@ -160,7 +161,6 @@ int cmd_profile(int argc, char **argv)
         progress_update(&p, done);
     }
     progress_finish(&p);
-    sigaction(SIGINT, &old, NULL);
     if (rc)
         goto fail;
     double secs = timer_since_s(start);
@@ -170,20 +170,29 @@ int cmd_profile(int argc, char **argv)
     printf("measured %d keys in %d networks in %s (%.1f s); the table has %d of the %d keys "
            "of %s%s\n", done, nets, took, secs, present, need.n, s.name,
            stop_requested ? " (interrupted: run again to continue)" : "");
+    /* Calibrate when the table changed since the last fit for this input
+     * shape (or there is none); the fit belongs to the device and the input
+     * shape, so the last space profiled at a shape sets it. */
     int zero[SPACE_MAX_TOKENS] = {0};
     struct arch first;
-    if (!stop_requested && present == need.n && calib_n > 0 &&
-        (rc = space_decode(&s, zero, &first, &err)) == HW_OK &&
-        (done > 0 || recalibrate || !lut_get_calib(&t.lut, &first)) &&
-        (rc = calibrate(&t, &s, calib_n, rounds, &err)))
+    if ((rc = space_decode(&s, zero, &first, &err)))
         goto fail;
-    if (rc)
-        goto fail;
+    const struct lut_calib *cal = lut_get_calib(&t.lut, &first);
+    int stale = !cal || done > 0 || strcmp(cal->created_at, t.newest_entry) < 0;
+    if (!stop_requested && present == need.n && calib_n > 0 && (stale || recalibrate)) {
+        rc = calibrate(&t, &s, calib_n, rounds, &err);
+        if (rc == HW_EINTR)
+            printf("calibration interrupted: run again to calibrate\n");
+        else if (rc)
+            goto fail;
+    }
+    sigaction(SIGINT, &old, NULL);
     lut_release(&need);
     lat_table_release(&t);
     db_close(db);
     return stop_requested ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 fail:
+    sigaction(SIGINT, &old, NULL);
     lut_release(&need);
     lat_table_release(&t);
     db_close(db);

@@ -126,9 +126,23 @@ static void trial_hook(void *p, const struct search_trial_info *t)
     fflush(stdout);
 }
 
-static char *config_json(const struct opts *op)
+/* The latency calibration a run is predicted with: the run's config keeps it
+ * so a resume can tell when `profile` refitted it in between. */
+static void calib_text(const struct lut_calib *c, char *buf, size_t size)
+{
+    if (c)
+        snprintf(buf, size, "%.6g us + %.6g x sum + %.6g us/Mparams", c->c.alpha_us, c->c.beta,
+                 c->c.gamma_us);
+    else
+        snprintf(buf, size, "none (the plain sum)");
+}
+
+static char *config_json(const struct opts *op, const struct lut_calib *cal)
 {
     cJSON *root = cJSON_CreateObject();
+    char ctext[128];
+    calib_text(cal, ctext, sizeof ctext);
+    cJSON_AddStringToObject(root, "latency_calibration", ctext);
     cJSON *px = cJSON_AddObjectToObject(root, "proxy");
     cJSON_AddNumberToObject(px, "epochs", op->proxy.epochs);
     cJSON_AddNumberToObject(px, "subset", op->proxy.subset);
@@ -251,6 +265,20 @@ int cmd_search(int argc, char **argv)
         goto out;
     }
     if (o.resume) {
+        struct arch first;
+        int zero[SPACE_MAX_TOKENS] = {0};
+        char now[128];
+        cJSON *cfg = cJSON_Parse(run.config_json);
+        const cJSON *was = cJSON_GetObjectItemCaseSensitive(cfg, "latency_calibration");
+        if (space_decode(&space, zero, &first, &e) == HW_OK) {
+            calib_text(lut_get_calib(&table.lut, &first), now, sizeof now);
+            if (!cJSON_IsString(was) || strcmp(was->valuestring, now) != 0)
+                log_warn("run '%s' was predicted with latency calibration %s; the table now "
+                         "has %s: new candidates use the new one, stored ones keep theirs",
+                         run.name, cJSON_IsString(was) ? was->valuestring : "(not recorded)",
+                         now);
+        }
+        cJSON_Delete(cfg);
         void *blob;
         size_t len;
         if ((rc = db_run_load_state(db, run.id, &blob, &len, &e)))
@@ -292,7 +320,11 @@ int cmd_search(int argc, char **argv)
         run.trials_max = o.trials;
         run.time_budget_s = o.time_budget;
         run.device_id = table.device_id;
-        run.config_json = config_json(&o);
+        struct arch first;
+        int zero[SPACE_MAX_TOKENS] = {0};
+        if ((rc = space_decode(&space, zero, &first, &e)))
+            goto out;
+        run.config_json = config_json(&o, lut_get_calib(&table.lut, &first));
         rc = db_run_create(db, &run, &e);
         if (rc)
             goto out;

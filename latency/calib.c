@@ -6,7 +6,8 @@
 
 double lat_calib_apply(const struct lat_calib *c, double sum_us, int64_t params)
 {
-    return c->alpha_us + c->beta * sum_us + c->gamma_us * (double)params / 1e6;
+    double us = c->alpha_us + c->beta * sum_us + c->gamma_us * (double)params / 1e6;
+    return us > 0 ? us : sum_us; /* far outside the fitted range: the sum */
 }
 
 /* Solves the k x k system m x = r (k <= 3) by Gaussian elimination with
@@ -63,7 +64,25 @@ static int fit_terms(const double *sum_us, const int64_t *params, const double *
         }
     }
     x[2] = 0;
-    return solve(m, r, k, x);
+    /* Scale to a unit diagonal first: the features' units differ (1, us,
+     * Mparams), so without it the pivot test would depend on how slow the
+     * networks are. */
+    double d[3];
+    for (int i = 0; i < k; i++) {
+        if (!(m[i][i] > 0))
+            return 0;
+        d[i] = sqrt(m[i][i]);
+    }
+    for (int i = 0; i < k; i++) {
+        for (int j = 0; j < k; j++)
+            m[i][j] /= d[i] * d[j];
+        r[i] /= d[i];
+    }
+    if (!solve(m, r, k, x))
+        return 0;
+    for (int i = 0; i < k; i++)
+        x[i] /= d[i];
+    return 1;
 }
 
 static double rmspe(const struct lat_calib *c, const double *sum_us, const int64_t *params,
@@ -99,11 +118,13 @@ int lat_calib_fit(const double *sum_us, const int64_t *params, const double *mea
                             "enough to fit", n);
     }
     *c = (struct lat_calib){.alpha_us = x[0], .beta = x[1], .gamma_us = x[2], .samples = n};
-    for (int i = 0; i < n; i++)
-        if (!(lat_calib_apply(c, sum_us[i], params[i]) > 0))
+    for (int i = 0; i < n; i++) {
+        double us = c->alpha_us + c->beta * sum_us[i] + c->gamma_us * (double)params[i] / 1e6;
+        if (!(us > 0))
             return hw_error(err, HW_EINVAL, "calibration: the fit (%g + %g x sum + %g x Mparams) "
                             "predicts %g us for network %d", c->alpha_us, c->beta, c->gamma_us,
-                            lat_calib_apply(c, sum_us[i], params[i]), i);
+                            us, i);
+    }
     struct lat_calib id = {.beta = 1};
     c->rmspe_sum = rmspe(&id, sum_us, params, measured_us, n);
     c->rmspe_fit = rmspe(c, sum_us, params, measured_us, n);

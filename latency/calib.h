@@ -38,7 +38,8 @@ struct lat_calib {
 int lat_calib_fit(const double *sum_us, const int64_t *params, const double *measured_us,
                   int n, struct lat_calib *c, struct hw_err *err);
 
-/* The calibrated latency of a network (us). */
+/* The calibrated latency of a network (us); the sum itself where the fit
+ * would give a non-positive time (far outside the range it was fitted on). */
 double lat_calib_apply(const struct lat_calib *c, double sum_us, int64_t params);
 
 #endif

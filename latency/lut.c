@@ -65,6 +65,7 @@ void lut_release(struct lut *t)
     free(t->entries);
     t->entries = NULL;
     t->n = t->cap = 0;
+    t->n_calib = 0;
 }
 
 static struct lut_entry *lut_slot(struct lut_entry *e, int cap, const char *key)
@@ -145,6 +146,7 @@ int lut_set_calib(struct lut *t, const char *input, const struct lat_calib *c)
         return HW_ENOMEM;
     snprintf(t->calib[i].input, sizeof t->calib[i].input, "%s", input);
     t->calib[i].c = *c;
+    t->calib[i].created_at[0] = '\0';
     if (i == t->n_calib)
         t->n_calib++;
     return HW_OK;
@@ -207,7 +209,7 @@ int lut_export_json(const struct lut *t, FILE *out, struct hw_err *err)
         return hw_error(err, HW_ENOMEM, "out of memory exporting the latency table");
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "format", "hwnas-lut");
-    cJSON_AddNumberToObject(root, "version", 1);
+    cJSON_AddNumberToObject(root, "version", 2);
     cJSON_AddStringToObject(root, "units", "microseconds");
     cJSON_AddItemToObject(root, "fingerprint", fingerprint_to_json(&t->fp));
     cJSON *arr = cJSON_AddArrayToObject(root, "entries");
@@ -317,7 +319,7 @@ static int import_json(struct lut *t, const char *text, const char *path, struct
     memset(&f, 0, sizeof f);
     const struct jfield top[] = {
         {"format", JF_STRING, fmt, 0, sizeof fmt},
-        {"version", JF_INT, &version, 1, 1},
+        {"version", JF_INT, &version, 1, 2},
         {"units", JF_STRING, units, 0, sizeof units},
         {"fingerprint", JF_OBJECT, &fp},
         {"entries", JF_ARRAY, &arr, 0, 1e7},

@@ -29,6 +29,7 @@ struct lut_entry {
 struct lut_calib {
     char input[LUT_INPUT_MAX];
     struct lat_calib c;
+    char created_at[32]; /* when it was fitted, as stored ("" when not known) */
 };
 
 struct lut {

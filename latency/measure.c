@@ -103,7 +103,7 @@ int lat_measure_arch(const struct arch *a, const struct lat_timing *tm, struct l
 }
 
 int lat_measure_archs(const struct arch *a, int n, int rounds, const struct lat_timing *tm,
-                      double *median_us, void (*progress)(void *ctx, int done), void *ctx,
+                      double *median_us, int (*progress)(void *ctx, int done), void *ctx,
                       struct hw_err *err)
 {
     for (int r = 0; r < rounds; r++)
@@ -114,8 +114,9 @@ int lat_measure_archs(const struct arch *a, int n, int rounds, const struct lat_
                 return rc;
             if (r == 0 || st.median_us < median_us[i])
                 median_us[i] = st.median_us;
-            if (progress)
-                progress(ctx, r * n + i + 1);
+            if (progress && progress(ctx, r * n + i + 1))
+                return hw_error(err, HW_EINTR, "stopped after %d of %d timings", r * n + i + 1,
+                                rounds * n);
         }
     return HW_OK;
 }

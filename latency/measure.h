@@ -34,9 +34,10 @@ int lat_measure_arch(const struct arch *a, const struct lat_timing *tm, struct l
  * shared machine other tenants only ever slow a run down, and a slow spell
  * lasts seconds: interleaving spreads each network's passes over the whole
  * measurement and the minimum keeps the pass the spell missed. progress
- * (optional) is called after each timing with the count done so far. */
+ * (optional) is called after each timing with the count done so far; a
+ * non-zero return stops the measurement with HW_EINTR. */
 int lat_measure_archs(const struct arch *a, int n, int rounds, const struct lat_timing *tm,
-                      double *median_us, void (*progress)(void *ctx, int done), void *ctx,
+                      double *median_us, int (*progress)(void *ctx, int done), void *ctx,
                       struct hw_err *err);
 
 #endif

@@ -41,9 +41,11 @@ int lat_device_get_or_create(struct db *db, const struct lat_fingerprint *fp, in
 
 static int load_entry(void *ctx, const struct db_lut_entry *e)
 {
-    struct lut *t = ctx;
+    struct lat_table *t = ctx;
     struct lat_stats st = {e->count, e->mean_us, e->median_us, e->var_us, e->min_us, e->max_us};
-    return lut_put(t, e->key, &st);
+    if (strcmp(e->created_at, t->newest_entry) > 0)
+        snprintf(t->newest_entry, sizeof t->newest_entry, "%s", e->created_at);
+    return lut_put(&t->lut, e->key, &st);
 }
 
 static int load_calibrations(struct lat_table *t, struct hw_err *err)
@@ -55,8 +57,12 @@ static int load_calibrations(struct lat_table *t, struct hw_err *err)
         struct lat_calib c = {rows[i].alpha_us, rows[i].beta, rows[i].gamma_us, rows[i].samples,
                               rows[i].rmspe_sum, rows[i].rmspe_fit};
         if (lut_set_calib(&t->lut, rows[i].input, &c))
-            rc = hw_error(err, HW_ENOMEM, "device %" PRId64 " has more than %d calibrations",
-                          t->device_id, LUT_MAX_CALIB);
+            rc = hw_error(err, HW_EDB, "%s: device %" PRId64 " has more than %d calibrations",
+                          db_path(t->db), t->device_id, LUT_MAX_CALIB);
+        for (int j = 0; j < t->lut.n_calib; j++)
+            if (strcmp(t->lut.calib[j].input, rows[i].input) == 0)
+                snprintf(t->lut.calib[j].created_at, sizeof t->lut.calib[j].created_at, "%s",
+                         rows[i].created_at);
     }
     free(rows);
     return rc;
@@ -89,7 +95,7 @@ int lat_table_open(struct lat_table *t, struct db *db, const char *sel, int thre
         return rc;
     lut_init(&t->lut, &fp);
     t->local = lat_fingerprint_compare(&fp, &t->here, NULL) == HW_OK;
-    rc = db_lut_iterate(db, t->device_id, load_entry, &t->lut, err);
+    rc = db_lut_iterate(db, t->device_id, load_entry, t, err);
     if (rc == HW_OK)
         rc = load_calibrations(t, err);
     if (rc) {
@@ -97,6 +103,7 @@ int lat_table_open(struct lat_table *t, struct db *db, const char *sel, int thre
         if (rc == HW_ENOMEM)
             hw_error(err, rc, "out of memory loading the latency table of device %" PRId64,
                      t->device_id);
+        t->lut.n_calib = 0;
         return rc;
     }
     return HW_OK;
@@ -139,11 +146,13 @@ int lat_table_calibrate(struct lat_table *t, const struct arch *a, const double 
         return rc;
     char in[LUT_INPUT_MAX];
     lut_input_shape(&a[0], in);
+    struct lut probe = t->lut; /* shares entries; only the calibrations are touched */
+    if (lut_set_calib(&probe, in, &c))
+        return hw_error(err, HW_EINVAL, "device %" PRId64 " already has calibrations for %d "
+                        "input shapes, the most a table keeps", t->device_id, LUT_MAX_CALIB);
     if ((rc = put_calibration(t->db, t->device_id, in, &c, err)))
         return rc;
-    if (lut_set_calib(&t->lut, in, &c))
-        return hw_error(err, HW_ENOMEM, "device %" PRId64 " has more than %d calibrations",
-                        t->device_id, LUT_MAX_CALIB);
+    lut_set_calib(&t->lut, in, &c);
     if (out)
         *out = c;
     return HW_OK;

@@ -28,6 +28,7 @@ struct lat_table {
     struct lat_fingerprint here; /* this machine and build, same thread count */
     int local;               /* lut.fp matches `here`: measuring allowed */
     struct lat_timing timing; /* used for on-demand measurements */
+    char newest_entry[DB_TIME_MAX]; /* created_at of the newest stored entry */
 };
 
 /* Device row <-> fingerprint (same fields; the hash is recomputed). */

@@ -409,6 +409,36 @@ END_TEST
 
 /* ---- db_migrate ------------------------------------------------------------------- */
 
+/* A schema-1 file (before latency calibrations) with a table in it opens
+ * as the current schema with its entries intact. */
+START_TEST(test_migrate_from_1)
+{
+    const char *path = tmp_db();
+    struct db *db = open_ok(path);
+    int64_t dev = add_device(db, "aaaa");
+    struct db_lut_entry e = {.count = 3, .mean_us = 2, .median_us = 2, .min_us = 1, .max_us = 3};
+    struct hw_err err;
+    snprintf(e.key, sizeof e.key, "stem-x");
+    ck_assert_int_eq(db_lut_put(db, dev, &e, &err), HW_OK);
+    db_close(db);
+    raw_exec(path, "DROP TABLE lut_calibrations; PRAGMA user_version = 1");
+    db = open_ok(path);
+    ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+    int n;
+    ck_assert_int_eq(db_lut_count(db, dev, &n, &err), HW_OK);
+    ck_assert_int_eq(n, 1);
+    struct db_calibration c = {.device_id = dev, .input = "28x28x1", .samples = 9, .beta = 1};
+    ck_assert_msg(db_calibration_put(db, &c, &err) == HW_OK, "%s", err.msg);
+    struct db_calibration *list;
+    ck_assert_int_eq(db_calibration_list(db, dev, &list, &n, &err), HW_OK);
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(list[0].input, "28x28x1");
+    free(list);
+    db_close(db);
+    remove_db(path);
+}
+END_TEST
+
 START_TEST(test_migrate_step_is_atomic)
 {
     const char *path = tmp_db();
@@ -1165,7 +1195,7 @@ Suite *suite_db(void)
          {test_open_creates_schema, test_open_reopen_keeps_data, test_open_refuses_newer_schema,
           test_open_refuses_non_sqlite, test_open_existing_and_readonly, test_open_two_handles, test_open_foreign_keys_on, test_open_concurrent_create,
           test_open_damaged_row}},
-        {"db_migrate", {test_migrate_step_is_atomic}},
+        {"db_migrate", {test_migrate_step_is_atomic, test_migrate_from_1}},
         {"db_device", {test_device_get_or_create, test_device_lookup}},
         {"db_lut", {test_lut_put_get, test_lut_put_many_atomic, test_lut_iterate}},
         {"db_validation", {test_validation_add_list}},

@@ -209,7 +209,7 @@ START_TEST(test_lut_import_refusals)
         {make_json("stem-in:28x28", "2", 1), "$.entries[0].key: 'stem-in:28x28'"},
         {make_json(okkey, "-4", 1), "median_us: -4"},
         {make_json(okkey, "9", 1), "median_us 9 is not between"},
-        {"{\"format\":\"hwnas-lut\",\"version\":2}", "$.version: 2"},
+        {"{\"format\":\"hwnas-lut\",\"version\":3}", "$.version: 3"},
         {"{\"format\":\"x\"", "invalid JSON at byte"},
         {"{\"format\":\"hwnas-lut\",\"extra\":1}", "$.extra: unknown key"},
         {"key,count\n", "expected the header"},
@@ -590,10 +590,11 @@ START_TEST(test_space_cover)
 }
 END_TEST
 
-static void count_timings(void *ctx, int done)
+static int count_timings(void *ctx, int done)
 {
     int *calls = ctx;
     ck_assert_int_eq(done, ++*calls);
+    return done == 5; /* the caller stops the sixth */
 }
 
 START_TEST(test_measure_units)
@@ -615,9 +616,12 @@ START_TEST(test_measure_units)
     two[1].layers[0].mid *= 2;
     double med[2];
     int calls = 0;
-    ck_assert_int_eq(lat_measure_archs(two, 2, 3, &tm, med, count_timings, &calls, &e), HW_OK);
-    ck_assert_int_eq(calls, 6);
+    ck_assert_int_eq(lat_measure_archs(two, 2, 2, &tm, med, count_timings, &calls, &e), HW_OK);
+    ck_assert_int_eq(calls, 4);
     ck_assert(med[0] > 0 && med[1] > 0);
+    calls = 0;
+    ck_assert_int_eq(lat_measure_archs(two, 2, 3, &tm, med, count_timings, &calls, &e), HW_EINTR);
+    ck_assert_int_eq(calls, 5);
     /* every layer with expand and SE: the most tensors per layer (once overflowed nn's
      * tensor table; ASan catches a regression) */
     a.n_layers = 20;
@@ -652,6 +656,32 @@ START_TEST(test_calib_fit)
     ck_assert_int_eq(c.samples, N);
     ck_assert(c.rmspe_fit < 1e-9 && c.rmspe_sum > 0.01);
     ck_assert_double_eq_tol(lat_calib_apply(&c, 400, 1000000), -40 + 440 + 25, 1e-6);
+    /* the same networks 1000x slower (a slow device): same fit, scaled */
+    double slow_sum[N], slow[N];
+    for (int i = 0; i < N; i++) {
+        slow_sum[i] = 1000 * sum[i];
+        slow[i] = 1000 * measured[i];
+    }
+    ck_assert_msg(lat_calib_fit(slow_sum, params, slow, N, &c, &e) == HW_OK, "%s", e.msg);
+    ck_assert_double_eq_tol(c.alpha_us, -40000, 1e-2);
+    ck_assert_double_eq_tol(c.beta, 1.1, 1e-9);
+    ck_assert_double_eq_tol(c.gamma_us, 25000, 1e-2);
+    /* noisy timings: the fit is the weighted least-squares optimum, so the
+     * weighted residual is orthogonal to every feature */
+    for (int i = 0; i < N; i++)
+        measured[i] *= 1 + 0.04 * sin(1.7 * i + 0.3);
+    ck_assert_msg(lat_calib_fit(sum, params, measured, N, &c, &e) == HW_OK, "%s", e.msg);
+    double g[3] = {0, 0, 0};
+    for (int i = 0; i < N; i++) {
+        double f[3] = {1, sum[i], params[i] / 1e6};
+        double res = (lat_calib_apply(&c, sum[i], params[i]) - measured[i]) /
+                     (measured[i] * measured[i]);
+        for (int j = 0; j < 3; j++)
+            g[j] += res * f[j];
+    }
+    for (int j = 0; j < 3; j++)
+        ck_assert_msg(fabs(g[j]) < 1e-9, "feature %d: %g", j, g[j]);
+    ck_assert(c.rmspe_fit < c.rmspe_sum);
     /* parameter counts that carry nothing of their own: two terms */
     for (int i = 0; i < N; i++) {
         params[i] = 500000;
