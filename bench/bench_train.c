@@ -12,6 +12,11 @@
  *       accuracy vs. validation accuracy after EPOCHS (default 10) full
  *       epochs, and Kendall's tau between the two rankings (target >= 0.5).
  *       Long: N full trainings.
+ *   bench_train proxies FULL_FILE EPOCHS SUBSET VAL [SEED]
+ *       the fidelity archs again with another proxy budget (EPOCHS epochs on
+ *       SUBSET images, VAL validation images, 0: all), against the
+ *       full-training accuracies a fidelity run printed (FULL_FILE: one per
+ *       line, in percent, cand00 first): Kendall's tau and the median cost.
  * The data are read once. Threads: all online cores unless given. */
 #include <math.h>
 #include <stdio.h>
@@ -213,6 +218,54 @@ static void bench_fidelity(int n, int epochs)
     free(full);
 }
 
+/* Proxy accuracies of the fidelity archs under another budget, against
+ * the full accuracies of an earlier fidelity run. */
+static void bench_proxies(const char *full_file, int epochs, int subset, int val_subset,
+                          uint64_t seed)
+{
+    double full[64];
+    int n = 0;
+    FILE *f = fopen(full_file, "r");
+    if (!f) {
+        fprintf(stderr, "bench_train: cannot open %s\n", full_file);
+        exit(1);
+    }
+    while (n < 64 && fscanf(f, "%lf", &full[n]) == 1)
+        n++;
+    fclose(f);
+    if (n < 2) {
+        fprintf(stderr, "bench_train: %s: fewer than 2 accuracies\n", full_file);
+        exit(1);
+    }
+    struct arch *archs = malloc(sizeof *archs * (size_t)n);
+    double proxy[64], secs[64];
+    sample_archs(archs, n, 2024, 1);
+    struct eval_proxy_config c;
+    eval_proxy_config_default(&c);
+    c.train = &train_set;
+    c.val = &val_set;
+    c.epochs = epochs;
+    c.subset = subset;
+    c.val_subset = val_subset;
+    printf("proxy: %d epochs on %d images, val on %d, seed %llu\n", epochs, subset,
+           val_subset ? val_subset : val_set.n, (unsigned long long)seed);
+    for (int i = 0; i < n; i++) {
+        struct eval_result r;
+        struct hw_err err = {0};
+        if (eval_proxy(&archs[i], &c, seed, &r, &err) != HW_OK)
+            die(&err);
+        proxy[i] = r.val_acc;
+        secs[i] = r.wall_s;
+        printf("  %s: %.2f MMACs, proxy %.2f%%, full %.2f%% (%.1fs)\n", archs[i].name,
+               arch_cost(&archs[i]).macs / 1e6, 100 * r.val_acc, full[i], r.wall_s);
+        fflush(stdout);
+    }
+    qsort(secs, (size_t)n, sizeof *secs, cmp_double);
+    printf("Kendall tau %.3f over %d archs; median proxy cost %.1fs\n",
+           kendall_tau(proxy, full, n), n, secs[n / 2]);
+    free(archs);
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "ref";
@@ -228,9 +281,12 @@ int main(int argc, char **argv)
         bench_proxy(a2 > 0 ? a2 : 5, a3 > 0 ? (uint64_t)a3 : 1);
     else if (strcmp(mode, "fidelity") == 0)
         bench_fidelity(a2 > 1 ? a2 : 12, a3 > 0 ? a3 : 10);
+    else if (strcmp(mode, "proxies") == 0 && argc >= 6)
+        bench_proxies(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]),
+                      argc > 6 ? (uint64_t)atoll(argv[6]) : 1);
     else {
         fprintf(stderr, "usage: bench_train ref [EPOCHS] [THREADS] | proxy [N] [SEED] | "
-                        "fidelity [N] [EPOCHS]\n");
+                        "fidelity [N] [EPOCHS] | proxies FULL_FILE EPOCHS SUBSET VAL [SEED]\n");
         return 2;
     }
     data_set_release(&train_set);
