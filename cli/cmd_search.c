@@ -137,12 +137,10 @@ static void calib_text(const struct lut_calib *c, char *buf, size_t size)
         snprintf(buf, size, "none (the plain sum)");
 }
 
-static char *config_json(const struct opts *op, const struct lut_calib *cal)
+static char *config_json(const struct opts *op, const char *calibration)
 {
     cJSON *root = cJSON_CreateObject();
-    char ctext[128];
-    calib_text(cal, ctext, sizeof ctext);
-    cJSON_AddStringToObject(root, "latency_calibration", ctext);
+    cJSON_AddStringToObject(root, "latency_calibration", calibration);
     cJSON *px = cJSON_AddObjectToObject(root, "proxy");
     cJSON_AddNumberToObject(px, "epochs", op->proxy.epochs);
     cJSON_AddNumberToObject(px, "subset", op->proxy.subset);
@@ -264,20 +262,20 @@ int cmd_search(int argc, char **argv)
                       o.space ? o.space : "fmnist", o.db ? " --db ..." : "");
         goto out;
     }
+    /* every arch of a space has its input shape: the first one stands for all */
+    struct arch first;
+    int zero[SPACE_MAX_TOKENS] = {0};
+    char calibration[128];
+    if ((rc = space_decode(&space, zero, &first, &e)))
+        goto out;
+    calib_text(lut_get_calib(&table.lut, &first), calibration, sizeof calibration);
     if (o.resume) {
-        struct arch first;
-        int zero[SPACE_MAX_TOKENS] = {0};
-        char now[128];
         cJSON *cfg = cJSON_Parse(run.config_json);
         const cJSON *was = cJSON_GetObjectItemCaseSensitive(cfg, "latency_calibration");
-        if (space_decode(&space, zero, &first, &e) == HW_OK) {
-            calib_text(lut_get_calib(&table.lut, &first), now, sizeof now);
-            if (!cJSON_IsString(was) || strcmp(was->valuestring, now) != 0)
-                log_warn("run '%s' was predicted with latency calibration %s; the table now "
-                         "has %s: new candidates use the new one, stored ones keep theirs",
-                         run.name, cJSON_IsString(was) ? was->valuestring : "(not recorded)",
-                         now);
-        }
+        if (!cJSON_IsString(was) || strcmp(was->valuestring, calibration) != 0)
+            log_warn("run '%s' was predicted with latency calibration %s; the table now has "
+                     "%s: new candidates use the new one, stored ones keep theirs", run.name,
+                     cJSON_IsString(was) ? was->valuestring : "(not recorded)", calibration);
         cJSON_Delete(cfg);
         void *blob;
         size_t len;
@@ -320,11 +318,7 @@ int cmd_search(int argc, char **argv)
         run.trials_max = o.trials;
         run.time_budget_s = o.time_budget;
         run.device_id = table.device_id;
-        struct arch first;
-        int zero[SPACE_MAX_TOKENS] = {0};
-        if ((rc = space_decode(&space, zero, &first, &e)))
-            goto out;
-        run.config_json = config_json(&o, lut_get_calib(&table.lut, &first));
+        run.config_json = config_json(&o, calibration);
         rc = db_run_create(db, &run, &e);
         if (rc)
             goto out;

@@ -146,8 +146,7 @@ int lat_table_calibrate(struct lat_table *t, const struct arch *a, const double 
         return rc;
     char in[LUT_INPUT_MAX];
     lut_input_shape(&a[0], in);
-    struct lut probe = t->lut; /* shares entries; only the calibrations are touched */
-    if (lut_set_calib(&probe, in, &c))
+    if (!lut_get_calib(&t->lut, &a[0]) && t->lut.n_calib == LUT_MAX_CALIB)
         return hw_error(err, HW_EINVAL, "device %" PRId64 " already has calibrations for %d "
                         "input shapes, the most a table keeps", t->device_id, LUT_MAX_CALIB);
     if ((rc = put_calibration(t->db, t->device_id, in, &c, err)))
