@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define DB_BUSY_TIMEOUT_MS 5000
 
@@ -465,6 +466,20 @@ static int pragma(struct db *db, const char *sql, struct hw_err *err)
     return rc;
 }
 
+/* Switching to WAL needs an exclusive lock, and SQLite does not call the busy
+ * handler for it: a second process opening the same new file at the same
+ * moment would fail with "database is locked". Retried for the busy timeout. */
+static int set_wal(struct db *db, struct hw_err *err)
+{
+    for (int waited_ms = 0;; waited_ms += 10) {
+        int rc = pragma(db, sql_wal, err);
+        if (rc == HW_OK || (sqlite3_errcode(db->conn) & 0xff) != SQLITE_BUSY ||
+            waited_ms >= DB_BUSY_TIMEOUT_MS)
+            return rc;
+        usleep(10000);
+    }
+}
+
 /* Checks what the file holds before anything writes to it. */
 static int check_version(struct db *db, int flags, struct hw_err *err)
 {
@@ -525,7 +540,7 @@ int db_open(struct db **out, const char *path, int flags, struct hw_err *err)
         rc = pragma(db, sql_foreign_keys, err);
     if (rc == HW_OK && !(flags & DB_OPEN_READONLY)) {
         /* WAL lets a `runs list` read while a search writes. */
-        rc = pragma(db, sql_wal, err);
+        rc = set_wal(db, err);
         if (rc == HW_OK)
             rc = pragma(db, sql_synchronous, err);
         if (rc == HW_OK)
