@@ -12,9 +12,10 @@
  *       accuracy vs. validation accuracy after EPOCHS (default 10) full
  *       epochs, and Kendall's tau between the two rankings (target >= 0.5).
  *       Long: N full trainings.
- *   bench_train proxies FULL_FILE EPOCHS SUBSET VAL [SEED]
+ *   bench_train proxies FULL_FILE EPOCHS SUBSET VAL [SEED] [BATCH] [LR] [AUG]
  *       the fidelity archs again with another proxy budget (EPOCHS epochs on
- *       SUBSET images, VAL validation images, 0: all), against the
+ *       SUBSET images, VAL validation images, 0: all; batch, peak lr and
+ *       augmentation 0/1 default to eval_proxy's), against the
  *       full-training accuracies a fidelity run printed (FULL_FILE: one per
  *       line, in percent, cand00 first): Kendall's tau and the median cost.
  * The data are read once. Threads: all online cores unless given. */
@@ -221,7 +222,7 @@ static void bench_fidelity(int n, int epochs)
 /* Proxy accuracies of the fidelity archs under another budget, against
  * the full accuracies of an earlier fidelity run. */
 static void bench_proxies(const char *full_file, int epochs, int subset, int val_subset,
-                          uint64_t seed)
+                          uint64_t seed, int batch, double lr, int augment)
 {
     double full[64];
     int n = 0;
@@ -247,8 +248,15 @@ static void bench_proxies(const char *full_file, int epochs, int subset, int val
     c.epochs = epochs;
     c.subset = subset;
     c.val_subset = val_subset;
-    printf("proxy: %d epochs on %d images, val on %d, seed %llu\n", epochs, subset,
-           val_subset ? val_subset : val_set.n, (unsigned long long)seed);
+    if (batch > 0)
+        c.batch = batch;
+    if (lr > 0)
+        c.lr = lr;
+    if (augment >= 0)
+        c.augment = augment;
+    printf("proxy: %d epochs on %d images, val on %d, seed %llu, batch %d, lr %g, augment %d\n",
+           epochs, subset, val_subset ? val_subset : val_set.n, (unsigned long long)seed,
+           c.batch, c.lr, c.augment);
     for (int i = 0; i < n; i++) {
         struct eval_result r;
         struct hw_err err = {0};
@@ -283,10 +291,11 @@ int main(int argc, char **argv)
         bench_fidelity(a2 > 1 ? a2 : 12, a3 > 0 ? a3 : 10);
     else if (strcmp(mode, "proxies") == 0 && argc >= 6)
         bench_proxies(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]),
-                      argc > 6 ? (uint64_t)atoll(argv[6]) : 1);
+                      argc > 6 ? (uint64_t)atoll(argv[6]) : 1, argc > 7 ? atoi(argv[7]) : 0,
+                      argc > 8 ? atof(argv[8]) : 0, argc > 9 ? atoi(argv[9]) : -1);
     else {
         fprintf(stderr, "usage: bench_train ref [EPOCHS] [THREADS] | proxy [N] [SEED] | "
-                        "fidelity [N] [EPOCHS] | proxies FULL_FILE EPOCHS SUBSET VAL [SEED]\n");
+                        "fidelity [N] [EPOCHS] | proxies FULL_FILE EPOCHS SUBSET VAL [SEED] [BATCH] [LR] [AUG]\n");
         return 2;
     }
     data_set_release(&train_set);

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/lat_cli.h"
 #include "db/db.h"
 #include "evaluator/data.h"
 #include "evaluator/model.h"
@@ -18,6 +19,7 @@
 #include "netadapt/finetune.h"
 #include "netadapt/run.h"
 #include "space/arch_json.h"
+#include "util/progress.h"
 
 /* Settings a run keeps in its config JSON so --resume continues alike. */
 struct na_settings {
@@ -25,6 +27,7 @@ struct na_settings {
     double short_lr, long_lr;
     long seed;
     char out[1024], workdir[1024];
+    char calibration[128]; /* lat_cli_calib_text at the start; "" in older runs */
 };
 
 static char *settings_json(const struct na_settings *s)
@@ -38,6 +41,7 @@ static char *settings_json(const struct na_settings *s)
     cJSON_AddNumberToObject(o, "seed", (double)s->seed);
     cJSON_AddStringToObject(o, "out", s->out);
     cJSON_AddStringToObject(o, "workdir", s->workdir);
+    cJSON_AddStringToObject(o, "latency_calibration", s->calibration);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return text;
@@ -70,9 +74,31 @@ static int settings_parse(const char *json, int64_t id, struct na_settings *s, s
     if (!rc) {
         s->short_steps = (int)v[0], s->short_lr = v[1], s->long_epochs = (int)v[2];
         s->long_lr = v[3], s->val_subset = (int)v[4], s->seed = (long)v[5];
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "latency_calibration");
+        snprintf(s->calibration, sizeof s->calibration, "%s",
+                 cJSON_IsString(c) ? c->valuestring : "");
     }
     cJSON_Delete(o);
     return rc;
+}
+
+/* A resumed run predicted its earlier steps with the calibration it
+ * recorded; when `profile` has refitted it since, later steps compare
+ * latencies on another scale: say so. */
+static void warn_calibration(const struct lat_table *t, const struct db_netadapt *r,
+                             const struct na_settings *s)
+{
+    struct nn_net *net = NULL;
+    struct hw_err e = {0};
+    char now[128];
+    if (model_load(r->source_model, 1, &net, &e) != HW_OK)
+        return; /* netadapt_run reports a missing model itself */
+    lat_cli_calib_text(lut_get_calib(&t->lut, nn_net_arch(net)), now, sizeof now);
+    nn_net_free(net);
+    if (strcmp(now, s->calibration) != 0)
+        log_warn("NetAdapt run %lld was predicted with latency calibration %s; the table now "
+                 "has %s: its remaining steps compare latencies on the new scale",
+                 (long long)r->id, s->calibration[0] ? s->calibration : "(not recorded)", now);
 }
 
 /* The source model of `--run RUN --best`: the run's highest-reward candidate,
@@ -286,6 +312,8 @@ int cmd_netadapt(int argc, char **argv)
         if (!rc)
             rc = settings_parse(r.config_json, id, &s, &err);
         if (!rc)
+            warn_calibration(&table, &r, &s);
+        if (!rc)
             rc = db_netadapt_set_status(db, id, DB_RUN_RUNNING, &err);
     } else if (!rc) {
         snprintf(s.workdir, sizeof s.workdir, "%s", workdir);
@@ -297,6 +325,9 @@ int cmd_netadapt(int argc, char **argv)
             rc = model_load(r.source_model, 128, &net, &err);
         if (!rc)
             rc = netadapt_table_latency(&table, nn_net_arch(net), &r.initial_ms, &err);
+        if (!rc)
+            lat_cli_calib_text(lut_get_calib(&table.lut, nn_net_arch(net)), s.calibration,
+                               sizeof s.calibration);
         nn_net_free(net);
         net = NULL;
         if (!rc && r.initial_ms <= target)

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/lat_cli.h"
 #include "db/db.h"
 #include "evaluator/data.h"
 #include "evaluator/proxy.h"
@@ -124,17 +125,6 @@ static void trial_hook(void *p, const struct search_trial_info *t)
            100 * t->val_acc, t->reward, t->duplicate ? " (duplicate, not retrained)" : "",
            t->best_reward, best_acc);
     fflush(stdout);
-}
-
-/* The latency calibration a run is predicted with: the run's config keeps it
- * so a resume can tell when `profile` refitted it in between. */
-static void calib_text(const struct lut_calib *c, char *buf, size_t size)
-{
-    if (c)
-        snprintf(buf, size, "%.6g us + %.6g x sum + %.6g us/Mparams", c->c.alpha_us, c->c.beta,
-                 c->c.gamma_us);
-    else
-        snprintf(buf, size, "none (the plain sum)");
 }
 
 static char *config_json(const struct opts *op, const char *calibration)
@@ -268,7 +258,7 @@ int cmd_search(int argc, char **argv)
     char calibration[128];
     if ((rc = space_decode(&space, zero, &first, &e)))
         goto out;
-    calib_text(lut_get_calib(&table.lut, &first), calibration, sizeof calibration);
+    lat_cli_calib_text(lut_get_calib(&table.lut, &first), calibration, sizeof calibration);
     if (o.resume) {
         cJSON *cfg = cJSON_Parse(run.config_json);
         const cJSON *was = cJSON_GetObjectItemCaseSensitive(cfg, "latency_calibration");

@@ -44,3 +44,12 @@ void lat_cli_device_name(const struct lat_table *t, char *buf, int n)
              t->lut.fp.hash, t->lut.fp.threads, t->lut.fp.threads == 1 ? "" : "s",
              t->local ? ", this machine" : ", another machine");
 }
+
+void lat_cli_calib_text(const struct lut_calib *c, char *buf, size_t size)
+{
+    if (c)
+        snprintf(buf, size, "%.6g us + %.6g x sum + %.6g us/Mparams", c->c.alpha_us, c->c.beta,
+                 c->c.gamma_us);
+    else
+        snprintf(buf, size, "none (the plain sum)");
+}

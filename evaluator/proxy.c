@@ -14,6 +14,7 @@ void eval_proxy_config_default(struct eval_proxy_config *c)
     c->val_subset = EVAL_PROXY_VAL_SUBSET;
     c->batch = 128;
     c->lr = 0.2;
+    c->augment = 1;
 }
 
 int eval_proxy(const struct arch *a, const struct eval_proxy_config *cfg,
@@ -38,6 +39,7 @@ int eval_proxy(const struct arch *a, const struct eval_proxy_config *cfg,
     tc.epochs = cfg->epochs;
     tc.batch = cfg->batch;
     tc.lr = cfg->lr;
+    tc.augment = cfg->augment;
     tc.subset = cfg->subset;
     tc.val_subset = cfg->val_subset;
     tc.threads = cfg->threads;

@@ -17,6 +17,7 @@ struct eval_proxy_config {
     int val_subset;  /* validation images: the first N; 0: all 10,000 */
     int batch;
     double lr;       /* peak of the one-cycle schedule */
+    int augment;     /* random crop + flip while training */
     int threads;     /* 0: leave nn's thread count as it is */
     const char *data_dir; /* NULL: DATA_DEFAULT_DIR */
     /* Preloaded splits (borrowed), so a search reads the files once; when

@@ -140,9 +140,28 @@ START_TEST(test_search_survives_kill9)
     free(ha);
     free(hb);
 
-    /* results commands read the run */
+    /* a resume after `profile` refitted the calibration says so */
     struct cli_run r;
     char args[512];
+    sqlite3 *raw;
+    ck_assert_int_eq(sqlite3_open(b_db, &raw), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(raw, "UPDATE lut_calibrations SET alpha_us = alpha_us + 1",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_changes(raw), 1);
+    sqlite3_close(raw);
+    snprintf(args, sizeof args, "search --resume k --trials 13 --db %s --train-threads 1", b_db);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0 && strstr(r.err, "was predicted with latency calibration"),
+                  "exit %d: %s", r.status, r.err);
+    cli_run_release(&r);
+    /* an unchanged calibration resumes silently */
+    snprintf(args, sizeof args, "search --resume k --trials 13 --db %s --train-threads 1", a_db);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0 && !strstr(r.err, "latency calibration"), "exit %d: %s",
+                  r.status, r.err);
+    cli_run_release(&r);
+
+    /* results commands read the run */
     snprintf(args, sizeof args, "runs pareto k --db %s --svg %s/front.svg", a_db, dir);
     ck_assert_int_eq(cli_run(&r, args), 0);
     ck_assert_int_eq(r.status, 0);
