@@ -57,6 +57,9 @@ static const struct cli_flag flags[] = {
     {"proxy-epochs", CLI_INT, &o.proxy.epochs, "E", "proxy training epochs per candidate"},
     {"proxy-subset", CLI_INT, &o.proxy.subset, "N", "training images per proxy training"},
     {"proxy-val", CLI_INT, &o.proxy.val_subset, "N", "validation images per proxy evaluation"},
+    {"proxy-batch", CLI_INT, &o.proxy.batch, "B", "proxy training batch size"},
+    {"proxy-lr", CLI_DOUBLE, &o.proxy.lr, "X", "proxy training peak learning rate"},
+    {"proxy-augment", CLI_INT, &o.proxy.augment, "0|1", "crop/flip augmentation in proxy training"},
     {"data", CLI_STR, &o.data, "DIR", "IDX dataset folder (default " DATA_DEFAULT_DIR ")"},
     {"db", CLI_STR, &o.db, "FILE", "database (default ./hwnas.db or $HWNAS_DB)"},
     {0},
@@ -137,6 +140,7 @@ static char *config_json(const struct opts *op, const char *calibration)
     cJSON_AddNumberToObject(px, "val_subset", op->proxy.val_subset);
     cJSON_AddNumberToObject(px, "batch", op->proxy.batch);
     cJSON_AddNumberToObject(px, "lr", op->proxy.lr);
+    cJSON_AddNumberToObject(px, "augment", op->proxy.augment);
     cJSON_AddNumberToObject(root, "lat_threads", op->lat_threads);
     cJSON_AddNumberToObject(root, "train_threads", op->train_threads);
     cJSON_AddStringToObject(root, "data", op->data ? op->data : DATA_DEFAULT_DIR);
@@ -166,6 +170,9 @@ static int config_read(const char *text, struct opts *op, struct hw_err *err)
     op->proxy.val_subset = (int)v[2];
     op->proxy.batch = (int)v[3];
     op->proxy.lr = v[4];
+    /* runs from before proxy.augment was recorded trained with augmentation */
+    const cJSON *aug = cJSON_GetObjectItemCaseSensitive(px, "augment");
+    op->proxy.augment = cJSON_IsNumber(aug) ? aug->valueint : 1;
     const cJSON *lt = cJSON_GetObjectItemCaseSensitive(root, "lat_threads");
     const cJSON *tt = cJSON_GetObjectItemCaseSensitive(root, "train_threads");
     const cJSON *dd = cJSON_GetObjectItemCaseSensitive(root, "data");
@@ -193,14 +200,21 @@ int cmd_search(int argc, char **argv)
     if (!o.resume && !(o.target_ms > 0))
         return cli_usage_error(&cmd, "--target-ms must be given and > 0 (got %g)", o.target_ms);
     if (o.trials < 0 || o.train_threads < 0 || o.lat_threads < 1 || o.proxy.epochs < 1 ||
-        o.proxy.subset < 0 || o.proxy.val_subset < 0)
+        o.proxy.subset < 0 || o.proxy.val_subset < 0 || o.proxy.batch < 1 || !(o.proxy.lr > 0))
         return cli_usage_error(&cmd, "--trials/--threads/--train-threads/--proxy-* must be positive");
+    if (o.proxy.augment != 0 && o.proxy.augment != 1)
+        return cli_usage_error(&cmd, "--proxy-augment: %d is not 0 or 1", o.proxy.augment);
     if (o.seed < 0)
         return cli_usage_error(&cmd, "--seed: %ld is negative", o.seed);
     if (o.population < 0 || o.sample_size < 0 || o.hidden < 0 || o.lr < 0)
         return cli_usage_error(&cmd, "--population/--sample-size/--hidden/--lr must be positive");
+    struct eval_proxy_config dp;
+    eval_proxy_config_default(&dp);
+    int proxy_set = o.proxy.epochs != dp.epochs || o.proxy.subset != dp.subset ||
+                    o.proxy.val_subset != dp.val_subset || o.proxy.batch != dp.batch ||
+                    o.proxy.lr != dp.lr || o.proxy.augment != dp.augment;
     if (o.resume && (o.space || o.target_ms > 0 || o.controller || o.name || o.device || o.hard ||
-                     o.population || o.sample_size || o.hidden || o.lr > 0))
+                     o.population || o.sample_size || o.hidden || o.lr > 0 || proxy_set))
         return cli_usage_error(&cmd, "--resume continues a run with its own configuration; "
                                      "only --trials, --time-budget and --train-threads may change");
 

@@ -12,9 +12,9 @@ void eval_proxy_config_default(struct eval_proxy_config *c)
     c->epochs = EVAL_PROXY_EPOCHS;
     c->subset = EVAL_PROXY_SUBSET;
     c->val_subset = EVAL_PROXY_VAL_SUBSET;
-    c->batch = 128;
+    c->batch = EVAL_PROXY_BATCH;
     c->lr = 0.2;
-    c->augment = 1;
+    c->augment = 0;
 }
 
 int eval_proxy(const struct arch *a, const struct eval_proxy_config *cfg,
