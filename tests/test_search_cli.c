@@ -264,6 +264,122 @@ START_TEST(test_model_file_as_arch)
 }
 END_TEST
 
+/* Iterations NetAdapt run 1 of db_path has stored; -1 before it exists. */
+static int na_iterations(const char *db_path, int *status)
+{
+    struct db *db;
+    int n = -1;
+    if (db_open(&db, db_path, DB_OPEN_EXISTING, NULL) != HW_OK)
+        return n;
+    struct db_netadapt r;
+    if (db_netadapt_get(db, 1, &r, NULL) == HW_OK) {
+        n = r.iterations;
+        *status = (int)r.status;
+        db_netadapt_release(&r);
+    }
+    db_close(db);
+    return n;
+}
+
+/* Every proposal of NetAdapt run 1 as one line each, plus the end state. */
+static char *na_history(const char *db_path)
+{
+    struct db *db;
+    struct hw_err e;
+    ck_assert_msg(db_open(&db, db_path, DB_OPEN_EXISTING, &e) == HW_OK, "%s", e.msg);
+    struct db_na_step *st;
+    int n;
+    ck_assert_int_eq(db_netadapt_steps(db, 1, &st, &n, &e), HW_OK);
+    struct db_netadapt r;
+    ck_assert_int_eq(db_netadapt_get(db, 1, &r, &e), HW_OK);
+    char *s = calloc((size_t)n + 2, 160);
+    sprintf(s, "status %d, %d iterations, %.6f ms\n", (int)r.status, r.iterations,
+            r.current_ms);
+    for (int i = 0; i < n; i++)
+        sprintf(s + strlen(s), "%d.%d %s %s %d->%d %.6f ms %.6f %d\n", st[i].iteration,
+                st[i].proposal, db_na_kind_name(st[i].kind), st[i].layers,
+                st[i].channels_before, st[i].channels_after, st[i].latency_ms, st[i].val_acc,
+                st[i].chosen);
+    free(st);
+    db_netadapt_release(&r);
+    db_close(db);
+    return s;
+}
+
+/* NetAdapt as a user runs it: killed with SIGKILL between iterations and
+ * resumed, it must make exactly the choices of a run never interrupted. */
+START_TEST(test_netadapt_survives_kill9)
+{
+    setup_dir();
+    char a_db[128], b_db[128], space[128], args[1024];
+    snprintf(a_db, sizeof a_db, "%s/a.db", dir);
+    snprintf(b_db, sizeof b_db, "%s/b.db", dir);
+    snprintf(space, sizeof space, "%s/tiny.json", dir);
+    run_ok("profile --space %s --db %s --runs 3 --warmup 1 --quiet", space, a_db);
+    /* a 3-layer arch of the tiny space, trained briefly */
+    struct cli_run r;
+    snprintf(args, sizeof args, "space sample %s --seed 5", space);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    char arch[128];
+    snprintf(arch, sizeof arch, "%s/arch.json", dir);
+    FILE *f = fopen(arch, "w");
+    fputs(r.out, f);
+    fclose(f);
+    cli_run_release(&r);
+    run_ok("train %s --epochs 1 --subset 1024 --threads 1 --out %s/m.hwm --quiet", arch, dir);
+    snprintf(args, sizeof args, "latency %s/m.hwm --db %s --json", dir, a_db);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    const char *p = strstr(r.out, "\"predicted_us\":");
+    ck_assert_msg(r.status == 0 && p, "%s", r.err);
+    double l0_ms = strtod(p + strlen("\"predicted_us\":"), NULL) / 1000;
+    cli_run_release(&r);
+    ck_assert(l0_ms > 0);
+
+#define NA_FLAGS "netadapt --model %s/m.hwm --target-ms %.6f --delta 0.04 --short-steps 30 " \
+                 "--val-subset 1000 --long-epochs 0 --seed 3 --workdir %s --quiet --db %s"
+    /* the reference: one uninterrupted run; the keys it measured on demand
+     * then go to b's table, so both runs predict alike */
+    run_ok(NA_FLAGS, dir, 0.85 * l0_ms, dir, a_db);
+    int status = 0, total = na_iterations(a_db, &status);
+    ck_assert_int_ge(total, 3);
+    ck_assert_int_eq(status, DB_RUN_DONE);
+    run_ok("lut export --db %s --out %s/lut.json", a_db, dir);
+    run_ok("lut import %s/lut.json --db %s", dir, b_db);
+
+    const char *bin = getenv("HWNAS_BIN");
+    ck_assert_ptr_nonnull(bin);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char cmd[1200];
+        snprintf(cmd, sizeof cmd, "exec %s " NA_FLAGS " >/dev/null 2>&1", bin, dir, 0.85 * l0_ms,
+                 dir, b_db);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    int seen = -1;
+    for (int i = 0; i < 1200 && seen < 1; i++) {
+        usleep(10000);
+        seen = na_iterations(b_db, &status);
+    }
+    ck_assert_int_ge(seen, 1);
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+    ck_assert(WIFSIGNALED(st));
+    ck_assert_int_lt(na_iterations(b_db, &status), total); /* killed mid-run */
+    ck_assert_int_eq(status, DB_RUN_RUNNING);
+    run_ok("netadapt --resume 1 --db %s --quiet", b_db);
+
+    char *ha = na_history(a_db), *hb = na_history(b_db);
+    ck_assert_str_eq(ha, hb);
+    free(ha);
+    free(hb);
+    snprintf(args, sizeof args, "rm -rf %s", dir);
+    ck_assert_int_eq(system(args), 0);
+}
+END_TEST
+
 Suite *suite_search_cli(void)
 {
     Suite *s = suite_create("search_cli");
@@ -272,6 +388,7 @@ Suite *suite_search_cli(void)
     tcase_add_test(tc, test_search_survives_kill9);
     tcase_add_test(tc, test_search_refusals);
     tcase_add_test(tc, test_model_file_as_arch);
+    tcase_add_test(tc, test_netadapt_survives_kill9);
     suite_add_tcase(s, tc);
     return s;
 }
