@@ -7,17 +7,21 @@
  *   bench_train proxy [N] [SEED]
  *       cost of eval_proxy (default config) on N (default 5) archs sampled
  *       from the fmnist space: wall seconds, accuracy, MACs; median cost.
- *   bench_train fidelity [N] [EPOCHS]
- *       N (default 12) fmnist-space archs spread over the MACs range: proxy
- *       accuracy vs. validation accuracy after EPOCHS (default 10) full
- *       epochs, and Kendall's tau between the two rankings (target >= 0.5).
- *       Long: N full trainings.
+ *   bench_train fidelity [N] [EPOCHS] [SET]
+ *       N (default 12) fmnist-space archs: proxy accuracy vs. validation
+ *       accuracy after EPOCHS (default 10) full epochs, and Kendall's tau
+ *       between the two rankings (target >= 0.5). SET "wide" (default):
+ *       MACs log-evenly from the smallest to the largest the space reaches;
+ *       "mid": quantiles of uniform samples (4.5-14 MMACs, session 3's run).
+ *       The full accuracies go to fidelity-SET.txt. Long: N full trainings.
+ *   bench_train archs [N] [SET]
+ *       lists the archs of a fidelity set (MACs, params, layers), no training.
  *   bench_train proxies FULL_FILE EPOCHS SUBSET VAL [SEED] [BATCH] [LR] [AUG]
  *       the fidelity archs again with another proxy budget (EPOCHS epochs on
  *       SUBSET images, VAL validation images, 0: all; batch, peak lr and
  *       augmentation 0/1 default to eval_proxy's), against the
- *       full-training accuracies a fidelity run printed (FULL_FILE: one per
- *       line, in percent, cand00 first): Kendall's tau and the median cost.
+ *       full-training accuracies a fidelity run wrote (FULL_FILE: the set,
+ *       then one per line, in percent; without the set line, "mid"): Kendall's tau and the median cost.
  * The data are read once. Threads: all online cores unless given. */
 #include <math.h>
 #include <stdio.h>
@@ -135,6 +139,64 @@ static void sample_archs(struct arch *out, int n, uint64_t seed, int spread)
     free(all);
 }
 
+/* n archs of the fmnist space whose MACs are spread evenly on a log scale
+ * from the smallest to the largest of a pool: 50n samples, each drawn with
+ * a size bias b in [0,1] (every choice is, with probability 3/4, the option
+ * at fraction b of its list, which the space orders small to large; else
+ * uniform), so the pool reaches both ends of the space, which plain
+ * uniform samples almost never do. */
+static void sample_wide(struct arch *out, int n, uint64_t seed)
+{
+    struct hw_err err = {0};
+    struct space sp;
+    if (space_resolve("fmnist", &sp, &err) != HW_OK)
+        die(&err);
+    int tokens[SPACE_MAX_TOKENS], pool = 50 * n, nt = space_n_tokens(&sp);
+    struct pcg32 rng;
+    pcg32_seed(&rng, seed, 2);
+    struct arch *all = malloc(sizeof *all * (size_t)pool);
+    double *lm = malloc(sizeof *lm * (size_t)pool), lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < pool; i++) {
+        double b = pcg32_double(&rng);
+        for (int t = 0; t < nt; t++) {
+            int k = space_token_choices(&sp, t);
+            tokens[t] = pcg32_double(&rng) < 0.75 ? (int)lround(b * (k - 1))
+                                                  : (int)pcg32_bounded(&rng, (uint32_t)k);
+        }
+        if (space_decode(&sp, tokens, &all[i], &err) != HW_OK)
+            die(&err);
+        lm[i] = log((double)arch_cost(&all[i]).macs);
+        lo = fmin(lo, lm[i]);
+        hi = fmax(hi, lm[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        double want = lo + (hi - lo) * (n > 1 ? (double)i / (n - 1) : 0.5);
+        int best = -1;
+        for (int j = 0; j < pool; j++)
+            if (!isnan(lm[j]) && (best < 0 || fabs(lm[j] - want) < fabs(lm[best] - want)))
+                best = j;
+        out[i] = all[best];
+        lm[best] = NAN; /* used */
+        snprintf(out[i].name, sizeof out[i].name, "wide%02d", i);
+    }
+    free(all);
+    free(lm);
+}
+
+/* The archs of a fidelity set: "mid" (the run of session 3: 12 of 240
+ * uniform samples, 4.5-14 MMACs) or "wide" (sample_wide). */
+static void fidelity_archs(struct arch *out, int n, const char *set)
+{
+    if (strcmp(set, "mid") == 0)
+        sample_archs(out, n, 2024, 1);
+    else if (strcmp(set, "wide") == 0)
+        sample_wide(out, n, 2024);
+    else {
+        fprintf(stderr, "bench_train: fidelity set '%s' is not mid or wide\n", set);
+        exit(2);
+    }
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -192,11 +254,19 @@ static double kendall_tau(const double *x, const double *y, int n)
     return d > 0 ? (double)(conc - disc) / d : 0;
 }
 
-static void bench_fidelity(int n, int epochs)
+static void bench_fidelity(int n, int epochs, const char *set)
 {
     struct arch *archs = malloc(sizeof *archs * (size_t)n);
     double *proxy = malloc(sizeof *proxy * (size_t)n), *full = malloc(sizeof *full * (size_t)n);
-    sample_archs(archs, n, 2024, 1);
+    fidelity_archs(archs, n, set);
+    char path[64];
+    snprintf(path, sizeof path, "fidelity-%s.txt", set);
+    FILE *keep = fopen(path, "w"); /* for `proxies`: the set, then one accuracy per line */
+    if (!keep) {
+        fprintf(stderr, "bench_train: cannot write %s\n", path);
+        exit(1);
+    }
+    fprintf(keep, "%s\n", set);
     struct eval_proxy_config c;
     eval_proxy_config_default(&c);
     c.train = &train_set;
@@ -211,7 +281,11 @@ static void bench_fidelity(int n, int epochs)
                cost.macs / 1e6, 100 * r.val_acc, r.wall_s);
         proxy[i] = r.val_acc;
         full[i] = train_full(&archs[i], epochs, 1, 0, NULL);
+        fprintf(keep, "%.2f\n", full[i]);
+        fflush(keep);
     }
+    fclose(keep);
+    printf("full accuracies written to %s\n", path);
     printf("Kendall tau (proxy vs %d-epoch val accuracy, %d archs): %.3f (target >= 0.5)\n",
            epochs, n, kendall_tau(proxy, full, n));
     free(archs);
@@ -231,6 +305,9 @@ static void bench_proxies(const char *full_file, int epochs, int subset, int val
         fprintf(stderr, "bench_train: cannot open %s\n", full_file);
         exit(1);
     }
+    char set[16] = "mid"; /* files without a set line are session 3's */
+    if (fscanf(f, " %15[a-z]", set) != 1)
+        snprintf(set, sizeof set, "mid");
     while (n < 64 && fscanf(f, "%lf", &full[n]) == 1)
         n++;
     fclose(f);
@@ -240,7 +317,7 @@ static void bench_proxies(const char *full_file, int epochs, int subset, int val
     }
     struct arch *archs = malloc(sizeof *archs * (size_t)n);
     double proxy[64], secs[64];
-    sample_archs(archs, n, 2024, 1);
+    fidelity_archs(archs, n, set);
     struct eval_proxy_config c;
     eval_proxy_config_default(&c);
     c.train = &train_set;
@@ -288,14 +365,24 @@ int main(int argc, char **argv)
     else if (strcmp(mode, "proxy") == 0)
         bench_proxy(a2 > 0 ? a2 : 5, a3 > 0 ? (uint64_t)a3 : 1);
     else if (strcmp(mode, "fidelity") == 0)
-        bench_fidelity(a2 > 1 ? a2 : 12, a3 > 0 ? a3 : 10);
-    else if (strcmp(mode, "proxies") == 0 && argc >= 6)
+        bench_fidelity(a2 > 1 ? a2 : 12, a3 > 0 ? a3 : 10, argc > 4 ? argv[4] : "wide");
+    else if (strcmp(mode, "archs") == 0) {
+        int n = a2 > 0 ? a2 : 12;
+        struct arch *archs = malloc(sizeof *archs * (size_t)n);
+        fidelity_archs(archs, n, argc > 3 ? argv[3] : "wide");
+        for (int i = 0; i < n; i++) {
+            struct arch_cost cost = arch_cost(&archs[i]);
+            printf("%s: %.2f MMACs, %.0fk params, %d layers\n", archs[i].name, cost.macs / 1e6,
+                   cost.params / 1e3, archs[i].n_layers);
+        }
+        free(archs);
+    } else if (strcmp(mode, "proxies") == 0 && argc >= 6)
         bench_proxies(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]),
                       argc > 6 ? (uint64_t)atoll(argv[6]) : 1, argc > 7 ? atoi(argv[7]) : 0,
                       argc > 8 ? atof(argv[8]) : 0, argc > 9 ? atoi(argv[9]) : -1);
     else {
         fprintf(stderr, "usage: bench_train ref [EPOCHS] [THREADS] | proxy [N] [SEED] | "
-                        "fidelity [N] [EPOCHS] | proxies FULL_FILE EPOCHS SUBSET VAL [SEED] [BATCH] [LR] [AUG]\n");
+                        "fidelity [N] [EPOCHS] [mid|wide] | archs [N] [mid|wide] | proxies FULL_FILE EPOCHS SUBSET VAL [SEED] [BATCH] [LR] [AUG]\n");
         return 2;
     }
     data_set_release(&train_set);
