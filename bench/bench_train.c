@@ -281,7 +281,8 @@ static void bench_fidelity(int n, int epochs, const char *set)
                cost.macs / 1e6, 100 * r.val_acc, r.wall_s);
         proxy[i] = r.val_acc;
         full[i] = train_full(&archs[i], epochs, 1, 0, NULL);
-        fprintf(keep, "%.2f\n", full[i]);
+        fprintf(keep, "%.2f\n", 100 * full[i]);
+        fflush(stdout);
         fflush(keep);
     }
     fclose(keep);
@@ -309,7 +310,7 @@ static void bench_proxies(const char *full_file, int epochs, int subset, int val
     if (fscanf(f, " %15[a-z]", set) != 1)
         snprintf(set, sizeof set, "mid");
     while (n < 64 && fscanf(f, "%lf", &full[n]) == 1)
-        n++;
+        full[n++] /= 100; /* percent in the file, fractions like the proxy's */
     fclose(f);
     if (n < 2) {
         fprintf(stderr, "bench_train: %s: fewer than 2 accuracies\n", full_file);
@@ -342,7 +343,7 @@ static void bench_proxies(const char *full_file, int epochs, int subset, int val
         proxy[i] = r.val_acc;
         secs[i] = r.wall_s;
         printf("  %s: %.2f MMACs, proxy %.2f%%, full %.2f%% (%.1fs)\n", archs[i].name,
-               arch_cost(&archs[i]).macs / 1e6, 100 * r.val_acc, full[i], r.wall_s);
+               arch_cost(&archs[i]).macs / 1e6, 100 * r.val_acc, 100 * full[i], r.wall_s);
         fflush(stdout);
     }
     qsort(secs, (size_t)n, sizeof *secs, cmp_double);
