@@ -20,8 +20,9 @@
  *       the fidelity archs again with another proxy budget (EPOCHS epochs on
  *       SUBSET images, VAL validation images, 0: all; batch, peak lr and
  *       augmentation 0/1 default to eval_proxy's), against the
- *       full-training accuracies a fidelity run wrote (FULL_FILE: the set,
- *       then one per line, in percent; without the set line, "mid"): Kendall's tau and the median cost.
+ *       full-training accuracies a fidelity run wrote (FULL_FILE: "SET/N",
+ *       then one per line in percent, maybe fewer than N when the run was
+ *       stopped early; without the first line, set "mid"): Kendall's tau and the median cost.
  * The data are read once. Threads: all online cores unless given. */
 #include <math.h>
 #include <stdio.h>
@@ -266,7 +267,7 @@ static void bench_fidelity(int n, int epochs, const char *set)
         fprintf(stderr, "bench_train: cannot write %s\n", path);
         exit(1);
     }
-    fprintf(keep, "%s\n", set);
+    fprintf(keep, "%s/%d\n", set, n);
     struct eval_proxy_config c;
     eval_proxy_config_default(&c);
     c.train = &train_set;
@@ -306,8 +307,11 @@ static void bench_proxies(const char *full_file, int epochs, int subset, int val
         fprintf(stderr, "bench_train: cannot open %s\n", full_file);
         exit(1);
     }
-    char set[16] = "mid"; /* files without a set line are session 3's */
-    if (fscanf(f, " %15[a-z]", set) != 1)
+    /* "SET/N": the first accuracies of fidelity set SET of N archs (a run
+     * stopped early leaves fewer); files without that line are session 3's */
+    char set[16] = "mid";
+    int size = 0;
+    if (fscanf(f, " %15[a-z]/%d", set, &size) < 1)
         snprintf(set, sizeof set, "mid");
     while (n < 64 && fscanf(f, "%lf", &full[n]) == 1)
         full[n++] /= 100; /* percent in the file, fractions like the proxy's */
@@ -316,9 +320,11 @@ static void bench_proxies(const char *full_file, int epochs, int subset, int val
         fprintf(stderr, "bench_train: %s: fewer than 2 accuracies\n", full_file);
         exit(1);
     }
-    struct arch *archs = malloc(sizeof *archs * (size_t)n);
+    if (size < n)
+        size = n;
+    struct arch *archs = malloc(sizeof *archs * (size_t)size);
     double proxy[64], secs[64];
-    fidelity_archs(archs, n, set);
+    fidelity_archs(archs, size, set);
     struct eval_proxy_config c;
     eval_proxy_config_default(&c);
     c.train = &train_set;
