@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/lat_cli.h"
 #include "latency/measure.h"
+#include "space/arch_json.h"
 #include "space/space.h"
 #include "util/pcg32.h"
 #include "util/progress.h"
@@ -84,15 +85,49 @@ static int predict_or_explain(const struct lat_table *t, const struct arch *a, d
     return rc;
 }
 
+/* Up to *n of run `name`'s evaluated candidates, best reward first, one per
+ * distinct arch; *n becomes how many there were; v[i].index is the trial. */
+static int run_archs(struct db *db, const char *name, struct arch *archs, struct sample *v,
+                     int *n, struct hw_err *err)
+{
+    struct db_run run;
+    struct db_candidate *c = NULL;
+    int nc = 0, k = 0, rc = db_run_lookup(db, name, &run, err);
+    if (rc)
+        return rc;
+    rc = db_candidate_list(db, run.id, DB_ORDER_REWARD, 0, &c, &nc, err);
+    for (int i = 0; !rc && i < nc && k < *n; i++) {
+        int seen = isnan(c[i].reward);
+        for (int j = 0; j < i && !seen; j++)
+            seen = strcmp(c[j].arch_hash, c[i].arch_hash) == 0;
+        if (seen)
+            continue;
+        rc = arch_from_json_string(c[i].arch_json, "candidate", &archs[k], err);
+        if (rc)
+            hw_error_prefix(err, "run %s trial %d", run.name, c[i].trial);
+        v[k++].index = c[i].trial;
+    }
+    if (!rc && k == 0)
+        rc = hw_error(err, HW_ENOTFOUND, "run %s has no evaluated candidate", run.name);
+    if (!rc)
+        *n = k;
+    if (c)
+        db_candidate_list_free(c, nc);
+    db_run_release(&run);
+    return rc;
+}
+
 int cmd_validate(int argc, char **argv)
 {
-    const char *space_name = NULL, *db_flag = NULL;
+    const char *space_name = NULL, *db_flag = NULL, *run_name = NULL;
     int samples = 100, threads = 1, runs = 0, json = 0, cpu = -1, rounds = 3;
     long seed = 1;
     const struct cli_flag flags[] = {
         {"space", CLI_STR, &space_name, "S", "search space: a shipped name or a space JSON file"},
         {"samples", CLI_INT, &samples, "N", "architectures to sample (default 100)"},
         {"seed", CLI_LONG, &seed, "S", "sampling seed (default 1)"},
+        {"run", CLI_STR, &run_name, "RUN",
+         "instead of samples, the N best distinct candidates of search run RUN (by reward)"},
         {"threads", CLI_INT, &threads, "N", "kernel threads (default 1)"},
         {"runs", CLI_INT, &runs, "R", "timed end-to-end runs per arch (default: 15-100 in ~0.5 s)"},
         {"rounds", CLI_INT, &rounds, "R",
@@ -112,13 +147,14 @@ int cmd_validate(int argc, char **argv)
         "speed drift; figures with predictions scaled by it are printed beside the\n"
         "raw ones (which are the ones stored in the database). Profile the space\n"
         "first ('hwnas profile').",
-        "hwnas validate --space S [--samples N] [--seed S] [--json]", flags, 0, 0};
+        "hwnas validate --space S [--samples N] [--seed S] [--json]\n"
+        "       hwnas validate --run RUN [--samples N] [--json]", flags, 0, 0};
     char *pos[argc > 0 ? argc : 1];
     int npos, rc = cli_parse(&cmd, argc, argv, pos, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
-    if (!space_name)
-        return cli_usage_error(&cmd, "--space is required");
+    if (!space_name && !run_name)
+        return cli_usage_error(&cmd, "--space or --run is required");
     if (samples < 1 || samples > 100000)
         return cli_usage_error(&cmd, "--samples: %d is not in [1, 100000]", samples);
     if (rounds < 1 || rounds > 100)
@@ -129,15 +165,26 @@ int cmd_validate(int argc, char **argv)
         return rc;
     struct hw_err err;
     struct space s;
-    if (space_resolve(space_name, &s, &err))
-        return cli_fail(&err);
     struct db *db;
     struct lat_table t;
     if ((rc = lat_cli_open(db_flag, NULL, threads, &db, &t)))
         return rc;
     lat_cli_timing(&t, runs, -1);
     struct arch *archs = NULL;
-    struct sample *v = calloc((size_t)samples, sizeof *v);
+    struct sample *v = NULL;
+    struct db_run run = {0};
+    char run_space[sizeof run.space];
+    if (run_name) {
+        if ((rc = db_run_lookup(db, run_name, &run, &err)))
+            goto fail;
+        snprintf(run_space, sizeof run_space, "%s", run.space);
+        db_run_release(&run);
+        if (!space_name)
+            space_name = run_space;
+    }
+    if ((rc = space_resolve(space_name, &s, &err)))
+        goto fail;
+    v = calloc((size_t)samples, sizeof *v);
     if (!v) {
         hw_error(&err, HW_ENOMEM, "out of memory for %d samples", samples);
         goto fail;
@@ -159,14 +206,24 @@ int cmd_validate(int argc, char **argv)
         hw_error(&err, HW_ENOMEM, "out of memory for %d samples", samples);
         goto fail;
     }
+    if (run_name) {
+        /* the run's best distinct archs: what a search selects, where a
+         * table's errors matter most (a search favours archs it
+         * under-predicts) */
+        if ((rc = run_archs(db, run_name, archs, v, &samples, &err)))
+            goto fail;
+    } else
+        for (int i = 0; i < samples; i++) {
+            int tok[SPACE_MAX_TOKENS];
+            space_sample(&s, &rng, tok);
+            if ((rc = space_decode(&s, tok, &archs[i], &err)))
+                goto fail;
+            v[i].index = i;
+        }
     for (int i = 0; i < samples; i++) {
-        int tok[SPACE_MAX_TOKENS];
-        space_sample(&s, &rng, tok);
-        if ((rc = space_decode(&s, tok, &archs[i], &err)) ||
-            (rc = predict_or_explain(&t, &archs[i], &v[i].sum_us, &v[i].predicted_us,
+        if ((rc = predict_or_explain(&t, &archs[i], &v[i].sum_us, &v[i].predicted_us,
                                      space_name, &err)))
             goto fail;
-        v[i].index = i;
         v[i].macs = arch_cost(&archs[i]).macs;
     }
     /* rounds interleaved passes over the samples; each keeps its fastest pass
@@ -221,7 +278,10 @@ int cmd_validate(int argc, char **argv)
         cJSON_AddStringToObject(o, "fingerprint", t.lut.fp.hash);
         cJSON_AddNumberToObject(o, "validation", (double)vid);
         cJSON_AddNumberToObject(o, "samples", samples);
-        cJSON_AddNumberToObject(o, "seed", (double)seed);
+        if (run_name)
+            cJSON_AddStringToObject(o, "run", run_name);
+        else
+            cJSON_AddNumberToObject(o, "seed", (double)seed);
         cJSON_AddNumberToObject(o, "rounds", rounds);
         cJSON_AddStringToObject(o, "units", "microseconds");
         cJSON_AddNumberToObject(o, "rmse_us", sm.rmse_us);
@@ -251,8 +311,12 @@ int cmd_validate(int argc, char **argv)
         cJSON_Delete(details);
         char dev[128];
         lat_cli_device_name(&t, dev, sizeof dev);
-        printf("space %s, %d sampled archs (seed %ld), fastest of %d passes each, %s\n", s.name,
-               samples, seed, rounds, dev);
+        if (run_name)
+            printf("space %s, the %d best distinct candidates of run %s, fastest of %d passes "
+                   "each, %s\n", s.name, samples, run_name, rounds, dev);
+        else
+            printf("space %s, %d sampled archs (seed %ld), fastest of %d passes each, %s\n",
+                   s.name, samples, seed, rounds, dev);
         printf("RMSE %.1f us, RMSPE %.2f %%, within +-5 %%: %.1f %%, within +-10 %%: %.1f %%\n",
                sm.rmse_us, 100 * sm.rmspe, 100 * sm.within5, 100 * sm.within10);
         if (cal)
@@ -268,7 +332,8 @@ int cmd_validate(int argc, char **argv)
                "prediction scaled by its drift: RMSE %.1f us, RMSPE %.2f %%, within +-5 %%: "
                "%.1f %%, within +-10 %%: %.1f %%\n", drift_lo, drift_hi, nm.rmse_us,
                100 * nm.rmspe, 100 * nm.within5, 100 * nm.within10);
-        printf("\nworst %d:\n%8s %14s %14s %8s %10s\n", worst, "sample", "predicted us",
+        printf("\nworst %d:\n%8s %14s %14s %8s %10s\n", worst, run_name ? "trial" : "sample",
+               "predicted us",
                "measured us", "error", "MMACs");
         for (int i = 0; i < worst; i++)
             printf("%8d %14.1f %14.1f %+7.1f%% %10.2f\n", v[i].index, v[i].predicted_us,

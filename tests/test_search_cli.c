@@ -161,6 +161,13 @@ START_TEST(test_search_survives_kill9)
                   r.status, r.err);
     cli_run_release(&r);
 
+    /* the table checked on the run's own best archs */
+    snprintf(args, sizeof args, "validate --run k --samples 3 --rounds 1 --runs 3 --db %s", a_db);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0 && strstr(r.out, "the 3 best distinct candidates of run k"),
+                  "exit %d: %s%s", r.status, r.out, r.err);
+    cli_run_release(&r);
+
     /* results commands read the run */
     snprintf(args, sizeof args, "runs pareto k --db %s --svg %s/front.svg", a_db, dir);
     ck_assert_int_eq(cli_run(&r, args), 0);
@@ -208,6 +215,7 @@ START_TEST(test_search_refusals)
         {"search --target-ms 0.3 --proxy-augment 2 --db %s/x.db", 2, "--proxy-augment: 2"},
         {"search --target-ms 0.3 --proxy-lr 0 --db %s/x.db", 2, "must be positive"},
         {"runs show nosuchrun --db %s/x.db", 1, "nosuchrun"},
+        {"validate --run nosuchrun --db %s/x.db", 1, "nosuchrun"},
         {"export nosuchrun --best --db %s/x.db", 1, "nosuchrun"},
         {"export k --best --pareto --db %s/x.db", 2, "exactly one of"},
         {"export k --best --format onnx --db %s/x.db", 2, "'onnx' is not json"},
@@ -336,13 +344,13 @@ START_TEST(test_netadapt_survives_kill9)
     cli_run_release(&r);
     ck_assert(l0_ms > 0);
 
-#define NA_FLAGS "netadapt --model %s/m.hwm --target-ms %.6f --delta 0.04 --short-steps 30 " \
+#define NA_FLAGS "netadapt --model %s/m.hwm --target-ms %.6f --delta 0.02 --short-steps 30 " \
                  "--val-subset 1000 --long-epochs 0 --seed 3 --workdir %s --quiet --db %s"
     /* the reference: one uninterrupted run; the keys it measured on demand
      * then go to b's table, so both runs predict alike */
-    run_ok(NA_FLAGS, dir, 0.85 * l0_ms, dir, a_db);
+    run_ok(NA_FLAGS, dir, 0.82 * l0_ms, dir, a_db);
     int status = 0, total = na_iterations(a_db, &status);
-    ck_assert_int_ge(total, 3);
+    ck_assert_int_ge(total, 2); /* on-demand timings vary: cuts of 2-15 %, 2-6 iterations */
     ck_assert_int_eq(status, DB_RUN_DONE);
     run_ok("lut export --db %s --out %s/lut.json", a_db, dir);
     run_ok("lut import %s/lut.json --db %s", dir, b_db);
@@ -352,7 +360,7 @@ START_TEST(test_netadapt_survives_kill9)
     pid_t pid = fork();
     if (pid == 0) {
         char cmd[1200];
-        snprintf(cmd, sizeof cmd, "exec %s " NA_FLAGS " >/dev/null 2>&1", bin, dir, 0.85 * l0_ms,
+        snprintf(cmd, sizeof cmd, "exec %s " NA_FLAGS " >/dev/null 2>&1", bin, dir, 0.82 * l0_ms,
                  dir, b_db);
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(127);
