@@ -7,13 +7,14 @@
  *   bench_train proxy [N] [SEED]
  *       cost of eval_proxy (default config) on N (default 5) archs sampled
  *       from the fmnist space: wall seconds, accuracy, MACs; median cost.
- *   bench_train fidelity [N] [EPOCHS] [SET]
+ *   bench_train fidelity [N] [EPOCHS] [SET] [FROM]
  *       N (default 12) fmnist-space archs: proxy accuracy vs. validation
  *       accuracy after EPOCHS (default 10) full epochs, and Kendall's tau
  *       between the two rankings (target >= 0.5). SET "wide" (default):
  *       MACs log-evenly from the smallest to the largest the space reaches;
  *       "mid": quantiles of uniform samples (4.5-14 MMACs, session 3's run).
- *       The full accuracies go to fidelity-SET.txt. Long: N full trainings.
+ *       The full accuracies go to fidelity-SET.txt. Long: N full trainings;
+ *       FROM continues a stopped run at arch FROM, appending to that file.
  *   bench_train archs [N] [SET]
  *       lists the archs of a fidelity set (MACs, params, layers), no training.
  *   bench_train proxies FULL_FILE EPOCHS SUBSET VAL [SEED] [BATCH] [LR] [AUG]
@@ -255,24 +256,27 @@ static double kendall_tau(const double *x, const double *y, int n)
     return d > 0 ? (double)(conc - disc) / d : 0;
 }
 
-static void bench_fidelity(int n, int epochs, const char *set)
+static void bench_fidelity(int n, int epochs, const char *set, int from)
 {
     struct arch *archs = malloc(sizeof *archs * (size_t)n);
     double *proxy = malloc(sizeof *proxy * (size_t)n), *full = malloc(sizeof *full * (size_t)n);
     fidelity_archs(archs, n, set);
     char path[64];
     snprintf(path, sizeof path, "fidelity-%s.txt", set);
-    FILE *keep = fopen(path, "w"); /* for `proxies`: the set, then one accuracy per line */
+    /* for `proxies`: the set, then one accuracy per line; a run continued
+     * FROM an arch appends to what the stopped run wrote */
+    FILE *keep = fopen(path, from > 0 ? "a" : "w");
     if (!keep) {
         fprintf(stderr, "bench_train: cannot write %s\n", path);
         exit(1);
     }
-    fprintf(keep, "%s/%d\n", set, n);
+    if (from == 0)
+        fprintf(keep, "%s/%d\n", set, n);
     struct eval_proxy_config c;
     eval_proxy_config_default(&c);
     c.train = &train_set;
     c.val = &val_set;
-    for (int i = 0; i < n; i++) {
+    for (int i = from; i < n; i++) {
         struct eval_result r;
         struct hw_err err = {0};
         if (eval_proxy(&archs[i], &c, 1, &r, &err) != HW_OK)
@@ -289,7 +293,9 @@ static void bench_fidelity(int n, int epochs, const char *set)
     fclose(keep);
     printf("full accuracies written to %s\n", path);
     printf("Kendall tau (proxy vs %d-epoch val accuracy, %d archs): %.3f (target >= 0.5)\n",
-           epochs, n, kendall_tau(proxy, full, n));
+           epochs, n - from, kendall_tau(proxy + from, full + from, n - from));
+    if (from > 0)
+        printf("(the archs from %d on; 'proxies %s ...' scores all of them)\n", from, path);
     free(archs);
     free(proxy);
     free(full);
@@ -372,7 +378,8 @@ int main(int argc, char **argv)
     else if (strcmp(mode, "proxy") == 0)
         bench_proxy(a2 > 0 ? a2 : 5, a3 > 0 ? (uint64_t)a3 : 1);
     else if (strcmp(mode, "fidelity") == 0)
-        bench_fidelity(a2 > 1 ? a2 : 12, a3 > 0 ? a3 : 10, argc > 4 ? argv[4] : "wide");
+        bench_fidelity(a2 > 1 ? a2 : 12, a3 > 0 ? a3 : 10, argc > 4 ? argv[4] : "wide",
+                       argc > 5 && atoi(argv[5]) > 0 ? atoi(argv[5]) : 0);
     else if (strcmp(mode, "archs") == 0) {
         int n = a2 > 0 ? a2 : 12;
         struct arch *archs = malloc(sizeof *archs * (size_t)n);
@@ -389,7 +396,7 @@ int main(int argc, char **argv)
                       argc > 8 ? atof(argv[8]) : 0, argc > 9 ? atoi(argv[9]) : -1);
     else {
         fprintf(stderr, "usage: bench_train ref [EPOCHS] [THREADS] | proxy [N] [SEED] | "
-                        "fidelity [N] [EPOCHS] [mid|wide] | archs [N] [mid|wide] | proxies FULL_FILE EPOCHS SUBSET VAL [SEED] [BATCH] [LR] [AUG]\n");
+                        "fidelity [N] [EPOCHS] [mid|wide] [FROM] | archs [N] [mid|wide] | proxies FULL_FILE EPOCHS SUBSET VAL [SEED] [BATCH] [LR] [AUG]\n");
         return 2;
     }
     data_set_release(&train_set);
