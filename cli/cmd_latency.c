@@ -123,10 +123,12 @@ int cmd_latency(int argc, char **argv)
             printf("%4d  %-72s %10.1f %5.1f%%\n", u, key, unit_us[u], 100 * unit_us[u] / sum);
         }
         const struct lut_calib *cal = lut_get_calib(&t.lut, &a);
-        if (cal)
-            printf("\nsum of units: %.1f us; calibrated: %.1f us + %.4f x sum + %.1f us x %.3f M "
-                   "params", sum, cal->c.alpha_us, cal->c.beta, cal->c.gamma_us,
-                   arch_cost(&a).params / 1e6);
+        if (cal) {
+            char text[160];
+            lat_calib_text(&cal->c, text, sizeof text);
+            printf("\nsum of units: %.1f us; calibrated: %s (%.3f M params, %.2f M MACs)", sum,
+                   text, arch_cost(&a).params / 1e6, arch_cost(&a).macs / 1e6);
+        }
         printf("\npredicted: %.1f us (%.3f ms), batch 1, %d thread%s\n", total, total / 1000,
                t.lut.fp.threads, t.lut.fp.threads == 1 ? "" : "s");
         if (measure)

@@ -97,9 +97,10 @@ static int lut_dump(int argc, char **argv, int show)
         printf("%s: %d entries\n", dev, t.lut.n);
         for (int i = 0; i < t.lut.n_calib; i++) {
             const struct lat_calib *c = &t.lut.calib[i].c;
-            printf("# calibration for %s inputs (%d networks): latency = %.1f us + %.4f x sum + "
-                   "%.1f us per million params; RMSPE %.2f %% (sum) -> %.2f %%\n",
-                   t.lut.calib[i].input, c->samples, c->alpha_us, c->beta, c->gamma_us,
+            char text[160];
+            lat_calib_text(c, text, sizeof text);
+            printf("# calibration for %s inputs (%d networks): latency = %s; RMSPE %.2f %% "
+                   "(sum) -> %.2f %%\n", t.lut.calib[i].input, c->samples, text,
                    100 * c->rmspe_sum, 100 * c->rmspe_fit);
         }
         rc = lut_export_csv(&t.lut, stdout, &err);

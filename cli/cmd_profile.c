@@ -9,6 +9,7 @@
 #include "cli/lat_cli.h"
 #include "latency/keys.h"
 #include "latency/measure.h"
+#include "latency/spread.h"
 #include "space/space.h"
 #include "util/pcg32.h"
 #include "util/progress.h"
@@ -38,7 +39,8 @@ static int calib_progress(void *ctx, int done)
     return stop_requested;
 }
 
-/* Samples n archs of s (their own seed stream, apart from validate's),
+/* Samples n archs of s spread over its latency range (their own seed
+ * stream, apart from validate's),
  * measures each end to end (rounds interleaved passes, the fastest pass) and
  * fits the table's calibration for s's input shape (latency/calib.h). Ctrl-C
  * stops it without fitting (HW_EINTR). */
@@ -52,10 +54,18 @@ static int calibrate(struct lat_table *t, const struct space *s, int n, int roun
         rc = hw_error(err, HW_ENOMEM, "out of memory for %d calibration networks", n);
     struct pcg32 rng;
     pcg32_seed(&rng, 1, 0x63616c6962ull);
-    for (int i = 0; rc == HW_OK && i < n; i++) {
-        int tok[SPACE_MAX_TOKENS];
-        space_sample(s, &rng, tok);
-        rc = space_decode(s, tok, &a[i], err);
+    /* spread over the latency range: uniform samples crowd the middle, and
+     * a fit on them extrapolates badly to the fast and slow ends where
+     * constrained searches end up */
+    if (rc == HW_OK)
+        rc = lat_sample_spread(s, &t->lut, &rng, n, a, NULL, err);
+    /* timed in random order, so a drift of the machine's speed during the
+     * passes does not correlate with latency */
+    for (int i = n - 1; rc == HW_OK && i > 0; i--) {
+        int j = (int)pcg32_bounded(&rng, (uint32_t)i + 1);
+        struct arch tmp = a[i];
+        a[i] = a[j];
+        a[j] = tmp;
     }
     struct progress p;
     progress_init(&p, "calibrate", n * rounds, "timings", cli_quiet);
@@ -63,10 +73,13 @@ static int calibrate(struct lat_table *t, const struct space *s, int n, int roun
         rc = lat_measure_archs(a, n, rounds, &t->timing, measured, calib_progress, &p, err);
     progress_finish(&p);
     struct lat_calib c;
-    if (rc == HW_OK && (rc = lat_table_calibrate(t, a, measured, n, &c, err)) == HW_OK)
-        printf("calibration from %d networks measured end to end: latency = %.1f us + %.4f x "
-               "sum + %.1f us per million params; RMSPE on them %.2f %% (sum alone) -> %.2f %%\n",
-               n, c.alpha_us, c.beta, c.gamma_us, 100 * c.rmspe_sum, 100 * c.rmspe_fit);
+    if (rc == HW_OK && (rc = lat_table_calibrate(t, a, measured, n, &c, err)) == HW_OK) {
+        char text[160];
+        lat_calib_text(&c, text, sizeof text);
+        printf("calibration from %d networks measured end to end: latency = %s; RMSPE on them "
+               "%.2f %% (sum alone) -> %.2f %%\n", n, text, 100 * c.rmspe_sum,
+               100 * c.rmspe_fit);
+    }
     free(a);
     free(measured);
     return rc;
@@ -98,10 +111,11 @@ int cmd_profile(int argc, char **argv)
         "entries are saved as soon as they are measured: Ctrl-C stops between\n"
         "networks with a consistent table, and running again continues. Then, when\n"
         "keys were added or the space's input shape has no calibration yet, it\n"
-        "measures --calib-samples sampled networks end to end and fits\n"
-        "latency ~ alpha + beta x sum + gamma x params, which every prediction for\n"
-        "that input shape uses from then on (the sum alone misses cache effects\n"
-        "that grow with the network).",
+        "measures --calib-samples networks spread over the space's latency range\n"
+        "end to end and fits latency ~ alpha + beta x sum + gamma x params +\n"
+        "delta x MACs, which every prediction for that input shape uses from then\n"
+        "on (the sum alone misses cache effects that grow with the network and\n"
+        "per-layer overheads).",
         "hwnas profile --space S [--threads N] [--runs R] [--warmup W] [--cpu N]\n"
         "                     [--calib-samples N] [--rounds R] [--recalibrate] [--db FILE]",
         flags, 0, 0};

@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/lat_cli.h"
 #include "latency/measure.h"
+#include "latency/spread.h"
 #include "space/arch_json.h"
 #include "space/space.h"
 #include "util/pcg32.h"
@@ -19,7 +20,8 @@ struct sample {
     double predicted_us, measured_us, rel; /* rel = predicted / measured - 1 */
     double sum_us; /* the table's sum before calibration */
     double drift; /* the probe's time right after the sample's kept pass / its fastest */
-    int64_t macs;
+    int64_t macs, params;
+    int slot; /* index into the archs array */
 };
 
 struct summary {
@@ -53,7 +55,14 @@ static int by_abs_rel_desc(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-static cJSON *samples_json(const struct sample *v, int n)
+/* The samples as JSON; with archs (indexed like v before any sorting), each
+ * with its arch. */
+static int by_slot(const void *a, const void *b)
+{
+    return ((const struct sample *)a)->slot - ((const struct sample *)b)->slot;
+}
+
+static cJSON *samples_json(const struct sample *v, int n, const struct arch *archs)
 {
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; i < n; i++) {
@@ -65,6 +74,9 @@ static cJSON *samples_json(const struct sample *v, int n)
         cJSON_AddNumberToObject(e, "error_pct", 100 * v[i].rel);
         cJSON_AddNumberToObject(e, "drift", v[i].drift);
         cJSON_AddNumberToObject(e, "macs", (double)v[i].macs);
+        cJSON_AddNumberToObject(e, "params", (double)v[i].params);
+        if (archs)
+            cJSON_AddItemToObject(e, "arch", arch_to_json(&archs[v[i].slot]));
         cJSON_AddItemToArray(arr, e);
     }
     return arr;
@@ -120,12 +132,15 @@ static int run_archs(struct db *db, const char *name, struct arch *archs, struct
 int cmd_validate(int argc, char **argv)
 {
     const char *space_name = NULL, *db_flag = NULL, *run_name = NULL;
-    int samples = 100, threads = 1, runs = 0, json = 0, cpu = -1, rounds = 3;
+    int samples = 100, threads = 1, runs = 0, json = 0, cpu = -1, rounds = 3, spread = 0;
     long seed = 1;
     const struct cli_flag flags[] = {
         {"space", CLI_STR, &space_name, "S", "search space: a shipped name or a space JSON file"},
         {"samples", CLI_INT, &samples, "N", "architectures to sample (default 100)"},
         {"seed", CLI_LONG, &seed, "S", "sampling seed (default 1)"},
+        {"spread", CLI_BOOL, &spread, NULL,
+         "samples spread evenly over the space's log latency range instead of uniform ones "
+         "(which crowd its middle)"},
         {"run", CLI_STR, &run_name, "RUN",
          "instead of samples, the N best distinct candidates of search run RUN (by reward)"},
         {"threads", CLI_INT, &threads, "N", "kernel threads (default 1)"},
@@ -147,7 +162,7 @@ int cmd_validate(int argc, char **argv)
         "speed drift; figures with predictions scaled by it are printed beside the\n"
         "raw ones (which are the ones stored in the database). Profile the space\n"
         "first ('hwnas profile').",
-        "hwnas validate --space S [--samples N] [--seed S] [--json]\n"
+        "hwnas validate --space S [--samples N] [--seed S] [--spread] [--json]\n"
         "       hwnas validate --run RUN [--samples N] [--json]", flags, 0, 0};
     char *pos[argc > 0 ? argc : 1];
     int npos, rc = cli_parse(&cmd, argc, argv, pos, &npos);
@@ -155,6 +170,8 @@ int cmd_validate(int argc, char **argv)
         return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
     if (!space_name && !run_name)
         return cli_usage_error(&cmd, "--space or --run is required");
+    if (spread && run_name)
+        return cli_usage_error(&cmd, "--spread samples a space; --run takes a run's candidates");
     if (samples < 1 || samples > 100000)
         return cli_usage_error(&cmd, "--samples: %d is not in [1, 100000]", samples);
     if (rounds < 1 || rounds > 100)
@@ -212,6 +229,14 @@ int cmd_validate(int argc, char **argv)
          * under-predicts) */
         if ((rc = run_archs(db, run_name, archs, v, &samples, &err)))
             goto fail;
+    } else if (spread) {
+        if ((rc = lat_sample_spread(&s, &t.lut, &rng, samples, archs, NULL, &err))) {
+            if (rc == HW_ENOTFOUND)
+                hw_error_prefix(&err, "run 'hwnas profile --space %s' first", space_name);
+            goto fail;
+        }
+        for (int i = 0; i < samples; i++)
+            v[i].index = i;
     } else
         for (int i = 0; i < samples; i++) {
             int tok[SPACE_MAX_TOKENS];
@@ -224,7 +249,9 @@ int cmd_validate(int argc, char **argv)
         if ((rc = predict_or_explain(&t, &archs[i], &v[i].sum_us, &v[i].predicted_us,
                                      space_name, &err)))
             goto fail;
-        v[i].macs = arch_cost(&archs[i]).macs;
+        struct arch_cost cost = arch_cost(&archs[i]);
+        v[i].macs = cost.macs;
+        v[i].params = cost.params;
     }
     /* rounds interleaved passes over the samples; each keeps its fastest pass
      * and the probe timed right after that pass */
@@ -256,7 +283,9 @@ int cmd_validate(int argc, char **argv)
         drift_lo = fmin(drift_lo, v[i].drift);
         drift_hi = fmax(drift_hi, v[i].drift);
     }
-    cJSON *details = samples_json(v, samples);
+    for (int i = 0; i < samples; i++)
+        v[i].slot = i;
+    cJSON *details = samples_json(v, samples, NULL);
     char *details_text = cJSON_PrintUnformatted(details);
     struct db_validation row = {.device_id = t.device_id, .samples = samples,
                                 .rmse_us = sm.rmse_us, .rmspe = sm.rmspe, .within5 = sm.within5,
@@ -280,8 +309,10 @@ int cmd_validate(int argc, char **argv)
         cJSON_AddNumberToObject(o, "samples", samples);
         if (run_name)
             cJSON_AddStringToObject(o, "run", run_name);
-        else
+        else {
             cJSON_AddNumberToObject(o, "seed", (double)seed);
+            cJSON_AddStringToObject(o, "sampling", spread ? "spread" : "uniform");
+        }
         cJSON_AddNumberToObject(o, "rounds", rounds);
         cJSON_AddStringToObject(o, "units", "microseconds");
         cJSON_AddNumberToObject(o, "rmse_us", sm.rmse_us);
@@ -301,8 +332,10 @@ int cmd_validate(int argc, char **argv)
         cJSON_AddNumberToObject(unc, "rmspe_pct", 100 * um.rmspe);
         cJSON_AddNumberToObject(unc, "within5_pct", 100 * um.within5);
         cJSON_AddNumberToObject(unc, "within10_pct", 100 * um.within10);
-        cJSON_AddItemToObject(o, "worst", samples_json(v, worst));
-        cJSON_AddItemToObject(o, "all", details);
+        cJSON_AddItemToObject(o, "worst", samples_json(v, worst, archs));
+        cJSON_Delete(details);
+        qsort(v, (size_t)samples, sizeof *v, by_slot);
+        cJSON_AddItemToObject(o, "all", samples_json(v, samples, archs));
         char *text = cJSON_Print(o);
         cJSON_Delete(o);
         printf("%s\n", text ? text : "null");
@@ -315,16 +348,18 @@ int cmd_validate(int argc, char **argv)
             printf("space %s, the %d best distinct candidates of run %s, fastest of %d passes "
                    "each, %s\n", s.name, samples, run_name, rounds, dev);
         else
-            printf("space %s, %d sampled archs (seed %ld), fastest of %d passes each, %s\n",
-                   s.name, samples, seed, rounds, dev);
+            printf("space %s, %d sampled archs (seed %ld%s), fastest of %d passes each, %s\n",
+                   s.name, samples, seed, spread ? ", spread over the latency range" : "",
+                   rounds, dev);
         printf("RMSE %.1f us, RMSPE %.2f %%, within +-5 %%: %.1f %%, within +-10 %%: %.1f %%\n",
                sm.rmse_us, 100 * sm.rmspe, 100 * sm.within5, 100 * sm.within10);
-        if (cal)
-            printf("predictions calibrated (%.1f us + %.4f x sum + %.1f us per M params, fitted "
-                   "on %d other networks); the sums alone: RMSPE %.2f %%, within +-5 %%: %.1f %%, "
-                   "within +-10 %%: %.1f %%\n", cal->c.alpha_us, cal->c.beta, cal->c.gamma_us,
+        if (cal) {
+            char text[160];
+            lat_calib_text(&cal->c, text, sizeof text);
+            printf("predictions calibrated (%s, fitted on %d other networks); the sums alone: "
+                   "RMSPE %.2f %%, within +-5 %%: %.1f %%, within +-10 %%: %.1f %%\n", text,
                    cal->c.samples, 100 * um.rmspe, 100 * um.within5, 100 * um.within10);
-        else
+        } else
             printf("predictions are the table's sums: no calibration for %dx%dx%d inputs (run "
                    "'hwnas profile --space %s')\n", probe.in_h, probe.in_w, probe.in_c,
                    space_name);

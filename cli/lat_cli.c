@@ -48,8 +48,7 @@ void lat_cli_device_name(const struct lat_table *t, char *buf, int n)
 void lat_cli_calib_text(const struct lut_calib *c, char *buf, size_t size)
 {
     if (c)
-        snprintf(buf, size, "%.6g us + %.6g x sum + %.6g us/Mparams", c->c.alpha_us, c->c.beta,
-                 c->c.gamma_us);
+        lat_calib_text(&c->c, buf, size);
     else
         snprintf(buf, size, "none (the plain sum)");
 }

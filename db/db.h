@@ -28,7 +28,7 @@
 #include "util/err.h"
 
 /* Schema version this hwnas writes (PRAGMA user_version). */
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 3
 
 #define DB_HASH_MAX 65   /* hex hash + NUL */
 #define DB_NAME_MAX 128  /* run / model / space / controller names */
@@ -139,8 +139,9 @@ int db_lut_clear(struct db *db, int64_t device_id, struct hw_err *err);
 /* ---- LUT calibrations -------------------------------------------------- */
 
 /* A device's fit of whole-network latency against its table's sums for one
- * input shape: measured ~ alpha_us + beta * sum + gamma_us * params / 1e6.
- * Valid: input non-empty, samples >= 1, alpha_us, beta and gamma_us finite. */
+ * input shape: measured ~ alpha_us + beta * sum + gamma_us * params / 1e6
+ * + delta_us * MACs / 1e6 (schema 3; 0 in rows migrated from older files).
+ * Valid: input non-empty, samples >= 1, the four coefficients finite. */
 struct db_calibration {
     int64_t device_id;
     char input[DB_KEY_MAX];    /* "28x28x1" */
@@ -148,6 +149,7 @@ struct db_calibration {
     double alpha_us, beta, gamma_us;
     double rmspe_sum, rmspe_fit; /* on the fitted samples, fractions */
     char created_at[DB_TIME_MAX];
+    double delta_us;
 };
 
 /* Inserts or replaces (c->device_id, c->input). */

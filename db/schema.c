@@ -133,7 +133,12 @@ static const char migration_2[] =
     "  created_at TEXT NOT NULL DEFAULT " DB_NOW ","
     "  PRIMARY KEY (device_id, input));";
 
-const char *const db_migrations[] = {migration_1, migration_2};
+/* 3: a calibration term in the MACs (latency/calib.h); older calibrations
+ * keep their meaning with it at 0. */
+static const char migration_3[] =
+    "ALTER TABLE lut_calibrations ADD COLUMN delta_us REAL NOT NULL DEFAULT 0;";
+
+const char *const db_migrations[] = {migration_1, migration_2, migration_3};
 const int db_n_migrations = (int)(sizeof db_migrations / sizeof db_migrations[0]);
 
 _Static_assert(sizeof db_migrations / sizeof db_migrations[0] == DB_SCHEMA_VERSION,

@@ -2,17 +2,43 @@
 #include "latency/calib.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
-double lat_calib_apply(const struct lat_calib *c, double sum_us, int64_t params)
+enum { NF = 4 }; /* features: 1, sum, params / 1e6, MACs / 1e6 */
+
+static void features(const struct lat_calib_x *x, double f[NF])
 {
-    double us = c->alpha_us + c->beta * sum_us + c->gamma_us * (double)params / 1e6;
-    return us > 0 ? us : sum_us; /* far outside the fitted range: the sum */
+    f[0] = 1;
+    f[1] = x->sum_us;
+    f[2] = (double)x->params / 1e6;
+    f[3] = (double)x->macs / 1e6;
 }
 
-/* Solves the k x k system m x = r (k <= 3) by Gaussian elimination with
+static double raw(const struct lat_calib *c, const struct lat_calib_x *x)
+{
+    double f[NF];
+    features(x, f);
+    return c->alpha_us * f[0] + c->beta * f[1] + c->gamma_us * f[2] + c->delta_us * f[3];
+}
+
+double lat_calib_apply(const struct lat_calib *c, const struct lat_calib_x *x)
+{
+    double us = raw(c, x);
+    return us > 0 ? us : x->sum_us; /* far outside the fitted range: the sum */
+}
+
+void lat_calib_text(const struct lat_calib *c, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%.6g us + %.6g x sum + %.6g us/Mparams", c->alpha_us, c->beta,
+                     c->gamma_us);
+    if (c->delta_us != 0 && n >= 0 && (size_t)n < size)
+        snprintf(buf + n, size - (size_t)n, " + %.6g us/MMACs", c->delta_us);
+}
+
+/* Solves the k x k system m x = r (k <= NF) by Gaussian elimination with
  * partial pivoting; 0 when a pivot is negligible against the matrix scale. */
-static int solve(double m[3][3], double r[3], int k, double x[3])
+static int solve(double m[NF][NF], double r[NF], int k, double x[NF])
 {
     double scale = 0;
     for (int i = 0; i < k; i++)
@@ -49,13 +75,17 @@ static int solve(double m[3][3], double r[3], int k, double x[3])
     return 1;
 }
 
-/* Weighted least squares on features (1, sum, params/1e6)[0..k). */
-static int fit_terms(const double *sum_us, const int64_t *params, const double *measured_us,
-                     int n, int k, double x[3])
+/* Weighted least squares on the k features use[0..k) (indices into
+ * features()); coef[use[i]] receives their coefficients, the others 0. */
+static int fit_terms(const struct lat_calib_x *xs, const double *measured_us, int n,
+                     const int *use, int k, double coef[NF])
 {
-    double m[3][3] = {{0}}, r[3] = {0};
+    double m[NF][NF] = {{0}}, r[NF] = {0}, x[NF];
     for (int s = 0; s < n; s++) {
-        double f[3] = {1, sum_us[s], (double)params[s] / 1e6};
+        double all[NF], f[NF];
+        features(&xs[s], all);
+        for (int i = 0; i < k; i++)
+            f[i] = all[use[i]];
         double w = 1 / (measured_us[s] * measured_us[s]);
         for (int i = 0; i < k; i++) {
             for (int j = 0; j < k; j++)
@@ -63,11 +93,10 @@ static int fit_terms(const double *sum_us, const int64_t *params, const double *
             r[i] += w * f[i] * measured_us[s];
         }
     }
-    x[2] = 0;
     /* Scale to a unit diagonal first: the features' units differ (1, us,
-     * Mparams), so without it the pivot test would depend on how slow the
-     * networks are. */
-    double d[3];
+     * Mparams, MMACs), so without it the pivot test would depend on how slow
+     * the networks are. */
+    double d[NF];
     for (int i = 0; i < k; i++) {
         if (!(m[i][i] > 0))
             return 0;
@@ -80,53 +109,61 @@ static int fit_terms(const double *sum_us, const int64_t *params, const double *
     }
     if (!solve(m, r, k, x))
         return 0;
+    for (int i = 0; i < NF; i++)
+        coef[i] = 0;
     for (int i = 0; i < k; i++)
-        x[i] /= d[i];
+        coef[use[i]] = x[i] / d[i];
     return 1;
 }
 
-static double rmspe(const struct lat_calib *c, const double *sum_us, const int64_t *params,
+static double rmspe(const struct lat_calib *c, const struct lat_calib_x *x,
                     const double *measured_us, int n)
 {
     double s = 0;
     for (int i = 0; i < n; i++) {
-        double rel = lat_calib_apply(c, sum_us[i], params[i]) / measured_us[i] - 1;
+        double rel = lat_calib_apply(c, &x[i]) / measured_us[i] - 1;
         s += rel * rel;
     }
     return sqrt(s / n);
 }
 
-int lat_calib_fit(const double *sum_us, const int64_t *params, const double *measured_us,
-                  int n, struct lat_calib *c, struct hw_err *err)
+int lat_calib_fit(const struct lat_calib_x *x, const double *measured_us, int n,
+                  struct lat_calib *c, struct hw_err *err)
 {
     memset(c, 0, sizeof *c);
     if (n < LAT_CALIB_MIN_SAMPLES)
         return hw_error(err, HW_EINVAL, "calibration: %d networks, at least %d are needed", n,
                         LAT_CALIB_MIN_SAMPLES);
     for (int i = 0; i < n; i++)
-        if (!(sum_us[i] > 0 && isfinite(sum_us[i]) && measured_us[i] > 0 &&
-              isfinite(measured_us[i]) && params[i] >= 0))
-            return hw_error(err, HW_EINVAL,
-                            "calibration: network %d has sum %g us, %lld params, measured %g us",
-                            i, sum_us[i], (long long)params[i], measured_us[i]);
-    double x[3];
-    int k = 3;
-    if (!fit_terms(sum_us, params, measured_us, n, k, x)) {
-        k = 2;
-        if (!fit_terms(sum_us, params, measured_us, n, k, x))
-            return hw_error(err, HW_EINVAL, "calibration: the %d networks' sums do not vary "
-                            "enough to fit", n);
-    }
-    *c = (struct lat_calib){.alpha_us = x[0], .beta = x[1], .gamma_us = x[2], .samples = n};
+        if (!(x[i].sum_us > 0 && isfinite(x[i].sum_us) && measured_us[i] > 0 &&
+              isfinite(measured_us[i]) && x[i].params >= 0 && x[i].macs >= 0))
+            return hw_error(err, HW_EINVAL, "calibration: network %d has sum %g us, %lld params, "
+                            "%lld MACs, measured %g us", i, x[i].sum_us, (long long)x[i].params,
+                            (long long)x[i].macs, measured_us[i]);
+    /* all four terms; failing that (a feature collinear with the others),
+     * without params, without MACs, then the plain line */
+    static const int sets[][NF] = {{0, 1, 2, 3}, {0, 1, 3}, {0, 1, 2}, {0, 1}};
+    static const int sizes[] = {4, 3, 3, 2};
+    double coef[NF];
+    int ok = 0;
+    for (int t = 0; t < 4 && !ok; t++)
+        ok = fit_terms(x, measured_us, n, sets[t], sizes[t], coef);
+    if (!ok)
+        return hw_error(err, HW_EINVAL, "calibration: the %d networks' sums do not vary "
+                        "enough to fit", n);
+    *c = (struct lat_calib){.alpha_us = coef[0], .beta = coef[1], .gamma_us = coef[2],
+                            .delta_us = coef[3], .samples = n};
     for (int i = 0; i < n; i++) {
-        double us = c->alpha_us + c->beta * sum_us[i] + c->gamma_us * (double)params[i] / 1e6;
-        if (!(us > 0))
-            return hw_error(err, HW_EINVAL, "calibration: the fit (%g + %g x sum + %g x Mparams) "
-                            "predicts %g us for network %d", c->alpha_us, c->beta, c->gamma_us,
-                            us, i);
+        double us = raw(c, &x[i]);
+        if (!(us > 0)) {
+            char text[160];
+            lat_calib_text(c, text, sizeof text);
+            return hw_error(err, HW_EINVAL, "calibration: the fit (%s) predicts %g us for "
+                            "network %d", text, us, i);
+        }
     }
     struct lat_calib id = {.beta = 1};
-    c->rmspe_sum = rmspe(&id, sum_us, params, measured_us, n);
-    c->rmspe_fit = rmspe(c, sum_us, params, measured_us, n);
+    c->rmspe_sum = rmspe(&id, x, measured_us, n);
+    c->rmspe_fit = rmspe(c, x, measured_us, n);
     return HW_OK;
 }

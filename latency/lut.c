@@ -165,7 +165,11 @@ const struct lut_calib *lut_get_calib(const struct lut *t, const struct arch *a)
 double lut_calibrated(const struct lut *t, const struct arch *a, double sum_us)
 {
     const struct lut_calib *c = lut_get_calib(t, a);
-    return c ? lat_calib_apply(&c->c, sum_us, arch_cost(a).params) : sum_us;
+    if (!c)
+        return sum_us;
+    struct arch_cost cost = arch_cost(a);
+    struct lat_calib_x x = {sum_us, cost.params, cost.macs};
+    return lat_calib_apply(&c->c, &x);
 }
 
 /* ---- export ---- */
@@ -233,6 +237,7 @@ int lut_export_json(const struct lut *t, FILE *out, struct hw_err *err)
         cJSON_AddNumberToObject(e, "alpha_us", c->alpha_us);
         cJSON_AddNumberToObject(e, "beta", c->beta);
         cJSON_AddNumberToObject(e, "gamma_us", c->gamma_us);
+        cJSON_AddNumberToObject(e, "delta_us", c->delta_us);
         cJSON_AddNumberToObject(e, "rmspe_sum", c->rmspe_sum);
         cJSON_AddNumberToObject(e, "rmspe_fit", c->rmspe_fit);
         cJSON_AddItemToArray(cal, e);
@@ -389,13 +394,14 @@ static int import_json(struct lut *t, const char *text, const char *path, struct
     for (const cJSON *e = cal ? cal->child : NULL; e; e = e->next, i++) {
         char where[48], in[LUT_INPUT_MAX];
         snprintf(where, sizeof where, "$.calibrations[%d]", i);
-        struct lat_calib c;
+        struct lat_calib c = {.delta_us = 0}; /* absent in files older than the MACs term */
         const struct jfield cf[] = {
             {"input", JF_STRING, in, 0, sizeof in},
             {"samples", JF_INT, &c.samples, 1, 1e6},
             {"alpha_us", JF_NUMBER, &c.alpha_us, -1e9, 1e9},
             {"beta", JF_NUMBER, &c.beta, -1e3, 1e3},
             {"gamma_us", JF_NUMBER, &c.gamma_us, -1e9, 1e9},
+            {"delta_us", JF_NUMBER, &c.delta_us, -1e9, 1e9, .optional = 1},
             {"rmspe_sum", JF_NUMBER, &c.rmspe_sum, 0, 1e3},
             {"rmspe_fit", JF_NUMBER, &c.rmspe_fit, 0, 1e3},
             {NULL}};

@@ -54,8 +54,10 @@ static int load_calibrations(struct lat_table *t, struct hw_err *err)
     int n = 0;
     int rc = db_calibration_list(t->db, t->device_id, &rows, &n, err);
     for (int i = 0; rc == HW_OK && i < n; i++) {
-        struct lat_calib c = {rows[i].alpha_us, rows[i].beta, rows[i].gamma_us, rows[i].samples,
-                              rows[i].rmspe_sum, rows[i].rmspe_fit};
+        struct lat_calib c = {.alpha_us = rows[i].alpha_us, .beta = rows[i].beta,
+                              .gamma_us = rows[i].gamma_us, .delta_us = rows[i].delta_us,
+                              .samples = rows[i].samples, .rmspe_sum = rows[i].rmspe_sum,
+                              .rmspe_fit = rows[i].rmspe_fit};
         if (lut_set_calib(&t->lut, rows[i].input, &c))
             rc = hw_error(err, HW_EDB, "%s: device %" PRId64 " has more than %d calibrations",
                           db_path(t->db), t->device_id, LUT_MAX_CALIB);
@@ -119,7 +121,8 @@ static int put_calibration(struct db *db, int64_t device_id, const char *input,
 {
     struct db_calibration row = {.device_id = device_id, .samples = c->samples,
                                  .alpha_us = c->alpha_us, .beta = c->beta,
-                                 .gamma_us = c->gamma_us, .rmspe_sum = c->rmspe_sum,
+                                 .gamma_us = c->gamma_us, .delta_us = c->delta_us,
+                                 .rmspe_sum = c->rmspe_sum,
                                  .rmspe_fit = c->rmspe_fit};
     snprintf(row.input, sizeof row.input, "%s", input);
     return db_calibration_put(db, &row, err);
@@ -128,20 +131,20 @@ static int put_calibration(struct db *db, int64_t device_id, const char *input,
 int lat_table_calibrate(struct lat_table *t, const struct arch *a, const double *measured_us,
                         int n, struct lat_calib *out, struct hw_err *err)
 {
-    double *sum = malloc(sizeof *sum * (size_t)(n > 0 ? n : 1));
-    int64_t *params = malloc(sizeof *params * (size_t)(n > 0 ? n : 1));
+    struct lat_calib_x *x = malloc(sizeof *x * (size_t)(n > 0 ? n : 1));
     int rc = lat_table_require_local(t, err);
-    if (rc == HW_OK && (!sum || !params))
+    if (rc == HW_OK && !x)
         rc = hw_error(err, HW_ENOMEM, "out of memory calibrating %d networks", n);
     for (int i = 0; rc == HW_OK && i < n; i++) {
-        rc = lut_predict(&t->lut, &a[i], &sum[i], NULL, NULL, err);
-        params[i] = arch_cost(&a[i]).params;
+        rc = lut_predict(&t->lut, &a[i], &x[i].sum_us, NULL, NULL, err);
+        struct arch_cost cost = arch_cost(&a[i]);
+        x[i].params = cost.params;
+        x[i].macs = cost.macs;
     }
     struct lat_calib c;
     if (rc == HW_OK)
-        rc = lat_calib_fit(sum, params, measured_us, n, &c, err);
-    free(sum);
-    free(params);
+        rc = lat_calib_fit(x, measured_us, n, &c, err);
+    free(x);
     if (rc)
         return rc;
     char in[LUT_INPUT_MAX];

@@ -439,6 +439,36 @@ START_TEST(test_migrate_from_1)
 }
 END_TEST
 
+/* A schema-2 file (calibrations without the MACs term) keeps its
+ * calibrations, which read with delta_us 0. */
+START_TEST(test_migrate_from_2)
+{
+    const char *path = tmp_db();
+    struct db *db = open_ok(path);
+    int64_t dev = add_device(db, "bbbb");
+    struct hw_err err;
+    struct db_calibration c = {.device_id = dev, .input = "28x28x1", .samples = 9,
+                               .alpha_us = 3, .beta = 1.5, .gamma_us = 7, .delta_us = 2};
+    ck_assert_msg(db_calibration_put(db, &c, &err) == HW_OK, "%s", err.msg);
+    db_close(db);
+    raw_exec(path, "ALTER TABLE lut_calibrations DROP COLUMN delta_us; PRAGMA user_version = 2");
+    db = open_ok(path);
+    ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+    struct db_calibration *list;
+    int n;
+    ck_assert_int_eq(db_calibration_list(db, dev, &list, &n, &err), HW_OK);
+    ck_assert_int_eq(n, 1);
+    ck_assert(list[0].alpha_us == 3 && list[0].beta == 1.5 && list[0].gamma_us == 7 &&
+              list[0].delta_us == 0);
+    free(list);
+    c.delta_us = NAN;
+    ck_assert_int_eq(db_calibration_put(db, &c, &err), HW_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "delta"));
+    db_close(db);
+    remove_db(path);
+}
+END_TEST
+
 START_TEST(test_migrate_step_is_atomic)
 {
     const char *path = tmp_db();
@@ -1195,7 +1225,7 @@ Suite *suite_db(void)
          {test_open_creates_schema, test_open_reopen_keeps_data, test_open_refuses_newer_schema,
           test_open_refuses_non_sqlite, test_open_existing_and_readonly, test_open_two_handles, test_open_foreign_keys_on, test_open_concurrent_create,
           test_open_damaged_row}},
-        {"db_migrate", {test_migrate_step_is_atomic, test_migrate_from_1}},
+        {"db_migrate", {test_migrate_step_is_atomic, test_migrate_from_1, test_migrate_from_2}},
         {"db_device", {test_device_get_or_create, test_device_lookup}},
         {"db_lut", {test_lut_put_get, test_lut_put_many_atomic, test_lut_iterate}},
         {"db_validation", {test_validation_add_list}},

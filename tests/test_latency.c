@@ -10,9 +10,11 @@
 #include "latency/lut.h"
 #include "latency/keys.h"
 #include "latency/measure.h"
+#include "latency/spread.h"
 #include "latency/table.h"
 #include "latency/timing.h"
 #include "tests/cli_run.h"
+#include "util/pcg32.h"
 
 /* A two-layer net on 28x28x1, written out by hand. */
 static struct arch tiny_arch(void)
@@ -109,7 +111,9 @@ static void round_trip(int csv)
         struct lat_stats s = stats(3.25 * (u + 1));
         lut_put(&t, k, &s);
     }
-    struct lat_calib cal = {-12.5, 1.125, 30.25, 100, 0.0625, 0.03125};
+    struct lat_calib cal = {.alpha_us = -12.5, .beta = 1.125, .gamma_us = 30.25,
+                            .delta_us = 2.5, .samples = 100, .rmspe_sum = 0.0625,
+                            .rmspe_fit = 0.03125};
     char in[LUT_INPUT_MAX];
     lut_input_shape(&a, in);
     ck_assert_int_eq(lut_set_calib(&t, in, &cal), HW_OK);
@@ -133,10 +137,12 @@ static void round_trip(int csv)
         const struct lut_calib *c = lut_get_calib(&back, &a);
         ck_assert_ptr_nonnull(c);
         ck_assert(c->c.alpha_us == cal.alpha_us && c->c.beta == cal.beta &&
-                  c->c.gamma_us == cal.gamma_us && c->c.samples == cal.samples &&
+                  c->c.gamma_us == cal.gamma_us && c->c.delta_us == cal.delta_us &&
+                  c->c.samples == cal.samples &&
                   c->c.rmspe_sum == cal.rmspe_sum && c->c.rmspe_fit == cal.rmspe_fit);
         ck_assert_double_eq_tol(lut_calibrated(&back, &a, 100), -12.5 + 112.5 +
-                                30.25 * arch_cost(&a).params / 1e6, 1e-9);
+                                30.25 * arch_cost(&a).params / 1e6 +
+                                2.5 * arch_cost(&a).macs / 1e6, 1e-9);
     }
     unlink(path);
     lut_release(&t);
@@ -190,6 +196,8 @@ static char *with_calib(const char *json, const char *objects)
 
 #define CALIB(in) "{\"input\":\"" in "\",\"samples\":9,\"alpha_us\":-3,\"beta\":1.1," \
                   "\"gamma_us\":2,\"rmspe_sum\":0.05,\"rmspe_fit\":0.02}"
+#define CALIB_MACS(in, d) "{\"input\":\"" in "\",\"samples\":9,\"alpha_us\":-3,\"beta\":1.1," \
+                          "\"gamma_us\":2,\"delta_us\":" d ",\"rmspe_sum\":0.05,\"rmspe_fit\":0.02}"
 
 START_TEST(test_lut_import_refusals)
 {
@@ -202,6 +210,12 @@ START_TEST(test_lut_import_refusals)
     char *calibrated = with_calib(good, CALIB("28x28x1"));
     ck_assert_msg(lut_import(&t, write_tmp(calibrated), &e) == HW_OK, "%s", e.msg);
     ck_assert_int_eq(t.n_calib, 1);
+    ck_assert(t.calib[0].c.delta_us == 0); /* a file older than the MACs term */
+    free(calibrated);
+    lut_release(&t);
+    calibrated = with_calib(good, CALIB_MACS("28x28x1", "4.5"));
+    ck_assert_msg(lut_import(&t, write_tmp(calibrated), &e) == HW_OK, "%s", e.msg);
+    ck_assert(t.n_calib == 1 && t.calib[0].c.delta_us == 4.5);
     free(calibrated);
     lut_release(&t);
     struct { const char *text; const char *msg; } bad[] = {
@@ -216,6 +230,7 @@ START_TEST(test_lut_import_refusals)
         {with_calib(good, CALIB("28x28")), "$.calibrations[0].input: '28x28'"},
         {with_calib(good, CALIB("28x28x1") "," CALIB("28x28x1")),
          "$.calibrations[1].input: '28x28x1' appears twice"},
+        {with_calib(good, CALIB_MACS("28x28x1", "\"x\"")), "$.calibrations[0].delta_us"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[2048];
@@ -230,6 +245,7 @@ START_TEST(test_lut_import_refusals)
         free((char *)bad[i].text);
     free((char *)bad[8].text);
     free((char *)bad[9].text);
+    free((char *)bad[10].text);
     free(good);
     ck_assert_int_eq(lut_import(&t, "/nonexistent/lut.json", &e), HW_EIO);
 }
@@ -640,68 +656,161 @@ END_TEST
 START_TEST(test_calib_fit)
 {
     enum { N = 12 };
-    double sum[N], measured[N];
-    int64_t params[N];
+    struct lat_calib_x x[N];
+    double measured[N];
     for (int i = 0; i < N; i++) {
-        sum[i] = 150 + 40.0 * i;
-        params[i] = 250000 + 90000 * ((i * 7) % N); /* not collinear with sum */
-        measured[i] = -40 + 1.1 * sum[i] + 25 * (double)params[i] / 1e6;
+        x[i].sum_us = 150 + 40.0 * i;
+        x[i].params = 250000 + 90000 * ((i * 7) % N); /* not collinear with sum */
+        x[i].macs = 2000000 + 500000 * ((i * 5) % N);  /* nor with either */
+        measured[i] = -40 + 1.1 * x[i].sum_us + 25 * (double)x[i].params / 1e6 +
+                      3 * (double)x[i].macs / 1e6;
     }
     struct lat_calib c;
     struct hw_err e;
-    ck_assert_msg(lat_calib_fit(sum, params, measured, N, &c, &e) == HW_OK, "%s", e.msg);
+    ck_assert_msg(lat_calib_fit(x, measured, N, &c, &e) == HW_OK, "%s", e.msg);
     ck_assert_double_eq_tol(c.alpha_us, -40, 1e-6);
     ck_assert_double_eq_tol(c.beta, 1.1, 1e-9);
     ck_assert_double_eq_tol(c.gamma_us, 25, 1e-6);
+    ck_assert_double_eq_tol(c.delta_us, 3, 1e-6);
     ck_assert_int_eq(c.samples, N);
     ck_assert(c.rmspe_fit < 1e-9 && c.rmspe_sum > 0.01);
-    ck_assert_double_eq_tol(lat_calib_apply(&c, 400, 1000000), -40 + 440 + 25, 1e-6);
+    struct lat_calib_x q = {400, 1000000, 2000000};
+    ck_assert_double_eq_tol(lat_calib_apply(&c, &q), -40 + 440 + 25 + 6, 1e-6);
+    char text[160];
+    lat_calib_text(&c, text, sizeof text);
+    ck_assert_str_eq(text, "-40 us + 1.1 x sum + 25 us/Mparams + 3 us/MMACs");
     /* the same networks 1000x slower (a slow device): same fit, scaled */
-    double slow_sum[N], slow[N];
+    struct lat_calib_x slow_x[N];
+    double slow[N];
     for (int i = 0; i < N; i++) {
-        slow_sum[i] = 1000 * sum[i];
+        slow_x[i] = x[i];
+        slow_x[i].sum_us *= 1000;
         slow[i] = 1000 * measured[i];
     }
-    ck_assert_msg(lat_calib_fit(slow_sum, params, slow, N, &c, &e) == HW_OK, "%s", e.msg);
+    ck_assert_msg(lat_calib_fit(slow_x, slow, N, &c, &e) == HW_OK, "%s", e.msg);
     ck_assert_double_eq_tol(c.alpha_us, -40000, 1e-2);
     ck_assert_double_eq_tol(c.beta, 1.1, 1e-9);
     ck_assert_double_eq_tol(c.gamma_us, 25000, 1e-2);
+    ck_assert_double_eq_tol(c.delta_us, 3000, 1e-2);
     /* noisy timings: the fit is the weighted least-squares optimum, so the
      * weighted residual is orthogonal to every feature */
     for (int i = 0; i < N; i++)
         measured[i] *= 1 + 0.04 * sin(1.7 * i + 0.3);
-    ck_assert_msg(lat_calib_fit(sum, params, measured, N, &c, &e) == HW_OK, "%s", e.msg);
-    double g[3] = {0, 0, 0};
+    ck_assert_msg(lat_calib_fit(x, measured, N, &c, &e) == HW_OK, "%s", e.msg);
+    double g[4] = {0, 0, 0, 0};
     for (int i = 0; i < N; i++) {
-        double f[3] = {1, sum[i], params[i] / 1e6};
-        double res = (lat_calib_apply(&c, sum[i], params[i]) - measured[i]) /
-                     (measured[i] * measured[i]);
-        for (int j = 0; j < 3; j++)
+        double f[4] = {1, x[i].sum_us, x[i].params / 1e6, x[i].macs / 1e6};
+        double res = (lat_calib_apply(&c, &x[i]) - measured[i]) / (measured[i] * measured[i]);
+        for (int j = 0; j < 4; j++)
             g[j] += res * f[j];
     }
-    for (int j = 0; j < 3; j++)
+    for (int j = 0; j < 4; j++)
         ck_assert_msg(fabs(g[j]) < 1e-9, "feature %d: %g", j, g[j]);
     ck_assert(c.rmspe_fit < c.rmspe_sum);
-    /* parameter counts that carry nothing of their own: two terms */
+    /* MACs that carry nothing of their own (constant): three terms, and the
+     * text reads as a calibration older than the MACs term did */
     for (int i = 0; i < N; i++) {
-        params[i] = 500000;
-        measured[i] = 10 + 0.9 * sum[i];
+        x[i].macs = 5000000;
+        measured[i] = -40 + 1.1 * x[i].sum_us + 25 * (double)x[i].params / 1e6;
     }
-    ck_assert_msg(lat_calib_fit(sum, params, measured, N, &c, &e) == HW_OK, "%s", e.msg);
-    ck_assert(c.gamma_us == 0);
+    ck_assert_msg(lat_calib_fit(x, measured, N, &c, &e) == HW_OK, "%s", e.msg);
+    ck_assert(c.delta_us == 0);
+    ck_assert_double_eq_tol(c.gamma_us, 25, 1e-6);
+    lat_calib_text(&c, text, sizeof text);
+    ck_assert_str_eq(text, "-40 us + 1.1 x sum + 25 us/Mparams");
+    /* neither parameters nor MACs carry anything: two terms */
+    for (int i = 0; i < N; i++) {
+        x[i].params = 500000;
+        measured[i] = 10 + 0.9 * x[i].sum_us;
+    }
+    ck_assert_msg(lat_calib_fit(x, measured, N, &c, &e) == HW_OK, "%s", e.msg);
+    ck_assert(c.gamma_us == 0 && c.delta_us == 0);
     ck_assert_double_eq_tol(c.beta, 0.9, 1e-9);
     ck_assert_double_eq_tol(c.alpha_us, 10, 1e-6);
     /* refusals */
-    ck_assert_int_eq(lat_calib_fit(sum, params, measured, LAT_CALIB_MIN_SAMPLES - 1, &c, &e),
-                     HW_EINVAL);
+    ck_assert_int_eq(lat_calib_fit(x, measured, LAT_CALIB_MIN_SAMPLES - 1, &c, &e), HW_EINVAL);
     ck_assert_ptr_nonnull(strstr(e.msg, "at least"));
     measured[3] = -1;
-    ck_assert_int_eq(lat_calib_fit(sum, params, measured, N, &c, &e), HW_EINVAL);
+    ck_assert_int_eq(lat_calib_fit(x, measured, N, &c, &e), HW_EINVAL);
     ck_assert_ptr_nonnull(strstr(e.msg, "network 3"));
     for (int i = 0; i < N; i++)
-        sum[i] = 100, measured[i] = 100 + i;
-    ck_assert_int_eq(lat_calib_fit(sum, params, measured, N, &c, &e), HW_EINVAL);
+        x[i].sum_us = 100, measured[i] = 100 + i;
+    ck_assert_int_eq(lat_calib_fit(x, measured, N, &c, &e), HW_EINVAL);
     ck_assert_ptr_nonnull(strstr(e.msg, "do not vary"));
+}
+END_TEST
+
+/* ---- samples spread over the latency range ---- */
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Spread samples are ordered, priced by the table, and reach the ends of
+ * the range far more often than uniform samples; a missing key is named. */
+START_TEST(test_sample_spread)
+{
+    struct space s;
+    struct hw_err e;
+    ck_assert_int_eq(space_resolve("fmnist", &s, &e), HW_OK);
+    struct lut t;
+    lut_init(&t, NULL);
+    ck_assert_int_eq(lat_space_keys(&s, &t, &e), HW_OK);
+    for (int i = 0; i < t.cap; i++)
+        if (t.entries[i].key[0]) { /* a made-up time per key, 1-11 us */
+            unsigned h = 2166136261u;
+            for (const char *c = t.entries[i].key; *c; c++)
+                h = (h ^ (unsigned char)*c) * 16777619u;
+            t.entries[i].st = stats(1 + (h % 1000) / 100.0);
+        }
+    enum { N = 30, U = 600 };
+    struct arch *a = malloc(sizeof *a * N);
+    double sum[N], uni[U];
+    struct pcg32 rng;
+    pcg32_seed(&rng, 7, 1);
+    ck_assert_msg(lat_sample_spread(&s, &t, &rng, N, a, sum, &e) == HW_OK, "%s", e.msg);
+    for (int i = 0; i < N; i++) {
+        double us;
+        ck_assert_int_eq(lut_predict(&t, &a[i], &us, NULL, NULL, &e), HW_OK);
+        ck_assert_double_eq_tol(us, sum[i], 1e-9 * us);
+        if (i > 0)
+            ck_assert(sum[i] >= sum[i - 1]);
+    }
+    /* uniform samples' quartiles: half of them fall outside; far more of
+     * the spread ones do */
+    pcg32_seed(&rng, 8, 1);
+    for (int i = 0; i < U; i++) {
+        int tok[SPACE_MAX_TOKENS];
+        struct arch u;
+        space_sample(&s, &rng, tok);
+        ck_assert_int_eq(space_decode(&s, tok, &u, &e), HW_OK);
+        ck_assert_int_eq(lut_predict(&t, &u, &uni[i], NULL, NULL, &e), HW_OK);
+    }
+    qsort(uni, U, sizeof *uni, cmp_dbl);
+    int outside = 0;
+    for (int i = 0; i < N; i++)
+        outside += sum[i] < uni[U / 4] || sum[i] > uni[3 * U / 4];
+    ck_assert_msg(outside >= 2 * N / 3, "%d of %d outside the uniform quartiles", outside, N);
+    ck_assert(sum[0] < uni[U / 20] && sum[N - 1] > uni[U - U / 20]);
+    /* the same seed, the same samples */
+    double again[N];
+    pcg32_seed(&rng, 7, 1);
+    ck_assert_int_eq(lat_sample_spread(&s, &t, &rng, N, a, again, &e), HW_OK);
+    ck_assert(memcmp(sum, again, sizeof sum) == 0);
+    /* a table without the head's keys */
+    struct lut partial;
+    lut_init(&partial, NULL);
+    for (int i = 0; i < t.cap; i++)
+        if (t.entries[i].key[0] && strncmp(t.entries[i].key, "head", 4) != 0)
+            lut_put(&partial, t.entries[i].key, &t.entries[i].st);
+    ck_assert_int_eq(lat_sample_spread(&s, &partial, &rng, N, a, NULL, &e), HW_ENOTFOUND);
+    ck_assert_ptr_nonnull(strstr(e.msg, "head"));
+    ck_assert_int_eq(lat_sample_spread(&s, &t, &rng, 0, a, NULL, &e), HW_EINVAL);
+    lut_release(&partial);
+    lut_release(&t);
+    free(a);
 }
 END_TEST
 
@@ -725,8 +834,8 @@ START_TEST(test_table_calibration)
     }
     ck_assert_ptr_null(lut_get_calib(&t.lut, &a));
     struct db_calibration row = {.device_id = t.device_id, .samples = 9, .alpha_us = -5,
-                                 .beta = 1.2, .gamma_us = 1000, .rmspe_sum = 0.05,
-                                 .rmspe_fit = 0.01};
+                                 .beta = 1.2, .gamma_us = 1000, .delta_us = 2,
+                                 .rmspe_sum = 0.05, .rmspe_fit = 0.01};
     snprintf(row.input, sizeof row.input, "%dx%dx%d", a.in_h, a.in_w, a.in_c);
     ck_assert_int_eq(db_calibration_put(db, &row, &e), HW_OK);
     lat_table_release(&t);
@@ -735,7 +844,8 @@ START_TEST(test_table_calibration)
     ck_assert_ptr_null(lut_get_calib(&t.lut, &other));
     double total, unit[4];
     ck_assert_int_eq(lat_table_predict(&t, &a, &total, unit, NULL, &e), HW_OK);
-    ck_assert_double_eq_tol(total, -5 + 1.2 * 75 + 1000 * arch_cost(&a).params / 1e6, 1e-9);
+    ck_assert_double_eq_tol(total, -5 + 1.2 * 75 + 1000 * arch_cost(&a).params / 1e6 +
+                                       2 * arch_cost(&a).macs / 1e6, 1e-9);
     ck_assert_double_eq_tol(unit[3], 30, 1e-12); /* the breakdown stays the table's */
     ck_assert_int_eq(lat_table_predict(&t, &other, &total, NULL, NULL, &e), HW_OK);
     ck_assert_double_eq_tol(total, 75, 1e-9);
@@ -893,6 +1003,7 @@ Suite *suite_latency(void)
     tcase_add_test(tc, test_lut_csv_round_trip);
     tcase_add_test(tc, test_lut_import_refusals);
     tcase_add_test(tc, test_calib_fit);
+    tcase_add_test(tc, test_sample_spread);
     suite_add_tcase(s, tc);
     tc = tcase_create("fingerprint");
     tcase_add_test(tc, test_fingerprint_compare);
