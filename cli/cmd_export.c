@@ -17,7 +17,7 @@
 
 struct export_opts {
     const char *db, *format, *out, *model, *data;
-    int best, pareto, id, train_final, threads;
+    int best, pareto, id, train_final, threads, reranked;
 };
 
 static int write_arch(FILE *f, const char *format, const struct arch *a, const char *label,
@@ -101,6 +101,8 @@ int cmd_export(int argc, char **argv)
     struct export_opts o = {.format = "json", .id = -1, .threads = 2};
     const struct cli_flag flags[] = {
         {"best", CLI_BOOL, &o.best, NULL, "the candidate with the best reward"},
+        {"reranked", CLI_BOOL, &o.reranked, NULL,
+         "the candidate with the best accuracy after 'hwnas runs rerank'"},
         {"id", CLI_INT, &o.id, "N", "the candidate of trial N (as 'hwnas runs show' lists)"},
         {"pareto", CLI_BOOL, &o.pareto, NULL, "every candidate on the accuracy/latency front"},
         {"format", CLI_STR, &o.format, "F", "json (hwnas arch), timm (arch_def strings) or mnasnet"},
@@ -118,20 +120,20 @@ int cmd_export(int argc, char **argv)
         "Export a search run's chosen architecture: as hwnas arch JSON (loadable by every\n"
         "command), timm arch_def block strings or MnasNet block strings. With\n"
         "--train-final E the architecture is trained for real and saved with its weights.",
-        "hwnas export RUN (--best | --id N | --pareto) [--format json|timm|mnasnet] [--out FILE]\n"
-        "                    [--train-final E [--model FILE]]",
+        "hwnas export RUN (--best | --reranked | --id N | --pareto) [--format json|timm|mnasnet]\n"
+        "                    [--out FILE] [--train-final E [--model FILE]]",
         flags, 1, 1};
     char *pos[argc];
     int npos, rc = cli_parse(&cmd, argc, argv, pos, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
-    if (o.best + o.pareto + (o.id >= 0) != 1)
-        return cli_usage_error(&cmd, "choose exactly one of --best, --id N, --pareto");
+    if (o.best + o.reranked + o.pareto + (o.id >= 0) != 1)
+        return cli_usage_error(&cmd, "choose exactly one of --best, --reranked, --id N, --pareto");
     if (strcmp(o.format, "json") && strcmp(o.format, "timm") && strcmp(o.format, "mnasnet"))
         return cli_usage_error(&cmd, "--format: '%s' is not json, timm or mnasnet", o.format);
     if (o.train_final < 0 || (o.train_final && o.pareto))
         return cli_usage_error(&cmd, "--train-final takes a positive epoch count and one arch "
-                                     "(--best or --id)");
+                                     "(--best, --reranked or --id)");
     if (o.threads < 1)
         return cli_usage_error(&cmd, "--threads: %d is not positive", o.threads);
 
@@ -154,6 +156,20 @@ int cmd_export(int argc, char **argv)
         rc = hw_error(&e, HW_ENOMEM, "out of memory");
     if (!rc && o.best) {
         pick[n_pick++] = 0;
+    } else if (!rc && o.reranked) {
+        struct db_rerank *rr = NULL;
+        int nr = 0;
+        rc = db_rerank_list(db, r.id, &rr, &nr, &e);
+        if (!rc && nr == 0)
+            rc = hw_error(&e, HW_ENOTFOUND, "run '%s' has no reranked candidates: run 'hwnas "
+                          "runs rerank %s' first", r.name, r.name);
+        for (int i = 0; !rc && i < n && !n_pick; i++)
+            if (cs[i].id == rr[0].candidate_id)
+                pick[n_pick++] = i;
+        if (!rc && !n_pick)
+            rc = hw_error(&e, HW_ENOTFOUND, "run '%s': the reranked trial %d is not among its "
+                          "candidates", r.name, rr[0].trial);
+        free(rr);
     } else if (!rc && o.id >= 0) {
         for (int i = 0; i < n; i++)
             if (cs[i].trial == o.id)

@@ -59,14 +59,8 @@ static int calibrate(struct lat_table *t, const struct space *s, int n, int roun
      * constrained searches end up */
     if (rc == HW_OK)
         rc = lat_sample_spread(s, &t->lut, &rng, n, a, NULL, err);
-    /* timed in random order, so a drift of the machine's speed during the
-     * passes does not correlate with latency */
-    for (int i = n - 1; rc == HW_OK && i > 0; i--) {
-        int j = (int)pcg32_bounded(&rng, (uint32_t)i + 1);
-        struct arch tmp = a[i];
-        a[i] = a[j];
-        a[j] = tmp;
-    }
+    if (rc == HW_OK)
+        lat_shuffle_archs(a, n, &rng);
     struct progress p;
     progress_init(&p, "calibrate", n * rounds, "timings", cli_quiet);
     if (rc == HW_OK)

@@ -1,4 +1,4 @@
-/* hwnas runs list|show|pareto: what searches have found. */
+/* hwnas runs list|show|pareto: what searches have found (rerank: cmd_rerank.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +126,16 @@ static int do_show(const char *name)
             print_candidate(&cs[i]);
         db_candidate_list_free(cs, n);
     }
+    struct db_rerank *rr = NULL;
+    int nr = 0;
+    if (rc == HW_OK && (rc = db_rerank_list(db, r.id, &rr, &nr, &e)) == HW_OK && nr > 0) {
+        printf("\nreranked ('hwnas runs rerank'), best first:\n%6s %9s %7s %7s %8s\n", "trial",
+               "val_acc", "epochs", "subset", "wall_s");
+        for (int i = 0; i < nr; i++)
+            printf("%6d %8.2f%% %7d %7d %8.1f\n", rr[i].trial, 100 * rr[i].val_acc, rr[i].epochs,
+                   rr[i].subset, rr[i].wall_s);
+    }
+    free(rr);
     db_run_release(&r);
     db_close(db);
     return rc ? cli_fail(&e) : CLI_EXIT_OK;
@@ -205,6 +215,7 @@ int cmd_runs(int argc, char **argv)
         {"list", runs_list_cmd, "every search run"},
         {"show", runs_show_cmd, "a run's configuration and best candidates"},
         {"pareto", runs_pareto_cmd, "the accuracy/latency front (--svg FILE to draw it)"},
+        {"rerank", cmd_runs_rerank, "train the best candidates again, longer, to pick the winner"},
         {0},
     };
     return cli_dispatch("runs", subs, argc, argv);

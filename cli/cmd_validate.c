@@ -55,13 +55,13 @@ static int by_abs_rel_desc(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-/* The samples as JSON; with archs (indexed like v before any sorting), each
- * with its arch. */
 static int by_slot(const void *a, const void *b)
 {
     return ((const struct sample *)a)->slot - ((const struct sample *)b)->slot;
 }
 
+/* The samples as JSON; with archs (indexed like v before any sorting), each
+ * with its arch. */
 static cJSON *samples_json(const struct sample *v, int n, const struct arch *archs)
 {
     cJSON *arr = cJSON_CreateArray();
@@ -235,6 +235,7 @@ int cmd_validate(int argc, char **argv)
                 hw_error_prefix(&err, "run 'hwnas profile --space %s' first", space_name);
             goto fail;
         }
+        lat_shuffle_archs(archs, samples, &rng); /* timed in random order, as profile does */
         for (int i = 0; i < samples; i++)
             v[i].index = i;
     } else

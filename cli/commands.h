@@ -14,6 +14,7 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
+int cmd_runs_rerank(int argc, char **argv); /* hwnas runs rerank */
 int cmd_export(int argc, char **argv);
 int cmd_netadapt(int argc, char **argv);
 

@@ -19,8 +19,9 @@ void lat_cli_timing(struct lat_table *t, int runs, int warmup);
 /* "device 3 (0123456789abcdef, 1 thread, this machine)" into buf. */
 void lat_cli_device_name(const struct lat_table *t, char *buf, int n);
 /* The calibration a run predicts with, as text a run's config keeps so a
- * resume can tell when `profile` refitted it in between: "A us + B x sum +
- * C us/Mparams", or "none (the plain sum)" when c is NULL. */
+ * resume can tell when `profile` refitted it in between: lat_calib_text's
+ * "A us + B x sum + C us/Mparams[ + D us/MMACs]", or "none (the plain sum)"
+ * when c is NULL. */
 void lat_cli_calib_text(const struct lut_calib *c, char *buf, size_t size);
 
 #endif

@@ -28,7 +28,7 @@
 #include "util/err.h"
 
 /* Schema version this hwnas writes (PRAGMA user_version). */
-#define DB_SCHEMA_VERSION 3
+#define DB_SCHEMA_VERSION 4
 
 #define DB_HASH_MAX 65   /* hex hash + NUL */
 #define DB_NAME_MAX 128  /* run / model / space / controller names */
@@ -319,6 +319,29 @@ int db_model_set_test_acc(struct db *db, int64_t id, double test_acc, struct hw_
 int db_model_list(struct db *db, struct db_model **out, int *n, struct hw_err *err);
 void db_model_release(struct db_model *m);
 void db_model_list_free(struct db_model *m, int n);
+
+/* ---- reranks ------------------------------------------------------------- */
+
+/* A search candidate trained again with a longer budget than the search's
+ * proxy (`hwnas runs rerank`), its validation accuracy from that training.
+ * One row per (run, arch, epochs, subset, seed). */
+struct db_rerank {
+    int64_t id, run_id, candidate_id;
+    int trial;
+    char arch_hash[DB_HASH_MAX];
+    int epochs, subset; /* subset: training images, 0 = the whole split */
+    uint64_t seed;
+    double val_acc, wall_s;
+    char created_at[DB_TIME_MAX];
+};
+
+/* Stores *r (id, created_at ignored; r->id set). HW_EINVAL for invalid
+ * fields or a second row with the same run, arch and budget. */
+int db_rerank_add(struct db *db, struct db_rerank *r, struct hw_err *err);
+/* The run's reranks, best validation accuracy first; *out malloc'd (free();
+ * NULL when *n == 0). */
+int db_rerank_list(struct db *db, int64_t run_id, struct db_rerank **out, int *n,
+                   struct hw_err *err);
 
 /* ---- NetAdapt ---------------------------------------------------------------- */
 

@@ -138,7 +138,23 @@ static const char migration_2[] =
 static const char migration_3[] =
     "ALTER TABLE lut_calibrations ADD COLUMN delta_us REAL NOT NULL DEFAULT 0;";
 
-const char *const db_migrations[] = {migration_1, migration_2, migration_3};
+/* 4: search candidates trained again with a longer budget (db.h, reranks). */
+static const char migration_4[] =
+    "CREATE TABLE reranks ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  candidate_id INTEGER NOT NULL REFERENCES candidates(id) ON DELETE CASCADE,"
+    "  trial INTEGER NOT NULL CHECK (trial >= 0),"
+    "  arch_hash TEXT NOT NULL,"
+    "  epochs INTEGER NOT NULL CHECK (epochs >= 1),"
+    "  subset INTEGER NOT NULL CHECK (subset >= 0),"
+    "  seed INTEGER NOT NULL,"
+    "  val_acc REAL NOT NULL CHECK (val_acc >= 0 AND val_acc <= 1),"
+    "  wall_s REAL NOT NULL,"
+    "  created_at TEXT NOT NULL DEFAULT " DB_NOW ","
+    "  UNIQUE (run_id, arch_hash, epochs, subset, seed));";
+
+const char *const db_migrations[] = {migration_1, migration_2, migration_3, migration_4};
 const int db_n_migrations = (int)(sizeof db_migrations / sizeof db_migrations[0]);
 
 _Static_assert(sizeof db_migrations / sizeof db_migrations[0] == DB_SCHEMA_VERSION,

@@ -213,7 +213,7 @@ int lut_export_json(const struct lut *t, FILE *out, struct hw_err *err)
         return hw_error(err, HW_ENOMEM, "out of memory exporting the latency table");
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "format", "hwnas-lut");
-    cJSON_AddNumberToObject(root, "version", 2);
+    cJSON_AddNumberToObject(root, "version", 3);
     cJSON_AddStringToObject(root, "units", "microseconds");
     cJSON_AddItemToObject(root, "fingerprint", fingerprint_to_json(&t->fp));
     cJSON *arr = cJSON_AddArrayToObject(root, "entries");
@@ -324,7 +324,7 @@ static int import_json(struct lut *t, const char *text, const char *path, struct
     memset(&f, 0, sizeof f);
     const struct jfield top[] = {
         {"format", JF_STRING, fmt, 0, sizeof fmt},
-        {"version", JF_INT, &version, 1, 2},
+        {"version", JF_INT, &version, 1, 3}, /* 3: calibrations may carry delta_us */
         {"units", JF_STRING, units, 0, sizeof units},
         {"fingerprint", JF_OBJECT, &fp},
         {"entries", JF_ARRAY, &arr, 0, 1e7},

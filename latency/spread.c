@@ -1,12 +1,13 @@
 /* Samples spread over the latency range (see spread.h). */
 #include "latency/spread.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct pooled {
-    double log_sum;
+    double log_sum, sum_us;
     int tokens[SPACE_MAX_TOKENS];
 };
 
@@ -19,9 +20,12 @@ static int by_log_sum(const void *a, const void *b)
 int lat_sample_spread(const struct space *s, const struct lut *t, struct pcg32 *rng, int n,
                       struct arch *out, double *sum_us, struct hw_err *err)
 {
-    if (n < 1)
-        return hw_error(err, HW_EINVAL, "spread sampling: %d samples asked for", n);
+    if (n < 1 || n > LAT_SPREAD_MAX)
+        return hw_error(err, HW_EINVAL, "spread sampling: %d samples is not in [1, %d]", n,
+                        LAT_SPREAD_MAX);
     int np = n * LAT_SPREAD_POOL;
+    if (np > LAT_SPREAD_POOL_MAX)
+        np = n > LAT_SPREAD_POOL_MAX ? n : LAT_SPREAD_POOL_MAX;
     struct pooled *pool = malloc(sizeof *pool * (size_t)np);
     char *used = calloc((size_t)np, 1);
     double *sums = sum_us ? sum_us : malloc(sizeof *sums * (size_t)n);
@@ -35,6 +39,7 @@ int lat_sample_spread(const struct space *s, const struct lut *t, struct pcg32 *
         if ((rc = space_decode(s, pool[i].tokens, &a, err)) ||
             (rc = lut_predict(t, &a, &us, NULL, NULL, err)))
             break;
+        pool[i].sum_us = us;
         pool[i].log_sum = log(us > 0 ? us : 1e-9);
     }
     if (rc == HW_OK) {
@@ -61,9 +66,10 @@ int lat_sample_spread(const struct space *s, const struct lut *t, struct pcg32 *
                 else
                     best = goal - pool[l].log_sum <= pool[r].log_sum - goal ? l : r;
             }
+            assert(best >= 0); /* n <= np: an unused entry is left */
             used[best] = 1;
             rc = space_decode(s, pool[best].tokens, &out[j], err);
-            sums[j] = exp(pool[best].log_sum);
+            sums[j] = pool[best].sum_us;
         }
         /* fastest first: the picks were made in goal order, but a taken
          * neighbour can push one past the next */
@@ -83,4 +89,14 @@ int lat_sample_spread(const struct space *s, const struct lut *t, struct pcg32 *
     if (sums != sum_us)
         free(sums);
     return rc;
+}
+
+void lat_shuffle_archs(struct arch *a, int n, struct pcg32 *rng)
+{
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)pcg32_bounded(rng, (uint32_t)i + 1);
+        struct arch tmp = a[i];
+        a[i] = a[j];
+        a[j] = tmp;
+    }
 }

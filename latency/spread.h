@@ -14,8 +14,11 @@
 #include "space/space.h"
 #include "util/pcg32.h"
 
-/* Pool size per requested sample. */
+/* Pool size per requested sample, and the largest pool. */
 #define LAT_SPREAD_POOL 30
+#define LAT_SPREAD_POOL_MAX 100000
+/* Most samples one call draws. */
+#define LAT_SPREAD_MAX 100000
 
 /* n distinct samples of s (distinct pool draws; a small space may repeat an
  * arch) into out, fastest first, spread over the log of their table sums;
@@ -23,5 +26,10 @@
  * table lacks one. */
 int lat_sample_spread(const struct space *s, const struct lut *t, struct pcg32 *rng, int n,
                       struct arch *out, double *sum_us, struct hw_err *err);
+
+/* Shuffles a[0..n) (Fisher-Yates from rng): networks timed in random order,
+ * so a drift of the machine's speed during the passes does not correlate
+ * with their latency. */
+void lat_shuffle_archs(struct arch *a, int n, struct pcg32 *rng);
 
 #endif

@@ -421,7 +421,7 @@ START_TEST(test_migrate_from_1)
     snprintf(e.key, sizeof e.key, "stem-x");
     ck_assert_int_eq(db_lut_put(db, dev, &e, &err), HW_OK);
     db_close(db);
-    raw_exec(path, "DROP TABLE lut_calibrations; PRAGMA user_version = 1");
+    raw_exec(path, "DROP TABLE reranks; DROP TABLE lut_calibrations; PRAGMA user_version = 1");
     db = open_ok(path);
     ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
     int n;
@@ -451,7 +451,8 @@ START_TEST(test_migrate_from_2)
                                .alpha_us = 3, .beta = 1.5, .gamma_us = 7, .delta_us = 2};
     ck_assert_msg(db_calibration_put(db, &c, &err) == HW_OK, "%s", err.msg);
     db_close(db);
-    raw_exec(path, "ALTER TABLE lut_calibrations DROP COLUMN delta_us; PRAGMA user_version = 2");
+    raw_exec(path, "DROP TABLE reranks; ALTER TABLE lut_calibrations DROP COLUMN delta_us; "
+                   "PRAGMA user_version = 2");
     db = open_ok(path);
     ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
     struct db_calibration *list;
@@ -1214,6 +1215,56 @@ START_TEST(test_netadapt_iterations)
 }
 END_TEST
 
+/* Reranks: stored per (run, arch, budget, seed), listed best first; a
+ * repeat or invalid figures are refused. */
+START_TEST(test_rerank_add_list)
+{
+    const char *path = tmp_db();
+    struct db *db = open_ok(path);
+    struct hw_err err;
+    struct db_run r = run_spec("rr", 0);
+    ck_assert_msg(db_run_create(db, &r, &err) == HW_OK, "%s", err.msg);
+    int64_t cand[2];
+    for (int i = 0; i < 2; i++) {
+        struct db_candidate c = {.run_id = r.id, .trial = i, .arch_json = "{}", .macs = 1,
+                                 .params = 1, .predicted_ms = 0.1, .val_acc = 0.8,
+                                 .reward = 0.8, .status = DB_CAND_OK};
+        snprintf(c.arch_hash, sizeof c.arch_hash, "h%d", i);
+        ck_assert_msg(db_candidate_add(db, &c, NULL, 0, &err) == HW_OK, "%s", err.msg);
+        cand[i] = c.id;
+    }
+    struct db_rerank a = {.run_id = r.id, .candidate_id = cand[0], .trial = 0, .epochs = 3,
+                          .subset = 0, .seed = 3, .val_acc = 0.91, .wall_s = 60},
+                     b = a;
+    snprintf(a.arch_hash, sizeof a.arch_hash, "h0");
+    b.candidate_id = cand[1];
+    b.trial = 1;
+    b.val_acc = 0.93;
+    snprintf(b.arch_hash, sizeof b.arch_hash, "h1");
+    ck_assert_msg(db_rerank_add(db, &a, &err) == HW_OK, "%s", err.msg);
+    ck_assert_msg(db_rerank_add(db, &b, &err) == HW_OK, "%s", err.msg);
+    ck_assert_int_eq(db_rerank_add(db, &a, &err), HW_EINVAL); /* same arch, budget, seed */
+    a.epochs = 5; /* another budget is another row */
+    ck_assert_msg(db_rerank_add(db, &a, &err) == HW_OK, "%s", err.msg);
+    a.val_acc = 1.5;
+    ck_assert_int_eq(db_rerank_add(db, &a, &err), HW_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "accuracy 1.5"));
+    a.val_acc = 0.9;
+    a.epochs = 0;
+    ck_assert_int_eq(db_rerank_add(db, &a, &err), HW_EINVAL);
+    struct db_rerank *list;
+    int n;
+    ck_assert_int_eq(db_rerank_list(db, r.id, &list, &n, &err), HW_OK);
+    ck_assert_int_eq(n, 3);
+    ck_assert(list[0].trial == 1 && list[0].val_acc == 0.93 && list[0].seed == 3);
+    ck_assert(list[1].val_acc == 0.91 && list[2].epochs == 5);
+    ck_assert_str_eq(list[1].arch_hash, "h0");
+    free(list);
+    db_close(db);
+    remove_db(path);
+}
+END_TEST
+
 Suite *suite_db(void)
 {
     Suite *s = suite_create("db");
@@ -1234,6 +1285,7 @@ Suite *suite_db(void)
          {test_candidate_add_with_state, test_candidate_add_survives_exit,
           test_candidate_get_find, test_candidate_list}},
         {"db_model", {test_model_add_find}},
+        {"db_rerank", {test_rerank_add_list}},
         {"db_netadapt", {test_netadapt_iterations}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -223,7 +223,7 @@ START_TEST(test_lut_import_refusals)
         {make_json("stem-in:28x28", "2", 1), "$.entries[0].key: 'stem-in:28x28'"},
         {make_json(okkey, "-4", 1), "median_us: -4"},
         {make_json(okkey, "9", 1), "median_us 9 is not between"},
-        {"{\"format\":\"hwnas-lut\",\"version\":3}", "$.version: 3"},
+        {"{\"format\":\"hwnas-lut\",\"version\":4}", "$.version: 4"},
         {"{\"format\":\"x\"", "invalid JSON at byte"},
         {"{\"format\":\"hwnas-lut\",\"extra\":1}", "$.extra: unknown key"},
         {"key,count\n", "expected the header"},
@@ -774,10 +774,26 @@ START_TEST(test_sample_spread)
     for (int i = 0; i < N; i++) {
         double us;
         ck_assert_int_eq(lut_predict(&t, &a[i], &us, NULL, NULL, &e), HW_OK);
-        ck_assert_double_eq_tol(us, sum[i], 1e-9 * us);
+        ck_assert(us == sum[i]);
         if (i > 0)
             ck_assert(sum[i] >= sum[i - 1]);
+        for (int j = 0; j < i; j++) /* no pool entry taken twice (8e8 archs: no repeats) */
+            ck_assert_msg(memcmp(&a[i], &a[j], sizeof a[i]) != 0, "samples %d and %d", j, i);
     }
+    /* shuffled: the same archs in another order */
+    struct arch *b = malloc(sizeof *b * N);
+    memcpy(b, a, sizeof *b * N);
+    lat_shuffle_archs(b, N, &rng);
+    int moved = 0;
+    for (int i = 0; i < N; i++) {
+        int found = 0;
+        for (int j = 0; j < N && !found; j++)
+            found = memcmp(&b[i], &a[j], sizeof a[j]) == 0;
+        ck_assert(found);
+        moved += memcmp(&b[i], &a[i], sizeof a[i]) != 0;
+    }
+    ck_assert_int_gt(moved, N / 2);
+    free(b);
     /* uniform samples' quartiles: half of them fall outside; far more of
      * the spread ones do */
     pcg32_seed(&rng, 8, 1);
@@ -911,6 +927,19 @@ START_TEST(test_cli_profile_validate_latency)
     ck_assert_ptr_nonnull(strstr(r.out, "\"samples\":\t3"));
     ck_assert_ptr_nonnull(strstr(r.out, "\"within10_pct\""));
     ck_assert_ptr_nonnull(strstr(r.out, "\"calibrated\":\ttrue"));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"sampling\":\t\"uniform\""));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"params\":"));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"arch\":"));
+    cli_run_release(&r);
+    snprintf(args, sizeof args, "validate --space %s --samples 4 --runs 3 --rounds 1 --spread "
+             "--db %s", space_path, db);
+    run_ok(&r, args);
+    ck_assert_msg(strstr(r.out, "4 sampled archs (seed 1, spread over the latency range)"), "%s",
+                  r.out);
+    cli_run_release(&r);
+    snprintf(args, sizeof args, "validate --run r --spread --db %s", db);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 2 && strstr(r.err, "--spread samples a space"), "%s", r.err);
     cli_run_release(&r);
     snprintf(args, sizeof args, "validate --space %s --rounds 0 --db %s", space_path, db);
     ck_assert_int_eq(cli_run(&r, args), 0);
@@ -1020,6 +1049,9 @@ Suite *suite_latency(void)
     tcase_add_test(tc, test_space_cover);
     suite_add_tcase(s, tc);
     tc = tcase_create("measure");
+    /* well under a second alone; a 2-thread training on the same 2 cores
+     * (OpenMP threads spinning against each other) once took it past 4 s */
+    tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_measure_units);
     suite_add_tcase(s, tc);
     tc = tcase_create("cli");

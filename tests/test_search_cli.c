@@ -192,6 +192,51 @@ START_TEST(test_search_survives_kill9)
     ck_assert_int_eq(cli_run(&r, args), 0);
     ck_assert_msg(r.status == 1 && strstr(r.err, "no trial 99"), "%s", r.err);
     cli_run_release(&r);
+
+    /* rerank: the top 3 distinct candidates trained again and stored; a
+     * second call trains nothing; export --reranked takes the best */
+    snprintf(args, sizeof args, "export k --reranked --db %s", a_db);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 1 && strstr(r.err, "no reranked candidates"), "%s", r.err);
+    cli_run_release(&r);
+    snprintf(args, sizeof args, "runs rerank k --top 3 --epochs 1 --subset 256 --any-latency "
+             "--threads 1 --db %s", a_db);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0 && strstr(r.out, "3 to train") && strstr(r.out, "best: trial"),
+                  "exit %d: %s%s", r.status, r.out, r.err);
+    cli_run_release(&r);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0 && strstr(r.out, "0 to train"), "%s%s", r.out, r.err);
+    cli_run_release(&r);
+    struct db *db;
+    struct hw_err he;
+    ck_assert_int_eq(db_open(&db, a_db, DB_OPEN_EXISTING, &he), HW_OK);
+    struct db_run run;
+    ck_assert_int_eq(db_run_lookup(db, "k", &run, &he), HW_OK);
+    struct db_rerank *rr;
+    int nr;
+    ck_assert_int_eq(db_rerank_list(db, run.id, &rr, &nr, &he), HW_OK);
+    ck_assert_int_eq(nr, 3);
+    for (int i = 0; i < nr; i++) {
+        ck_assert(rr[i].epochs == 1 && rr[i].subset == 256 && rr[i].val_acc > 0);
+        ck_assert(i == 0 || rr[i].val_acc <= rr[i - 1].val_acc);
+        for (int j = 0; j < i; j++)
+            ck_assert_str_ne(rr[i].arch_hash, rr[j].arch_hash);
+    }
+    int best_trial = rr[0].trial;
+    free(rr);
+    db_run_release(&run);
+    db_close(db);
+    snprintf(args, sizeof args, "export k --reranked --format timm --db %s", a_db);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    char label[64];
+    snprintf(label, sizeof label, "run k trial %d:", best_trial);
+    ck_assert_msg(r.status == 0 && strstr(r.out, label), "%s%s", r.out, r.err);
+    cli_run_release(&r);
+    snprintf(args, sizeof args, "runs show k --db %s", a_db);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0 && strstr(r.out, "reranked"), "%s", r.out);
+    cli_run_release(&r);
     snprintf(args, sizeof args, "rm -rf %s", dir);
     ck_assert_int_eq(system(args), 0);
 }
@@ -218,6 +263,10 @@ START_TEST(test_search_refusals)
         {"validate --run nosuchrun --db %s/x.db", 1, "nosuchrun"},
         {"export nosuchrun --best --db %s/x.db", 1, "nosuchrun"},
         {"export k --best --pareto --db %s/x.db", 2, "exactly one of"},
+        {"export k --best --reranked --db %s/x.db", 2, "exactly one of"},
+        {"runs rerank k --top 0 --db %s/x.db", 2, "--top: 0"},
+        {"runs rerank k --epochs 0 --db %s/x.db", 2, "--epochs: 0"},
+        {"runs rerank nosuchrun --db %s/x.db", 1, "nosuchrun"},
         {"export k --best --format onnx --db %s/x.db", 2, "'onnx' is not json"},
         {"runs list --db %s/newer.db", 1, "schema version 42"},
         {"search --space fmnist --target-ms 0.3 --db %s/newer.db", 1, "schema version 42"},

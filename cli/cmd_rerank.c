@@ -1,0 +1,198 @@
+/* hwnas runs rerank RUN: the search's best distinct candidates trained again
+ * with a longer budget than its proxy, so the winner is chosen on a less
+ * noisy accuracy. A short proxy ranks neighbours within its noise (about a
+ * point here) and favours networks that learn fast over ones that end up
+ * better; a few longer trainings of the top of the list fix most of that at
+ * a fraction of the search's cost. Validation split only: the test set stays
+ * unseen. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "db/db.h"
+#include "evaluator/data.h"
+#include "evaluator/proxy.h"
+#include "space/arch_json.h"
+
+/* Up to k of the run's candidates: evaluated, distinct archs, best reward
+ * first, only those predicted within the target unless any_latency. */
+static int pick_top(const struct db_candidate *cs, int n, double target_ms, int any_latency,
+                    int k, int *pick)
+{
+    int np = 0;
+    for (int i = 0; i < n && np < k; i++) {
+        const struct db_candidate *c = &cs[i];
+        if (c->status != DB_CAND_OK || isnan(c->val_acc) || isnan(c->reward))
+            continue;
+        if (!any_latency && !(c->predicted_ms <= target_ms))
+            continue;
+        int seen = 0;
+        for (int j = 0; j < np && !seen; j++)
+            seen = strcmp(cs[pick[j]].arch_hash, c->arch_hash) == 0;
+        if (!seen)
+            pick[np++] = i;
+    }
+    return np;
+}
+
+/* The rerank of candidate c under this budget, if one is stored. */
+static const struct db_rerank *find_rerank(const struct db_rerank *rr, int n,
+                                           const struct db_candidate *c, int epochs, int subset,
+                                           uint64_t seed)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(rr[i].arch_hash, c->arch_hash) && rr[i].epochs == epochs &&
+            rr[i].subset == subset && rr[i].seed == seed)
+            return &rr[i];
+    return NULL;
+}
+
+int cmd_runs_rerank(int argc, char **argv)
+{
+    const char *db_flag = NULL, *data = NULL;
+    int top = 5, epochs = 3, subset = 0, threads = 2, any_latency = 0;
+    long seed = -1;
+    const struct cli_flag flags[] = {
+        {"top", CLI_INT, &top, "K", "candidates to train again, best reward first (default 5)"},
+        {"epochs", CLI_INT, &epochs, "E", "training epochs each (default 3)"},
+        {"subset", CLI_INT, &subset, "N",
+         "training images: the first N of the 50k split (default 0: all)"},
+        {"seed", CLI_LONG, &seed, "S", "training seed (default: the run's)"},
+        {"any-latency", CLI_BOOL, &any_latency, NULL,
+         "also candidates predicted over the run's target"},
+        {"threads", CLI_INT, &threads, "T", "training threads (default 2)"},
+        {"data", CLI_STR, &data, "DIR", "IDX dataset folder (default " DATA_DEFAULT_DIR ")"},
+        {"db", CLI_STR, &db_flag, "FILE", "database (default ./hwnas.db or $HWNAS_DB)"},
+        {0},
+    };
+    const struct cli_command cmd = {
+        "runs rerank",
+        "Trains a run's K best distinct candidates (by reward, predicted within the\n"
+        "target) again for E epochs with the full recipe (batch 128, crop/flip,\n"
+        "one-cycle) and validates each on all 10,000 validation images; a less noisy\n"
+        "ranking than the search's short proxy. Each result is stored as it is done;\n"
+        "running again skips what is stored for the same budget and seed, so an\n"
+        "interrupted rerank continues. 'hwnas export RUN --reranked' then exports\n"
+        "the best of them.",
+        "hwnas runs rerank RUN [--top K] [--epochs E] [--subset N] [--seed S] [--any-latency]",
+        flags, 1, 1};
+    char *pos[argc > 0 ? argc : 1];
+    int npos, rc = cli_parse(&cmd, argc, argv, pos, &npos);
+    if (rc)
+        return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
+    if (top < 1 || top > 1000)
+        return cli_usage_error(&cmd, "--top: %d is not in [1, 1000]", top);
+    if (epochs < 1 || epochs > 1000)
+        return cli_usage_error(&cmd, "--epochs: %d is not in [1, 1000]", epochs);
+    if (subset < 0)
+        return cli_usage_error(&cmd, "--subset: %d is negative", subset);
+    if (threads < 1 || threads > 256)
+        return cli_usage_error(&cmd, "--threads: %d is not in [1, 256]", threads);
+
+    struct hw_err e;
+    hw_err_clear(&e);
+    struct db *db;
+    if (db_open(&db, cli_db_path(db_flag), DB_OPEN_EXISTING, &e))
+        return cli_fail(&e);
+    struct db_run r;
+    if (db_run_lookup(db, pos[0], &r, &e)) {
+        db_close(db);
+        return cli_fail(&e);
+    }
+    uint64_t s = seed >= 0 ? (uint64_t)seed : r.seed;
+    struct db_candidate *cs = NULL;
+    struct db_rerank *rr = NULL;
+    int n = 0, nr = 0, *pick = NULL, np = 0;
+    struct data_set train = {0}, val = {0};
+    rc = db_candidate_list(db, r.id, DB_ORDER_REWARD, 0, &cs, &n, &e);
+    if (!rc && !(pick = malloc(sizeof *pick * (size_t)(n ? n : 1))))
+        rc = hw_error(&e, HW_ENOMEM, "out of memory");
+    if (!rc && (np = pick_top(cs, n, r.target_ms, any_latency, top, pick)) == 0)
+        rc = hw_error(&e, HW_ENOTFOUND, "run '%s' has no evaluated candidate predicted within "
+                      "its target %.4f ms (--any-latency takes the others too)", r.name,
+                      r.target_ms);
+    if (!rc)
+        rc = db_rerank_list(db, r.id, &rr, &nr, &e);
+    int todo = 0;
+    for (int i = 0; !rc && i < np; i++)
+        todo += !find_rerank(rr, nr, &cs[pick[i]], epochs, subset, s);
+    struct arch a;
+    if (!rc && todo > 0) {
+        rc = arch_from_json_string(cs[pick[0]].arch_json, "candidate", &a, &e);
+        if (!rc)
+            rc = data_load_trainval(data, a.classes, &train, &val, &e);
+    }
+    char images[32] = "all 50,000";
+    if (subset)
+        snprintf(images, sizeof images, "%d", subset);
+    if (!rc && !cli_quiet)
+        printf("run '%s': %d candidate%s, %d to train (%d epoch%s on %s training images, seed "
+               "%llu)\n", r.name, np, np == 1 ? "" : "s", todo, epochs, epochs == 1 ? "" : "s",
+               images, (unsigned long long)s);
+    struct eval_proxy_config pc;
+    eval_proxy_config_default(&pc);
+    pc.epochs = epochs;
+    pc.subset = subset;
+    pc.val_subset = 0;
+    pc.batch = 128;
+    pc.lr = 0.2;
+    pc.augment = 1;
+    pc.threads = threads;
+    pc.train = &train;
+    pc.val = &val;
+    for (int i = 0, done = 0; !rc && i < np; i++) {
+        const struct db_candidate *c = &cs[pick[i]];
+        if (find_rerank(rr, nr, c, epochs, subset, s))
+            continue;
+        char src[160];
+        snprintf(src, sizeof src, "run %s trial %d", r.name, c->trial);
+        if ((rc = arch_from_json_string(c->arch_json, src, &a, &e)))
+            break;
+        struct eval_result res;
+        if ((rc = eval_proxy(&a, &pc, s, &res, &e)))
+            break;
+        struct db_rerank row = {.run_id = r.id, .candidate_id = c->id, .trial = c->trial,
+                                .epochs = epochs, .subset = subset, .seed = s,
+                                .val_acc = res.val_acc, .wall_s = res.wall_s};
+        snprintf(row.arch_hash, sizeof row.arch_hash, "%s", c->arch_hash);
+        if ((rc = db_rerank_add(db, &row, &e)))
+            break;
+        done++;
+        if (!cli_quiet) {
+            printf("  [%d/%d] trial %d: proxy %.2f%% -> %.2f%% (%.0f s)\n", done, todo, c->trial,
+                   100 * c->val_acc, 100 * res.val_acc, res.wall_s);
+            fflush(stdout);
+        }
+    }
+    free(rr);
+    rr = NULL;
+    if (!rc)
+        rc = db_rerank_list(db, r.id, &rr, &nr, &e);
+    if (!rc) {
+        printf("%6s %12s %9s %9s %7s %7s %8s\n", "trial", "predicted_ms", "proxy", "reranked",
+               "epochs", "subset", "wall_s");
+        for (int j = 0; j < nr; j++) {
+            const struct db_candidate *c = NULL;
+            for (int i = 0; i < n && !c; i++)
+                if (cs[i].id == rr[j].candidate_id)
+                    c = &cs[i];
+            printf("%6d %12.4f %8.2f%% %8.2f%% %7d %7d %8.1f\n", rr[j].trial,
+                   c ? c->predicted_ms : NAN, c ? 100 * c->val_acc : NAN, 100 * rr[j].val_acc,
+                   rr[j].epochs, rr[j].subset, rr[j].wall_s);
+        }
+        if (nr > 0)
+            printf("best: trial %d (export it with 'hwnas export %s --reranked')\n", rr[0].trial,
+                   r.name);
+    }
+    data_set_release(&train);
+    data_set_release(&val);
+    free(rr);
+    free(pick);
+    db_candidate_list_free(cs, n);
+    db_run_release(&r);
+    db_close(db);
+    return rc ? cli_fail(&e) : CLI_EXIT_OK;
+}
