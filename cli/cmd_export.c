@@ -149,6 +149,8 @@ int cmd_export(int argc, char **argv)
     }
     struct db_candidate *cs = NULL;
     int n = 0, *pick = NULL, n_pick = 0;
+    double rerank_acc = NAN;
+    char rerank_note[64] = "";
     rc = db_candidate_list(db, r.id, o.best ? DB_ORDER_REWARD : DB_ORDER_TRIAL, 0, &cs, &n, &e);
     if (!rc && n == 0)
         rc = hw_error(&e, HW_ENOTFOUND, "run '%s' has no candidates yet", r.name);
@@ -158,17 +160,16 @@ int cmd_export(int argc, char **argv)
         pick[n_pick++] = 0;
     } else if (!rc && o.reranked) {
         struct db_rerank *rr = NULL;
-        int nr = 0;
+        int nr = 0, bi, be, bs;
         rc = db_rerank_list(db, r.id, &rr, &nr, &e);
-        if (!rc && nr == 0)
-            rc = hw_error(&e, HW_ENOTFOUND, "run '%s' has no reranked candidates: run 'hwnas "
-                          "runs rerank %s' first", r.name, r.name);
-        for (int i = 0; !rc && i < n && !n_pick; i++)
-            if (cs[i].id == rr[0].candidate_id)
-                pick[n_pick++] = i;
-        if (!rc && !n_pick)
-            rc = hw_error(&e, HW_ENOTFOUND, "run '%s': the reranked trial %d is not among its "
-                          "candidates", r.name, rr[0].trial);
+        if (!rc && !cli_rerank_best(rr, nr, cs, n, r.target_ms, &bi, &rerank_acc, &be, &bs))
+            rc = hw_error(&e, HW_ENOTFOUND, "run '%s' has no reranked candidate within its "
+                          "target: run 'hwnas runs rerank %s' first", r.name, r.name);
+        if (!rc) {
+            pick[n_pick++] = bi;
+            snprintf(rerank_note, sizeof rerank_note, ", reranked %.2f%% (%d epoch%s)",
+                     100 * rerank_acc, be, be == 1 ? "" : "s");
+        }
         free(rr);
     } else if (!rc && o.id >= 0) {
         for (int i = 0; i < n; i++)
@@ -199,8 +200,9 @@ int cmd_export(int argc, char **argv)
     for (int k = 0; !rc && k < n_pick; k++) {
         const struct db_candidate *c = &cs[pick[k]];
         char label[256];
-        snprintf(label, sizeof label, "run %s trial %d: val acc %.2f%%, predicted %.4f ms, "
-                 "reward %.4f", r.name, c->trial, 100 * c->val_acc, c->predicted_ms, c->reward);
+        snprintf(label, sizeof label, "run %s trial %d: proxy val acc %.2f%%%s, predicted %.4f "
+                 "ms, reward %.4f", r.name, c->trial, 100 * c->val_acc, rerank_note,
+                 c->predicted_ms, c->reward);
         if ((rc = candidate_arch(&r, c, &a, &e)))
             break;
         if (o.pareto && !strcmp(o.format, "json") && k)

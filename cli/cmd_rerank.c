@@ -5,6 +5,7 @@
  * better; a few longer trainings of the top of the list fix most of that at
  * a fraction of the search's cost. Validation split only: the test set stays
  * unseen. */
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,57 @@ static const struct db_rerank *find_rerank(const struct db_rerank *rr, int n,
     return NULL;
 }
 
+int cli_rerank_best(const struct db_rerank *rr, int nr, const struct db_candidate *cs, int n,
+                    double target_ms, int *cand, double *acc, int *epochs, int *subset)
+{
+    if (nr == 0)
+        return 0;
+    /* the budget of the newest rerank */
+    const struct db_rerank *newest = &rr[0];
+    for (int i = 1; i < nr; i++)
+        if (rr[i].id > newest->id)
+            newest = &rr[i];
+    int best = -1;
+    double best_acc = -1;
+    for (int i = 0; i < n; i++) {
+        if (!(cs[i].predicted_ms <= target_ms))
+            continue;
+        double sum = 0;
+        int k = 0;
+        for (int j = 0; j < nr; j++)
+            if (rr[j].candidate_id == cs[i].id && rr[j].epochs == newest->epochs &&
+                rr[j].subset == newest->subset) {
+                sum += rr[j].val_acc;
+                k++;
+            }
+        if (k > 0 && sum / k > best_acc) {
+            best_acc = sum / k;
+            best = i;
+        }
+    }
+    if (best < 0)
+        return 0;
+    *cand = best;
+    *acc = best_acc;
+    *epochs = newest->epochs;
+    *subset = newest->subset;
+    return 1;
+}
+
+/* The data folder run r was searched on (its config), or NULL. */
+static const char *run_data_dir(const struct db_run *r, char *buf, size_t size)
+{
+    cJSON *cfg = r->config_json ? cJSON_Parse(r->config_json) : NULL;
+    const cJSON *dd = cJSON_GetObjectItemCaseSensitive(cfg, "data");
+    const char *dir = NULL;
+    if (cJSON_IsString(dd)) {
+        snprintf(buf, size, "%s", dd->valuestring);
+        dir = buf;
+    }
+    cJSON_Delete(cfg);
+    return dir;
+}
+
 int cmd_runs_rerank(int argc, char **argv)
 {
     const char *db_flag = NULL, *data = NULL;
@@ -60,11 +112,11 @@ int cmd_runs_rerank(int argc, char **argv)
         {"epochs", CLI_INT, &epochs, "E", "training epochs each (default 3)"},
         {"subset", CLI_INT, &subset, "N",
          "training images: the first N of the 50k split (default 0: all)"},
-        {"seed", CLI_LONG, &seed, "S", "training seed (default: the run's)"},
+        {"seed", CLI_LONG, &seed, "S", "training seed, >= 0 (default: the run's)"},
         {"any-latency", CLI_BOOL, &any_latency, NULL,
          "also candidates predicted over the run's target"},
         {"threads", CLI_INT, &threads, "T", "training threads (default 2)"},
-        {"data", CLI_STR, &data, "DIR", "IDX dataset folder (default " DATA_DEFAULT_DIR ")"},
+        {"data", CLI_STR, &data, "DIR", "IDX dataset folder (default: the run's)"},
         {"db", CLI_STR, &db_flag, "FILE", "database (default ./hwnas.db or $HWNAS_DB)"},
         {0},
     };
@@ -91,6 +143,11 @@ int cmd_runs_rerank(int argc, char **argv)
         return cli_usage_error(&cmd, "--subset: %d is negative", subset);
     if (threads < 1 || threads > 256)
         return cli_usage_error(&cmd, "--threads: %d is not in [1, 256]", threads);
+    int seed_given = 0;
+    for (int i = 1; i < argc; i++)
+        seed_given |= strcmp(argv[i], "--seed") == 0 || strncmp(argv[i], "--seed=", 7) == 0;
+    if (seed_given && seed < 0)
+        return cli_usage_error(&cmd, "--seed: %ld is negative", seed);
 
     struct hw_err e;
     hw_err_clear(&e);
@@ -103,6 +160,9 @@ int cmd_runs_rerank(int argc, char **argv)
         return cli_fail(&e);
     }
     uint64_t s = seed >= 0 ? (uint64_t)seed : r.seed;
+    char data_buf[1024];
+    if (!data)
+        data = run_data_dir(&r, data_buf, sizeof data_buf);
     struct db_candidate *cs = NULL;
     struct db_rerank *rr = NULL;
     int n = 0, nr = 0, *pick = NULL, np = 0;
@@ -110,6 +170,8 @@ int cmd_runs_rerank(int argc, char **argv)
     rc = db_candidate_list(db, r.id, DB_ORDER_REWARD, 0, &cs, &n, &e);
     if (!rc && !(pick = malloc(sizeof *pick * (size_t)(n ? n : 1))))
         rc = hw_error(&e, HW_ENOMEM, "out of memory");
+    if (!rc && n == 0)
+        rc = hw_error(&e, HW_ENOTFOUND, "run '%s' has no candidates yet", r.name);
     if (!rc && (np = pick_top(cs, n, r.target_ms, any_latency, top, pick)) == 0)
         rc = hw_error(&e, HW_ENOTFOUND, "run '%s' has no evaluated candidate predicted within "
                       "its target %.4f ms (--any-latency takes the others too)", r.name,
@@ -171,7 +233,7 @@ int cmd_runs_rerank(int argc, char **argv)
     rr = NULL;
     if (!rc)
         rc = db_rerank_list(db, r.id, &rr, &nr, &e);
-    if (!rc) {
+    if (!rc && !cli_quiet) {
         printf("%6s %12s %9s %9s %7s %7s %8s\n", "trial", "predicted_ms", "proxy", "reranked",
                "epochs", "subset", "wall_s");
         for (int j = 0; j < nr; j++) {
@@ -183,10 +245,13 @@ int cmd_runs_rerank(int argc, char **argv)
                    c ? c->predicted_ms : NAN, c ? 100 * c->val_acc : NAN, 100 * rr[j].val_acc,
                    rr[j].epochs, rr[j].subset, rr[j].wall_s);
         }
-        if (nr > 0)
-            printf("best: trial %d (export it with 'hwnas export %s --reranked')\n", rr[0].trial,
-                   r.name);
     }
+    int bi, be, bs;
+    double ba;
+    if (!rc && cli_rerank_best(rr, nr, cs, n, r.target_ms, &bi, &ba, &be, &bs))
+        printf("best within the target at %d epoch%s on %s images: trial %d, %.2f%% (export it "
+               "with 'hwnas export %s --reranked')\n", be, be == 1 ? "" : "s",
+               bs ? "a subset of" : "all", cs[bi].trial, 100 * ba, r.name);
     data_set_release(&train);
     data_set_release(&val);
     free(rr);

@@ -34,4 +34,14 @@ int cli_train_arch(const struct arch *a, const struct train_config *tc, uint64_t
 int cli_eval_model(const char *path, const char *data, int test, int batch, double *acc, int *n,
                    const char **name, struct hw_err *err);
 
+/* Shared by runs rerank and export --reranked: the winner of a run's
+ * reranks. Only reranks with the budget (epochs, subset) of the newest one
+ * count, an arch's accuracies over seeds are averaged, and only candidates
+ * predicted within target_ms compete. Returns 1 with *cand (index into cs),
+ * *acc and the budget, or 0 when none qualifies. */
+struct db_rerank;
+struct db_candidate;
+int cli_rerank_best(const struct db_rerank *rr, int nr, const struct db_candidate *cs, int n,
+                    double target_ms, int *cand, double *acc, int *epochs, int *subset);
+
 #endif

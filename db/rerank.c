@@ -9,7 +9,7 @@ static const char sql_rerank_insert[] =
     "wall_s) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 static const char sql_rerank_list[] =
     "SELECT id, run_id, candidate_id, trial, arch_hash, epochs, subset, seed, val_acc, wall_s, "
-    "created_at FROM reranks WHERE run_id = ?1 ORDER BY val_acc DESC, trial";
+    "created_at FROM reranks WHERE run_id = ?1 ORDER BY val_acc DESC, trial, id";
 
 int db_rerank_add(struct db *db, struct db_rerank *r, struct hw_err *err)
 {

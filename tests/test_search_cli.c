@@ -193,45 +193,84 @@ START_TEST(test_search_survives_kill9)
     ck_assert_msg(r.status == 1 && strstr(r.err, "no trial 99"), "%s", r.err);
     cli_run_release(&r);
 
-    /* rerank: the top 3 distinct candidates trained again and stored; a
-     * second call trains nothing; export --reranked takes the best */
+    /* rerank: with the target moved between the candidates' latencies, the
+     * two best distinct candidates within it are trained again and stored;
+     * a second call trains nothing, a lost row is trained again; export
+     * --reranked takes the better of the two */
     snprintf(args, sizeof args, "export k --reranked --db %s", a_db);
     ck_assert_int_eq(cli_run(&r, args), 0);
-    ck_assert_msg(r.status == 1 && strstr(r.err, "no reranked candidates"), "%s", r.err);
-    cli_run_release(&r);
-    snprintf(args, sizeof args, "runs rerank k --top 3 --epochs 1 --subset 256 --any-latency "
-             "--threads 1 --db %s", a_db);
-    ck_assert_int_eq(cli_run(&r, args), 0);
-    ck_assert_msg(r.status == 0 && strstr(r.out, "3 to train") && strstr(r.out, "best: trial"),
-                  "exit %d: %s%s", r.status, r.out, r.err);
-    cli_run_release(&r);
-    ck_assert_int_eq(cli_run(&r, args), 0);
-    ck_assert_msg(r.status == 0 && strstr(r.out, "0 to train"), "%s%s", r.out, r.err);
+    ck_assert_msg(r.status == 1 && strstr(r.err, "no reranked candidate"), "%s", r.err);
     cli_run_release(&r);
     struct db *db;
     struct hw_err he;
     ck_assert_int_eq(db_open(&db, a_db, DB_OPEN_EXISTING, &he), HW_OK);
     struct db_run run;
     ck_assert_int_eq(db_run_lookup(db, "k", &run, &he), HW_OK);
+    struct db_candidate *cs;
+    int nc;
+    ck_assert_int_eq(db_candidate_list(db, run.id, DB_ORDER_REWARD, 0, &cs, &nc, &he), HW_OK);
+    double lat[64];
+    int nl = 0;
+    for (int i = 0; i < nc && nl < 64; i++)
+        if (cs[i].status == DB_CAND_OK)
+            lat[nl++] = cs[i].predicted_ms;
+    for (int i = 1; i < nl; i++) /* sort to take the median */
+        for (int k = i; k > 0 && lat[k] < lat[k - 1]; k--) {
+            double t = lat[k];
+            lat[k] = lat[k - 1];
+            lat[k - 1] = t;
+        }
+    double target = lat[nl / 2];
+    int want[2], nw = 0; /* the first two distinct ok candidates within it, by reward */
+    for (int i = 0; i < nc && nw < 2; i++) {
+        int seen = cs[i].status != DB_CAND_OK || !(cs[i].predicted_ms <= target);
+        for (int k = 0; k < nw && !seen; k++)
+            seen = strcmp(cs[want[k]].arch_hash, cs[i].arch_hash) == 0;
+        if (!seen)
+            want[nw++] = i;
+    }
+    ck_assert_int_eq(nw, 2);
+    sqlite3 *rawdb;
+    char sql[160];
+    ck_assert_int_eq(sqlite3_open(a_db, &rawdb), SQLITE_OK);
+    snprintf(sql, sizeof sql, "UPDATE runs SET target_ms = %.17g WHERE name = 'k'", target);
+    ck_assert_int_eq(sqlite3_exec(rawdb, sql, NULL, NULL, NULL), SQLITE_OK);
+    snprintf(args, sizeof args, "runs rerank k --top 2 --epochs 1 --subset 256 --threads 1 "
+             "--db %s", a_db);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0 && strstr(r.out, "2 to train") && strstr(r.out, "best within"),
+                  "exit %d: %s%s", r.status, r.out, r.err);
+    cli_run_release(&r);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0 && strstr(r.out, "0 to train"), "%s%s", r.out, r.err);
+    cli_run_release(&r);
+    snprintf(sql, sizeof sql, "DELETE FROM reranks WHERE trial = %d", cs[want[1]].trial);
+    ck_assert_int_eq(sqlite3_exec(rawdb, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(rawdb);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0 && strstr(r.out, "1 to train"), "%s%s", r.out, r.err);
+    cli_run_release(&r);
     struct db_rerank *rr;
     int nr;
     ck_assert_int_eq(db_rerank_list(db, run.id, &rr, &nr, &he), HW_OK);
-    ck_assert_int_eq(nr, 3);
+    ck_assert_int_eq(nr, 2);
     for (int i = 0; i < nr; i++) {
         ck_assert(rr[i].epochs == 1 && rr[i].subset == 256 && rr[i].val_acc > 0);
-        ck_assert(i == 0 || rr[i].val_acc <= rr[i - 1].val_acc);
-        for (int j = 0; j < i; j++)
-            ck_assert_str_ne(rr[i].arch_hash, rr[j].arch_hash);
+        ck_assert(rr[i].seed == run.seed); /* the run's seed by default */
+        ck_assert(rr[i].trial == cs[want[0]].trial || rr[i].trial == cs[want[1]].trial);
     }
+    ck_assert(rr[0].val_acc >= rr[1].val_acc && rr[0].trial != rr[1].trial);
     int best_trial = rr[0].trial;
     free(rr);
+    db_candidate_list_free(cs, nc);
     db_run_release(&run);
     db_close(db);
     snprintf(args, sizeof args, "export k --reranked --format timm --db %s", a_db);
     ck_assert_int_eq(cli_run(&r, args), 0);
     char label[64];
     snprintf(label, sizeof label, "run k trial %d:", best_trial);
-    ck_assert_msg(r.status == 0 && strstr(r.out, label), "%s%s", r.out, r.err);
+    ck_assert_msg(r.status == 0 && strstr(r.out, label) && strstr(r.out, "reranked"), "%s%s",
+                  r.out, r.err);
     cli_run_release(&r);
     snprintf(args, sizeof args, "runs show k --db %s", a_db);
     ck_assert_int_eq(cli_run(&r, args), 0);
@@ -267,6 +306,7 @@ START_TEST(test_search_refusals)
         {"runs rerank k --top 0 --db %s/x.db", 2, "--top: 0"},
         {"runs rerank k --epochs 0 --db %s/x.db", 2, "--epochs: 0"},
         {"runs rerank nosuchrun --db %s/x.db", 1, "nosuchrun"},
+        {"runs rerank k --seed -3 --db %s/x.db", 2, "--seed: -3 is negative"},
         {"export k --best --format onnx --db %s/x.db", 2, "'onnx' is not json"},
         {"runs list --db %s/newer.db", 1, "schema version 42"},
         {"search --space fmnist --target-ms 0.3 --db %s/newer.db", 1, "schema version 42"},

@@ -1,0 +1,60 @@
+#!/bin/sh
+# The issue-5 experiment end to end (hours, not minutes; run it on a quiet
+# machine, from the repo root after `make`):
+#   1. profile this CPU for the fmnist space (table + calibration)
+#   2. target T = 0.6 x fmnist-ref's predicted latency
+#   3. search with rl and evolution (hard constraint), one after the other
+#   4. rerank each run's top K within T with a longer training
+#   5. train the reranked winners and fmnist-ref with the same 10-epoch recipe,
+#      report validation and test accuracy and the measured latency of each
+# Everything goes to $DB (default search-experiment.db) and $OUT/.
+# Knobs (environment): TRIALS (250), RERANK_TOP (5), RERANK_EPOCHS (3),
+# RERANK_SUBSET (0: all 50k),
+# FINAL_EPOCHS (10), SEED (1), PROXY (extra search flags, e.g.
+# "--proxy-epochs 1 --proxy-subset 20000"), CONTROLLERS ("rl evolution").
+set -e
+HWNAS=${HWNAS:-./hwnas}
+DB=${DB:-search-experiment.db}
+OUT=${OUT:-search-experiment}
+TRIALS=${TRIALS:-250}
+RERANK_TOP=${RERANK_TOP:-5}
+RERANK_EPOCHS=${RERANK_EPOCHS:-3}
+RERANK_SUBSET=${RERANK_SUBSET:-0}
+FINAL_EPOCHS=${FINAL_EPOCHS:-10}
+SEED=${SEED:-1}
+CONTROLLERS=${CONTROLLERS:-rl evolution}
+mkdir -p "$OUT"
+step() { printf '\n== %s (%s)\n' "$*" "$(date +%H:%M:%S)"; }
+
+step "profile"
+$HWNAS profile --space fmnist --db "$DB"
+ref_us=$($HWNAS latency fmnist-ref --db "$DB" --json --quiet | grep '"predicted_us"' | tr -dc '0-9.')
+target=$(awk -v us="$ref_us" 'BEGIN { printf "%.4f", 0.6 * us / 1000 }')
+echo "target ${target} ms = 0.6 x fmnist-ref's predicted ${ref_us} us"
+
+for c in $CONTROLLERS; do
+    name="$c-s$SEED"
+    step "search $name"
+    if $HWNAS runs show "$name" --db "$DB" >/dev/null 2>&1; then
+        $HWNAS search --resume "$name" --trials "$TRIALS" --db "$DB"
+    else
+        # shellcheck disable=SC2086 # PROXY is a list of flags
+        $HWNAS search --space fmnist --target-ms "$target" --hard --controller "$c" \
+            --trials "$TRIALS" --seed "$SEED" --name "$name" $PROXY --db "$DB"
+    fi
+    $HWNAS runs pareto "$name" --svg "$OUT/$name-front.svg" --db "$DB"
+    step "rerank $name"
+    $HWNAS runs rerank "$name" --top "$RERANK_TOP" --epochs "$RERANK_EPOCHS" \
+        --subset "$RERANK_SUBSET" --db "$DB"
+    step "train the winner of $name"
+    $HWNAS export "$name" --reranked --out "$OUT/$name-winner.json" --db "$DB"
+    $HWNAS export "$name" --reranked --train-final "$FINAL_EPOCHS" \
+        --model "$OUT/$name-winner.hwm" --db "$DB"
+    $HWNAS latency "$OUT/$name-winner.json" --measure --db "$DB"
+done
+
+step "fmnist-ref, the same recipe"
+$HWNAS train fmnist-ref --epochs "$FINAL_EPOCHS" --seed "$SEED" --out "$OUT/fmnist-ref.hwm"
+$HWNAS eval "$OUT/fmnist-ref.hwm" --split test
+$HWNAS latency fmnist-ref --measure --db "$DB"
+step "done: $DB, $OUT/"
