@@ -82,7 +82,7 @@ asan: deps
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    EXTRA_CFLAGS= build-asan/run_tests build-asan/hwnas
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	    CK_DEFAULT_TIMEOUT=$${CK_DEFAULT_TIMEOUT:-300} HWNAS_BIN=$(CURDIR)/build-asan/hwnas HWNAS_ROOT=$(CURDIR) HWNAS_ASAN=1 build-asan/run_tests
+	    CK_DEFAULT_TIMEOUT=$${CK_DEFAULT_TIMEOUT:-300} CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-2} HWNAS_BIN=$(CURDIR)/build-asan/hwnas HWNAS_ROOT=$(CURDIR) HWNAS_ASAN=1 build-asan/run_tests
 
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 $(BUILD)/bench/%: bench/%.c $(LIB)
