@@ -24,6 +24,9 @@
  *       full-training accuracies a fidelity run wrote (FULL_FILE: "SET/N",
  *       then one per line in percent, maybe fewer than N when the run was
  *       stopped early; without the first line, set "mid"): Kendall's tau and the median cost.
+ *       bench/data/fidelity-wide.txt holds the 10-epoch accuracies of the 12 wide archs
+ *       (seed 1, measured 2026-11-26..29, about 3 h on 2 cores), so proxies can be compared
+ *       without training them again: bench_train proxies bench/data/fidelity-wide.txt ...
  * The data are read once. Threads: all online cores unless given. */
 #include <math.h>
 #include <stdio.h>
