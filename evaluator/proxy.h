@@ -25,20 +25,27 @@ struct eval_proxy_config {
     const struct data_set *train, *val;
 };
 
-/* Cheap defaults: the anchor recipe (one-cycle, lr 0.2, BN recalibration)
+/* Defaults: the anchor recipe (one-cycle, lr 0.2, BN recalibration)
  * shortened to EVAL_PROXY_EPOCHS epochs on the first EVAL_PROXY_SUBSET
  * training images, validated on the first EVAL_PROXY_VAL_SUBSET validation
- * images, with batch EVAL_PROXY_BATCH and no augmentation. With the anchor's
- * batch 128 and crop/flip, 2 x 6,000 images are only 94 steps and candidates
- * stop at 74-78 % (still mostly ranking how fast a net starts to learn);
- * batch 64 without augmentation reaches 83-85 % on the same 12 fidelity
- * archs at a lower cost (bench_train proxies: median 15 s vs 17 s). Neither
- * ranks those 12 archs (all within 1.1 points after 10 epochs) better than
- * chance: Kendall tau 0.06 vs -0.18..0.12. */
+ * images (0: all 10,000), with batch EVAL_PROXY_BATCH and no augmentation.
+ * Batch 128 with crop/flip learns too little in so few steps (candidates stop
+ * at 74-78 %). Chosen on the 12 "wide" fidelity archs (2-27 MMACs) against
+ * their 10-epoch accuracies (bench/data/fidelity-wide.txt), Kendall tau and
+ * median cost per candidate on 2 cores:
+ *     2 x  6,000, val  4,000   0.15  ~10 s   (the earlier default)
+ *     2 x  6,000, val 10,000   0.30   15 s
+ *     1 x 20,000, val  4,000   0.24   18 s
+ *     1 x 20,000, val 10,000   0.24   19 s
+ *     2 x 10,000, val 10,000   0.58   22 s   (this default)
+ * A 4,000-image validation alone carries about +-0.6 points of noise, as much
+ * as the 10-epoch gaps between half of those archs. Picked as the best of
+ * five budgets on one set and one seed: confirm on another before trusting
+ * the exact figure. */
 #define EVAL_PROXY_BATCH 64
 #define EVAL_PROXY_EPOCHS 2
-#define EVAL_PROXY_SUBSET 6000
-#define EVAL_PROXY_VAL_SUBSET 4000
+#define EVAL_PROXY_SUBSET 10000
+#define EVAL_PROXY_VAL_SUBSET 0
 void eval_proxy_config_default(struct eval_proxy_config *c);
 
 struct eval_result {
