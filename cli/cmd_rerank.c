@@ -6,6 +6,7 @@
  * a fraction of the search's cost. Validation split only: the test set stays
  * unseen. */
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,9 @@ static const struct db_rerank *find_rerank(const struct db_rerank *rr, int n,
             return &rr[i];
     return NULL;
 }
+
+/* --seed's value when not given: train with the run's own seed. */
+#define SEED_RUNS LONG_MIN
 
 int cli_rerank_best(const struct db_rerank *rr, int nr, const struct db_candidate *cs, int n,
                     double target_ms, int *cand, double *acc, int *epochs, int *subset)
@@ -106,7 +110,7 @@ int cmd_runs_rerank(int argc, char **argv)
 {
     const char *db_flag = NULL, *data = NULL;
     int top = 5, epochs = 3, subset = 0, threads = 2, any_latency = 0;
-    long seed = -1;
+    long seed = SEED_RUNS;
     const struct cli_flag flags[] = {
         {"top", CLI_INT, &top, "K", "candidates to train again, best reward first (default 5)"},
         {"epochs", CLI_INT, &epochs, "E", "training epochs each (default 3)"},
@@ -143,10 +147,7 @@ int cmd_runs_rerank(int argc, char **argv)
         return cli_usage_error(&cmd, "--subset: %d is negative", subset);
     if (threads < 1 || threads > 256)
         return cli_usage_error(&cmd, "--threads: %d is not in [1, 256]", threads);
-    int seed_given = 0;
-    for (int i = 1; i < argc; i++)
-        seed_given |= strcmp(argv[i], "--seed") == 0 || strncmp(argv[i], "--seed=", 7) == 0;
-    if (seed_given && seed < 0)
+    if (seed != SEED_RUNS && seed < 0)
         return cli_usage_error(&cmd, "--seed: %ld is negative", seed);
 
     struct hw_err e;
@@ -159,7 +160,7 @@ int cmd_runs_rerank(int argc, char **argv)
         db_close(db);
         return cli_fail(&e);
     }
-    uint64_t s = seed >= 0 ? (uint64_t)seed : r.seed;
+    uint64_t s = seed == SEED_RUNS ? r.seed : (uint64_t)seed;
     char data_buf[1024];
     if (!data)
         data = run_data_dir(&r, data_buf, sizeof data_buf);
