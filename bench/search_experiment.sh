@@ -11,7 +11,13 @@
 # Knobs (environment): TRIALS (250), RERANK_TOP (5), RERANK_EPOCHS (3),
 # RERANK_SUBSET (0: all 50k),
 # FINAL_EPOCHS (10), SEED (1), PROXY (extra search flags, e.g.
-# "--proxy-epochs 1 --proxy-subset 20000"), CONTROLLERS ("rl evolution").
+# "--proxy-epochs 1 --proxy-subset 20000"), CONTROLLERS ("rl evolution"),
+# SEARCH_FLAGS (more search flags, e.g. "--max-over 1 --population 30"),
+# TIME_BUDGET (per search, e.g. 60m; empty: none), THREADS (training threads,
+# 2), REF (1: also train fmnist-ref; 0: skip it).
+# On 2 cores, two pipelines side by side (one per controller, each with its
+# own copy of a profiled database, THREADS=1, REF=0 in one) finish sooner
+# than one after the other with 2 threads: small nets scale poorly to 2.
 set -e
 HWNAS=${HWNAS:-./hwnas}
 DB=${DB:-search-experiment.db}
@@ -23,6 +29,10 @@ RERANK_SUBSET=${RERANK_SUBSET:-0}
 FINAL_EPOCHS=${FINAL_EPOCHS:-10}
 SEED=${SEED:-1}
 CONTROLLERS=${CONTROLLERS:-rl evolution}
+TIME_BUDGET=${TIME_BUDGET:-}
+THREADS=${THREADS:-2}
+REF=${REF:-1}
+budget=${TIME_BUDGET:+--time-budget $TIME_BUDGET}
 mkdir -p "$OUT"
 step() { printf '\n== %s (%s)\n' "$*" "$(date +%H:%M:%S)"; }
 
@@ -36,25 +46,30 @@ for c in $CONTROLLERS; do
     name="$c-s$SEED"
     step "search $name"
     if $HWNAS runs show "$name" --db "$DB" >/dev/null 2>&1; then
-        $HWNAS search --resume "$name" --trials "$TRIALS" --db "$DB"
+        # shellcheck disable=SC2086 # budget is empty or one flag and its value
+        $HWNAS search --resume "$name" --trials "$TRIALS" $budget --db "$DB"
     else
         # shellcheck disable=SC2086 # PROXY is a list of flags
         $HWNAS search --space fmnist --target-ms "$target" --hard --controller "$c" \
-            --trials "$TRIALS" --seed "$SEED" --name "$name" $PROXY --db "$DB"
+            --trials "$TRIALS" --seed "$SEED" --name "$name" --train-threads "$THREADS" \
+            $budget $PROXY $SEARCH_FLAGS --db "$DB"
     fi
     $HWNAS runs pareto "$name" --svg "$OUT/$name-front.svg" --db "$DB"
     step "rerank $name"
     $HWNAS runs rerank "$name" --top "$RERANK_TOP" --epochs "$RERANK_EPOCHS" \
-        --subset "$RERANK_SUBSET" --db "$DB"
+        --subset "$RERANK_SUBSET" --threads "$THREADS" --db "$DB"
     step "train the winner of $name"
     $HWNAS export "$name" --reranked --out "$OUT/$name-winner.json" --db "$DB"
     $HWNAS export "$name" --reranked --train-final "$FINAL_EPOCHS" \
-        --model "$OUT/$name-winner.hwm" --db "$DB"
+        --model "$OUT/$name-winner.hwm" --threads "$THREADS" --db "$DB"
     $HWNAS latency "$OUT/$name-winner.json" --measure --db "$DB"
 done
 
-step "fmnist-ref, the same recipe"
-$HWNAS train fmnist-ref --epochs "$FINAL_EPOCHS" --seed "$SEED" --out "$OUT/fmnist-ref.hwm"
-$HWNAS eval "$OUT/fmnist-ref.hwm" --split test
-$HWNAS latency fmnist-ref --measure --db "$DB"
+if [ "$REF" = 1 ]; then
+    step "fmnist-ref, the same recipe"
+    $HWNAS train fmnist-ref --epochs "$FINAL_EPOCHS" --seed "$SEED" --threads "$THREADS" \
+        --out "$OUT/fmnist-ref.hwm"
+    $HWNAS eval "$OUT/fmnist-ref.hwm" --split test
+    $HWNAS latency fmnist-ref --measure --db "$DB"
+fi
 step "done: $DB, $OUT/"

@@ -27,7 +27,7 @@ static void on_sigint(int sig)
 
 struct opts {
     const char *space, *controller, *device, *name, *resume, *db, *data;
-    double target_ms, w, time_budget;
+    double target_ms, w, time_budget, max_over;
     int hard, trials, lat_threads, train_threads, population, sample_size, hidden;
     double lr;
     long seed;
@@ -45,6 +45,7 @@ static const struct cli_flag flags[] = {
     {"seed", CLI_LONG, &o.seed, "S", "seed of the controller and of every proxy training (default 1)"},
     {"w", CLI_DOUBLE, &o.w, "W", "reward exponent w (soft constraint, default -0.07)"},
     {"hard", CLI_BOOL, &o.hard, NULL, "hard constraint: w = 0 under the target, -1 over it"},
+    {"max-over", CLI_DOUBLE, &o.max_over, "R", "train only proposals predicted <= R x target; redraw the others untrained (default: train all, as MnasNet)"},
     {"device", CLI_STR, &o.device, "ID", "latency table of this device (id or hash; default this machine)"},
     {"threads", CLI_INT, &o.lat_threads, "N", "threads the latency table was profiled with (default 1)"},
     {"train-threads", CLI_INT, &o.train_threads, "N", "threads for proxy training (default 2)"},
@@ -127,6 +128,9 @@ static void trial_hook(void *p, const struct search_trial_info *t)
            t->trial, eta, t->predicted_ms, t->predicted_ms <= c->target_ms ? "<=T" : "> T",
            100 * t->val_acc, t->reward, t->duplicate ? " (duplicate, not retrained)" : "",
            t->best_reward, best_acc);
+    if (t->redrawn > 0)
+        printf("           (%d proposal%s over the training cap redrawn before it)\n", t->redrawn,
+               t->redrawn == 1 ? "" : "s");
     fflush(stdout);
 }
 
@@ -145,6 +149,8 @@ static char *config_json(const struct opts *op, const char *calibration)
     cJSON_AddNumberToObject(root, "train_threads", op->train_threads);
     cJSON_AddStringToObject(root, "data", op->data ? op->data : DATA_DEFAULT_DIR);
     cJSON_AddBoolToObject(root, "hard", op->hard);
+    if (op->max_over > 0)
+        cJSON_AddNumberToObject(root, "max_over", op->max_over);
     char *s = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     return s;
@@ -177,6 +183,8 @@ static int config_read(const char *text, struct opts *op, struct hw_err *err)
     const cJSON *tt = cJSON_GetObjectItemCaseSensitive(root, "train_threads");
     const cJSON *dd = cJSON_GetObjectItemCaseSensitive(root, "data");
     op->lat_threads = cJSON_IsNumber(lt) ? lt->valueint : 1;
+    const cJSON *mo = cJSON_GetObjectItemCaseSensitive(root, "max_over");
+    op->max_over = cJSON_IsNumber(mo) ? mo->valuedouble : 0; /* absent: no cap */
     if (!o.train_threads) /* the only knob a resume may change: not part of the result */
         op->train_threads = cJSON_IsNumber(tt) ? tt->valueint : 2;
     static char data[1024];
@@ -206,6 +214,8 @@ int cmd_search(int argc, char **argv)
         return cli_usage_error(&cmd, "--proxy-augment: %d is not 0 or 1", o.proxy.augment);
     if (o.seed < 0)
         return cli_usage_error(&cmd, "--seed: %ld is negative", o.seed);
+    if (o.max_over < 0 || isnan(o.max_over))
+        return cli_usage_error(&cmd, "--max-over: %g is not a positive ratio", o.max_over);
     if (o.population < 0 || o.sample_size < 0 || o.hidden < 0 || o.lr < 0)
         return cli_usage_error(&cmd, "--population/--sample-size/--hidden/--lr must be positive");
     struct eval_proxy_config dp;
@@ -214,7 +224,8 @@ int cmd_search(int argc, char **argv)
                     o.proxy.val_subset != dp.val_subset || o.proxy.batch != dp.batch ||
                     o.proxy.lr != dp.lr || o.proxy.augment != dp.augment;
     if (o.resume && (o.space || o.target_ms > 0 || o.controller || o.name || o.device || o.hard ||
-                     o.population || o.sample_size || o.hidden || o.lr > 0 || proxy_set))
+                     o.population || o.sample_size || o.hidden || o.lr > 0 || o.max_over > 0 ||
+                     proxy_set))
         return cli_usage_error(&cmd, "--resume continues a run with its own configuration; "
                                      "only --trials, --time-budget and --train-threads may change");
 
@@ -353,7 +364,11 @@ int cmd_search(int argc, char **argv)
            run.target_ms, run.w_alpha, run.w_beta, done, run.trials_max);
     fflush(stdout);
     struct search_hooks hooks = {predict_hook, &c, eval_hook, &c, trial_hook, &c};
-    struct search_limits lim = {run.trials_max, o.time_budget, &stop_requested};
+    struct search_limits lim = {run.trials_max, o.time_budget, &stop_requested,
+                                o.max_over * run.target_ms};
+    if (o.max_over > 0)
+        log_info("training cap: proposals predicted over %.4f ms (%g x target) are redrawn "
+                 "untrained", lim.max_train_ms, o.max_over);
     struct reward_cfg rcfg = {run.target_ms, run.w_alpha, run.w_beta};
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

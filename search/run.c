@@ -48,19 +48,34 @@ static int run_bests(struct db *db, int64_t run_id, double target_ms, double *be
     return HW_OK;
 }
 
-/* One trial: propose, evaluate (or reuse a duplicate's result), store the
+/* One trial: propose (redrawing proposals over the training cap), evaluate (or reuse a duplicate's result), store the
  * candidate and the controller state in one transaction. */
 static int search_trial(struct db *db, int64_t run_id, int trial, const struct space *s,
                         const struct reward_cfg *rc, struct ctrl *c, uint64_t seed,
-                        const struct search_hooks *h, struct search_trial_info *info,
-                        struct hw_err *err)
+                        const struct search_hooks *h, double max_train_ms,
+                        struct search_trial_info *info, struct hw_err *err)
 {
     int tokens[CTRL_MAX_TOKENS];
     struct arch a;
-    ctrl_propose(c, tokens);
-    int st = space_decode(s, tokens, &a, err);
-    if (st)
-        return st;
+    double pred_ms = NAN; /* known once a capped proposal was predicted */
+    int st;
+    info->redrawn = 0;
+    for (;;) {
+        ctrl_propose(c, tokens);
+        if ((st = space_decode(s, tokens, &a, err)))
+            return st;
+        if (!(max_train_ms > 0))
+            break;
+        if ((st = h->predict_ms(h->predict_ctx, &a, &pred_ms, err)))
+            return st;
+        if (pred_ms <= max_train_ms)
+            break;
+        if (++info->redrawn >= SEARCH_MAX_REDRAWS)
+            return hw_error(err, HW_EINVAL,
+                            "%d proposals in a row were predicted over the training cap of "
+                            "%.4f ms; raise the cap or the target",
+                            info->redrawn, max_train_ms);
+    }
     struct db_candidate cand;
     memset(&cand, 0, sizeof cand);
     cand.run_id = run_id;
@@ -83,7 +98,9 @@ static int search_trial(struct db *db, int64_t run_id, int trial, const struct s
         db_candidate_release(&prev);
         info->duplicate = 1;
     } else if (st == HW_ENOTFOUND) {
-        if ((st = h->predict_ms(h->predict_ctx, &a, &cand.predicted_ms, err)))
+        if (isfinite(pred_ms))
+            cand.predicted_ms = pred_ms;
+        else if ((st = h->predict_ms(h->predict_ctx, &a, &cand.predicted_ms, err)))
             return st;
         if ((st = h->evaluate(h->eval_ctx, &a, search_trial_seed(seed, trial), &cand.val_acc,
                               &cand.wall_s, err)))
@@ -144,7 +161,8 @@ int search_run(struct db *db, int64_t run_id, const struct space *s,
             return HW_OK;
         if (lim->stop && *lim->stop)
             return hw_error(err, HW_EINTR, "search stopped after %d candidates", trial);
-        if ((st = search_trial(db, run_id, trial, s, rc, c, seed, hooks, &info, err)))
+        if ((st = search_trial(db, run_id, trial, s, rc, c, seed, hooks, lim->max_train_ms,
+                               &info, err)))
             return hw_error_prefix(err, "trial %d", trial);
         info.elapsed_s = timer_since_s(t0);
         if (hooks->on_trial)

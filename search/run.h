@@ -20,6 +20,7 @@ struct search_trial_info {
     int trial;          /* 0-based index within the run */
     int trials_max;     /* 0: no limit */
     int duplicate;      /* 1 when the arch was evaluated before in this run */
+    int redrawn;        /* proposals over the training cap drawn before this one */
     double predicted_ms, val_acc, reward, wall_s;
     double best_reward;
     double best_acc_under_target; /* NaN until a candidate meets the target */
@@ -45,7 +46,16 @@ struct search_limits {
     int trials_max;        /* stop when the run has this many candidates; 0: none */
     double time_budget_s;  /* stop starting trials after this long (this session); 0: none */
     volatile sig_atomic_t *stop; /* set by a signal handler; checked between trials */
+    /* Training cap: a proposal predicted above max_train_ms is never trained
+     * nor reported to the controller; the controller is asked again (at most
+     * SEARCH_MAX_REDRAWS times in a row, then the trial fails). The redraws
+     * advance the controller's RNG, which is saved with the next candidate,
+     * so resumes still continue the same sequence. 0: no cap (MnasNet: every
+     * proposal is trained and the reward's latency term penalizes it). */
+    double max_train_ms;
 };
+
+#define SEARCH_MAX_REDRAWS 20000
 
 /* Runs trials for run_id until a limit or *stop. The controller c must be
  * the run's controller in the state saved with its last candidate (or fresh

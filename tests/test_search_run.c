@@ -88,6 +88,31 @@ static char *hashes(struct db *db, int64_t run)
     return s;
 }
 
+/* Runs `part` then, after a simulated crash (the in-memory controller is
+ * dropped and the saved state reloaded), `all` on run r2 of d2, and checks
+ * that it stores the same candidates as run r1 of d1 (already run with
+ * `all`). Frees c2. */
+static void check_resume_matches(struct db *d1, int64_t r1, struct db *d2, int64_t r2,
+                                 const struct space *s, const struct reward_cfg *rc,
+                                 struct ctrl *c2, const struct search_limits *part,
+                                 const struct search_limits *all)
+{
+    struct hw_err e;
+    ck_assert_int_eq(search_run(d2, r2, s, rc, c2, 3, &hooks, part, &e), HW_OK);
+    ctrl_free(c2);
+    void *blob;
+    size_t len;
+    ck_assert_int_eq(db_run_load_state(d2, r2, &blob, &len, &e), HW_OK);
+    ck_assert_int_eq(ctrl_load(&c2, blob, len, &e), HW_OK);
+    free(blob);
+    ck_assert_int_eq(search_run(d2, r2, s, rc, c2, 3, &hooks, all, &e), HW_OK);
+    char *h1 = hashes(d1, r1), *h2 = hashes(d2, r2);
+    ck_assert_str_eq(h1, h2);
+    free(h1);
+    free(h2);
+    ctrl_free(c2);
+}
+
 START_TEST(test_search_stores_every_trial_once)
 {
     char path[64];
@@ -137,21 +162,8 @@ START_TEST(test_search_resume_same_sequence)
         struct ctrl *c1 = new_ctrl(&s, (enum ctrl_kind)kind), *c2 = new_ctrl(&s, (enum ctrl_kind)kind);
         struct search_limits all = {24, 0, NULL}, part = {9, 0, NULL};
         ck_assert_int_eq(search_run(d1, r1, &s, &rc, c1, 3, &hooks, &all, &e), HW_OK);
-        ck_assert_int_eq(search_run(d2, r2, &s, &rc, c2, 3, &hooks, &part, &e), HW_OK);
-        /* "crash": drop the in-memory controller, reload the saved state */
-        ctrl_free(c2);
-        void *blob;
-        size_t len;
-        ck_assert_int_eq(db_run_load_state(d2, r2, &blob, &len, &e), HW_OK);
-        ck_assert_int_eq(ctrl_load(&c2, blob, len, &e), HW_OK);
-        free(blob);
-        ck_assert_int_eq(search_run(d2, r2, &s, &rc, c2, 3, &hooks, &all, &e), HW_OK);
-        char *h1 = hashes(d1, r1), *h2 = hashes(d2, r2);
-        ck_assert_str_eq(h1, h2);
-        free(h1);
-        free(h2);
+        check_resume_matches(d1, r1, d2, r2, &s, &rc, c2, &part, &all);
         ctrl_free(c1);
-        ctrl_free(c2);
     }
     db_close(d1);
     db_close(d2);
@@ -184,6 +196,55 @@ START_TEST(test_search_stop_flag)
 }
 END_TEST
 
+START_TEST(test_search_training_cap)
+{
+    /* With a cap, no candidate over it is stored or trained, the redraws
+     * happen (more predictions than candidates), a crash + resume continues
+     * the same sequence for every controller, and an unreachable cap fails
+     * with a message instead of looping. */
+    char p1[64], p2[64];
+    struct db *d1 = tmp_db(p1), *d2 = tmp_db(p2);
+    struct space s;
+    struct hw_err e;
+    ck_assert_int_eq(space_load_builtin("fmnist", &s, &e), HW_OK);
+    struct reward_cfg rc = reward_cfg_hard(0.5);
+    for (int kind = 0; kind < 3; kind++) {
+        char name[8];
+        snprintf(name, sizeof name, "k%d", kind);
+        int64_t r1 = new_run(d1, name), r2 = new_run(d2, name);
+        struct ctrl *c1 = new_ctrl(&s, (enum ctrl_kind)kind), *c2 = new_ctrl(&s, (enum ctrl_kind)kind);
+        struct search_limits all = {20, 0, NULL, 0.5}, part = {7, 0, NULL, 0.5};
+        n_predict = n_eval = 0;
+        ck_assert_msg(search_run(d1, r1, &s, &rc, c1, 3, &hooks, &all, &e) == HW_OK, "%s", e.msg);
+        struct db_candidate *cs;
+        int n, ok = 0;
+        ck_assert_int_eq(db_candidate_list(d1, r1, DB_ORDER_TRIAL, 0, &cs, &n, &e), HW_OK);
+        ck_assert_int_eq(n, 20);
+        for (int i = 0; i < n; i++) {
+            ck_assert_msg(cs[i].predicted_ms <= 0.5, "kind %d trial %d: %g ms over the cap", kind,
+                          i, cs[i].predicted_ms);
+            ok += cs[i].status == DB_CAND_OK;
+        }
+        db_candidate_list_free(cs, n);
+        ck_assert_int_eq(n_eval, ok);
+        ck_assert_msg(n_predict > ok + 20, "kind %d: %d predictions for %d trained", kind,
+                      n_predict, ok);
+        check_resume_matches(d1, r1, d2, r2, &s, &rc, c2, &part, &all);
+        ctrl_free(c1);
+    }
+    int64_t r = new_run(d1, "nothing-fits");
+    struct ctrl *c = new_ctrl(&s, CTRL_RANDOM);
+    struct search_limits tiny = {5, 0, NULL, 1e-6};
+    ck_assert_int_eq(search_run(d1, r, &s, &rc, c, 3, &hooks, &tiny, &e), HW_EINVAL);
+    ck_assert_msg(strstr(e.msg, "training cap") != NULL, "%s", e.msg);
+    ctrl_free(c);
+    db_close(d1);
+    db_close(d2);
+    unlink(p1);
+    unlink(p2);
+}
+END_TEST
+
 Suite *suite_search_run(void)
 {
     Suite *s = suite_create("search_run");
@@ -192,6 +253,7 @@ Suite *suite_search_run(void)
     tcase_add_test(tc, test_search_stores_every_trial_once);
     tcase_add_test(tc, test_search_resume_same_sequence);
     tcase_add_test(tc, test_search_stop_flag);
+    tcase_add_test(tc, test_search_training_cap);
     suite_add_tcase(s, tc);
     return s;
 }

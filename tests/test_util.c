@@ -1,7 +1,9 @@
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/err.h"
 #include "util/pcg32.h"
@@ -120,6 +122,61 @@ START_TEST(test_progress_silent_off_tty)
 }
 END_TEST
 
+/* Reads what fn writes to stderr into buf (n bytes, NUL-terminated). */
+static void capture_stderr(void (*fn)(void), char *buf, size_t n)
+{
+    fflush(stderr);
+    FILE *tmp = tmpfile();
+    ck_assert_ptr_nonnull(tmp);
+    int saved = dup(STDERR_FILENO);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_ge(dup2(fileno(tmp), STDERR_FILENO), 0);
+    fn();
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    rewind(tmp);
+    size_t got = fread(buf, 1, n - 1, tmp);
+    buf[got] = '\0';
+    fclose(tmp);
+}
+
+static void progress_short_run(void)
+{
+    struct progress p;
+    progress_init(&p, "short", 10, "items", 0);
+    for (int i = 1; i <= 10; i++)
+        progress_update(&p, i);
+    progress_finish(&p);
+}
+
+static void progress_logged_run(void)
+{
+    struct progress p;
+    progress_init(&p, "long", 10, "items", 0);
+    p.log_every_ns = 1; /* as if every update came a minute after the last */
+    progress_note(&p, "best %d", 7);
+    progress_update(&p, 5);
+    progress_update(&p, 10);
+    progress_finish(&p);
+}
+
+START_TEST(test_progress_log_lines_off_tty)
+{
+    /* Off a terminal, a short run writes nothing; a long one writes plain
+     * lines (no carriage returns or escapes) with count, share and note. */
+    char buf[1024];
+    hw_log_quiet = 0;
+    capture_stderr(progress_short_run, buf, sizeof buf);
+    ck_assert_str_eq(buf, "");
+    capture_stderr(progress_logged_run, buf, sizeof buf);
+    ck_assert_msg(strstr(buf, "long: 5/10 items (50%)") != NULL, "got '%s'", buf);
+    ck_assert_msg(strstr(buf, "ETA") != NULL && strstr(buf, "best 7\n") != NULL, "got '%s'", buf);
+    ck_assert_msg(strstr(buf, "long: 10/10 items (100%)") != NULL, "got '%s'", buf);
+    ck_assert_msg(strchr(buf, '\r') == NULL && strchr(buf, '\033') == NULL, "got '%s'", buf);
+}
+END_TEST
+
 Suite *suite_util(void)
 {
     Suite *s = suite_create("util");
@@ -135,6 +192,7 @@ Suite *suite_util(void)
     tc = tcase_create("progress");
     tcase_add_test(tc, test_timer_and_duration);
     tcase_add_test(tc, test_progress_silent_off_tty);
+    tcase_add_test(tc, test_progress_log_lines_off_tty);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -28,8 +28,35 @@ void progress_init(struct progress *p, const char *label, long total,
     snprintf(p->label, sizeof p->label, "%s", label);
     snprintf(p->unit, sizeof p->unit, "%s", unit ? unit : "");
     p->total = total;
-    p->enabled = !quiet && !hw_log_quiet && isatty(STDERR_FILENO);
+    int shown = !quiet && !hw_log_quiet;
+    p->enabled = shown && isatty(STDERR_FILENO);
+    p->log_every_ns = shown && !p->enabled ? PROGRESS_LOG_INTERVAL_S * 1000000000ULL : 0;
     p->start_ns = timer_now_ns();
+    p->last_draw_ns = p->enabled ? 0 : p->start_ns;
+}
+
+/* The state as one plain line (off a terminal). */
+static void progress_log_line(struct progress *p)
+{
+    double el = timer_since_s(p->start_ns);
+    double rate = el > 0 ? (double)p->done / el : 0;
+    char elapsed[32], eta[32] = "";
+    progress_format_duration(elapsed, sizeof elapsed, el);
+    if (p->total > 0) {
+        if (rate > 0 && p->done < p->total) {
+            char d[24];
+            progress_format_duration(d, sizeof d, (double)(p->total - p->done) / rate);
+            snprintf(eta, sizeof eta, ", ETA %s", d);
+        }
+        fprintf(stderr, "%s: %ld/%ld %s (%.0f%%), %.1f %s/s, %s%s%s%s\n", p->label, p->done,
+                p->total, p->unit, 100.0 * (double)p->done / (double)p->total, rate, p->unit,
+                elapsed, eta, p->note[0] ? ", " : "", p->note);
+    } else {
+        fprintf(stderr, "%s: %ld %s, %.1f %s/s, %s%s%s\n", p->label, p->done, p->unit, rate,
+                p->unit, elapsed, p->note[0] ? ", " : "", p->note);
+    }
+    fflush(stderr);
+    p->logged++;
 }
 
 static void progress_draw(struct progress *p)
@@ -63,9 +90,16 @@ static void progress_draw(struct progress *p)
 void progress_update(struct progress *p, long done)
 {
     p->done = done;
+    uint64_t now = timer_now_ns();
+    if (p->log_every_ns) {
+        if (now - p->last_draw_ns >= p->log_every_ns) {
+            p->last_draw_ns = now;
+            progress_log_line(p);
+        }
+        return;
+    }
     if (!p->enabled)
         return;
-    uint64_t now = timer_now_ns();
     if (now - p->last_draw_ns < 100000000ULL && done != p->total)
         return;
     p->last_draw_ns = now;
@@ -82,6 +116,8 @@ void progress_note(struct progress *p, const char *fmt, ...)
 
 void progress_finish(struct progress *p)
 {
+    if (p->log_every_ns && p->logged) /* a trail was started: close it */
+        progress_log_line(p);
     if (!p->enabled)
         return;
     progress_draw(p);

@@ -1,7 +1,9 @@
 /* A one-line progress bar on stderr with rate and ETA.
  *
- * Silent when stderr is not a terminal or when quiet is set, so logs and
- * pipes stay clean. Redraws at most ~10 times a second. */
+ * On a terminal it redraws at most ~10 times a second. Off a terminal (a log
+ * file, nohup) it writes a plain line at most every PROGRESS_LOG_INTERVAL_S
+ * seconds instead, so a long run leaves a readable trail and a short one
+ * writes nothing. Silent when quiet is set. */
 #ifndef HWNAS_UTIL_PROGRESS_H
 #define HWNAS_UTIL_PROGRESS_H
 
@@ -11,11 +13,15 @@ struct progress {
     char label[64];
     long total;     /* 0 when unknown: no percentage or ETA */
     long done;
-    int enabled;
+    int enabled;          /* terminal bar */
+    uint64_t log_every_ns; /* off a terminal: line interval; 0: no lines */
+    int logged;           /* log lines written so far */
     uint64_t start_ns, last_draw_ns;
     char unit[16];  /* what is counted: "keys", "img", "trials" */
     char note[96];  /* free text at the end of the line */
 };
+
+#define PROGRESS_LOG_INTERVAL_S 60
 
 /* Starts a bar; quiet forces silence. label and unit are copied. */
 void progress_init(struct progress *p, const char *label, long total,
