@@ -70,6 +70,8 @@ static int search_trial(struct db *db, int64_t run_id, int trial, const struct s
             return st;
         if (pred_ms <= max_train_ms)
             break;
+        if (ctrl_kind_of(c) == CTRL_RL && (st = ctrl_report(c, tokens, 0.0, err)))
+            return st;
         if (++info->redrawn >= SEARCH_MAX_REDRAWS)
             return hw_error(err, HW_EINVAL,
                             "%d proposals in a row were predicted over the training cap of "

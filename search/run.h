@@ -47,11 +47,15 @@ struct search_limits {
     double time_budget_s;  /* stop starting trials after this long (this session); 0: none */
     volatile sig_atomic_t *stop; /* set by a signal handler; checked between trials */
     /* Training cap: a proposal predicted above max_train_ms is never trained
-     * nor reported to the controller; the controller is asked again (at most
-     * SEARCH_MAX_REDRAWS times in a row, then the trial fails). The redraws
-     * advance the controller's RNG, which is saved with the next candidate,
-     * so resumes still continue the same sequence. 0: no cap (MnasNet: every
-     * proposal is trained and the reward's latency term penalizes it). */
+     * nor stored; the controller is asked again (at most SEARCH_MAX_REDRAWS
+     * times in a row, then the trial fails). Evolution and random are not
+     * told (a rejected child must not take a place in the population); the
+     * rl policy is told reward 0, so it learns to stay under the cap instead
+     * of drifting to where nothing fits (it gets no other signal there). The
+     * redraws advance the controller's state, which is saved with the next
+     * candidate, so resumes still continue the same sequence. 0: no cap
+     * (MnasNet: every proposal is trained and the reward's latency term
+     * penalizes it). */
     double max_train_ms;
 };
 
