@@ -12,7 +12,8 @@
 # RERANK_SUBSET (0: all 50k),
 # FINAL_EPOCHS (10), SEED (1), PROXY (extra search flags, e.g.
 # "--proxy-epochs 1 --proxy-subset 20000"), CONTROLLERS ("rl evolution"),
-# SEARCH_FLAGS (more search flags, e.g. "--max-over 1 --population 30"),
+# SEARCH_FLAGS (more search flags for each controller; --max-over R only
+# with CONTROLLERS=evolution or random),
 # TIME_BUDGET (per search, e.g. 60m; empty: none), THREADS (training threads,
 # 2), REF (1: also train fmnist-ref; 0: skip it).
 # On 2 cores, two pipelines side by side (one per controller, each with its

@@ -45,7 +45,7 @@ static const struct cli_flag flags[] = {
     {"seed", CLI_LONG, &o.seed, "S", "seed of the controller and of every proxy training (default 1)"},
     {"w", CLI_DOUBLE, &o.w, "W", "reward exponent w (soft constraint, default -0.07)"},
     {"hard", CLI_BOOL, &o.hard, NULL, "hard constraint: w = 0 under the target, -1 over it"},
-    {"max-over", CLI_DOUBLE, &o.max_over, "R", "train only proposals predicted <= R x target; redraw the others untrained (default: train all, as MnasNet)"},
+    {"max-over", CLI_DOUBLE, &o.max_over, "R", "evolution/random: train only proposals predicted <= R x target, redraw the rest untrained (default: train all, as MnasNet)"},
     {"device", CLI_STR, &o.device, "ID", "latency table of this device (id or hash; default this machine)"},
     {"threads", CLI_INT, &o.lat_threads, "N", "threads the latency table was profiled with (default 1)"},
     {"train-threads", CLI_INT, &o.train_threads, "N", "threads for proxy training (default 2)"},
@@ -234,6 +234,10 @@ int cmd_search(int argc, char **argv)
     enum ctrl_kind kind = CTRL_RL;
     if (o.controller && ctrl_kind_parse(o.controller, &kind, &e))
         return cli_usage_error(&cmd, "--controller: %s", e.msg);
+    if (o.max_over > 0 && kind == CTRL_RL)
+        return cli_usage_error(&cmd, "--max-over is for --controller evolution or random; rl "
+                                     "learns the latency limit from the reward of trained "
+                                     "proposals");
     struct db *db = NULL;
     struct lat_table table;
     struct ctrl *ctrl = NULL;

@@ -1,5 +1,6 @@
 #include "evaluator/proxy.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "evaluator/train.h"
@@ -55,6 +56,7 @@ int eval_proxy(const struct arch *a, const struct eval_proxy_config *cfg,
     if (rc == HW_OK) {
         out->diverged = res.diverged;
         out->val_acc = res.diverged ? 0.0 : res.val_acc;
+        out->val_loss = res.diverged ? INFINITY : res.val_loss;
         out->train_loss = res.loss;
         out->img_per_s = res.img_per_s;
     } else {

@@ -53,6 +53,7 @@ void eval_proxy_config_default(struct eval_proxy_config *c);
 struct eval_result {
     double val_acc;    /* fraction in [0,1]; 0 when diverged */
     double train_loss; /* mean loss of the last epoch */
+    double val_loss;   /* mean validation cross-entropy; inf when diverged */
     double wall_s;     /* whole evaluation: build, train, validate */
     double img_per_s;  /* training throughput */
     int diverged;      /* the loss became NaN/inf: val_acc is 0 */

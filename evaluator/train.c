@@ -96,6 +96,12 @@ static int count_correct(const float *logits, const int *y, int n, int classes)
 int train_accuracy(struct nn_net *infer, const struct data_set *set, int n,
                    int batch, double *acc, struct hw_err *err)
 {
+    return train_accuracy_loss(infer, set, n, batch, acc, NULL, err);
+}
+
+int train_accuracy_loss(struct nn_net *infer, const struct data_set *set, int n,
+                        int batch, double *acc, double *loss, struct hw_err *err)
+{
     const struct arch *a = nn_net_arch(infer);
     struct data_iter it;
     int rc = data_iter_init(&it, set, n, batch, 0, 0, 0, 0, err);
@@ -112,11 +118,17 @@ int train_accuracy(struct nn_net *infer, const struct data_set *set, int n,
     long correct = 0, total = 0;
     data_iter_epoch(&it);
     int b;
+    double xent = 0;
     while ((b = data_iter_next(&it, x, y)) > 0) {
-        correct += count_correct(nn_net_forward(infer, x, b, NULL), y, b, a->classes);
+        const float *logits = nn_net_forward(infer, x, b, NULL);
+        correct += count_correct(logits, y, b, a->classes);
+        if (loss) /* mean over the batch, no smoothing, no gradient */
+            xent += (double)nn_xent_forward_backward(NULL, logits, y, b, a->classes, 0.f) * b;
         total += b;
     }
     *acc = total ? (double)correct / (double)total : 0.0;
+    if (loss)
+        *loss = total ? xent / (double)total : NAN;
 out:
     free(x);
     free(y);
@@ -245,6 +257,7 @@ int train_run(struct nn_net *net, const struct data_set *train,
 {
     memset(result, 0, sizeof *result);
     result->val_acc = -1;
+    result->val_loss = NAN;
     const struct arch *a = nn_net_arch(net);
     if (nn_net_mode(net) != NN_MODE_TRAIN)
         return hw_error(err, HW_EINVAL, "arch %s: training needs a TRAIN-mode net",
@@ -323,7 +336,7 @@ int train_run(struct nn_net *net, const struct data_set *train,
             .epoch = ep, .epochs = cfg->epochs,
             .loss = loss_sum / per_epoch,
             .train_acc = (double)correct / (double)seen,
-            .val_acc = -1, .lr = lr, .seconds = secs,
+            .val_acc = -1, .val_loss = NAN, .lr = lr, .seconds = secs,
             .img_per_s = (double)seen / secs,
         };
         if (validate) {
@@ -333,14 +346,15 @@ int train_run(struct nn_net *net, const struct data_set *train,
             if (rc == HW_OK)
                 rc = nn_net_fold_from(infer, net, err);
             if (rc == HW_OK)
-                rc = train_accuracy(infer, val, cfg->val_subset, cfg->eval_batch,
-                                    &e.val_acc, err);
+                rc = train_accuracy_loss(infer, val, cfg->val_subset, cfg->eval_batch,
+                                         &e.val_acc, &e.val_loss, err);
             if (rc != HW_OK)
                 break;
         }
         result->epochs_done = ep;
         result->loss = e.loss;
         result->val_acc = e.val_acc;
+        result->val_loss = e.val_loss;
         if (on_epoch && on_epoch(&e, ctx)) {
             rc = hw_error(err, HW_EINTR, "training stopped after epoch %d of %d", ep,
                           cfg->epochs);

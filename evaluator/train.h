@@ -67,6 +67,7 @@ struct train_epoch {
     double loss;         /* mean training loss over the epoch's batches */
     double train_acc;    /* on the augmented training batches, in train mode */
     double val_acc;      /* fraction in [0,1]; -1 when validation is skipped */
+    double val_loss;     /* mean cross-entropy on validation; NaN when skipped */
     double lr;           /* at the epoch's last step */
     double seconds;      /* of training (validation excluded) */
     double img_per_s;    /* training images per second in this epoch */
@@ -79,6 +80,7 @@ struct train_result {
     int epochs_done;
     double loss;          /* of the last epoch */
     double val_acc;       /* after the last epoch; -1 when skipped */
+    double val_loss;      /* mean validation cross-entropy then; NaN when skipped */
     double seconds;       /* total wall time, validation included */
     double img_per_s;     /* training images per second over all epochs */
     int diverged;         /* the loss became NaN/inf: training stopped */
@@ -120,6 +122,11 @@ int train_recalibrate_bn(struct nn_net *net, const struct data_set *set, int n,
  * in batches of at most batch (which must not exceed the net's max_batch). */
 int train_accuracy(struct nn_net *infer, const struct data_set *set, int n,
                    int batch, double *acc, struct hw_err *err);
+
+/* The same, also giving the mean cross-entropy (no label smoothing) of
+ * those images in *loss (NaN when there are none). */
+int train_accuracy_loss(struct nn_net *infer, const struct data_set *set, int n,
+                        int batch, double *acc, double *loss, struct hw_err *err);
 
 /* Accuracy of a TRAIN net as deployed: folds it into a fresh INFER net
  * (max batch `batch`) and calls train_accuracy. */

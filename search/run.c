@@ -70,8 +70,6 @@ static int search_trial(struct db *db, int64_t run_id, int trial, const struct s
             return st;
         if (pred_ms <= max_train_ms)
             break;
-        if (ctrl_kind_of(c) == CTRL_RL && (st = ctrl_report(c, tokens, 0.0, err)))
-            return st;
         if (++info->redrawn >= SEARCH_MAX_REDRAWS)
             return hw_error(err, HW_EINVAL,
                             "%d proposals in a row were predicted over the training cap of "
@@ -145,6 +143,10 @@ int search_run(struct db *db, int64_t run_id, const struct space *s,
                const struct search_hooks *hooks, const struct search_limits *lim,
                struct hw_err *err)
 {
+    if (lim->max_train_ms > 0 && ctrl_kind_of(c) == CTRL_RL)
+        return hw_error(err, HW_EINVAL, "a training cap is for the evolution and random "
+                        "controllers; rl learns the latency limit from the reward of trained "
+                        "proposals");
     int done;
     int st = db_candidate_count(db, run_id, &done, err);
     if (st)

@@ -716,6 +716,31 @@ START_TEST(test_train_run_learns)
     double after;
     ck_assert_int_eq(train_evaluate(net, &va, 0, 50, &after, &err), HW_OK);
     ck_assert_double_eq_tol(after, res.val_acc, 1e-9);
+    /* res.val_loss against a naive cross-entropy of the same folded net */
+    struct nn_net *infer;
+    ck_assert_int_eq(nn_net_create(&infer, nn_net_arch(net), va.n, NN_MODE_INFER, &err), HW_OK);
+    ck_assert_int_eq(nn_net_fold_from(infer, net, &err), HW_OK);
+    float *x = malloc(sizeof *x * (size_t)va.n * va.h * va.w * va.c);
+    int *y = malloc(sizeof *y * (size_t)va.n), *rows = malloc(sizeof *rows * (size_t)va.n);
+    for (int i = 0; i < va.n; i++)
+        rows[i] = i;
+    data_fill_batch(&va, rows, va.n, NULL, x, y);
+    const float *logits = nn_net_forward(infer, x, va.n, NULL);
+    int k = nn_net_arch(net)->classes;
+    double xent = 0;
+    for (int i = 0; i < va.n; i++) {
+        double z = 0;
+        for (int j = 0; j < k; j++)
+            z += exp((double)logits[i * k + j]);
+        xent -= log(exp((double)logits[i * k + y[i]]) / z);
+    }
+    ck_assert_msg(fabs(res.val_loss - xent / va.n) < 1e-5, "val loss %.6f, naive %.6f",
+                  res.val_loss, xent / va.n);
+    ck_assert(res.val_loss > 0 && res.val_loss < 0.5);
+    free(x);
+    free(y);
+    free(rows);
+    nn_net_free(infer);
     nn_net_free(net);
     data_set_release(&tr);
     data_set_release(&va);
