@@ -244,6 +244,10 @@ static double kendall_tau(const double *x, const double *y, int n)
     for (int i = 0; i < n; i++)
         for (int j = i + 1; j < n; j++) {
             double dx = x[i] - x[j], dy = y[i] - y[j];
+            if (!isfinite(dx)) /* two diverged archs (both -inf): tied */
+                dx = 0;
+            if (!isfinite(dy))
+                dy = 0;
             if (dx == 0 && dy == 0)
                 continue;
             if (dx == 0)

@@ -48,7 +48,8 @@ for c in $CONTROLLERS; do
     step "search $name"
     if $HWNAS runs show "$name" --db "$DB" >/dev/null 2>&1; then
         # shellcheck disable=SC2086 # budget is empty or one flag and its value
-        $HWNAS search --resume "$name" --trials "$TRIALS" $budget --db "$DB"
+        $HWNAS search --resume "$name" --trials "$TRIALS" --train-threads "$THREADS" $budget \
+            --db "$DB"
     else
         # shellcheck disable=SC2086 # PROXY is a list of flags
         $HWNAS search --space fmnist --target-ms "$target" --hard --controller "$c" \

@@ -73,8 +73,9 @@ static const struct cli_command cmd = {
     "accuracy after proxy training. Every candidate is stored in the database as it is\n"
     "evaluated; Ctrl-C stops cleanly and --resume RUN continues the same sequence.",
     "hwnas search --space S --target-ms T [--controller rl|evolution|random] [--trials N]\n"
-    "                    [--time-budget 30m] [--seed S] [--device ID] [--name RUN]\n"
-    "       hwnas search --resume RUN [--trials N] [--time-budget D]",
+    "                    [--time-budget 30m] [--seed S] [--device ID] [--name RUN] [--hard]\n"
+    "                    [--max-over R]\n"
+    "       hwnas search --resume RUN [--trials N] [--time-budget D] [--train-threads N]",
     flags, 0, 0};
 
 struct ctx {
@@ -200,6 +201,7 @@ int cmd_search(int argc, char **argv)
     o.seed = 1;
     o.w = REWARD_DEFAULT_W;
     o.lat_threads = 1;
+    o.max_over = NAN; /* not given (the flag parser refuses NaN) */
     eval_proxy_config_default(&o.proxy);
     char *pos[argc];
     int npos, rc = cli_parse(&cmd, argc, argv, pos, &npos);
@@ -214,8 +216,11 @@ int cmd_search(int argc, char **argv)
         return cli_usage_error(&cmd, "--proxy-augment: %d is not 0 or 1", o.proxy.augment);
     if (o.seed < 0)
         return cli_usage_error(&cmd, "--seed: %ld is negative", o.seed);
-    if (o.max_over < 0 || isnan(o.max_over))
-        return cli_usage_error(&cmd, "--max-over: %g is not a positive ratio", o.max_over);
+    if (!isnan(o.max_over) && !(o.max_over > 0 && isfinite(o.max_over)))
+        return cli_usage_error(&cmd, "--max-over: %g must be a finite ratio > 0 (omit it for no "
+                                     "cap)", o.max_over);
+    if (isnan(o.max_over))
+        o.max_over = 0; /* no cap (a resume reads the run's own) */
     if (o.population < 0 || o.sample_size < 0 || o.hidden < 0 || o.lr < 0)
         return cli_usage_error(&cmd, "--population/--sample-size/--hidden/--lr must be positive");
     struct eval_proxy_config dp;
@@ -362,7 +367,7 @@ int cmd_search(int argc, char **argv)
     int done = 0;
     db_candidate_count(db, run.id, &done, NULL);
     progress_init(&c.bar, "search", run.trials_max, "trials", cli_quiet);
-    c.bar.done = done;
+    c.bar.done = c.bar.base = done;
     printf("run '%s' (id %lld): space %s, controller %s, target %.4f ms, w %g/%g, %d of %d "
            "trials done\n", run.name, (long long)run.id, run.space, run.controller,
            run.target_ms, run.w_alpha, run.w_beta, done, run.trials_max);

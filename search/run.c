@@ -53,7 +53,8 @@ static int run_bests(struct db *db, int64_t run_id, double target_ms, double *be
 static int search_trial(struct db *db, int64_t run_id, int trial, const struct space *s,
                         const struct reward_cfg *rc, struct ctrl *c, uint64_t seed,
                         const struct search_hooks *h, double max_train_ms,
-                        struct search_trial_info *info, struct hw_err *err)
+                        volatile sig_atomic_t *stop, struct search_trial_info *info,
+                        struct hw_err *err)
 {
     int tokens[CTRL_MAX_TOKENS];
     struct arch a;
@@ -68,13 +69,20 @@ static int search_trial(struct db *db, int64_t run_id, int trial, const struct s
             break;
         if ((st = h->predict_ms(h->predict_ctx, &a, &pred_ms, err)))
             return st;
+        if (!isfinite(pred_ms))
+            return hw_error(err, HW_EINVAL, "predicted latency %g ms of a proposal is not finite",
+                            pred_ms);
         if (pred_ms <= max_train_ms)
             break;
         if (++info->redrawn >= SEARCH_MAX_REDRAWS)
             return hw_error(err, HW_EINVAL,
                             "%d proposals in a row were predicted over the training cap of "
-                            "%.4f ms; raise the cap or the target",
+                            "%.4f ms; start a new run with a larger --max-over or --target-ms",
                             info->redrawn, max_train_ms);
+        /* nothing is saved until a proposal is accepted: stopping here
+         * loses only redraws, which a resume makes again */
+        if (stop && *stop)
+            return hw_error(err, HW_EINTR, "search stopped after %d candidates", trial);
     }
     struct db_candidate cand;
     memset(&cand, 0, sizeof cand);
@@ -166,8 +174,8 @@ int search_run(struct db *db, int64_t run_id, const struct space *s,
         if (lim->stop && *lim->stop)
             return hw_error(err, HW_EINTR, "search stopped after %d candidates", trial);
         if ((st = search_trial(db, run_id, trial, s, rc, c, seed, hooks, lim->max_train_ms,
-                               &info, err)))
-            return hw_error_prefix(err, "trial %d", trial);
+                               lim->stop, &info, err)))
+            return st == HW_EINTR ? st : hw_error_prefix(err, "trial %d", trial);
         info.elapsed_s = timer_since_s(t0);
         if (hooks->on_trial)
             hooks->on_trial(hooks->trial_ctx, &info);

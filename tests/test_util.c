@@ -110,9 +110,10 @@ START_TEST(test_timer_and_duration)
 }
 END_TEST
 
-START_TEST(test_progress_silent_off_tty)
+START_TEST(test_progress_no_bar_off_tty)
 {
-    /* Under Check, stderr is not a terminal: the bar must stay disabled. */
+    /* Under Check, stderr is not a terminal: the redrawn bar must stay
+     * disabled (plain log lines instead, for long runs only). */
     struct progress p;
     progress_init(&p, "test", 10, "items", 0);
     ck_assert_int_eq(p.enabled, 0);
@@ -156,9 +157,22 @@ static void progress_logged_run(void)
     progress_init(&p, "long", 10, "items", 0);
     p.log_every_ns = 1; /* as if every update came a minute after the last */
     progress_note(&p, "best %d", 7);
+    p.last_draw_ns = 0; /* even on a clock too coarse to have moved */
     progress_update(&p, 5);
+    p.last_draw_ns = 0;
     progress_update(&p, 10);
-    progress_finish(&p);
+    progress_finish(&p); /* the last line already says 10/10: not again */
+}
+
+static void progress_resumed_run(void)
+{
+    struct progress p;
+    progress_init(&p, "resumed", 50, "items", 0);
+    p.done = p.base = 40;
+    p.log_every_ns = 1;
+    p.start_ns -= 200000000ULL; /* this session: 0.2 s so far */
+    p.last_draw_ns = 0;
+    progress_update(&p, 50);
 }
 
 START_TEST(test_progress_log_lines_off_tty)
@@ -172,7 +186,16 @@ START_TEST(test_progress_log_lines_off_tty)
     capture_stderr(progress_logged_run, buf, sizeof buf);
     ck_assert_msg(strstr(buf, "long: 5/10 items (50%)") != NULL, "got '%s'", buf);
     ck_assert_msg(strstr(buf, "ETA") != NULL && strstr(buf, "best 7\n") != NULL, "got '%s'", buf);
-    ck_assert_msg(strstr(buf, "long: 10/10 items (100%)") != NULL, "got '%s'", buf);
+    const char *last = strstr(buf, "long: 10/10 items (100%)");
+    ck_assert_msg(last != NULL && strstr(last + 1, "long: 10/10") == NULL, "got '%s'", buf);
+    capture_stderr(progress_resumed_run, buf, sizeof buf);
+    /* 40 of the 50 were done before: the rate counts the 10 of this session
+     * (10 in 0.2 s: 50/s; counting all 50 would say 250/s) */
+    ck_assert_msg(strstr(buf, "resumed: 50/50 items (100%)") != NULL, "got '%s'", buf);
+    double rate = -1;
+    const char *at = strstr(buf, "%), ");
+    ck_assert_msg(at && sscanf(at + 4, "%lf", &rate) == 1, "got '%s'", buf);
+    ck_assert_msg(rate > 0 && rate <= 50.5, "rate %.1f: '%s'", rate, buf);
     ck_assert_msg(strchr(buf, '\r') == NULL && strchr(buf, '\033') == NULL, "got '%s'", buf);
 }
 END_TEST
@@ -191,7 +214,7 @@ Suite *suite_util(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("progress");
     tcase_add_test(tc, test_timer_and_duration);
-    tcase_add_test(tc, test_progress_silent_off_tty);
+    tcase_add_test(tc, test_progress_no_bar_off_tty);
     tcase_add_test(tc, test_progress_log_lines_off_tty);
     suite_add_tcase(s, tc);
     return s;

@@ -35,11 +35,17 @@ void progress_init(struct progress *p, const char *label, long total,
     p->last_draw_ns = p->enabled ? 0 : p->start_ns;
 }
 
+/* Items per second this session. */
+static double progress_rate(const struct progress *p, double elapsed_s)
+{
+    return elapsed_s > 0 ? (double)(p->done - p->base) / elapsed_s : 0;
+}
+
 /* The state as one plain line (off a terminal). */
 static void progress_log_line(struct progress *p)
 {
     double el = timer_since_s(p->start_ns);
-    double rate = el > 0 ? (double)p->done / el : 0;
+    double rate = progress_rate(p, el);
     char elapsed[32], eta[32] = "";
     progress_format_duration(elapsed, sizeof elapsed, el);
     if (p->total > 0) {
@@ -57,12 +63,13 @@ static void progress_log_line(struct progress *p)
     }
     fflush(stderr);
     p->logged++;
+    p->logged_done = p->done;
 }
 
 static void progress_draw(struct progress *p)
 {
     double el = timer_since_s(p->start_ns);
-    double rate = el > 0 ? (double)p->done / el : 0;
+    double rate = progress_rate(p, el);
     char eta[32] = "", elapsed[32];
     progress_format_duration(elapsed, sizeof elapsed, el);
     char bar[24] = "";
@@ -116,7 +123,7 @@ void progress_note(struct progress *p, const char *fmt, ...)
 
 void progress_finish(struct progress *p)
 {
-    if (p->log_every_ns && p->logged) /* a trail was started: close it */
+    if (p->log_every_ns && p->logged && p->logged_done != p->done) /* close the trail */
         progress_log_line(p);
     if (!p->enabled)
         return;

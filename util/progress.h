@@ -13,9 +13,11 @@ struct progress {
     char label[64];
     long total;     /* 0 when unknown: no percentage or ETA */
     long done;
+    long base;      /* done before this session (a resume): not in the rate */
     int enabled;          /* terminal bar */
     uint64_t log_every_ns; /* off a terminal: line interval; 0: no lines */
     int logged;           /* log lines written so far */
+    long logged_done;     /* done at the last log line */
     uint64_t start_ns, last_draw_ns;
     char unit[16];  /* what is counted: "keys", "img", "trials" */
     char note[96];  /* free text at the end of the line */
