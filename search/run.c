@@ -48,8 +48,9 @@ static int run_bests(struct db *db, int64_t run_id, double target_ms, double *be
     return HW_OK;
 }
 
-/* One trial: propose (redrawing proposals over the training cap), evaluate (or reuse a duplicate's result), store the
- * candidate and the controller state in one transaction. */
+/* One trial: propose (redrawing proposals over the training cap), evaluate
+ * (or reuse a duplicate's result), store the candidate and the controller
+ * state in one transaction. */
 static int search_trial(struct db *db, int64_t run_id, int trial, const struct space *s,
                         const struct reward_cfg *rc, struct ctrl *c, uint64_t seed,
                         const struct search_hooks *h, double max_train_ms,

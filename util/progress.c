@@ -35,32 +35,34 @@ void progress_init(struct progress *p, const char *label, long total,
     p->last_draw_ns = p->enabled ? 0 : p->start_ns;
 }
 
-/* Items per second this session. */
-static double progress_rate(const struct progress *p, double elapsed_s)
+/* Rate (items per second this session), elapsed time and, when a total and
+ * a rate are known and work remains, the time left ("" otherwise). */
+static double progress_timing(const struct progress *p, char *elapsed, int ne, char *left,
+                              int nl)
 {
-    return elapsed_s > 0 ? (double)(p->done - p->base) / elapsed_s : 0;
+    double el = timer_since_s(p->start_ns);
+    double rate = el > 0 ? (double)(p->done - p->base) / el : 0;
+    progress_format_duration(elapsed, ne, el);
+    left[0] = '\0';
+    if (p->total > 0 && rate > 0 && p->done < p->total)
+        progress_format_duration(left, nl, (double)(p->total - p->done) / rate);
+    return rate;
 }
 
 /* The state as one plain line (off a terminal). */
 static void progress_log_line(struct progress *p)
 {
-    double el = timer_since_s(p->start_ns);
-    double rate = progress_rate(p, el);
-    char elapsed[32], eta[32] = "";
-    progress_format_duration(elapsed, sizeof elapsed, el);
-    if (p->total > 0) {
-        if (rate > 0 && p->done < p->total) {
-            char d[24];
-            progress_format_duration(d, sizeof d, (double)(p->total - p->done) / rate);
-            snprintf(eta, sizeof eta, ", ETA %s", d);
-        }
+    char elapsed[32], left[24], eta[32] = "";
+    double rate = progress_timing(p, elapsed, sizeof elapsed, left, sizeof left);
+    if (left[0])
+        snprintf(eta, sizeof eta, ", ETA %s", left);
+    if (p->total > 0)
         fprintf(stderr, "%s: %ld/%ld %s (%.0f%%), %.1f %s/s, %s%s%s%s\n", p->label, p->done,
                 p->total, p->unit, 100.0 * (double)p->done / (double)p->total, rate, p->unit,
                 elapsed, eta, p->note[0] ? ", " : "", p->note);
-    } else {
+    else
         fprintf(stderr, "%s: %ld %s, %.1f %s/s, %s%s%s\n", p->label, p->done, p->unit, rate,
                 p->unit, elapsed, p->note[0] ? ", " : "", p->note);
-    }
     fflush(stderr);
     p->logged++;
     p->logged_done = p->done;
@@ -68,23 +70,18 @@ static void progress_log_line(struct progress *p)
 
 static void progress_draw(struct progress *p)
 {
-    double el = timer_since_s(p->start_ns);
-    double rate = progress_rate(p, el);
-    char eta[32] = "", elapsed[32];
-    progress_format_duration(elapsed, sizeof elapsed, el);
-    char bar[24] = "";
+    char elapsed[32], left[24], eta[32] = "";
+    double rate = progress_timing(p, elapsed, sizeof elapsed, left, sizeof left);
+    if (left[0])
+        snprintf(eta, sizeof eta, " ETA %s", left);
     if (p->total > 0) {
+        char bar[24];
         int width = 20, filled = (int)((double)width * (double)p->done / (double)p->total);
         if (filled > width)
             filled = width;
         for (int i = 0; i < width; i++)
             bar[i] = i < filled ? '#' : '.';
         bar[width] = '\0';
-        if (rate > 0 && p->done < p->total) {
-            char d[24];
-            progress_format_duration(d, sizeof d, (double)(p->total - p->done) / rate);
-            snprintf(eta, sizeof eta, " ETA %s", d);
-        }
         fprintf(stderr, "\r\033[K%s [%s] %ld/%ld %s %.1f %s/s %s%s %s", p->label, bar,
                 p->done, p->total, p->unit, rate, p->unit, elapsed, eta, p->note);
     } else {
