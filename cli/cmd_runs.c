@@ -82,14 +82,15 @@ static int do_list(const char *unused)
 
 static void print_candidate_header(void)
 {
-    printf("%6s %-10s %12s %8s %10s %9s %8s %8s\n", "trial", "status", "predicted_ms", "val_acc",
-           "reward", "MACs", "params", "wall_s");
+    printf("%6s %-10s %12s %8s %8s %10s %9s %8s %8s\n", "trial", "status", "predicted_ms",
+           "val_acc", "val_loss", "reward", "MACs", "params", "wall_s");
 }
 
 static void print_candidate(const struct db_candidate *c)
 {
-    printf("%6d %-10s %12.4f %7.2f%% %10.5f %8.2fM %7.3fM %8.1f\n", c->trial,
-           db_cand_status_name(c->status), c->predicted_ms, 100 * c->val_acc, c->reward,
+    printf("%6d %-10s %12.4f %7.2f%% %8.4f %10.5f %8.2fM %7.3fM %8.1f\n", c->trial,
+           db_cand_status_name(c->status), c->predicted_ms, 100 * c->val_acc, c->val_loss,
+           c->reward,
            (double)c->macs / 1e6, (double)c->params / 1e6, c->wall_s);
 }
 

@@ -26,11 +26,12 @@ static void on_sigint(int sig)
 }
 
 struct opts {
-    const char *space, *controller, *device, *name, *resume, *db, *data;
+    const char *space, *controller, *device, *name, *resume, *db, *data, *score;
     double target_ms, w, time_budget, max_over;
     int hard, trials, lat_threads, train_threads, population, sample_size, hidden;
     double lr;
     long seed;
+    enum reward_score score_kind;
     struct eval_proxy_config proxy;
 };
 
@@ -46,6 +47,7 @@ static const struct cli_flag flags[] = {
     {"w", CLI_DOUBLE, &o.w, "W", "reward exponent w (soft constraint, default -0.07)"},
     {"hard", CLI_BOOL, &o.hard, NULL, "hard constraint: w = 0 under the target, -1 over it"},
     {"max-over", CLI_DOUBLE, &o.max_over, "R", "evolution/random: train only proposals predicted <= R x target, redraw the rest untrained (default: train all, as MnasNet)"},
+    {"score", CLI_STR, &o.score, "acc|loss", "reward's quality term: proxy validation accuracy (MnasNet, default) or exp(-validation loss), which ranks short trainings better"},
     {"device", CLI_STR, &o.device, "ID", "latency table of this device (id or hash; default this machine)"},
     {"threads", CLI_INT, &o.lat_threads, "N", "threads the latency table was profiled with (default 1)"},
     {"train-threads", CLI_INT, &o.train_threads, "N", "threads for proxy training (default 2)"},
@@ -70,11 +72,11 @@ static const struct cli_command cmd = {
     "search",
     "Search a block-wise space for the architecture with the best MnasNet reward\n"
     "ACC x (LAT/T)^w: LAT predicted by this device's latency table, ACC the validation\n"
-    "accuracy after proxy training. Every candidate is stored in the database as it is\n"
+    "accuracy after proxy training (--score loss: exp(-validation loss)). Every candidate is stored in the database as it is\n"
     "evaluated; Ctrl-C stops cleanly and --resume RUN continues the same sequence.",
     "hwnas search --space S --target-ms T [--controller rl|evolution|random] [--trials N]\n"
     "                    [--time-budget 30m] [--seed S] [--device ID] [--name RUN] [--hard]\n"
-    "                    [--max-over R]\n"
+    "                    [--max-over R] [--score acc|loss]\n"
     "       hwnas search --resume RUN [--trials N] [--time-budget D] [--train-threads N]",
     flags, 0, 0};
 
@@ -100,7 +102,7 @@ static int predict_hook(void *p, const struct arch *a, double *ms, struct hw_err
     return rc;
 }
 
-static int eval_hook(void *p, const struct arch *a, uint64_t seed, double *acc, double *wall_s,
+static int eval_hook(void *p, const struct arch *a, uint64_t seed, struct search_eval *out,
                      struct hw_err *err)
 {
     struct ctx *c = p;
@@ -108,8 +110,9 @@ static int eval_hook(void *p, const struct arch *a, uint64_t seed, double *acc, 
     int rc = eval_proxy(a, &c->proxy, seed, &r, err);
     if (rc)
         return rc;
-    *acc = r.val_acc;
-    *wall_s = r.wall_s;
+    out->acc = r.val_acc;
+    out->loss = r.val_loss;
+    out->wall_s = r.wall_s;
     return HW_OK;
 }
 
@@ -125,9 +128,10 @@ static void trial_hook(void *p, const struct search_trial_info *t)
     progress_note(&c->bar, "best reward %.4f, best acc under target %s", t->best_reward, best_acc);
     if (c->bar.enabled)
         fputs("\r\033[K", stderr);
-    printf("trial %4d%s %7.4f ms %s acc %6.2f%% reward %.4f%s | best %.4f, under target %s\n",
+    printf("trial %4d%s %7.4f ms %s acc %6.2f%% loss %.4f reward %.4f%s | best %.4f, under "
+           "target %s\n",
            t->trial, eta, t->predicted_ms, t->predicted_ms <= c->target_ms ? "<=T" : "> T",
-           100 * t->val_acc, t->reward, t->duplicate ? " (duplicate, not retrained)" : "",
+           100 * t->val_acc, t->val_loss, t->reward, t->duplicate ? " (duplicate, not retrained)" : "",
            t->best_reward, best_acc);
     if (t->redrawn > 0)
         printf("           (%d proposal%s over the training cap redrawn before it)\n", t->redrawn,
@@ -152,6 +156,7 @@ static char *config_json(const struct opts *op, const char *calibration)
     cJSON_AddBoolToObject(root, "hard", op->hard);
     if (op->max_over > 0)
         cJSON_AddNumberToObject(root, "max_over", op->max_over);
+    cJSON_AddStringToObject(root, "score", reward_score_name(op->score_kind));
     char *s = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     return s;
@@ -186,6 +191,15 @@ static int config_read(const char *text, struct opts *op, struct hw_err *err)
     op->lat_threads = cJSON_IsNumber(lt) ? lt->valueint : 1;
     const cJSON *mo = cJSON_GetObjectItemCaseSensitive(root, "max_over");
     op->max_over = cJSON_IsNumber(mo) ? mo->valuedouble : 0; /* absent: no cap */
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(root, "score");
+    int kind = sc ? reward_score_parse(cJSON_GetStringValue(sc)) : REWARD_SCORE_ACC;
+    if (kind < 0) { /* absent: a run from before --score, scored by accuracy */
+        hw_error(err, HW_EINVAL, "run config: score '%s' is neither acc nor loss",
+                 cJSON_IsString(sc) ? sc->valuestring : "(not a string)");
+        cJSON_Delete(root);
+        return HW_EINVAL;
+    }
+    op->score_kind = (enum reward_score)kind;
     if (!o.train_threads) /* the only knob a resume may change: not part of the result */
         op->train_threads = cJSON_IsNumber(tt) ? tt->valueint : 2;
     static char data[1024];
@@ -221,6 +235,12 @@ int cmd_search(int argc, char **argv)
                                      "cap)", o.max_over);
     if (isnan(o.max_over))
         o.max_over = 0; /* no cap (a resume reads the run's own) */
+    if (o.score) {
+        int k = reward_score_parse(o.score);
+        if (k < 0)
+            return cli_usage_error(&cmd, "--score: '%s' is neither acc nor loss", o.score);
+        o.score_kind = (enum reward_score)k;
+    }
     if (o.population < 0 || o.sample_size < 0 || o.hidden < 0 || o.lr < 0)
         return cli_usage_error(&cmd, "--population/--sample-size/--hidden/--lr must be positive");
     struct eval_proxy_config dp;
@@ -230,7 +250,7 @@ int cmd_search(int argc, char **argv)
                     o.proxy.lr != dp.lr || o.proxy.augment != dp.augment;
     if (o.resume && (o.space || o.target_ms > 0 || o.controller || o.name || o.device || o.hard ||
                      o.population || o.sample_size || o.hidden || o.lr > 0 || o.max_over > 0 ||
-                     proxy_set))
+                     o.score || proxy_set))
         return cli_usage_error(&cmd, "--resume continues a run with its own configuration; "
                                      "only --trials, --time-budget and --train-threads may change");
 
@@ -378,7 +398,9 @@ int cmd_search(int argc, char **argv)
     if (o.max_over > 0)
         log_info("training cap: proposals predicted over %.4f ms (%g x target) are redrawn "
                  "untrained", lim.max_train_ms, o.max_over);
-    struct reward_cfg rcfg = {run.target_ms, run.w_alpha, run.w_beta};
+    struct reward_cfg rcfg = {run.target_ms, run.w_alpha, run.w_beta, o.score_kind};
+    if (o.score_kind == REWARD_SCORE_LOSS)
+        log_info("reward scores candidates by exp(-validation loss), not accuracy");
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;

@@ -28,7 +28,7 @@
 #include "util/err.h"
 
 /* Schema version this hwnas writes (PRAGMA user_version). */
-#define DB_SCHEMA_VERSION 4
+#define DB_SCHEMA_VERSION 5
 
 #define DB_HASH_MAX 65   /* hex hash + NUL */
 #define DB_NAME_MAX 128  /* run / model / space / controller names */
@@ -249,6 +249,8 @@ struct db_candidate {
     int64_t macs, params;
     double predicted_ms; /* from the latency table */
     double val_acc;      /* NaN: not evaluated (failed) */
+    double val_loss;     /* validation cross-entropy; NaN: not evaluated or not
+                          * recorded (before schema 5); inf: training diverged */
     double reward;       /* NaN: none */
     double wall_s;       /* evaluation wall time */
     enum db_cand_status status;

@@ -154,7 +154,12 @@ static const char migration_4[] =
     "  created_at TEXT NOT NULL DEFAULT " DB_NOW ","
     "  UNIQUE (run_id, arch_hash, epochs, subset, seed));";
 
-const char *const db_migrations[] = {migration_1, migration_2, migration_3, migration_4};
+/* 5: the validation cross-entropy of each candidate's proxy training, which
+ * a search may score by (search/reward.h); older candidates read NaN. */
+static const char migration_5[] = "ALTER TABLE candidates ADD COLUMN val_loss REAL;";
+
+const char *const db_migrations[] = {migration_1, migration_2, migration_3, migration_4,
+                                     migration_5};
 const int db_n_migrations = (int)(sizeof db_migrations / sizeof db_migrations[0]);
 
 _Static_assert(sizeof db_migrations / sizeof db_migrations[0] == DB_SCHEMA_VERSION,

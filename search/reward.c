@@ -2,14 +2,38 @@
 
 #include <math.h>
 
+#include <string.h>
+
+static const char *const score_names[] = {"acc", "loss"};
+
+const char *reward_score_name(enum reward_score s)
+{
+    return (unsigned)s < 2 ? score_names[s] : "?";
+}
+
+int reward_score_parse(const char *name)
+{
+    for (int i = 0; i < 2; i++)
+        if (name && strcmp(name, score_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+double reward_quality(const struct reward_cfg *cfg, double acc, double loss)
+{
+    if (cfg->score == REWARD_SCORE_ACC)
+        return acc;
+    return isnan(loss) ? NAN : exp(-loss); /* exp(-inf) = 0: diverged */
+}
+
 struct reward_cfg reward_cfg_soft(double target_ms, double w)
 {
-    return (struct reward_cfg){target_ms, w, w};
+    return (struct reward_cfg){target_ms, w, w, REWARD_SCORE_ACC};
 }
 
 struct reward_cfg reward_cfg_hard(double target_ms)
 {
-    return (struct reward_cfg){target_ms, 0.0, -1.0};
+    return (struct reward_cfg){target_ms, 0.0, -1.0, REWARD_SCORE_ACC};
 }
 
 int reward_cfg_validate(const struct reward_cfg *cfg, struct hw_err *err)
@@ -20,6 +44,9 @@ int reward_cfg_validate(const struct reward_cfg *cfg, struct hw_err *err)
     if (!isfinite(cfg->alpha) || !isfinite(cfg->beta))
         return hw_error(err, HW_EINVAL, "reward: exponents alpha %g / beta %g must be finite",
                         cfg->alpha, cfg->beta);
+    if ((unsigned)cfg->score > REWARD_SCORE_LOSS)
+        return hw_error(err, HW_EINVAL, "reward: score %d is neither acc nor loss",
+                        (int)cfg->score);
     return HW_OK;
 }
 

@@ -10,21 +10,36 @@
 
 #define REWARD_DEFAULT_W (-0.07)
 
+/* The quality term Q(m) that stands for ACC(m): MnasNet's proxy validation
+ * accuracy, or exp(-L) of the proxy's mean validation cross-entropy L (in
+ * (0, 1], 0 for a diverged training). Loss ranks short trainings closer to
+ * their 10-epoch accuracies than accuracy does (evaluator/proxy.h). */
+enum reward_score { REWARD_SCORE_ACC, REWARD_SCORE_LOSS };
+
 struct reward_cfg {
     double target_ms; /* T, > 0 */
     double alpha;     /* exponent at or under the target */
     double beta;      /* exponent over the target */
+    enum reward_score score; /* REWARD_SCORE_ACC unless set */
 };
+
+/* "acc" | "loss"; reward_score_parse returns -1 for anything else. */
+const char *reward_score_name(enum reward_score s);
+int reward_score_parse(const char *name);
+/* Q(m) of a candidate with validation accuracy acc and loss loss (NaN in,
+ * NaN out). */
+double reward_quality(const struct reward_cfg *cfg, double acc, double loss);
 
 /* Soft constraint with one exponent w for both sides (alpha = beta = w). */
 struct reward_cfg reward_cfg_soft(double target_ms, double w);
 /* Hard constraint: alpha = 0, beta = -1. */
 struct reward_cfg reward_cfg_hard(double target_ms);
 
-/* Checks target > 0 and finite exponents; the message names the bad field. */
+/* Checks target > 0, finite exponents and a known score; the message names
+ * the bad field. */
 int reward_cfg_validate(const struct reward_cfg *cfg, struct hw_err *err);
 
-/* R(m) for accuracy acc (any scale: a fraction or a percentage; R keeps it)
+/* R(m) for quality acc (any scale: a fraction or a percentage; R keeps it)
  * and latency lat_ms > 0. cfg must be valid. */
 double reward_mnas(const struct reward_cfg *cfg, double acc, double lat_ms);
 

@@ -102,6 +102,7 @@ static int search_trial(struct db *db, int64_t run_id, int trial, const struct s
     if (st == HW_OK) { /* seen before: reuse, never train twice */
         cand.predicted_ms = prev.predicted_ms;
         cand.val_acc = prev.val_acc;
+        cand.val_loss = prev.val_loss;
         cand.wall_s = 0;
         cand.status = DB_CAND_DUPLICATE;
         db_candidate_release(&prev);
@@ -111,15 +112,19 @@ static int search_trial(struct db *db, int64_t run_id, int trial, const struct s
             cand.predicted_ms = pred_ms;
         else if ((st = h->predict_ms(h->predict_ctx, &a, &cand.predicted_ms, err)))
             return st;
-        if ((st = h->evaluate(h->eval_ctx, &a, search_trial_seed(seed, trial), &cand.val_acc,
-                              &cand.wall_s, err)))
+        struct search_eval ev;
+        if ((st = h->evaluate(h->eval_ctx, &a, search_trial_seed(seed, trial), &ev, err)))
             return st;
+        cand.val_acc = ev.acc;
+        cand.val_loss = ev.loss;
+        cand.wall_s = ev.wall_s;
         cand.status = DB_CAND_OK;
         info->duplicate = 0;
     } else {
         return st;
     }
-    cand.reward = reward_mnas(rc, cand.val_acc, cand.predicted_ms);
+    cand.reward = reward_mnas(rc, reward_quality(rc, cand.val_acc, cand.val_loss),
+                              cand.predicted_ms);
     if ((st = ctrl_report(c, tokens, cand.reward, err)))
         return st;
     struct ctrl_buf state = {0};
@@ -138,6 +143,7 @@ static int search_trial(struct db *db, int64_t run_id, int trial, const struct s
     info->trial = trial;
     info->predicted_ms = cand.predicted_ms;
     info->val_acc = cand.val_acc;
+    info->val_loss = cand.val_loss;
     info->reward = cand.reward;
     info->wall_s = cand.wall_s;
     if (!(cand.reward <= info->best_reward))

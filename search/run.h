@@ -21,10 +21,16 @@ struct search_trial_info {
     int trials_max;     /* 0: no limit */
     int duplicate;      /* 1 when the arch was evaluated before in this run */
     int redrawn;        /* proposals over the training cap drawn before this one */
-    double predicted_ms, val_acc, reward, wall_s;
+    double predicted_ms, val_acc, val_loss, reward, wall_s;
     double best_reward;
     double best_acc_under_target; /* NaN until a candidate meets the target */
     double elapsed_s;   /* this session */
+};
+
+struct search_eval {
+    double acc;    /* fraction */
+    double loss;   /* inf when the training diverged */
+    double wall_s;
 };
 
 struct search_hooks {
@@ -32,10 +38,10 @@ struct search_hooks {
      * measure missing keys on demand). */
     int (*predict_ms)(void *ctx, const struct arch *a, double *ms, struct hw_err *err);
     void *predict_ctx;
-    /* Validation accuracy (fraction) of a after proxy training with this
-     * seed, and the wall time it took. */
-    int (*evaluate)(void *ctx, const struct arch *a, uint64_t seed, double *acc,
-                    double *wall_s, struct hw_err *err);
+    /* Validation accuracy (fraction) and mean cross-entropy of a after proxy
+     * training with this seed, and the wall time it took. */
+    int (*evaluate)(void *ctx, const struct arch *a, uint64_t seed, struct search_eval *out,
+                    struct hw_err *err);
     void *eval_ctx;
     /* Called after each stored trial; may be NULL. */
     void (*on_trial)(void *ctx, const struct search_trial_info *info);

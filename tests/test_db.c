@@ -165,6 +165,7 @@ static struct db_candidate candidate(int64_t run_id, int trial, const char *hash
     c.params = 546322;
     c.predicted_ms = 0.35;
     c.val_acc = 0.9;
+    c.val_loss = 0.3125;
     c.reward = reward;
     c.wall_s = 12.5;
     c.status = DB_CAND_OK;
@@ -421,7 +422,8 @@ START_TEST(test_migrate_from_1)
     snprintf(e.key, sizeof e.key, "stem-x");
     ck_assert_int_eq(db_lut_put(db, dev, &e, &err), HW_OK);
     db_close(db);
-    raw_exec(path, "DROP TABLE reranks; DROP TABLE lut_calibrations; PRAGMA user_version = 1");
+    raw_exec(path, "DROP TABLE reranks; DROP TABLE lut_calibrations; "
+                   "ALTER TABLE candidates DROP COLUMN val_loss; PRAGMA user_version = 1");
     db = open_ok(path);
     ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
     int n;
@@ -452,7 +454,7 @@ START_TEST(test_migrate_from_2)
     ck_assert_msg(db_calibration_put(db, &c, &err) == HW_OK, "%s", err.msg);
     db_close(db);
     raw_exec(path, "DROP TABLE reranks; ALTER TABLE lut_calibrations DROP COLUMN delta_us; "
-                   "PRAGMA user_version = 2");
+                   "ALTER TABLE candidates DROP COLUMN val_loss; PRAGMA user_version = 2");
     db = open_ok(path);
     ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
     struct db_calibration *list;
@@ -465,6 +467,34 @@ START_TEST(test_migrate_from_2)
     c.delta_us = NAN;
     ck_assert_int_eq(db_calibration_put(db, &c, &err), HW_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "delta"));
+    db_close(db);
+    remove_db(path);
+}
+END_TEST
+
+/* A schema-4 file (candidates without their validation loss) keeps its
+ * candidates, which read with val_loss NaN, and takes new ones with it. */
+START_TEST(test_migrate_from_4)
+{
+    const char *path = tmp_db();
+    struct db *db = open_ok(path);
+    struct hw_err err;
+    int64_t run = add_run(db, "old");
+    struct db_candidate c = candidate(run, 0, "old", 0.7);
+    ck_assert_int_eq(db_candidate_add(db, &c, NULL, 0, &err), HW_OK);
+    db_close(db);
+    raw_exec(path, "ALTER TABLE candidates DROP COLUMN val_loss; PRAGMA user_version = 4");
+    db = open_ok(path);
+    ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+    struct db_candidate got;
+    ck_assert_int_eq(db_candidate_get(db, c.id, &got, &err), HW_OK);
+    ck_assert(got.val_acc == 0.9 && got.reward == 0.7 && isnan(got.val_loss));
+    db_candidate_release(&got);
+    struct db_candidate next = candidate(run, 1, "new", 0.8);
+    ck_assert_int_eq(db_candidate_add(db, &next, NULL, 0, &err), HW_OK);
+    ck_assert_int_eq(db_candidate_get(db, next.id, &got, &err), HW_OK);
+    ck_assert(got.val_loss == 0.3125);
+    db_candidate_release(&got);
     db_close(db);
     remove_db(path);
 }
@@ -981,6 +1011,7 @@ START_TEST(test_candidate_get_find)
     struct db_candidate failed = candidate(run, 0, "dup", NAN);
     failed.status = DB_CAND_FAILED;
     failed.val_acc = NAN;
+    failed.val_loss = NAN;
     struct db_candidate ok = candidate(run, 1, "dup", 0.8);
     struct db_candidate copy = candidate(run, 2, "dup", 0.8);
     copy.status = DB_CAND_DUPLICATE;
@@ -998,7 +1029,7 @@ START_TEST(test_candidate_get_find)
 
     ck_assert_int_eq(db_candidate_get(db, failed.id, &got, &err), HW_OK);
     ck_assert_int_eq(got.status, DB_CAND_FAILED);
-    ck_assert(isnan(got.val_acc) && isnan(got.reward));
+    ck_assert(isnan(got.val_acc) && isnan(got.val_loss) && isnan(got.reward));
     ck_assert_str_eq(got.arch_json, failed.arch_json);
     ck_assert_str_eq(got.arch_hash, "dup");
     ck_assert_int_eq(got.n_tokens, 4);
@@ -1009,6 +1040,17 @@ START_TEST(test_candidate_get_find)
     ck_assert(got.predicted_ms == 0.35 && got.wall_s == 12.5);
     db_candidate_release(&got);
     ck_assert_int_eq(db_candidate_get(db, 9999, &got, &err), HW_ENOTFOUND);
+    ck_assert_int_eq(db_candidate_get(db, ok.id, &got, &err), HW_OK);
+    ck_assert(got.val_loss == 0.3125 && got.val_acc == 0.9);
+    db_candidate_release(&got);
+    /* a diverged training's infinite loss reads back as infinite */
+    struct db_candidate diverged = candidate(run, 4, "div", 0);
+    diverged.val_acc = 0;
+    diverged.val_loss = INFINITY;
+    ck_assert_int_eq(db_candidate_add(db, &diverged, NULL, 0, &err), HW_OK);
+    ck_assert_int_eq(db_candidate_get(db, diverged.id, &got, &err), HW_OK);
+    ck_assert(isinf(got.val_loss) && got.val_loss > 0);
+    db_candidate_release(&got);
 
     /* No tokens at all round-trips too. */
     struct db_candidate empty = candidate(run, 3, "e", 0.1);
@@ -1276,7 +1318,8 @@ Suite *suite_db(void)
          {test_open_creates_schema, test_open_reopen_keeps_data, test_open_refuses_newer_schema,
           test_open_refuses_non_sqlite, test_open_existing_and_readonly, test_open_two_handles, test_open_foreign_keys_on, test_open_concurrent_create,
           test_open_damaged_row}},
-        {"db_migrate", {test_migrate_step_is_atomic, test_migrate_from_1, test_migrate_from_2}},
+        {"db_migrate", {test_migrate_step_is_atomic, test_migrate_from_1, test_migrate_from_2,
+                        test_migrate_from_4}},
         {"db_device", {test_device_get_or_create, test_device_lookup}},
         {"db_lut", {test_lut_put_get, test_lut_put_many_atomic, test_lut_iterate}},
         {"db_validation", {test_validation_add_list}},

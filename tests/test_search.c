@@ -40,6 +40,29 @@ START_TEST(test_reward_validate)
     bad = reward_cfg_soft(1.0, NAN);
     ck_assert_int_eq(reward_cfg_validate(&bad, &err), HW_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "exponents"));
+    bad = reward_cfg_soft(1.0, -0.07);
+    bad.score = (enum reward_score)7;
+    ck_assert_int_eq(reward_cfg_validate(&bad, &err), HW_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "score 7"));
+}
+END_TEST
+
+START_TEST(test_reward_quality)
+{
+    struct reward_cfg c = reward_cfg_hard(1.0);
+    ck_assert_int_eq(c.score, REWARD_SCORE_ACC);
+    ck_assert_double_eq(reward_quality(&c, 0.9, 0.4), 0.9);
+    c.score = REWARD_SCORE_LOSS;
+    ck_assert_double_eq_tol(reward_quality(&c, 0.9, 0.4), 0.670320046035639, 1e-12);
+    ck_assert_double_eq(reward_quality(&c, 0.0, INFINITY), 0.0); /* diverged */
+    ck_assert(isnan(reward_quality(&c, 0.9, NAN)));
+    /* a lower loss always scores higher */
+    ck_assert(reward_quality(&c, 0.5, 0.41) < reward_quality(&c, 0.5, 0.40));
+    ck_assert_int_eq(reward_score_parse("acc"), REWARD_SCORE_ACC);
+    ck_assert_int_eq(reward_score_parse("loss"), REWARD_SCORE_LOSS);
+    ck_assert_int_eq(reward_score_parse("Loss"), -1);
+    ck_assert_int_eq(reward_score_parse(NULL), -1);
+    ck_assert_str_eq(reward_score_name(REWARD_SCORE_LOSS), "loss");
 }
 END_TEST
 
@@ -608,6 +631,7 @@ Suite *suite_search(void)
     } cases[] = {
         {"reward_mnas", test_reward_values},
         {"reward_cfg_validate", test_reward_validate},
+        {"reward_quality", test_reward_quality},
         {"ctrl_create", test_ctrl_create_errors},
         {"ctrl_propose", test_ctrl_propose_range},
         {"ctrl_report", test_ctrl_report_errors},

@@ -2,6 +2,7 @@
  * mid-run and resumed, must end with exactly the candidates of a run that was
  * never interrupted. */
 #include <check.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +59,7 @@ static void run_ok(const char *fmt, ...)
     cli_run_release(&r);
 }
 
-/* "hash:acc" of every candidate of run `name`, in trial order. */
+/* "hash:acc:loss" of every candidate of run `name`, in trial order. */
 static char *history(const char *db_path, const char *name, int *n_out)
 {
     struct db *db;
@@ -69,9 +70,9 @@ static char *history(const char *db_path, const char *name, int *n_out)
     struct db_candidate *cs;
     int n;
     ck_assert_int_eq(db_candidate_list(db, r.id, DB_ORDER_TRIAL, 0, &cs, &n, &e), HW_OK);
-    char *s = calloc((size_t)n + 1, 96);
+    char *s = calloc((size_t)n + 1, 128);
     for (int i = 0; i < n; i++)
-        sprintf(s + strlen(s), "%s:%.6f,", cs[i].arch_hash, cs[i].val_acc);
+        sprintf(s + strlen(s), "%s:%.6f:%.6f,", cs[i].arch_hash, cs[i].val_acc, cs[i].val_loss);
     db_candidate_list_free(cs, n);
     db_run_release(&r);
     db_close(db);
@@ -276,6 +277,29 @@ START_TEST(test_search_survives_kill9)
     ck_assert_int_eq(cli_run(&r, args), 0);
     ck_assert_msg(r.status == 0 && strstr(r.out, "reranked"), "%s", r.out);
     cli_run_release(&r);
+
+    /* --score loss: the run records it, every candidate's reward is
+     * exp(-its validation loss) x the latency term, a resume keeps it */
+    run_ok("search " SEARCH_FLAGS " --trials 4 --score loss --name L --db %s", space, a_db);
+    snprintf(args, sizeof args, "search --resume L --score acc --db %s", a_db);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 2 && strstr(r.err, "only --trials"), "%s", r.err);
+    cli_run_release(&r);
+    run_ok("search --resume L --trials 6 --train-threads 1 --quiet --db %s", a_db);
+    ck_assert_int_eq(db_open(&db, a_db, DB_OPEN_EXISTING, &he), HW_OK);
+    ck_assert_int_eq(db_run_lookup(db, "L", &run, &he), HW_OK);
+    ck_assert_msg(strstr(run.config_json, "\"score\":\"loss\""), "%s", run.config_json);
+    ck_assert_int_eq(db_candidate_list(db, run.id, DB_ORDER_TRIAL, 0, &cs, &nc, &he), HW_OK);
+    ck_assert_int_eq(nc, 6);
+    for (int i = 0; i < nc; i++) {
+        ck_assert(cs[i].val_loss > 0 && isfinite(cs[i].val_loss));
+        ck_assert_double_eq_tol(cs[i].reward,
+                                exp(-cs[i].val_loss) * pow(cs[i].predicted_ms / 0.05, -0.07),
+                                1e-9);
+    }
+    db_candidate_list_free(cs, nc);
+    db_run_release(&run);
+    db_close(db);
     snprintf(args, sizeof args, "rm -rf %s", dir);
     ck_assert_int_eq(system(args), 0);
 }
@@ -297,6 +321,8 @@ START_TEST(test_search_refusals)
         {"search --resume k --target-ms 2 --db %s/x.db", 2, "only --trials"},
         {"search --resume k --proxy-epochs 3 --db %s/x.db", 2, "only --trials"},
         {"search --resume k --max-over 1 --db %s/x.db", 2, "only --trials"},
+        {"search --resume k --score loss --db %s/x.db", 2, "only --trials"},
+        {"search --target-ms 0.3 --score f1 --db %s/x.db", 2, "--score: 'f1' is neither"},
         {"search --target-ms 0.3 --max-over -1 --db %s/x.db", 2, "--max-over: -1"},
         {"search --target-ms 0.3 --max-over 0 --controller random --db %s/x.db", 2,
          "finite ratio > 0"},

@@ -18,12 +18,14 @@ static int fake_predict(void *ctx, const struct arch *a, double *ms, struct hw_e
     return HW_OK;
 }
 
-static int fake_eval(void *ctx, const struct arch *a, uint64_t seed, double *acc, double *wall_s,
+static int fake_eval(void *ctx, const struct arch *a, uint64_t seed, struct search_eval *out,
                      struct hw_err *err)
 {
     n_eval++;
-    *acc = 0.80 + (double)(arch_hash(a) % 1000) / 10000.0 + (double)(seed % 7) / 1e4;
-    *wall_s = 0.001;
+    out->acc = 0.80 + (double)(arch_hash(a) % 1000) / 10000.0 + (double)(seed % 7) / 1e4;
+    /* a loss that ranks archs differently from the accuracy */
+    out->loss = 0.3 + (double)(arch_hash(a) / 1000 % 997) / 2000.0 + (double)(seed % 5) / 1e4;
+    out->wall_s = 0.001;
     return HW_OK;
 }
 
@@ -140,6 +142,46 @@ START_TEST(test_search_stores_every_trial_once)
     /* a duplicate is never trained again: evaluations == distinct archs */
     ck_assert_int_eq(ok + dup, 40);
     ck_assert_int_eq(n_eval, ok);
+    db_candidate_list_free(cs, n);
+    ctrl_free(c);
+    db_close(db);
+    unlink(path);
+}
+END_TEST
+
+/* --score loss: every candidate keeps its loss (duplicates copy it) and
+ * the reward is exp(-loss) x the latency term; the controller follows it. */
+START_TEST(test_search_scores_by_loss)
+{
+    char path[64];
+    struct db *db = tmp_db(path);
+    struct space s;
+    struct hw_err e;
+    ck_assert_int_eq(space_load_builtin("fmnist", &s, &e), HW_OK);
+    int64_t run = new_run(db, "loss");
+    struct ctrl *c = new_ctrl(&s, CTRL_EVOLUTION);
+    struct reward_cfg rc = reward_cfg_soft(0.5, -0.07);
+    rc.score = REWARD_SCORE_LOSS;
+    struct search_limits lim = {60, 0, NULL};
+    ck_assert_msg(search_run(db, run, &s, &rc, c, 5, &hooks, &lim, &e) == HW_OK, "%s", e.msg);
+    struct db_candidate *cs;
+    int n, dup = 0;
+    ck_assert_int_eq(db_candidate_list(db, run, DB_ORDER_TRIAL, 0, &cs, &n, &e), HW_OK);
+    ck_assert_int_eq(n, 60);
+    for (int i = 0; i < n; i++) {
+        struct search_eval want;
+        struct arch a;
+        int first = i; /* the trial that trained this arch */
+        while (cs[first].status == DB_CAND_DUPLICATE || strcmp(cs[first].arch_hash, cs[i].arch_hash))
+            first--;
+        ck_assert_int_eq(space_decode(&s, cs[i].tokens, &a, &e), HW_OK);
+        fake_eval(NULL, &a, search_trial_seed(5, first), &want, &e);
+        ck_assert_double_eq(cs[i].val_loss, want.loss);
+        ck_assert_double_eq_tol(cs[i].reward,
+                                exp(-want.loss) * pow(cs[i].predicted_ms / 0.5, -0.07), 1e-12);
+        dup += first != i;
+    }
+    ck_assert(dup > 0); /* evolution revisits archs: their loss came from the first */
     db_candidate_list_free(cs, n);
     ctrl_free(c);
     db_close(db);
@@ -271,6 +313,7 @@ Suite *suite_search_run(void)
     TCase *tc = tcase_create("search_run");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_search_stores_every_trial_once);
+    tcase_add_test(tc, test_search_scores_by_loss);
     tcase_add_test(tc, test_search_resume_same_sequence);
     tcase_add_test(tc, test_search_stop_flag);
     tcase_add_test(tc, test_search_training_cap);
