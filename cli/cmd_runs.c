@@ -1,4 +1,5 @@
 /* hwnas runs list|show|pareto: what searches have found (rerank: cmd_rerank.c). */
+#include <cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,9 +89,11 @@ static void print_candidate_header(void)
 
 static void print_candidate(const struct db_candidate *c)
 {
-    printf("%6d %-10s %12.4f %7.2f%% %8.4f %10.5f %8.2fM %7.3fM %8.1f\n", c->trial,
-           db_cand_status_name(c->status), c->predicted_ms, 100 * c->val_acc, c->val_loss,
-           c->reward,
+    char loss[16] = "-"; /* not recorded before schema 5 */
+    if (!isnan(c->val_loss))
+        snprintf(loss, sizeof loss, "%.4f", c->val_loss);
+    printf("%6d %-10s %12.4f %7.2f%% %8s %10.5f %8.2fM %7.3fM %8.1f\n", c->trial,
+           db_cand_status_name(c->status), c->predicted_ms, 100 * c->val_acc, loss, c->reward,
            (double)c->macs / 1e6, (double)c->params / 1e6, c->wall_s);
 }
 
@@ -109,8 +112,12 @@ static int do_show(const char *name)
     db_candidate_count(db, r.id, &count, &e);
     printf("run %lld '%s': space %s, controller %s, status %s\n", (long long)r.id, r.name,
            r.space, r.controller, db_run_status_name(r.status));
-    printf("target %.4f ms, reward ACC x (LAT/T)^w with w = %g under / %g over the target\n",
-           r.target_ms, r.w_alpha, r.w_beta);
+    cJSON *cfg = r.config_json ? cJSON_Parse(r.config_json) : NULL;
+    const char *score = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "score"));
+    int by_loss = score && strcmp(score, "loss") == 0; /* absent: accuracy */
+    cJSON_Delete(cfg);
+    printf("target %.4f ms, reward %s x (LAT/T)^w with w = %g under / %g over the target\n",
+           r.target_ms, by_loss ? "exp(-val_loss)" : "ACC", r.w_alpha, r.w_beta);
     printf("seed %llu, trials %d of %d, time budget %s, device %lld\n",
            (unsigned long long)r.seed, count, r.trials_max,
            r.time_budget_s > 0 ? "set" : "none", (long long)r.device_id);

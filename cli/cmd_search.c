@@ -72,8 +72,9 @@ static const struct cli_command cmd = {
     "search",
     "Search a block-wise space for the architecture with the best MnasNet reward\n"
     "ACC x (LAT/T)^w: LAT predicted by this device's latency table, ACC the validation\n"
-    "accuracy after proxy training (--score loss: exp(-validation loss)). Every candidate is stored in the database as it is\n"
-    "evaluated; Ctrl-C stops cleanly and --resume RUN continues the same sequence.",
+    "accuracy after proxy training (--score loss: exp(-validation loss)). Every\n"
+    "candidate is stored in the database as it is evaluated; Ctrl-C stops cleanly and\n"
+    "--resume RUN continues the same sequence.",
     "hwnas search --space S --target-ms T [--controller rl|evolution|random] [--trials N]\n"
     "                    [--time-budget 30m] [--seed S] [--device ID] [--name RUN] [--hard]\n"
     "                    [--max-over R] [--score acc|loss]\n"
@@ -191,9 +192,10 @@ static int config_read(const char *text, struct opts *op, struct hw_err *err)
     op->lat_threads = cJSON_IsNumber(lt) ? lt->valueint : 1;
     const cJSON *mo = cJSON_GetObjectItemCaseSensitive(root, "max_over");
     op->max_over = cJSON_IsNumber(mo) ? mo->valuedouble : 0; /* absent: no cap */
+    /* absent: a run from before --score, scored by accuracy */
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(root, "score");
     int kind = sc ? reward_score_parse(cJSON_GetStringValue(sc)) : REWARD_SCORE_ACC;
-    if (kind < 0) { /* absent: a run from before --score, scored by accuracy */
+    if (kind < 0) {
         hw_error(err, HW_EINVAL, "run config: score '%s' is neither acc nor loss",
                  cJSON_IsString(sc) ? sc->valuestring : "(not a string)");
         cJSON_Delete(root);

@@ -54,9 +54,11 @@ int eval_proxy(const struct arch *a, const struct eval_proxy_config *cfg,
         rc = train_run(net, train, val, &tc, seed, NULL, NULL, &res, err);
     }
     if (rc == HW_OK) {
-        out->diverged = res.diverged;
-        out->val_acc = res.diverged ? 0.0 : res.val_acc;
-        out->val_loss = res.diverged ? INFINITY : res.val_loss;
+        /* a last step can leave non-finite weights the training loss never
+         * saw: their validation loss is NaN or inf */
+        out->diverged = res.diverged || !isfinite(res.val_loss);
+        out->val_acc = out->diverged ? 0.0 : res.val_acc;
+        out->val_loss = out->diverged ? INFINITY : res.val_loss;
         out->train_loss = res.loss;
         out->img_per_s = res.img_per_s;
     } else {

@@ -1,19 +1,19 @@
 #include "search/reward.h"
 
 #include <math.h>
-
 #include <string.h>
 
 static const char *const score_names[] = {"acc", "loss"};
+#define N_SCORES ((int)(sizeof score_names / sizeof score_names[0]))
 
 const char *reward_score_name(enum reward_score s)
 {
-    return (unsigned)s < 2 ? score_names[s] : "?";
+    return (unsigned)s < (unsigned)N_SCORES ? score_names[s] : "?";
 }
 
 int reward_score_parse(const char *name)
 {
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < N_SCORES; i++)
         if (name && strcmp(name, score_names[i]) == 0)
             return i;
     return -1;
@@ -44,7 +44,7 @@ int reward_cfg_validate(const struct reward_cfg *cfg, struct hw_err *err)
     if (!isfinite(cfg->alpha) || !isfinite(cfg->beta))
         return hw_error(err, HW_EINVAL, "reward: exponents alpha %g / beta %g must be finite",
                         cfg->alpha, cfg->beta);
-    if ((unsigned)cfg->score > REWARD_SCORE_LOSS)
+    if ((unsigned)cfg->score >= (unsigned)N_SCORES)
         return hw_error(err, HW_EINVAL, "reward: score %d is neither acc nor loss",
                         (int)cfg->score);
     return HW_OK;

@@ -23,7 +23,8 @@ struct reward_cfg {
     enum reward_score score; /* REWARD_SCORE_ACC unless set */
 };
 
-/* "acc" | "loss"; reward_score_parse returns -1 for anything else. */
+/* "acc" | "loss" (static strings; "?" out of range); reward_score_parse
+ * returns the enum value of a name, or -1 for anything else. */
 const char *reward_score_name(enum reward_score s);
 int reward_score_parse(const char *name);
 /* Q(m) of a candidate with validation accuracy acc and loss loss (NaN in,

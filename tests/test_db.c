@@ -1270,7 +1270,7 @@ START_TEST(test_rerank_add_list)
     for (int i = 0; i < 2; i++) {
         struct db_candidate c = {.run_id = r.id, .trial = i, .arch_json = "{}", .macs = 1,
                                  .params = 1, .predicted_ms = 0.1, .val_acc = 0.8,
-                                 .reward = 0.8, .status = DB_CAND_OK};
+                                 .val_loss = NAN, .reward = 0.8, .status = DB_CAND_OK};
         snprintf(c.arch_hash, sizeof c.arch_hash, "h%d", i);
         ck_assert_msg(db_candidate_add(db, &c, NULL, 0, &err) == HW_OK, "%s", err.msg);
         cand[i] = c.id;

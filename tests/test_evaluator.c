@@ -974,6 +974,11 @@ START_TEST(test_eval_proxy)
     ck_assert_double_eq(r1.val_acc, r2.val_acc); /* deterministic */
     ck_assert_double_eq(r1.train_loss, r2.train_loss);
     ck_assert(r1.val_acc > 0.5 && r1.wall_s > 0 && !r1.diverged);
+    ck_assert(r1.val_loss > 0 && isfinite(r1.val_loss));
+    c.lr = 1e30; /* diverges: a result with accuracy 0 and an infinite loss */
+    ck_assert_int_eq(eval_proxy(&a, &c, 42, &r2, &err), HW_OK);
+    ck_assert(r2.diverged && r2.val_acc == 0 && isinf(r2.val_loss) && r2.val_loss > 0);
+    c.lr = 0.2;
     a.layers[1].in = 9; /* broken chain */
     ck_assert_int_eq(eval_proxy(&a, &c, 42, &r1, &err), HW_EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "layers[1].in"));

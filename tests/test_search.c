@@ -58,11 +58,17 @@ START_TEST(test_reward_quality)
     ck_assert(isnan(reward_quality(&c, 0.9, NAN)));
     /* a lower loss always scores higher */
     ck_assert(reward_quality(&c, 0.5, 0.41) < reward_quality(&c, 0.5, 0.40));
+}
+END_TEST
+
+START_TEST(test_reward_score_names)
+{
     ck_assert_int_eq(reward_score_parse("acc"), REWARD_SCORE_ACC);
     ck_assert_int_eq(reward_score_parse("loss"), REWARD_SCORE_LOSS);
     ck_assert_int_eq(reward_score_parse("Loss"), -1);
     ck_assert_int_eq(reward_score_parse(NULL), -1);
     ck_assert_str_eq(reward_score_name(REWARD_SCORE_LOSS), "loss");
+    ck_assert_str_eq(reward_score_name((enum reward_score)5), "?");
 }
 END_TEST
 
@@ -632,6 +638,7 @@ Suite *suite_search(void)
         {"reward_mnas", test_reward_values},
         {"reward_cfg_validate", test_reward_validate},
         {"reward_quality", test_reward_quality},
+        {"reward_score_names", test_reward_score_names},
         {"ctrl_create", test_ctrl_create_errors},
         {"ctrl_propose", test_ctrl_propose_range},
         {"ctrl_report", test_ctrl_report_errors},

@@ -300,6 +300,28 @@ START_TEST(test_search_survives_kill9)
     db_candidate_list_free(cs, nc);
     db_run_release(&run);
     db_close(db);
+    /* a run from before --score (no "score" in its config) resumes scored
+     * by accuracy; a score this hwnas does not know is refused by name */
+    ck_assert_int_eq(sqlite3_open(a_db, &rawdb), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(rawdb, "UPDATE runs SET config = json_remove(config, '$.score') "
+                                  "WHERE name = 'L'", NULL, NULL, NULL), SQLITE_OK);
+    run_ok("search --resume L --trials 7 --train-threads 1 --quiet --db %s", a_db);
+    ck_assert_int_eq(db_open(&db, a_db, DB_OPEN_EXISTING, &he), HW_OK);
+    ck_assert_int_eq(db_run_lookup(db, "L", &run, &he), HW_OK);
+    ck_assert_int_eq(db_candidate_list(db, run.id, DB_ORDER_TRIAL, 0, &cs, &nc, &he), HW_OK);
+    ck_assert_int_eq(nc, 7);
+    ck_assert_double_eq_tol(cs[6].reward,
+                            cs[6].val_acc * pow(cs[6].predicted_ms / 0.05, -0.07), 1e-9);
+    db_candidate_list_free(cs, nc);
+    db_run_release(&run);
+    db_close(db);
+    ck_assert_int_eq(sqlite3_exec(rawdb, "UPDATE runs SET config = json_set(config, '$.score', "
+                                  "'f1') WHERE name = 'L'", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(rawdb);
+    snprintf(args, sizeof args, "search --resume L --trials 8 --db %s", a_db);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 1 && strstr(r.err, "score 'f1' is neither"), "%s", r.err);
+    cli_run_release(&r);
     snprintf(args, sizeof args, "rm -rf %s", dir);
     ck_assert_int_eq(system(args), 0);
 }

@@ -183,6 +183,18 @@ START_TEST(test_search_scores_by_loss)
     }
     ck_assert(dup > 0); /* evolution revisits archs: their loss came from the first */
     db_candidate_list_free(cs, n);
+    /* the same controller and seed scored by accuracy proposes other archs
+     * once its tournaments start choosing parents */
+    int64_t by_acc = new_run(db, "acc");
+    struct ctrl *c2 = new_ctrl(&s, CTRL_EVOLUTION);
+    rc.score = REWARD_SCORE_ACC;
+    ck_assert_msg(search_run(db, by_acc, &s, &rc, c2, 5, &hooks, &lim, &e) == HW_OK, "%s", e.msg);
+    char *h_loss = hashes(db, run), *h_acc = hashes(db, by_acc);
+    ck_assert_int_eq(strncmp(h_loss, h_acc, 6 * 17), 0); /* the same 6 founders */
+    ck_assert_str_ne(h_loss, h_acc);
+    free(h_loss);
+    free(h_acc);
+    ctrl_free(c2);
     ctrl_free(c);
     db_close(db);
     unlink(path);
