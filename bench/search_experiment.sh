@@ -15,7 +15,10 @@
 # SEARCH_FLAGS (more search flags for each controller; --max-over R only
 # with CONTROLLERS=evolution or random),
 # TIME_BUDGET (per search, e.g. 60m; empty: none), THREADS (training threads,
-# 2), REF (1: also train fmnist-ref; 0: skip it).
+# 2), REF (1: also train fmnist-ref; 0: skip it), FINAL_SEEDS (more seeds of
+# the final recipe for each winner and fmnist-ref, e.g. "2 3": the same net
+# differs by ~0.4 points of test accuracy from seed to seed, as much as the
+# gaps being measured; empty: the search's seed only).
 # On 2 cores, two pipelines side by side (one per controller, each with its
 # own copy of a profiled database, THREADS=1, REF=0 in one) finish sooner
 # than one after the other with 2 threads: small nets scale poorly to 2.
@@ -33,6 +36,7 @@ CONTROLLERS=${CONTROLLERS:-rl evolution}
 TIME_BUDGET=${TIME_BUDGET:-}
 THREADS=${THREADS:-2}
 REF=${REF:-1}
+FINAL_SEEDS=${FINAL_SEEDS:-}
 budget=${TIME_BUDGET:+--time-budget $TIME_BUDGET}
 mkdir -p "$OUT"
 step() { printf '\n== %s (%s)\n' "$*" "$(date +%H:%M:%S)"; }
@@ -65,13 +69,21 @@ for c in $CONTROLLERS; do
     $HWNAS export "$name" --reranked --train-final "$FINAL_EPOCHS" \
         --model "$OUT/$name-winner.hwm" --threads "$THREADS" --db "$DB"
     $HWNAS latency "$OUT/$name-winner.json" --measure --db "$DB"
+    for s in $FINAL_SEEDS; do
+        step "train the winner of $name, seed $s"
+        $HWNAS train "$OUT/$name-winner.json" --epochs "$FINAL_EPOCHS" --seed "$s" \
+            --threads "$THREADS" --out "$OUT/$name-winner-s$s.hwm"
+        $HWNAS eval "$OUT/$name-winner-s$s.hwm" --split test
+    done
 done
 
 if [ "$REF" = 1 ]; then
     step "fmnist-ref, the same recipe"
-    $HWNAS train fmnist-ref --epochs "$FINAL_EPOCHS" --seed "$SEED" --threads "$THREADS" \
-        --out "$OUT/fmnist-ref.hwm"
-    $HWNAS eval "$OUT/fmnist-ref.hwm" --split test
+    for s in "$SEED" $FINAL_SEEDS; do
+        $HWNAS train fmnist-ref --epochs "$FINAL_EPOCHS" --seed "$s" --threads "$THREADS" \
+            --out "$OUT/fmnist-ref-s$s.hwm"
+        $HWNAS eval "$OUT/fmnist-ref-s$s.hwm" --split test
+    done
     $HWNAS latency fmnist-ref --measure --db "$DB"
 fi
 step "done: $DB, $OUT/"

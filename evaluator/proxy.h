@@ -47,7 +47,15 @@ struct eval_proxy_config {
  * Ranking by validation loss (eval_result.val_loss) instead of accuracy, same
  * runs: tau 0.70 (seed 1) and 0.39 (seed 2), 0.58 for the mean loss of both
  * seeds (accuracy: 0.58, 0.21, 0.36); loss is the finer statistic of the
- * same predictions, but one proxy training still does not reach 0.5 reliably. */
+ * same predictions, but one proxy training still does not reach 0.5 reliably.
+ * Over four proxy seeds (2026-11-29, shared machine):
+ *     budget          by accuracy (seeds 1-4)       by loss (seeds 1-4)
+ *     2 x 10,000      0.58 0.21 0.14 0.44  mean 0.34  0.70 0.39 0.39 0.52  mean 0.50
+ *     3 x 10,000      0.52 0.27 (seeds 1-2)           0.73 0.55 (seeds 1-2)
+ * Loss beats accuracy on every seed, which is why `hwnas search --score loss`
+ * exists; a third epoch (1.5 x the cost) helps the weaker seed most. The
+ * proxy underrates the largest archs (they learn slower in 2 epochs), so
+ * much of the error sits outside a search's latency band. */
 #define EVAL_PROXY_BATCH 64
 #define EVAL_PROXY_EPOCHS 2
 #define EVAL_PROXY_SUBSET 10000
