@@ -30,8 +30,10 @@ step "3/5 searching: target ${target} ms (0.6 x fmnist-ref's predicted ${ref_us}
 name="demo-$(date +%Y%m%d-%H%M%S)"
 # --hard --max-over 1: a budget, not a preference; proposals predicted over it
 # are redrawn before any training, so every trained candidate can win.
+# --score loss: candidates compared by exp(-validation loss), which ranks
+# short trainings closer to their full-training accuracy (evaluator/proxy.h).
 $HWNAS search --space fmnist --target-ms "$target" --hard --max-over 1 --controller evolution \
-    --population 10 --sample-size 3 --trials "$TRIALS" \
+    --population 10 --sample-size 3 --trials "$TRIALS" --score loss \
     --proxy-epochs 1 --proxy-subset 5000 --proxy-val 2000 --name "$name" --db "$DB"
 
 step "4/5 the accuracy/latency front"
