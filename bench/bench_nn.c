@@ -170,6 +170,53 @@ static double pointwise_shapes(const struct arch *a, double *t_nn, double *t_raw
     return flops;
 }
 
+/* Where the time goes: every op timed inside whole forward passes (so with
+ * the caches as the pass leaves them, like XNNPACK's -p profile), the
+ * median per op summed by kind; issue 3 quotes XNNPACK's shares (1x1 61 %,
+ * depthwise 22 %, SE 6 %). OPS=1 in the environment prints every op. */
+static void op_breakdown(struct nn_net *net, const float *x, int runs)
+{
+    static const char *const kinds[] = {"stem", "1x1", "dw", "se", "add", "pool", "fc"};
+    enum { NK = sizeof kinds / sizeof kinds[0] };
+    int n_ops = nn_net_n_ops(net);
+    double *t = malloc(sizeof(double) * n_ops * runs), sum[NK + 1] = {0}, macs[NK + 1] = {0};
+    double total = 0;
+    int cnt[NK + 1] = {0};
+    for (int r = -3; r < runs; r++) { /* three passes to warm up */
+        nn_net_set_input(net, x, 1);
+        for (int i = 0; i < n_ops; i++) {
+            uint64_t t0 = timer_now_ns();
+            nn_net_forward_op(net, i, 1);
+            if (r >= 0)
+                t[(size_t)i * runs + r] = (timer_now_ns() - t0) / 1e6;
+        }
+    }
+    for (int i = 0; i < n_ops; i++) {
+        struct nn_op_info info;
+        nn_net_op_info(net, i, &info);
+        qsort(t + (size_t)i * runs, runs, sizeof(double), cmp_double);
+        double med = t[(size_t)i * runs + runs / 2];
+        int k = 0;
+        while (k < NK && strcmp(kinds[k], info.kind) != 0)
+            k++;
+        sum[k] += med, macs[k] += info.macs, cnt[k]++, total += med;
+        if (getenv("OPS"))
+            printf("  op %3d unit %2d %-5s %8.1f us  %6.2f M MACs  %5.1f GFLOP/s\n", i, info.unit,
+                   info.kind, med * 1e3, info.macs / 1e6, 2 * info.macs / med / 1e6);
+    }
+    printf("%-18s per op in sequence, sum of medians %.3f ms:", "", total);
+    for (int k = 0; k <= NK; k++) {
+        if (!cnt[k])
+            continue;
+        printf("  %s %.0f%% (%.2f ms", k < NK ? kinds[k] : "other", 100 * sum[k] / total, sum[k]);
+        if (macs[k] > 0)
+            printf(", %.0f GFLOP/s", 2 * macs[k] / sum[k] / 1e6);
+        printf(")");
+    }
+    printf("\n");
+    free(t);
+}
+
 static void bench_infer(const struct arch *a, int runs)
 {
     struct nn_net *net;
@@ -194,6 +241,7 @@ static void bench_infer(const struct arch *a, int runs)
     printf("%-18s 1x1 convs: %.2f MFLOP, nn %.3f ms = %.1f GFLOP/s, raw sgemm %.3f ms = %.1f "
            "GFLOP/s\n",
            "", flops / 1e6, t_nn, flops / t_nn / 1e6, t_raw, flops / t_raw / 1e6);
+    op_breakdown(net, x, runs / 4 > 20 ? runs / 4 : 20);
     free(x);
     nn_net_free(net);
 }

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "nn/kernels.h"
+
 #ifndef HWNAS_VERSION
 #define HWNAS_VERSION "dev"
 #endif
@@ -51,7 +53,8 @@ void lat_fingerprint_current(struct lat_fingerprint *fp, int threads)
     memset(fp, 0, sizeof *fp);
     read_cpu_model(fp->cpu, sizeof fp->cpu);
     fp->threads = threads;
-    snprintf(fp->backend, sizeof fp->backend, "hwnas-nn nhwc fp32 + openblas");
+    snprintf(fp->backend, sizeof fp->backend, "hwnas-nn r%d nhwc fp32 + openblas",
+             NN_KERNELS_REVISION);
     const char *core = openblas_get_corename();
     snprintf(fp->blas_core, sizeof fp->blas_core, "%s", core ? core : "unknown");
     snprintf(fp->compiler, sizeof fp->compiler, "gcc %s %s", __VERSION__, HWNAS_CFLAGS);

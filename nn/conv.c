@@ -37,6 +37,55 @@ void nn_conv_forward(float *y, float *col, const float *x, const float *wt, cons
     nn_matmul_forward(y, col, wt, bias, NULL, act, n * oh * ow, kc, cout);
 }
 
+/* Inference: the patches of a few output pixels at a time are gathered into
+ * a block that stays in L1 and multiplied by the packed weights there with
+ * the 1x1 kernel's register tiles (epilogue fused), so the im2col matrix is
+ * never written out whole. */
+void nn_conv_forward_packed(float *y, const float *x, const float *wp, const float *bias,
+                            enum nn_act act, int n, int h, int w, int cin, int cout, int k,
+                            int stride)
+{
+    int oh = arch_conv_out_size(h, k, stride), ow = arch_conv_out_size(w, k, stride);
+    int pad = k / 2, kc = k * k * cin;
+    int rows = 2048 / kc > 48 ? 48 : 2048 / kc; /* pixels per block: <= 8 KB of patches */
+    if (rows < 1)
+        rows = 1;
+    long total = (long)n * oh * ow, blocks = (total + rows - 1) / rows;
+#pragma omp parallel for if (total * kc * cout > (1 << 20)) schedule(static)
+    for (long bl = 0; bl < blocks; bl++) {
+        float col[rows * kc];
+        long p0 = bl * rows, p1 = p0 + rows < total ? p0 + rows : total;
+        for (long p = p0; p < p1; p++) {
+            int b = (int)(p / ((long)oh * ow)), oy = (int)(p / ow % oh), ox = (int)(p % ow);
+            float *row = col + (p - p0) * kc;
+            int iy0 = oy * stride - pad, ix0 = ox * stride - pad;
+            const float *xb = x + (size_t)b * h * w * cin;
+            if (iy0 >= 0 && iy0 + k <= h && ix0 >= 0 && ix0 + k <= w) {
+                /* k * cin floats per row of the patch; a 3x3 RGB stem's 9
+                 * get a constant size (inlined: a memcpy call would cost
+                 * more than the copy) */
+                for (int ky = 0; ky < k; ky++) {
+                    const float *src = xb + ((size_t)(iy0 + ky) * w + ix0) * cin;
+                    if (k * cin == 9)
+                        memcpy(row + ky * 9, src, 9 * sizeof(float));
+                    else
+                        memcpy(row + ky * k * cin, src, sizeof(float) * k * cin);
+                }
+                continue;
+            }
+            for (int ky = 0; ky < k; ky++)
+                for (int kx = 0; kx < k; kx++) {
+                    int iy = iy0 + ky, ix = ix0 + kx;
+                    int inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+                    for (int j = 0; j < cin; j++)
+                        row[(ky * k + kx) * cin + j] =
+                            inside ? xb[((size_t)iy * w + ix) * cin + j] : 0.f;
+                }
+        }
+        nn_pw_forward(y + p0 * cout, col, wp, bias, NULL, act, (int)(p1 - p0), kc, cout);
+    }
+}
+
 void nn_conv_backward(float *dx, float *dwt, float *dcol, const float *dy, const float *col,
                       const float *wt, int n, int h, int w, int cin, int cout, int k, int stride)
 {

@@ -16,6 +16,13 @@
 
 #include "util/pcg32.h"
 
+/* Bumped whenever a change to the inference kernels or the buffer plan moves
+ * their timings: it is part of the latency-table fingerprint (backend), so a
+ * table measured with older kernels is refused rather than silently used.
+ * r2: activations in the 1x1 conv's registers, tiles of at most 4 vectors,
+ * INFER buffers shared by lifetime, direct stem conv. */
+#define NN_KERNELS_REVISION 2
+
 enum nn_act { NN_ACT_NONE, NN_ACT_RELU, NN_ACT_RELU6, NN_ACT_HSWISH, NN_ACT_HSIGMOID };
 
 /* ---- activations (act.c) ---- */
@@ -96,6 +103,11 @@ size_t nn_conv_col_size(int n, int h, int w, int cin, int k, int stride);
  * act(. + bias) ; col (nn_conv_col_size) is scratch kept for the backward. */
 void nn_conv_forward(float *y, float *col, const float *x, const float *wt, const float *bias,
                      enum nn_act act, int n, int h, int w, int cin, int cout, int k, int stride);
+/* Inference on weights packed by nn_pw_pack as a (cout, k*k*cin) matrix
+ * (BN scale folded in); no col scratch. Same result as nn_conv_forward. */
+void nn_conv_forward_packed(float *y, const float *x, const float *wp, const float *bias,
+                            enum nn_act act, int n, int h, int w, int cin, int cout, int k,
+                            int stride);
 /* dwt (cout, k, k, cin) += dy^T col; dx (n, h, w, cin) += col2im(dy . wt) using
  * dcol (nn_conv_col_size) as scratch. col is the forward's. */
 void nn_conv_backward(float *dx, float *dwt, float *dcol, const float *dy, const float *col,

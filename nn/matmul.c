@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include "nn/kernels.h"
+#include "nn/simd.h"
 
 /* Below this many multiply-adds a second thread costs more than it saves. */
 #define NN_SGEMM_PAR_MIN (1 << 18)
@@ -42,13 +43,48 @@ void nn_sgemm(int ta, int tb, int m, int n, int k, const float *a, int lda, cons
     }
 }
 
+/* y (rows) = w (rows, cols) . x (cols). Memory-bound (every weight is read
+ * once, at batch 1 usually from L3 or DRAM): four rows at a time keep four
+ * streams in flight, which runs at about twice OpenBLAS sgemv's rate on the
+ * head and SE shapes of MobileNetV3 (bench_nn, per op in sequence). */
+static void gemv(float *restrict y, const float *restrict w, const float *restrict x, int rows,
+                 int cols)
+{
+    int r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        const float *w0 = w + (size_t)r * cols, *w1 = w0 + cols, *w2 = w1 + cols, *w3 = w2 + cols;
+        v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        int c = 0;
+        for (; c + 16 <= cols; c += 16) {
+            v16 xv = *(const v16u *)(x + c);
+            a0 += *(const v16u *)(w0 + c) * xv;
+            a1 += *(const v16u *)(w1 + c) * xv;
+            a2 += *(const v16u *)(w2 + c) * xv;
+            a3 += *(const v16u *)(w3 + c) * xv;
+        }
+        float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
+        for (int l = 0; l < 16; l++)
+            s0 += a0[l], s1 += a1[l], s2 += a2[l], s3 += a3[l];
+        for (; c < cols; c++)
+            s0 += w0[c] * x[c], s1 += w1[c] * x[c], s2 += w2[c] * x[c], s3 += w3[c] * x[c];
+        y[r] = s0, y[r + 1] = s1, y[r + 2] = s2, y[r + 3] = s3;
+    }
+    for (; r < rows; r++) {
+        const float *wr = w + (size_t)r * cols;
+        float acc = 0.f;
+        for (int c = 0; c < cols; c++)
+            acc += wr[c] * x[c];
+        y[r] = acc;
+    }
+}
+
 void nn_matmul_forward(float *y, const float *x, const float *w, const float *bias,
                        const float *res, enum nn_act act, int m, int cin, int cout)
 {
     // y (m, cout) = x (m, cin) . w (cout, cin)^T; one row (batch-1 FC, SE) is
     // a matrix-vector product, where sgemm's packing costs more than the math
     if (m == 1)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, cout, cin, 1.f, w, cin, x, 1, 0.f, y, 1);
+        gemv(y, w, x, cout, cin);
     else
         nn_sgemm(0, 1, m, cout, cin, x, cin, w, cin, 0.f, y, cout);
     if (!bias && !res && act == NN_ACT_NONE)
@@ -81,9 +117,6 @@ void nn_matmul_backward(float *dx, float *dw, float *dbias, const float *dy, con
  * with mr * nv <= 24 accumulators, so narrow outputs (cout 16..80) still
  * keep enough independent FMAs in flight. */
 
-typedef float v16 __attribute__((vector_size(64)));
-typedef float v16u __attribute__((vector_size(64), aligned(4)));
-
 #define PW_NP(n) (((n) + 15) / 16 * 16)
 
 size_t nn_pw_packed_size(int cin, int cout) { return (size_t)cin * PW_NP(cout); }
@@ -98,13 +131,16 @@ void nn_pw_pack(float *wp, const float *w, const float *scale, int cin, int cout
                 j < cout ? w[(size_t)j * cin + k] * (scale ? scale[j] : 1.f) : 0.f;
 }
 
+/* The epilogue runs on the accumulators before the one store: bias, the
+ * activation (a constant here: one copy of the tile per activation), the
+ * residual. Only a partial last vector goes through memory. */
 static inline __attribute__((always_inline)) void
 pw_tile(float *restrict y, const float *restrict x, const float *restrict wp,
         const float *restrict bias, const float *restrict res, enum nn_act act, int m, int k,
         int n, int i0, int j0, int mr, int nv)
 {
     int np = PW_NP(n);
-    v16 acc[12][6];
+    v16 acc[12][4];
     const float *xr[12];
     for (int r = 0; r < mr; r++) {
         /* rows past m repeat the last row: computed, never stored */
@@ -113,7 +149,7 @@ pw_tile(float *restrict y, const float *restrict x, const float *restrict wp,
             acc[r][v] = (v16){0};
     }
     for (int kk = 0; kk < k; kk++) {
-        v16 wv[6];
+        v16 wv[4];
         for (int v = 0; v < nv; v++)
             wv[v] = *(const v16u *)(wp + (size_t)kk * np + j0 + 16 * v);
         for (int r = 0; r < mr; r++) {
@@ -123,50 +159,77 @@ pw_tile(float *restrict y, const float *restrict x, const float *restrict wp,
         }
     }
     int cols = n - j0 < 16 * nv ? n - j0 : 16 * nv;
+    int full = cols / 16; /* whole vectors; cols % 16 more in a partial one */
+    v16 bv[4];
+    for (int v = 0; v < full; v++)
+        bv[v] = bias ? *(const v16u *)(bias + j0 + 16 * v) : (v16){0};
     for (int r = 0; r < mr && i0 + r < m; r++) {
         float *yr = y + (size_t)(i0 + r) * n + j0;
-        if (cols == 16 * nv) {
-            for (int v = 0; v < nv; v++)
-                *(v16u *)(yr + 16 * v) = acc[r][v];
-        } else {
-            float tmp[16 * 6];
-            for (int v = 0; v < nv; v++)
-                *(v16u *)(tmp + 16 * v) = acc[r][v];
-            for (int j = 0; j < cols; j++)
-                yr[j] = tmp[j];
+        const float *rr = res ? res + (size_t)(i0 + r) * n + j0 : NULL;
+        for (int v = 0; v < full; v++) {
+            v16 z = v16_act(acc[r][v] + bv[v], act);
+            if (rr)
+                z += *(const v16u *)(rr + 16 * v);
+            *(v16u *)(yr + 16 * v) = z;
         }
-        nn_epilogue_row(yr, bias ? bias + j0 : NULL, res ? res + (size_t)(i0 + r) * n + j0 : NULL,
-                        act, cols);
+        if (full < nv) {
+            float tmp[16];
+            *(v16u *)tmp = acc[r][full];
+            for (int j = 16 * full; j < cols; j++) {
+                float z = nn_act_value(act, tmp[j - 16 * full] + (bias ? bias[j0 + j] : 0.f));
+                yr[j] = rr ? z + rr[j] : z;
+            }
+        }
     }
 }
 
 /* Rows per tile for nv vectors per row. */
-static int pw_mr(int nv) { return nv <= 2 ? 12 : nv == 3 ? 8 : nv == 4 ? 6 : 4; }
+static int pw_mr(int nv) { return nv <= 2 ? 12 : nv == 3 ? 8 : 6; }
 
-/* One column block of nv vectors starting at j0, all rows. */
+/* Tiles [b0, b1) of one column block of nv vectors starting at j0. */
+static void pw_tiles(float *y, const float *x, const float *wp, const float *bias,
+                     const float *res, enum nn_act act, int m, int k, int n, int j0, int nv,
+                     int b0, int b1)
+{
+    int mr = pw_mr(nv);
+    for (int b = b0; b < b1; b++) {
+        int i0 = b * mr;
+        NN_ACT_DISPATCH(act, A, {
+            switch (nv) {
+            case 1: pw_tile(y, x, wp, bias, res, A, m, k, n, i0, j0, 12, 1); break;
+            case 2: pw_tile(y, x, wp, bias, res, A, m, k, n, i0, j0, 12, 2); break;
+            case 3: pw_tile(y, x, wp, bias, res, A, m, k, n, i0, j0, 8, 3); break;
+            default: pw_tile(y, x, wp, bias, res, A, m, k, n, i0, j0, 6, 4); break;
+            }
+        })
+    }
+}
+
+/* One column block, all rows. A parallel region is opened only when it
+ * pays and none is open: even a one-thread region costs a team setup, and
+ * callers running inside one (the stem's blocks) call this per block. */
 static void pw_block(float *y, const float *x, const float *wp, const float *bias,
                      const float *res, enum nn_act act, int m, int k, int n, int j0, int nv)
 {
-    int mr = pw_mr(nv), blocks = (m + mr - 1) / mr;
-#pragma omp parallel for if ((double)m * k * nv * 16 > (1 << 18)) schedule(static)
-    for (int b = 0; b < blocks; b++) {
-        int i0 = b * mr;
-        switch (nv) {
-        case 1: pw_tile(y, x, wp, bias, res, act, m, k, n, i0, j0, 12, 1); break;
-        case 2: pw_tile(y, x, wp, bias, res, act, m, k, n, i0, j0, 12, 2); break;
-        case 3: pw_tile(y, x, wp, bias, res, act, m, k, n, i0, j0, 8, 3); break;
-        case 4: pw_tile(y, x, wp, bias, res, act, m, k, n, i0, j0, 6, 4); break;
-        case 5: pw_tile(y, x, wp, bias, res, act, m, k, n, i0, j0, 4, 5); break;
-        default: pw_tile(y, x, wp, bias, res, act, m, k, n, i0, j0, 4, 6); break;
-        }
+    int blocks = (m + pw_mr(nv) - 1) / pw_mr(nv);
+    if ((double)m * k * nv * 16 <= (1 << 18) || omp_get_max_threads() < 2 || omp_in_parallel()) {
+        pw_tiles(y, x, wp, bias, res, act, m, k, n, j0, nv, 0, blocks);
+        return;
+    }
+#pragma omp parallel
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        pw_tiles(y, x, wp, bias, res, act, m, k, n, j0, nv, (int)((long)blocks * t / nt),
+                 (int)((long)blocks * (t + 1) / nt));
     }
 }
 
 void nn_pw_forward(float *y, const float *x, const float *wp, const float *bias, const float *res,
                    enum nn_act act, int m, int cin, int cout)
 {
-    /* the vectors of a row in near-equal blocks of at most 6 */
-    int total = PW_NP(cout) / 16, nblk = (total + 5) / 6;
+    /* the vectors of a row in near-equal blocks of at most 4 (wider tiles run
+     * out of registers: 24 accumulators + the weight vectors) */
+    int total = PW_NP(cout) / 16, nblk = (total + 3) / 4;
     for (int bi = 0, j = 0; bi < nblk; bi++) {
         int nv = (total - j + (nblk - bi) - 1) / (nblk - bi);
         pw_block(y, x, wp, bias, res, act, m, cin, cout, j * 16, nv);

@@ -41,6 +41,7 @@ struct tensor_info {
 struct buf {
     int h, w, c;
     size_t per; /* floats per image */
+    size_t off; /* in the arena (INFER: buffers whose lifetimes do not overlap share) */
     float *data, *grad;
 };
 
@@ -70,6 +71,7 @@ struct nn_net {
     struct op *ops;
     int unit_op[ARCH_MAX_LAYERS + 3]; /* first op of unit u; unit_op[n_units] = n_ops */
     size_t n_params, n_state, n_folded;
+    size_t act_floats; /* the activation buffers' part of the arena */
     float *params, *grads, *state, *folded, *arena, *input;
     float *tgrads;  /* TRAIN: (team - 1, n_params) parameter grads of threads 1.. */
     double *parts;  /* TRAIN: every BN op's partial sums */
@@ -174,8 +176,8 @@ static int add_conv(struct nn_net *net, int unit, enum op_kind kind, const char 
     o->stride = stride;
     o->tw = tw;
     o->tb = tb;
-    if (kind == OP_CONV)
-        o->aux_n = nn_conv_col_size(net->max_batch, bi->h, bi->w, cin, k, stride) * (train ? 2 : 1);
+    if (kind == OP_CONV && train) /* col and dcol; inference gathers patches in blocks */
+        o->aux_n = nn_conv_col_size(net->max_batch, bi->h, bi->w, cin, k, stride) * 2;
     if (!train) {
         /* One op: folded BN, fused activation and residual. */
         o->tg = tg, o->tbeta = tbeta, o->tmean = tmean, o->tvar = tvar;
@@ -280,30 +282,100 @@ static float *tdata(struct nn_net *net, int t)
     return (ti->in_state ? net->state : net->params) + ti->off;
 }
 
-/* Folded 1x1 convs keep their weights packed for nn_pw_forward. */
+/* Folded 1x1 and stem convs keep their weights packed for nn_pw_forward. */
 static size_t folded_w_size(const struct nn_net *net, const struct op *o)
 {
-    return o->kind == OP_MATMUL ? nn_pw_packed_size(o->cin, o->cout) : net->tensors[o->tw].size;
+    if (o->kind == OP_MATMUL)
+        return nn_pw_packed_size(o->cin, o->cout);
+    if (o->kind == OP_CONV)
+        return nn_pw_packed_size(o->k * o->k * o->cin, o->cout);
+    return net->tensors[o->tw].size;
 }
 
-/* Points every op at its memory once the allocations exist. */
+/* Places the activation buffers in the arena; returns the floats they take.
+ * TRAIN keeps every buffer (the backward reads them all). INFER reuses
+ * memory: a buffer lives from the op that writes it to the end of the unit
+ * of its last reader (so running one unit again, as the latency profiler
+ * does, never finds its input overwritten), and takes the free slot that
+ * fits it best, growing one only when none is free of the right size. A
+ * forward then touches a few slots instead of a fresh buffer per op, which
+ * keeps the activations in cache. */
+static size_t plan_buffers(struct nn_net *net)
+{
+    size_t total = 0;
+    int train = net->mode == NN_MODE_TRAIN;
+    if (train) {
+        for (int i = 1; i < net->n_bufs; i++) {
+            net->bufs[i].off = total;
+            total += 2 * net->bufs[i].per * net->max_batch;
+        }
+        return total;
+    }
+    int n = net->n_bufs, n_units = net->arch.n_layers + 2;
+    int def[n], last[n], slot_of[n], n_slots = 0;
+    int busy_until[n]; /* per slot: the last op using its buffer */
+    size_t slot_size[n];
+    for (int i = 0; i < n; i++)
+        def[i] = last[i] = -1;
+    for (int i = 0; i < net->n_ops; i++) {
+        const struct op *o = &net->ops[i];
+        int u = 0;
+        while (u + 1 < n_units && net->unit_op[u + 1] <= i)
+            u++;
+        int end = net->unit_op[u + 1] - 1;
+        if (def[o->out] < 0)
+            def[o->out] = i;
+        if (last[o->in] < end)
+            last[o->in] = end;
+        if (o->in2 >= 0 && last[o->in2] < end)
+            last[o->in2] = end;
+    }
+    for (int i = 1; i < n; i++) {
+        size_t need = net->bufs[i].per * net->max_batch;
+        int best = -1;
+        for (int s = 0; s < n_slots; s++) {
+            if (busy_until[s] >= def[i])
+                continue;
+            /* best fit: the smallest slot that holds it, else the largest */
+            if (best < 0 || (slot_size[s] >= need && (slot_size[best] < need ||
+                                                      slot_size[s] < slot_size[best])) ||
+                (slot_size[best] < need && slot_size[s] > slot_size[best]))
+                best = s;
+        }
+        if (best < 0) {
+            best = n_slots++;
+            slot_size[best] = 0;
+        }
+        if (slot_size[best] < need)
+            slot_size[best] = need;
+        busy_until[best] = last[i] > def[i] ? last[i] : def[i];
+        slot_of[i] = best;
+    }
+    size_t slot_off[n];
+    for (int s = 0; s < n_slots; s++) {
+        slot_off[s] = total;
+        total += (slot_size[s] + 15) / 16 * 16; /* each slot on a 64-byte line */
+    }
+    for (int i = 1; i < n; i++)
+        net->bufs[i].off = slot_off[slot_of[i]];
+    return total;
+}
+
+/* Points every op at its memory once the allocations exist; the activation
+ * buffers take the first net->act_floats of the arena (plan_buffers). */
 static void bind(struct nn_net *net)
 {
-    size_t pos = 0;
+    size_t pos = net->act_floats;
     int train = net->mode == NN_MODE_TRAIN;
     for (int i = 0; i < net->n_bufs; i++) {
         struct buf *b = &net->bufs[i];
-        size_t len = b->per * net->max_batch;
         if (i == 0) {
             b->data = net->input;
             continue;
         }
-        b->data = net->arena + pos;
-        pos += len;
-        if (train) {
-            b->grad = net->arena + pos;
-            pos += len;
-        }
+        b->data = net->arena + b->off;
+        if (train)
+            b->grad = b->data + b->per * net->max_batch;
     }
     size_t fpos = 0;
     for (int i = 0; i < net->n_ops; i++) {
@@ -326,10 +398,8 @@ static void bind(struct nn_net *net)
 
 static size_t arena_size(const struct nn_net *net, size_t *folded)
 {
-    size_t n = 0;
+    size_t n = net->act_floats;
     *folded = 0;
-    for (int i = 1; i < net->n_bufs; i++)
-        n += net->bufs[i].per * net->max_batch * (net->mode == NN_MODE_TRAIN ? 2 : 1);
     for (int i = 0; i < net->n_ops; i++) {
         const struct op *o = &net->ops[i];
         n += o->aux_n;
@@ -408,6 +478,7 @@ int nn_net_create(struct nn_net **out, const struct arch *a, int max_batch, enum
     if (!net->tensors || !net->bufs || !net->ops)
         goto nomem;
     build(net);
+    net->act_floats = plan_buffers(net);
     size_t arena = arena_size(net, &net->n_folded);
     net->params = calloc(net->n_params, sizeof(float));
     net->state = calloc(net->n_state ? net->n_state : 1, sizeof(float));
@@ -656,6 +727,11 @@ static void op_forward(struct nn_net *net, struct op *o, const struct slice *s)
     int m = n * o->h * o->w;
     switch (o->kind) {
     case OP_CONV: {
+        if (o->tg >= 0) { /* INFER, BN folded: packed weights */
+            nn_conv_forward_packed(y, x, o->fw, o->fb, o->act, n, o->h, o->w, o->cin, o->cout,
+                                   o->k, o->stride);
+            break;
+        }
         float *col = o->aux + nn_conv_col_size(b0, o->h, o->w, o->cin, o->k, o->stride);
         nn_conv_forward(y, col, x, o->fw, o->fb, o->act, n, o->h, o->w, o->cin, o->cout, o->k,
                         o->stride);
@@ -832,12 +908,11 @@ void nn_net_fold(struct nn_net *net)
         size_t size = net->tensors[o->tw].size;
         if (o->kind == OP_MATMUL)
             nn_pw_pack(o->fw, w, scale, o->cin, c);
-        else if (o->kind == OP_DW) /* (k, k, c): channel fastest */
+        else if (o->kind == OP_CONV) /* (cout, k, k, cin) is a (cout, k*k*cin) matrix */
+            nn_pw_pack(o->fw, w, scale, o->k * o->k * o->cin, c);
+        else /* depthwise (k, k, c): channel fastest */
             for (size_t j = 0; j < size; j++)
                 o->fw[j] = w[j] * scale[j % c];
-        else /* (cout, ...): one row per output channel */
-            for (size_t j = 0; j < size; j++)
-                o->fw[j] = w[j] * scale[j / (size / c)];
     }
 }
 
@@ -893,3 +968,37 @@ void nn_set_threads(int n)
 }
 
 int nn_get_threads(void) { return omp_get_max_threads(); }
+
+int nn_net_n_ops(const struct nn_net *net) { return net->n_ops; }
+
+void nn_net_op_info(const struct nn_net *net, int i, struct nn_op_info *out)
+{
+    static const char *const names[] = {"stem", "1x1", "dw", "bn", "act", "se", "add", "pool",
+                                        "dropout"};
+    const struct op *o = &net->ops[i];
+    int u = 0;
+    while (net->unit_op[u + 1] <= i)
+        u++;
+    double hw = (double)o->h * o->w;
+    double ohw = (double)arch_conv_out_size(o->h, o->k, o->stride) *
+                 arch_conv_out_size(o->w, o->k, o->stride);
+    out->unit = u;
+    out->kind = names[o->kind];
+    out->macs = 0;
+    switch (o->kind) {
+    case OP_CONV: out->macs = ohw * o->k * o->k * o->cin * o->cout; break;
+    case OP_MATMUL:
+        out->kind = o->h * o->w == 1 ? "fc" : "1x1";
+        out->macs = hw * o->cin * o->cout;
+        break;
+    case OP_DW: out->macs = ohw * o->k * o->k * o->cin; break;
+    case OP_SE: out->macs = 2.0 * o->cin * o->sq + 2 * hw * o->cin; break;
+    default: break;
+    }
+}
+
+void nn_net_forward_op(struct nn_net *net, int i, int n)
+{
+    struct slice s = slice_of(0, 1, n, NULL, NULL);
+    op_forward(net, &net->ops[i], &s);
+}

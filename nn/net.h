@@ -109,6 +109,20 @@ int nn_net_n_units(const struct nn_net *net);
 void nn_net_set_input(struct nn_net *net, const float *x, int n);
 void nn_net_forward_unit(struct nn_net *net, int u, int n);
 
+/* Per-op inference timing, for the kernel benchmark: the ops of an INFER
+ * net in order, each with its kind ("stem", "1x1", "dw", "se", "add",
+ * "pool", "fc", ...), the unit it belongs to and its multiply-adds at batch 1.
+ * nn_net_forward_op runs op i alone on the net's buffers (after
+ * nn_net_set_input, ops in order reproduce nn_net_forward). */
+struct nn_op_info {
+    const char *kind;
+    int unit;
+    double macs;
+};
+int nn_net_n_ops(const struct nn_net *net);
+void nn_net_op_info(const struct nn_net *net, int i, struct nn_op_info *out);
+void nn_net_forward_op(struct nn_net *net, int i, int n);
+
 /* Threads used by hwnas kernels (OpenMP, process-wide). OpenBLAS is kept at
  * one thread; the kernels split sgemm calls over the OpenMP threads. TRAIN
  * forward and backward passes split the batch over them instead (results

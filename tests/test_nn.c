@@ -169,11 +169,24 @@ START_TEST(test_matmul)
             }
         mm_fwd(&t.f);
         assert_close(t.f.y, want, ny, 1e-4, 1e-4, "matmul");
-        /* the inference kernel on packed weights computes the same */
+        /* the inference kernel on packed weights computes the same, with
+         * every activation and with bias and residual present or not */
         float *wp = zeros(nn_pw_packed_size(cin, cout)), *yp = zeros(ny);
         nn_pw_pack(wp, t.w, NULL, cin, cout);
-        nn_pw_forward(yp, t.x, wp, t.b, t.res, NN_ACT_HSWISH, m, cin, cout);
-        assert_close(yp, want, ny, 1e-4, 1e-4, "pw");
+        for (int v = 0; v < 5 * 4; v++) {
+            enum nn_act act = (enum nn_act)(v / 4);
+            const float *b = v & 1 ? t.b : NULL, *res = v & 2 ? t.res : NULL;
+            for (int i = 0; i < m; i++)
+                for (int o = 0; o < cout; o++) {
+                    double acc = b ? b[o] : 0;
+                    for (int c = 0; c < cin; c++)
+                        acc += (double)t.x[(size_t)i * cin + c] * t.w[(size_t)o * cin + c];
+                    want[(size_t)i * cout + o] =
+                        (float)(ref_act(act, acc) + (res ? res[(size_t)i * cout + o] : 0));
+                }
+            nn_pw_forward(yp, t.x, wp, b, res, act, m, cin, cout);
+            assert_close(yp, want, ny, 1e-4, 1e-4, "pw");
+        }
         free(wp), free(yp);
         if (m <= 49) { /* backward on the small shapes, linear (no act) */
             t.act = NN_ACT_NONE;
@@ -206,11 +219,12 @@ static void conv_fwd(struct fd *f)
 START_TEST(test_conv)
 {
     /* n, h, w, cin, cout, k, stride */
-    static const int shapes[][7] = {{2, 7, 9, 3, 8, 3, 2}, {1, 8, 8, 1, 16, 3, 1},
-                                    {1, 6, 5, 2, 4, 5, 1}, {2, 11, 11, 3, 5, 3, 2}};
+    static const int shapes[][7] = {{2, 7, 9, 3, 8, 3, 2},   {1, 8, 8, 1, 16, 3, 1},
+                                    {1, 6, 5, 2, 4, 5, 1},   {2, 11, 11, 3, 5, 3, 2},
+                                    {1, 30, 26, 3, 16, 3, 2}, {1, 9, 9, 40, 20, 7, 1}};
     struct pcg32 rng;
     pcg32_seed(&rng, 3, 1);
-    for (int s = 0; s < 4; s++) {
+    for (int s = 0; s < 6; s++) {
         const int *sh = shapes[s];
         int n = sh[0], h = sh[1], w = sh[2], cin = sh[3], cout = sh[4], k = sh[5], st = sh[6];
         int oh = (h + 2 * (k / 2) - k) / st + 1, ow = (w + 2 * (k / 2) - k) / st + 1;
@@ -238,10 +252,22 @@ START_TEST(test_conv)
                     }
         conv_fwd(&t.f);
         assert_close(t.f.y, want, ny, 1e-4, 1e-4, "conv");
+        /* inference on packed weights: patches gathered per block, the
+         * activation fused */
+        float *wp = zeros(nn_pw_packed_size(k * k * cin, cout)), *yp = zeros(ny);
+        float *want_act = zeros(ny);
+        nn_pw_pack(wp, t.w, NULL, k * k * cin, cout);
+        for (size_t i = 0; i < ny; i++)
+            want_act[i] = (float)ref_act(NN_ACT_HSWISH, want[i]);
+        nn_conv_forward_packed(yp, t.x, wp, t.b, NN_ACT_HSWISH, n, h, w, cin, cout, k, st);
+        assert_close(yp, want_act, ny, 1e-4, 1e-4, "conv packed");
+        free(wp), free(yp), free(want_act);
         float *dx = zeros(nx), *dw = zeros(nw), *dcol = zeros(ncol);
         nn_conv_backward(dx, dw, dcol, t.f.r, t.col, t.w, n, h, w, cin, cout, k, st);
-        fd_check(&t.f, t.x, dx, nx, 1e-2, "conv dx");
-        fd_check(&t.f, t.w, dw, nw, 1e-2, "conv dw");
+        if (s < 4) { /* the last shapes are for the packed forward's blocks */
+            fd_check(&t.f, t.x, dx, nx, 1e-2, "conv dx");
+            fd_check(&t.f, t.w, dw, nw, 1e-2, "conv dw");
+        }
         free(t.f.y), free(t.f.r), free(t.x), free(t.w), free(t.b), free(t.col), free(want);
         free(dx), free(dw), free(dcol);
     }
