@@ -304,7 +304,8 @@ START_TEST(test_dwconv)
         int oh = (h + 2 * (k / 2) - k) / st + 1, ow = (w + 2 * (k / 2) - k) / st + 1;
         size_t ny = (size_t)n * oh * ow * c, nx = (size_t)n * h * w * c, nw = (size_t)k * k * c;
         struct dw_t t = {{dw_fwd, zeros(ny), rnd(ny, &rng, 1.f), ny}, rnd(nx, &rng, 1.f),
-                         rnd(nw, &rng, 0.5f), rnd(c, &rng, 1.f), NN_ACT_RELU6, n, h, w, c, k, st};
+                         rnd(nw, &rng, 0.5f), rnd(c, &rng, 1.f), (enum nn_act)(s % 5), n, h, w,
+                         c, k, st};
         float *want = zeros(ny);
         for (int b = 0; b < n; b++)
             for (int oy = 0; oy < oh; oy++)
@@ -318,7 +319,7 @@ START_TEST(test_dwconv)
                                     acc += (double)t.x[AT(b, iy, ix, ch, h, w, c)] *
                                            t.w[((size_t)ky * k + kx) * c + ch];
                             }
-                        want[AT(b, oy, ox, ch, oh, ow, c)] = (float)ref_act(NN_ACT_RELU6, acc);
+                        want[AT(b, oy, ox, ch, oh, ow, c)] = (float)ref_act(t.act, acc);
                     }
         dw_fwd(&t.f);
         assert_close(t.f.y, want, ny, 1e-4, 1e-4, "dwconv");
