@@ -180,11 +180,105 @@ void nn_dwconv_forward(float *y, const float *x, const float *wt, const float *b
         }
 }
 
+/* Backward on one image for channels [j, j + 8*nv) (nv <= 8), both as
+ * gathers, so nothing is read-modified-written per tap:
+ *   dwt (ky, kx) += sum over the output pixels whose tap (ky, kx) is inside
+ *     of dy * x, tap by tap over that rectangle, summed in registers;
+ *   dx (iy, ix) += sum over the taps that reach it from an output pixel
+ *     (oy = (iy + pad - ky) / stride when that divides) of dy * w.
+ * The image's slice of x, dy and dx stays in cache across the taps. */
+DW_INLINE void dw_back_block(float *restrict dx, float *restrict dwt, const float *restrict dy,
+                             const float *restrict x, const float *restrict wt, int h, int w, int c,
+                             int k, int stride, int oh, int ow, int j, int nv)
+{
+    int pad = k / 2;
+    for (int ky = 0; ky < k && dwt; ky++) {
+        /* output rows whose tap ky is inside: 0 <= oy*stride - pad + ky < h */
+        int oy0 = pad - ky > 0 ? (pad - ky + stride - 1) / stride : 0;
+        int oy1 = (h - 1 + pad - ky) / stride + 1;
+        oy1 = oy1 < oh ? oy1 : oh;
+        for (int kx = 0; kx < k; kx++) {
+            int ox0 = pad - kx > 0 ? (pad - kx + stride - 1) / stride : 0;
+            int ox1 = (w - 1 + pad - kx) / stride + 1;
+            ox1 = ox1 < ow ? ox1 : ow;
+            v8 acc[8];
+            for (int v = 0; v < nv; v++)
+                acc[v] = (v8){0};
+            for (int oy = oy0; oy < oy1; oy++) {
+                const float *g = dy + ((size_t)oy * ow) * c + j;
+                const float *xr = x + ((size_t)(oy * stride - pad + ky) * w) * c + j;
+                for (int ox = ox0; ox < ox1; ox++) {
+                    const float *gp = g + (size_t)ox * c;
+                    const float *xp = xr + (ptrdiff_t)(ox * stride - pad + kx) * c;
+                    for (int v = 0; v < nv; v++)
+                        acc[v] += *(const v8u *)(gp + 8 * v) * *(const v8u *)(xp + 8 * v);
+                }
+            }
+            float *d = dwt + (ky * k + kx) * c + j;
+            for (int v = 0; v < nv; v++)
+                *(v8u *)(d + 8 * v) += acc[v];
+        }
+    }
+    if (!dx)
+        return;
+    for (int iy = 0; iy < h; iy++)
+        for (int ix = 0; ix < w; ix++) {
+            float *d = dx + ((size_t)iy * w + ix) * c + j;
+            v8 acc[8];
+            for (int v = 0; v < nv; v++)
+                acc[v] = *(const v8u *)(d + 8 * v);
+            for (int ky = 0; ky < k; ky++) {
+                int ty = iy + pad - ky, oy = ty / stride;
+                if (ty < 0 || ty % stride || oy >= oh)
+                    continue;
+                for (int kx = 0; kx < k; kx++) {
+                    int tx = ix + pad - kx, ox = tx / stride;
+                    if (tx < 0 || tx % stride || ox >= ow)
+                        continue;
+                    const float *gp = dy + ((size_t)oy * ow + ox) * c + j;
+                    const float *wp = wt + (ky * k + kx) * c + j;
+                    for (int v = 0; v < nv; v++)
+                        acc[v] += *(const v8u *)(gp + 8 * v) * *(const v8u *)(wp + 8 * v);
+                }
+            }
+            for (int v = 0; v < nv; v++)
+                *(v8u *)(d + 8 * v) = acc[v];
+        }
+}
+
+/* The channels [c0, c1) of one image, any count (a scalar loop for the
+ * last c % 8): the same sums as dw_back_block. */
+static void dw_back_tail(float *dx, float *dwt, const float *dy, const float *x, const float *wt,
+                         int h, int w, int c, int k, int stride, int oh, int ow, int c0, int c1)
+{
+    int pad = k / 2;
+    for (int oy = 0; oy < oh; oy++)
+        for (int ox = 0; ox < ow; ox++) {
+            const float *g = dy + ((size_t)oy * ow + ox) * c;
+            for (int ky = 0; ky < k; ky++) {
+                int iy = oy * stride - pad + ky;
+                if (iy < 0 || iy >= h)
+                    continue;
+                for (int kx = 0; kx < k; kx++) {
+                    int ix = ox * stride - pad + kx;
+                    if (ix < 0 || ix >= w)
+                        continue;
+                    size_t xo = ((size_t)iy * w + ix) * c;
+                    for (int jj = c0; jj < c1; jj++) {
+                        if (dx)
+                            dx[xo + jj] += g[jj] * wt[(ky * k + kx) * c + jj];
+                        if (dwt)
+                            dwt[(ky * k + kx) * c + jj] += g[jj] * x[xo + jj];
+                    }
+                }
+            }
+        }
+}
+
 void nn_dwconv_backward(float *dx, float *dwt, const float *dy, const float *x, const float *wt,
                         int n, int h, int w, int c, int k, int stride)
 {
     int oh = arch_conv_out_size(h, k, stride), ow = arch_conv_out_size(w, k, stride);
-    int pad = k / 2;
     /* Threads own disjoint channel ranges: both dx and dwt are then written
      * without races or per-thread copies. */
     int threads = (size_t)n * oh * ow * c * k * k > 200000 && !omp_in_parallel()
@@ -195,29 +289,21 @@ void nn_dwconv_backward(float *dx, float *dwt, const float *dy, const float *x, 
     {
         int c0 = omp_get_thread_num() * chunk;
         int c1 = c0 + chunk < c ? c0 + chunk : c;
-        for (int b = 0; b < n && c0 < c1; b++)
-            for (int oy = 0; oy < oh; oy++)
-                for (int ox = 0; ox < ow; ox++) {
-                    const float *g = dy + (((size_t)b * oh + oy) * ow + ox) * c;
-                    for (int ky = 0; ky < k; ky++) {
-                        int iy = oy * stride - pad + ky;
-                        if (iy < 0 || iy >= h)
-                            continue;
-                        for (int kx = 0; kx < k; kx++) {
-                            int ix = ox * stride - pad + kx;
-                            if (ix < 0 || ix >= w)
-                                continue;
-                            size_t xo = (((size_t)b * h + iy) * w + ix) * c;
-                            const float *wp = wt + (ky * k + kx) * c;
-                            float *dwp = dwt ? dwt + (ky * k + kx) * c : NULL;
-                            if (dx)
-                                for (int j = c0; j < c1; j++)
-                                    dx[xo + j] += g[j] * wp[j];
-                            if (dwp)
-                                for (int j = c0; j < c1; j++)
-                                    dwp[j] += g[j] * x[xo + j];
-                        }
-                    }
+        for (int b = 0; b < n && c0 < c1; b++) {
+            size_t xo = (size_t)b * h * w * c, yo = (size_t)b * oh * ow * c;
+            float *dxb = dx ? dx + xo : NULL;
+            int j = c0, full = c0 + (c1 - c0) / 8 * 8;
+            for (; j < full; j += 64) {
+                int nv = (full - j) / 8 < 8 ? (full - j) / 8 : 8;
+                switch (nv) {
+#define DW_BACK_CASE(NV)                                                                               case NV:                                                                                               dw_back_block(dxb, dwt, dy + yo, x + xo, wt, h, w, c, k, stride, oh, ow, j, NV);                   break;
+                    DW_BACK_CASE(1) DW_BACK_CASE(2) DW_BACK_CASE(3) DW_BACK_CASE(4)
+                    DW_BACK_CASE(5) DW_BACK_CASE(6) DW_BACK_CASE(7) DW_BACK_CASE(8)
+#undef DW_BACK_CASE
                 }
+            }
+            if (full < c1)
+                dw_back_tail(dxb, dwt, dy + yo, x + xo, wt, h, w, c, k, stride, oh, ow, full, c1);
+        }
     }
 }
