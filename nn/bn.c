@@ -141,7 +141,7 @@ void nn_bn_forward(float *y, float *mean, float *invstd, float *run_mean, float 
 void nn_bn_backward_apply(float *dx, float *dgamma, float *dbeta, const double *sdy,
                           const double *sdyx, int count, const float *dy, const float *x,
                           const float *mean, const float *invstd, const float *gamma,
-                          const float *beta, enum nn_act act, int m, int c)
+                          const float *beta, enum nn_act act, int m, int c, int dx_add)
 {
     float k1[c], k2[c], g[c];
     for (int j = 0; j < c; j++) {
@@ -160,6 +160,8 @@ void nn_bn_backward_apply(float *dx, float *dgamma, float *dbeta, const double *
     for (int i = 0; i < m; i++) {
         const float *dyr = dy + (size_t)i * c, *xr = x + (size_t)i * c;
         float *dxr = dx + (size_t)i * c;
+        if (!dx_add)
+            memset(dxr, 0, sizeof(float) * c); /* one row, in cache: not a pass */
         NN_ACT_DISPATCH(act, ACT, for (int j = 0; j < c; j++) {
             float xhat = (xr[j] - mean[j]) * invstd[j];
             float dz = dyr[j] * nn_act_grad(ACT, xhat * gamma[j] + beta[j]);
@@ -175,7 +177,7 @@ void nn_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy, con
     double sdy[c], sdyx[c];
     nn_bn_grad_sums(sdy, sdyx, dy, x, mean, invstd, gamma, beta, act, m, c);
     nn_bn_backward_apply(dx, dgamma, dbeta, sdy, sdyx, m, dy, x, mean, invstd, gamma, beta, act, m,
-                         c);
+                         c, 1);
 }
 
 void nn_bn_fold(float *scale, float *shift, const float *gamma, const float *beta,

@@ -93,7 +93,7 @@ void nn_conv_backward(float *dx, float *dwt, float *dcol, const float *dy, const
     int pad = k / 2, kc = k * k * cin, m = n * oh * ow;
     // dwt (cout, kc) += dy^T (cout, m) . col (m, kc)
     if (dwt)
-        nn_matmul_backward(NULL, dwt, NULL, dy, col, wt, m, kc, cout);
+        nn_matmul_backward(NULL, dwt, NULL, dy, col, wt, m, kc, cout, 1);
     if (!dx)
         return;
     // dcol (m, kc) = dy (m, cout) . wt (cout, kc), then scattered back (col2im);

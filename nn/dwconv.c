@@ -189,7 +189,7 @@ void nn_dwconv_forward(float *y, const float *x, const float *wt, const float *b
  * The image's slice of x, dy and dx stays in cache across the taps. */
 DW_INLINE void dw_back_block(float *restrict dx, float *restrict dwt, const float *restrict dy,
                              const float *restrict x, const float *restrict wt, int h, int w, int c,
-                             int k, int stride, int oh, int ow, int j, int nv)
+                             int k, int stride, int oh, int ow, int j, int nv, int dx_add)
 {
     int pad = k / 2;
     for (int ky = 0; ky < k && dwt; ky++) {
@@ -226,7 +226,7 @@ DW_INLINE void dw_back_block(float *restrict dx, float *restrict dwt, const floa
             float *d = dx + ((size_t)iy * w + ix) * c + j;
             v8 acc[8];
             for (int v = 0; v < nv; v++)
-                acc[v] = *(const v8u *)(d + 8 * v);
+                acc[v] = dx_add ? *(const v8u *)(d + 8 * v) : (v8){0};
             for (int ky = 0; ky < k; ky++) {
                 int ty = iy + pad - ky, oy = ty / stride;
                 if (ty < 0 || ty % stride || oy >= oh)
@@ -276,7 +276,7 @@ static void dw_back_tail(float *dx, float *dwt, const float *dy, const float *x,
 }
 
 void nn_dwconv_backward(float *dx, float *dwt, const float *dy, const float *x, const float *wt,
-                        int n, int h, int w, int c, int k, int stride)
+                        int n, int h, int w, int c, int k, int stride, int dx_add)
 {
     int oh = arch_conv_out_size(h, k, stride), ow = arch_conv_out_size(w, k, stride);
     /* Threads own disjoint channel ranges: both dx and dwt are then written
@@ -296,12 +296,18 @@ void nn_dwconv_backward(float *dx, float *dwt, const float *dy, const float *x, 
             for (; j < full; j += 64) {
                 int nv = (full - j) / 8 < 8 ? (full - j) / 8 : 8;
                 switch (nv) {
-#define DW_BACK_CASE(NV)                                                                               case NV:                                                                                               dw_back_block(dxb, dwt, dy + yo, x + xo, wt, h, w, c, k, stride, oh, ow, j, NV);                   break;
+#define DW_BACK_CASE(NV)                                                                           \
+    case NV:                                                                                       \
+        dw_back_block(dxb, dwt, dy + yo, x + xo, wt, h, w, c, k, stride, oh, ow, j, NV, dx_add);   \
+        break;
                     DW_BACK_CASE(1) DW_BACK_CASE(2) DW_BACK_CASE(3) DW_BACK_CASE(4)
                     DW_BACK_CASE(5) DW_BACK_CASE(6) DW_BACK_CASE(7) DW_BACK_CASE(8)
 #undef DW_BACK_CASE
                 }
             }
+            if (full < c1 && dxb && !dx_add) /* the tail scatters: zero it first */
+                for (size_t p = 0; p < (size_t)h * w; p++)
+                    memset(dxb + p * c + full, 0, sizeof(float) * (c1 - full));
             if (full < c1)
                 dw_back_tail(dxb, dwt, dy + yo, x + xo, wt, h, w, c, k, stride, oh, ow, full, c1);
         }

@@ -5,7 +5,10 @@
  * NHWC float32 with C fastest; a shape comment names every buffer. Backward
  * kernels ADD into every gradient they produce (activation and parameter
  * grads), so a tensor consumed twice (a residual input) collects both parts;
- * callers zero gradients first. A NULL gradient pointer means "not needed".
+ * callers zero gradients first. The kernels whose input gradient is the
+ * biggest write (1x1, depthwise, BN) take dx_add: 0 overwrites dx instead
+ * (its old contents, even NaN, are never read), for a sole writer that
+ * would otherwise need a zeroing pass over it. A NULL gradient pointer means "not needed".
  * Kernels split their work over the OpenMP threads set by nn_set_threads and
  * never allocate. All pointers are borrowed from the caller. */
 #ifndef HWNAS_NN_KERNELS_H
@@ -77,10 +80,10 @@ void nn_epilogue_row(float *y, const float *bias, const float *res, enum nn_act 
  * act(. + bias (cout)) + res (m, cout); m = N*H*W for a 1x1 conv, N for FC. */
 void nn_matmul_forward(float *y, const float *x, const float *w, const float *bias,
                        const float *res, enum nn_act act, int m, int cin, int cout);
-/* dx (m, cin) += dy (m, cout) . w; dw (cout, cin) += dy^T . x;
+/* dx (m, cin) += dy (m, cout) . w (= with dx_add 0); dw (cout, cin) += dy^T . x;
  * dbias (cout) += column sums of dy. */
 void nn_matmul_backward(float *dx, float *dw, float *dbias, const float *dy,
-                        const float *x, const float *w, int m, int cin, int cout);
+                        const float *x, const float *w, int m, int cin, int cout, int dx_add);
 
 /* Inference 1x1 conv on weights packed once: wp (nn_pw_packed_size) holds
  * (w (cout, cin) * scale (cout))^T padded to whole vectors (scale may be NULL).
@@ -118,9 +121,9 @@ void nn_conv_backward(float *dx, float *dwt, float *dcol, const float *dy, const
 /* y (n, oh, ow, c) = dwconv(x (n, h, w, c), w (k, k, c)), epilogue act(. + bias (c)). */
 void nn_dwconv_forward(float *y, const float *x, const float *wt, const float *bias,
                        enum nn_act act, int n, int h, int w, int c, int k, int stride);
-/* dx (n, h, w, c) += ..., dwt (k, k, c) += ... */
+/* dx (n, h, w, c) += ... (= with dx_add 0), dwt (k, k, c) += ... */
 void nn_dwconv_backward(float *dx, float *dwt, const float *dy, const float *x, const float *wt,
-                        int n, int h, int w, int c, int k, int stride);
+                        int n, int h, int w, int c, int k, int stride, int dx_add);
 
 /* ---- bn.c: batch normalization over the m = N*H*W rows of (m, c) ---- */
 
@@ -160,12 +163,12 @@ void nn_bn_stats(float *mean, float *invstd, float *run_mean, float *run_var, co
 /* y (m, c) = act(xhat * gamma + beta). */
 void nn_bn_normalize(float *y, const float *x, const float *mean, const float *invstd,
                      const float *gamma, const float *beta, enum nn_act act, int m, int c);
-/* nn_bn_backward given the sums over all count rows; dx is added to for the
- * m rows passed here. */
+/* nn_bn_backward given the sums over all count rows; dx is added to (written
+ * with dx_add 0) for the m rows passed here. */
 void nn_bn_backward_apply(float *dx, float *dgamma, float *dbeta, const double *sdy,
                           const double *sdyx, int count, const float *dy, const float *x,
                           const float *mean, const float *invstd, const float *gamma,
-                          const float *beta, enum nn_act act, int m, int c);
+                          const float *beta, enum nn_act act, int m, int c, int dx_add);
 /* Evaluation: the running statistics, y (m, c) = act(scale * x + shift). */
 void nn_bn_forward_eval(float *y, const float *x, const float *gamma, const float *beta,
                         const float *run_mean, const float *run_var, enum nn_act act, int m, int c);

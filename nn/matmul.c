@@ -95,11 +95,11 @@ void nn_matmul_forward(float *y, const float *x, const float *w, const float *bi
 }
 
 void nn_matmul_backward(float *dx, float *dw, float *dbias, const float *dy, const float *x,
-                        const float *w, int m, int cin, int cout)
+                        const float *w, int m, int cin, int cout, int dx_add)
 {
-    // dx (m, cin) += dy (m, cout) . w (cout, cin)
+    // dx (m, cin) += dy (m, cout) . w (cout, cin); beta 0: dx is never read
     if (dx)
-        nn_sgemm(0, 0, m, cin, cout, dy, cout, w, cin, 1.f, dx, cin);
+        nn_sgemm(0, 0, m, cin, cout, dy, cout, w, cin, dx_add ? 1.f : 0.f, dx, cin);
     // dw (cout, cin) += dy^T (cout, m) . x (m, cin)
     if (dw)
         nn_sgemm(1, 0, cout, cin, m, dy, cout, x, cin, 1.f, dw, cin);

@@ -42,6 +42,7 @@ struct buf {
     int h, w, c;
     size_t per; /* floats per image */
     size_t off; /* in the arena (INFER: buffers whose lifetimes do not overlap share) */
+    int grad_set; /* TRAIN: one op's backward writes the whole grad (no zeroing first) */
     float *data, *grad;
 };
 
@@ -305,8 +306,23 @@ static size_t plan_buffers(struct nn_net *net)
     size_t total = 0;
     int train = net->mode == NN_MODE_TRAIN;
     if (train) {
+        /* A gradient needs zeroing before the backward unless a single op
+         * reads the buffer, as its plain input, and that op's kernel can
+         * overwrite its dx (1x1, depthwise, BN): then nothing is added to
+         * it and the writer sets all of it. */
+        int readers[net->n_bufs], set_ok[net->n_bufs];
+        memset(readers, 0, sizeof readers);
+        memset(set_ok, 0, sizeof set_ok);
+        for (int i = 0; i < net->n_ops; i++) {
+            const struct op *o = &net->ops[i];
+            readers[o->in]++;
+            set_ok[o->in] = o->kind == OP_MATMUL || o->kind == OP_DW || o->kind == OP_BN;
+            if (o->in2 >= 0)
+                readers[o->in2]++;
+        }
         for (int i = 1; i < net->n_bufs; i++) {
             net->bufs[i].off = total;
+            net->bufs[i].grad_set = readers[i] == 1 && set_ok[i];
             total += 2 * net->bufs[i].per * net->max_batch;
         }
         return total;
@@ -715,7 +731,7 @@ static void bn_backward_train(struct nn_net *net, struct op *o, const struct sli
     nn_bn_backward_apply(bgrad(net, o->in, s->b0), lead ? sgrad(net, s, o->tg) : NULL,
                          lead ? sgrad(net, s, o->tbeta) : NULL, sdy, sdyx,
                          s->total * o->h * o->w, dy, x, mean, invstd, tdata(net, o->tg),
-                         tdata(net, o->tbeta), o->act, m, c);
+                         tdata(net, o->tbeta), o->act, m, c, !net->bufs[o->in].grad_set);
 }
 
 static void op_forward(struct nn_net *net, struct op *o, const struct slice *s)
@@ -788,11 +804,11 @@ static void op_backward(struct nn_net *net, struct op *o, const struct slice *s)
     }
     case OP_MATMUL:
         nn_matmul_backward(dx, sgrad(net, s, o->tw), sgrad(net, s, o->tb), dy, x, o->fw, m, o->cin,
-                           o->cout);
+                           o->cout, !net->bufs[o->in].grad_set);
         break;
     case OP_DW:
         nn_dwconv_backward(dx, sgrad(net, s, o->tw), dy, x, o->fw, n, o->h, o->w, o->cin, o->k,
-                           o->stride);
+                           o->stride, !net->bufs[o->in].grad_set);
         break;
     case OP_BN: bn_backward_train(net, o, s); break;
     case OP_ACT: nn_act_backward(dx, dy, x, o->act, len); break;
@@ -872,7 +888,8 @@ float nn_net_backward(struct nn_net *net, const int *labels, int n, float label_
         if (t > 0)
             memset(g, 0, np * sizeof(float));
         for (int i = 1; i < net->n_bufs - 1; i++)
-            memset(bgrad(net, i, s.b0), 0, (size_t)s.n * net->bufs[i].per * sizeof(float));
+            if (!net->bufs[i].grad_set)
+                memset(bgrad(net, i, s.b0), 0, (size_t)s.n * net->bufs[i].per * sizeof(float));
         for (int i = net->n_ops - 1; i >= 0; i--)
             op_backward(net, &net->ops[i], &s);
         if (nt > 1) {

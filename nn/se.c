@@ -45,12 +45,12 @@ void nn_se_backward(float *dx, float *dw1, float *db1, float *dw2, float *db2,
     // storage, reused for dpooled (n, c)
     for (size_t i = 0; i < (size_t)n * sq; i++)
         s->dhid[i] = 0.f;
-    nn_matmul_backward(s->dhid, dw2, db2, dg, s->hid_act, w2, n, sq, c);
+    nn_matmul_backward(s->dhid, dw2, db2, dg, s->hid_act, w2, n, sq, c, 1);
     for (size_t i = 0; i < (size_t)n * sq; i++)
         s->dhid[i] *= nn_act_grad(NN_ACT_RELU, s->hid[i]);
     for (size_t i = 0; i < (size_t)n * c; i++)
         dg[i] = 0.f;
-    nn_matmul_backward(dg, dw1, db1, s->dhid, s->pooled, w1, n, c, sq);
+    nn_matmul_backward(dg, dw1, db1, s->dhid, s->pooled, w1, n, c, sq, 1);
     if (!dx)
         return;
     // dx += dy * gate + dpooled / hw

@@ -28,6 +28,29 @@ static float *rnd(size_t n, struct pcg32 *rng, float scale)
 
 static float *zeros(size_t n) { return calloc(n + 1, sizeof(float)); }
 
+/* n floats of v: NaN to show that an overwriting kernel never reads them,
+ * 1 to show that an adding one adds. */
+static float *filled(size_t n, float v)
+{
+    float *p = zeros(n);
+    for (size_t i = 0; i < n; i++)
+        p[i] = v;
+    return p;
+}
+
+/* A backward's dx written over NaNs (dx_add 0) and added to ones (dx_add 1)
+ * against dx, the one added to zeros. */
+static void check_dx_modes(const float *dx, const float *over, const float *added, size_t n,
+                           const char *what)
+{
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_msg(over[i] == dx[i], "%s[%zu] overwritten: %g, added to zero: %g", what, i,
+                      over[i], dx[i]);
+        ck_assert_msg(fabsf(added[i] - (dx[i] + 1.f)) <= 1e-5f * (1.f + fabsf(dx[i])),
+                      "%s[%zu] added to 1: %g, to zero: %g", what, i, added[i], dx[i]);
+    }
+}
+
 static void assert_close(const float *got, const float *want, size_t n, double atol, double rtol,
                          const char *what)
 {
@@ -191,7 +214,12 @@ START_TEST(test_matmul)
         if (m <= 49) { /* backward on the small shapes, linear (no act) */
             t.act = NN_ACT_NONE;
             float *dx = zeros((size_t)m * cin), *dw = zeros((size_t)cout * cin), *db = zeros(cout);
-            nn_matmul_backward(dx, dw, db, t.f.r, t.x, t.w, m, cin, cout);
+            nn_matmul_backward(dx, dw, db, t.f.r, t.x, t.w, m, cin, cout, 1);
+            float *over = filled((size_t)m * cin, NAN), *added = filled((size_t)m * cin, 1.f);
+            nn_matmul_backward(over, NULL, NULL, t.f.r, t.x, t.w, m, cin, cout, 0);
+            nn_matmul_backward(added, NULL, NULL, t.f.r, t.x, t.w, m, cin, cout, 1);
+            check_dx_modes(dx, over, added, (size_t)m * cin, "matmul dx");
+            free(over), free(added);
             fd_check(&t.f, t.x, dx, (size_t)m * cin, 1e-2, "matmul dx");
             fd_check(&t.f, t.w, dw, (size_t)cout * cin, 1e-2, "matmul dw");
             fd_check(&t.f, t.b, db, cout, 1e-2, "matmul db");
@@ -325,7 +353,12 @@ START_TEST(test_dwconv)
         assert_close(t.f.y, want, ny, 1e-4, 1e-4, "dwconv");
         t.act = NN_ACT_NONE;
         float *dx = zeros(nx), *dw = zeros(nw);
-        nn_dwconv_backward(dx, dw, t.f.r, t.x, t.w, n, h, w, c, k, st);
+        nn_dwconv_backward(dx, dw, t.f.r, t.x, t.w, n, h, w, c, k, st, 1);
+        float *over = filled(nx, NAN), *added = filled(nx, 1.f);
+        nn_dwconv_backward(over, NULL, t.f.r, t.x, t.w, n, h, w, c, k, st, 0);
+        nn_dwconv_backward(added, NULL, t.f.r, t.x, t.w, n, h, w, c, k, st, 1);
+        check_dx_modes(dx, over, added, nx, "dwconv dx");
+        free(over), free(added);
         fd_check(&t.f, t.x, dx, nx, 1e-2, "dwconv dx");
         fd_check(&t.f, t.w, dw, nw, 1e-2, "dwconv dw");
         free(t.f.y), free(t.f.r), free(t.x), free(t.w), free(t.b), free(want), free(dx), free(dw);
@@ -399,6 +432,15 @@ START_TEST(test_bn)
         if (m < 1000) {
             float *dx = zeros(ny), *dg = zeros(c), *db = zeros(c);
             nn_bn_backward(dx, dg, db, t.f.r, t.x, t.mean, t.invstd, t.g, t.b, act, m, c);
+            double sdy[c], sdyx[c];
+            nn_bn_grad_sums(sdy, sdyx, t.f.r, t.x, t.mean, t.invstd, t.g, t.b, act, m, c);
+            float *over = filled(ny, NAN), *added = filled(ny, 1.f);
+            nn_bn_backward_apply(over, NULL, NULL, sdy, sdyx, m, t.f.r, t.x, t.mean, t.invstd, t.g,
+                                 t.b, act, m, c, 0);
+            nn_bn_backward_apply(added, NULL, NULL, sdy, sdyx, m, t.f.r, t.x, t.mean, t.invstd,
+                                 t.g, t.b, act, m, c, 1);
+            check_dx_modes(dx, over, added, ny, "bn dx");
+            free(over), free(added);
             /* a smaller step with an activation, whose kinks a wide one may straddle */
             double eps = act == NN_ACT_NONE ? 1e-2 : 1e-3;
             fd_check(&t.f, t.x, dx, ny, eps, "bn dx");
