@@ -195,11 +195,12 @@ DW_INLINE void dw_back_block(float *restrict dx, float *restrict dwt, const floa
     for (int ky = 0; ky < k && dwt; ky++) {
         /* output rows whose tap ky is inside: 0 <= oy*stride - pad + ky < h */
         int oy0 = pad - ky > 0 ? (pad - ky + stride - 1) / stride : 0;
-        int oy1 = (h - 1 + pad - ky) / stride + 1;
+        /* (C division truncates: a negative numerator means no row) */
+        int oy1 = h - 1 + pad - ky < 0 ? 0 : (h - 1 + pad - ky) / stride + 1;
         oy1 = oy1 < oh ? oy1 : oh;
         for (int kx = 0; kx < k; kx++) {
             int ox0 = pad - kx > 0 ? (pad - kx + stride - 1) / stride : 0;
-            int ox1 = (w - 1 + pad - kx) / stride + 1;
+            int ox1 = w - 1 + pad - kx < 0 ? 0 : (w - 1 + pad - kx) / stride + 1;
             ox1 = ox1 < ow ? ox1 : ow;
             v8 acc[8];
             for (int v = 0; v < nv; v++)
@@ -284,9 +285,11 @@ void nn_dwconv_backward(float *dx, float *dwt, const float *dy, const float *x, 
     int threads = (size_t)n * oh * ow * c * k * k > 200000 && !omp_in_parallel()
                       ? omp_get_max_threads()
                       : 1;
-    int chunk = ((c + threads - 1) / threads + 7) / 8 * 8;
 #pragma omp parallel num_threads(threads)
     {
+        /* split by the team actually given, which may be smaller */
+        int nt = omp_get_num_threads();
+        int chunk = ((c + nt - 1) / nt + 7) / 8 * 8;
         int c0 = omp_get_thread_num() * chunk;
         int c1 = c0 + chunk < c ? c0 + chunk : c;
         for (int b = 0; b < n && c0 < c1; b++) {
