@@ -278,9 +278,10 @@ START_TEST(test_search_survives_kill9)
     ck_assert_msg(r.status == 0 && strstr(r.out, "reranked"), "%s", r.out);
     cli_run_release(&r);
 
-    /* --score loss: the run records it, every candidate's reward is
-     * exp(-its validation loss) x the latency term, a resume keeps it */
-    run_ok("search " SEARCH_FLAGS " --trials 4 --score loss --name L --db %s", space, a_db);
+    /* scored by loss, the default (no --score): the run records it, every
+     * candidate's reward is exp(-its validation loss) x the latency term,
+     * a resume keeps it */
+    run_ok("search " SEARCH_FLAGS " --trials 4 --name L --db %s", space, a_db);
     snprintf(args, sizeof args, "search --resume L --score acc --db %s", a_db);
     ck_assert_int_eq(cli_run(&r, args), 0);
     ck_assert_msg(r.status == 2 && strstr(r.err, "only --trials"), "%s", r.err);
@@ -297,6 +298,19 @@ START_TEST(test_search_survives_kill9)
                                 exp(-cs[i].val_loss) * pow(cs[i].predicted_ms / 0.05, -0.07),
                                 1e-9);
     }
+    db_candidate_list_free(cs, nc);
+    db_run_release(&run);
+    db_close(db);
+    /* --score acc: MnasNet's own quality term, recorded and used */
+    run_ok("search " SEARCH_FLAGS " --trials 2 --score acc --name A --db %s", space, a_db);
+    ck_assert_int_eq(db_open(&db, a_db, DB_OPEN_EXISTING, &he), HW_OK);
+    ck_assert_int_eq(db_run_lookup(db, "A", &run, &he), HW_OK);
+    ck_assert_msg(strstr(run.config_json, "\"score\":\"acc\""), "%s", run.config_json);
+    ck_assert_int_eq(db_candidate_list(db, run.id, DB_ORDER_TRIAL, 0, &cs, &nc, &he), HW_OK);
+    ck_assert_int_eq(nc, 2);
+    for (int i = 0; i < nc; i++)
+        ck_assert_double_eq_tol(cs[i].reward,
+                                cs[i].val_acc * pow(cs[i].predicted_ms / 0.05, -0.07), 1e-9);
     db_candidate_list_free(cs, nc);
     db_run_release(&run);
     db_close(db);
@@ -341,7 +355,7 @@ START_TEST(test_search_refusals)
         {"search --target-ms 0.3 --trialz 3 --db %s/x.db", 2, "unknown flag '--trialz'"},
         {"search --resume nosuchrun --db %s/x.db", 1, "nosuchrun"},
         {"search --resume k --target-ms 2 --db %s/x.db", 2, "only --trials"},
-        {"search --resume k --proxy-epochs 3 --db %s/x.db", 2, "only --trials"},
+        {"search --resume k --proxy-epochs 5 --db %s/x.db", 2, "only --trials"},
         {"search --resume k --max-over 1 --db %s/x.db", 2, "only --trials"},
         {"search --resume k --score loss --db %s/x.db", 2, "only --trials"},
         {"search --target-ms 0.3 --score f1 --db %s/x.db", 2, "--score: 'f1' is neither"},
