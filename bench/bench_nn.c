@@ -1,7 +1,9 @@
 /* nn engine figures:
  *  (a) inference latency of MobileNetV3-Large/-Small at 224x224x3, batch 1,
  *      one thread: median and min over many runs after warm-up; the 1x1 convs'
- *      achieved GFLOP/s beside raw sgemm on the same shapes;
+ *      achieved GFLOP/s beside raw sgemm on the same shapes; every op timed
+ *      inside whole passes, summed by kind (OPS=1 prints each op, PW_SHAPES=1
+ *      each 1x1 shape);
  *  (b) training throughput of fmnist-ref at batch 128 on 2 threads
  *      (forward + backward + a plain SGD step), images/s.
  * OpenBLAS picks its kernels at load time: run with OPENBLAS_CORETYPE=SkylakeX
