@@ -293,71 +293,74 @@ static size_t folded_w_size(const struct nn_net *net, const struct op *o)
     return net->tensors[o->tw].size;
 }
 
-/* Places the activation buffers in the arena; returns the floats they take.
- * TRAIN keeps every buffer (the backward reads them all). INFER reuses
- * memory: a buffer lives from the op that writes it to the end of the unit
- * of its last reader (so running one unit again, as the latency profiler
- * does, never finds its input overwritten), and takes the free slot that
- * fits it best, growing one only when none is free of the right size. A
- * forward then touches a few slots instead of a fresh buffer per op, which
- * keeps the activations in cache. */
-static size_t plan_buffers(struct nn_net *net)
+/* TRAIN keeps every buffer and its grad (the backward reads them all). A
+ * gradient needs zeroing before the backward unless a single op reads the
+ * buffer, as its plain input, and that op's kernel can overwrite its dx
+ * (1x1, depthwise, BN): then nothing is added to it and the writer sets all
+ * of it. Returns the floats the buffers take. */
+static size_t plan_train_buffers(struct nn_net *net)
 {
-    size_t total = 0;
-    int train = net->mode == NN_MODE_TRAIN;
-    if (train) {
-        /* A gradient needs zeroing before the backward unless a single op
-         * reads the buffer, as its plain input, and that op's kernel can
-         * overwrite its dx (1x1, depthwise, BN): then nothing is added to
-         * it and the writer sets all of it. */
-        int readers[net->n_bufs], set_ok[net->n_bufs];
-        memset(readers, 0, sizeof readers);
-        memset(set_ok, 0, sizeof set_ok);
-        for (int i = 0; i < net->n_ops; i++) {
-            const struct op *o = &net->ops[i];
-            readers[o->in]++;
-            set_ok[o->in] = o->kind == OP_MATMUL || o->kind == OP_DW || o->kind == OP_BN;
-            if (o->in2 >= 0)
-                readers[o->in2]++;
-        }
-        for (int i = 1; i < net->n_bufs; i++) {
-            net->bufs[i].off = total;
-            net->bufs[i].grad_set = readers[i] == 1 && set_ok[i];
-            total += 2 * net->bufs[i].per * net->max_batch;
-        }
-        return total;
+    int readers[net->n_bufs], set_ok[net->n_bufs];
+    memset(readers, 0, sizeof readers);
+    memset(set_ok, 0, sizeof set_ok);
+    for (int i = 0; i < net->n_ops; i++) {
+        const struct op *o = &net->ops[i];
+        readers[o->in]++;
+        set_ok[o->in] = o->kind == OP_MATMUL || o->kind == OP_DW || o->kind == OP_BN;
+        if (o->in2 >= 0)
+            readers[o->in2]++;
     }
+    size_t total = 0;
+    for (int i = 1; i < net->n_bufs; i++) {
+        net->bufs[i].off = total;
+        net->bufs[i].grad_set = readers[i] == 1 && set_ok[i];
+        total += 2 * net->bufs[i].per * net->max_batch;
+    }
+    return total;
+}
+
+/* Whether slot size a suits a buffer of need floats better than size b:
+ * the smallest slot that holds it, else the largest (grown the least). */
+static int fits_better(size_t a, size_t b, size_t need)
+{
+    if ((a >= need) != (b >= need))
+        return a >= need;
+    return a >= need ? a < b : a > b;
+}
+
+/* INFER reuses memory: a buffer lives from the op that writes it to the end
+ * of the unit of its last reader (so running one unit again, as the latency
+ * profiler does, never finds its input overwritten), and takes the free slot
+ * that fits it best, growing one only when none holds it. A forward then
+ * touches a few slots instead of a fresh buffer per op, which keeps the
+ * activations in cache. Returns the floats the slots take. */
+static size_t plan_infer_buffers(struct nn_net *net)
+{
     int n = net->n_bufs, n_units = net->arch.n_layers + 2;
     int def[n], last[n], slot_of[n], n_slots = 0;
     int busy_until[n]; /* per slot: the last op using its buffer */
-    size_t slot_size[n];
+    size_t slot_size[n], slot_off[n], total = 0;
     for (int i = 0; i < n; i++)
         def[i] = last[i] = -1;
-    for (int i = 0; i < net->n_ops; i++) {
-        const struct op *o = &net->ops[i];
-        int u = 0;
-        while (u + 1 < n_units && net->unit_op[u + 1] <= i)
-            u++;
+    for (int u = 0; u < n_units; u++) {
         int end = net->unit_op[u + 1] - 1;
-        if (def[o->out] < 0)
-            def[o->out] = i;
-        if (last[o->in] < end)
-            last[o->in] = end;
-        if (o->in2 >= 0 && last[o->in2] < end)
-            last[o->in2] = end;
+        for (int i = net->unit_op[u]; i <= end; i++) {
+            const struct op *o = &net->ops[i];
+            if (def[o->out] < 0)
+                def[o->out] = i;
+            if (last[o->in] < end)
+                last[o->in] = end;
+            if (o->in2 >= 0 && last[o->in2] < end)
+                last[o->in2] = end;
+        }
     }
     for (int i = 1; i < n; i++) {
         size_t need = net->bufs[i].per * net->max_batch;
         int best = -1;
-        for (int s = 0; s < n_slots; s++) {
-            if (busy_until[s] >= def[i])
-                continue;
-            /* best fit: the smallest slot that holds it, else the largest */
-            if (best < 0 || (slot_size[s] >= need && (slot_size[best] < need ||
-                                                      slot_size[s] < slot_size[best])) ||
-                (slot_size[best] < need && slot_size[s] > slot_size[best]))
+        for (int s = 0; s < n_slots; s++)
+            if (busy_until[s] < def[i] &&
+                (best < 0 || fits_better(slot_size[s], slot_size[best], need)))
                 best = s;
-        }
         if (best < 0) {
             best = n_slots++;
             slot_size[best] = 0;
@@ -367,7 +370,6 @@ static size_t plan_buffers(struct nn_net *net)
         busy_until[best] = last[i] > def[i] ? last[i] : def[i];
         slot_of[i] = best;
     }
-    size_t slot_off[n];
     for (int s = 0; s < n_slots; s++) {
         slot_off[s] = total;
         total += (slot_size[s] + 15) / 16 * 16; /* each slot on a 64-byte line */
@@ -378,7 +380,7 @@ static size_t plan_buffers(struct nn_net *net)
 }
 
 /* Points every op at its memory once the allocations exist; the activation
- * buffers take the first net->act_floats of the arena (plan_buffers). */
+ * buffers take the first net->act_floats of the arena (plan_*_buffers). */
 static void bind(struct nn_net *net)
 {
     size_t pos = net->act_floats;
@@ -494,7 +496,8 @@ int nn_net_create(struct nn_net **out, const struct arch *a, int max_batch, enum
     if (!net->tensors || !net->bufs || !net->ops)
         goto nomem;
     build(net);
-    net->act_floats = plan_buffers(net);
+    net->act_floats =
+        mode == NN_MODE_TRAIN ? plan_train_buffers(net) : plan_infer_buffers(net);
     size_t arena = arena_size(net, &net->n_folded);
     net->params = calloc(net->n_params, sizeof(float));
     net->state = calloc(net->n_state ? net->n_state : 1, sizeof(float));
