@@ -17,6 +17,14 @@
 
 static volatile sig_atomic_t stop_requested;
 
+/* A network of the space that times some of its keys (want[u] for unit u;
+ * n of them). */
+struct cover_net {
+    struct arch a;
+    unsigned char want[ARCH_MAX_LAYERS + 2];
+    int n;
+};
+
 static void on_sigint(int sig)
 {
     (void)sig;
@@ -93,7 +101,7 @@ int cmd_profile(int argc, char **argv)
          "networks measured end to end to calibrate the sums (default 100; 0: none)"},
         {"recalibrate", CLI_BOOL, &recalibrate, NULL, "calibrate again even if nothing changed"},
         {"rounds", CLI_INT, &rounds, "R",
-         "interleaved timing passes over the calibration networks, fastest kept (default 3)"},
+         "interleaved timing passes over the keys' networks and over the calibration networks, fastest kept (default 3)"},
         {"db", CLI_STR, &db_flag, "FILE", "database (default $HWNAS_DB or ./hwnas.db)"},
         {0}};
     const struct cli_command cmd = {
@@ -103,13 +111,15 @@ int cmd_profile(int argc, char **argv)
         "width), then times each one not yet in the table, inside whole networks of\n"
         "the space (batch 1, median of the timed runs, microseconds). Each network's\n"
         "entries are saved as soon as they are measured: Ctrl-C stops between\n"
-        "networks with a consistent table, and running again continues. Then, when\n"
-        "keys were added or the space's input shape has no calibration yet, it\n"
-        "measures --calib-samples networks spread over the space's latency range\n"
-        "end to end and fits latency ~ alpha + beta x sum + gamma x params +\n"
-        "delta x MACs, which every prediction for that input shape uses from then\n"
-        "on (the sum alone misses cache effects that grow with the network and\n"
-        "per-layer overheads).",
+        "networks with a consistent table, and running again continues. The same\n"
+        "networks are timed --rounds times in interleaved passes and each key keeps\n"
+        "its fastest median (other tenants of a shared machine only slow a pass\n"
+        "down). Then, when keys were added or the space's input shape has no\n"
+        "calibration yet, it measures --calib-samples networks spread over the\n"
+        "space's latency range end to end and fits latency ~ alpha + beta x sum +\n"
+        "gamma x params + delta x MACs, which every prediction for that input shape\n"
+        "uses from then on (the sum alone misses cache effects that grow with the\n"
+        "network and per-layer overheads).",
         "hwnas profile --space S [--threads N] [--runs R] [--warmup W] [--cpu N]\n"
         "                     [--calib-samples N] [--rounds R] [--recalibrate] [--db FILE]",
         flags, 0, 0};
@@ -152,31 +162,57 @@ int cmd_profile(int argc, char **argv)
     printf("space %s: %d distinct keys, %d already measured, %d to measure on %s\n", s.name,
            need.n, present, missing, dev);
 
+    /* Pass 1 measures every missing key; passes 2..rounds time the same
+     * networks again, in the same order, and keep each key's fastest
+     * median: a slow spell of a shared machine then spoils one pass of a
+     * key, not its entry. */
+    struct cover_net *nets = NULL;
+    int n_nets = 0, cap_nets = 0, done = 0, timed = 0, improved = 0, passes = 1;
     struct progress p;
-    progress_init(&p, "profile", missing, "keys", cli_quiet);
+    progress_init(&p, "profile", missing * rounds, "key timings", cli_quiet);
     uint64_t start = timer_now_ns();
-    int done = 0, nets = 0;
     while (!stop_requested) {
-        struct arch a;
-        unsigned char want[ARCH_MAX_LAYERS + 2];
-        int n;
-        if ((rc = lat_space_cover(&s, &need, &t.lut, &a, want, &n, &err)) || n == 0)
+        if (n_nets == cap_nets) {
+            cap_nets = cap_nets ? 2 * cap_nets : 64;
+            struct cover_net *grown = realloc(nets, sizeof *nets * (size_t)cap_nets);
+            if (!grown) {
+                rc = hw_error(&err, HW_ENOMEM, "out of memory for %d profiling networks",
+                              cap_nets);
+                break;
+            }
+            nets = grown;
+        }
+        struct cover_net *c = &nets[n_nets];
+        if ((rc = lat_space_cover(&s, &need, &t.lut, &c->a, c->want, &c->n, &err)) || c->n == 0)
             break;
-        if ((rc = lat_table_measure(&t, &a, want, &err)))
+        if ((rc = lat_table_measure(&t, &c->a, c->want, &err)))
             break;
-        done += n;
-        nets++;
-        progress_update(&p, done);
+        done += c->n;
+        timed += c->n;
+        n_nets++;
+        progress_update(&p, timed);
     }
+    for (; rc == HW_OK && passes < rounds && n_nets > 0 && !stop_requested; passes++)
+        for (int i = 0; i < n_nets && !stop_requested; i++) {
+            int k;
+            if ((rc = lat_table_remeasure(&t, &nets[i].a, nets[i].want, &k, &err)))
+                break;
+            improved += k;
+            timed += nets[i].n;
+            progress_update(&p, timed);
+        }
     progress_finish(&p);
+    free(nets);
     if (rc)
         goto fail;
     double secs = timer_since_s(start);
     char took[32];
     progress_format_duration(took, sizeof took, secs);
     present = count_present(&need, &t.lut);
-    printf("measured %d keys in %d networks in %s (%.1f s); the table has %d of the %d keys "
-           "of %s%s\n", done, nets, took, secs, present, need.n, s.name,
+    printf("measured %d keys in %d networks in %s (%.1f s)", done, n_nets, took, secs);
+    if (passes > 1)
+        printf(", fastest of %d passes (%d entries lowered after the first)", passes, improved);
+    printf("; the table has %d of the %d keys of %s%s\n", present, need.n, s.name,
            stop_requested ? " (interrupted: run again to continue)" : "");
     /* Calibrate when the table changed since the last fit for this input
      * shape (or there is none); the fit belongs to the device and the input

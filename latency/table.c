@@ -193,8 +193,10 @@ int lat_table_put(struct lat_table *t, const char *key, const struct lat_stats *
     return HW_OK;
 }
 
-int lat_table_measure(struct lat_table *t, const struct arch *a, const unsigned char *want,
-                      struct hw_err *err)
+/* Times the wanted units of a inside its network and stores them (one
+ * transaction); faster_only keeps an existing entry whose median is lower. */
+static int measure_store(struct lat_table *t, const struct arch *a, const unsigned char *want,
+                         int faster_only, int *n_stored, struct hw_err *err)
 {
     int rc = lat_table_require_local(t, err);
     if (rc)
@@ -211,14 +213,31 @@ int lat_table_measure(struct lat_table *t, const struct arch *a, const unsigned 
             continue;
         char key[LUT_KEY_MAX];
         lut_key(a, u, key);
+        const struct lut_entry *old = faster_only ? lut_get(&t->lut, key) : NULL;
+        if (old && old->st.median_us <= st[u].median_us)
+            continue;
         unit[n] = u;
         to_db_entry(key, &st[u], &e[n++]);
     }
-    rc = db_lut_put_many(t->db, t->device_id, e, n, err);
+    rc = n ? db_lut_put_many(t->db, t->device_id, e, n, err) : HW_OK;
     for (int i = 0; rc == HW_OK && i < n; i++)
         if (lut_put(&t->lut, e[i].key, &st[unit[i]]))
             rc = hw_error(err, HW_ENOMEM, "out of memory adding %s to the latency table", e[i].key);
+    if (rc == HW_OK && n_stored)
+        *n_stored = n;
     return rc;
+}
+
+int lat_table_measure(struct lat_table *t, const struct arch *a, const unsigned char *want,
+                      struct hw_err *err)
+{
+    return measure_store(t, a, want, 0, NULL, err);
+}
+
+int lat_table_remeasure(struct lat_table *t, const struct arch *a, const unsigned char *want,
+                        int *n_faster, struct hw_err *err)
+{
+    return measure_store(t, a, want, 1, n_faster, err);
 }
 
 /* HW_ENOTFOUND for a key missing from a table that may not be measured. */

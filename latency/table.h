@@ -59,6 +59,14 @@ int lat_table_put(struct lat_table *t, const char *key, const struct lat_stats *
 int lat_table_measure(struct lat_table *t, const struct arch *a, const unsigned char *want,
                       struct hw_err *err);
 
+/* Another timing pass over the same units: each one whose median comes out
+ * lower than its stored entry's replaces it (one transaction); *n_faster
+ * (optional) gets how many did. A shared machine only ever slows a pass
+ * down, so the fastest of several passes spread in time is the steadiest
+ * figure per key (as lat_measure_archs keeps for whole networks). */
+int lat_table_remeasure(struct lat_table *t, const struct arch *a, const unsigned char *want,
+                        int *n_faster, struct hw_err *err);
+
 /* The entry for unit u of a. A missing key is measured (inside a's network),
  * stored in the database and in memory when the table is local; otherwise
  * HW_ENOTFOUND names the key and the device. *st receives the entry. */

@@ -472,6 +472,61 @@ START_TEST(test_lookup_or_measure)
 }
 END_TEST
 
+/* A later pass lowers an entry only where it times faster; the database
+ * holds what memory holds; another device's table is refused. */
+START_TEST(test_table_remeasure)
+{
+    const char *path = fresh_db();
+    struct hw_err e;
+    struct lat_table t;
+    struct db *db = open_local(path, &t);
+    quick(&t);
+    struct arch a = tiny_arch();
+    char k[LUT_KEY_MAX];
+    /* unit 0: an entry no real timing can beat; unit 1: one any timing beats */
+    struct lat_stats fast = stats(0), slow = stats(1e9);
+    lut_key(&a, 0, k);
+    ck_assert_int_eq(lat_table_put(&t, k, &fast, &e), HW_OK);
+    lut_key(&a, 1, k);
+    ck_assert_int_eq(lat_table_put(&t, k, &slow, &e), HW_OK);
+    unsigned char want[4] = {1, 1, 0, 0};
+    int n = -1;
+    ck_assert_msg(lat_table_remeasure(&t, &a, want, &n, &e) == HW_OK, "%s", e.msg);
+    ck_assert_int_eq(n, 1);
+    lut_key(&a, 0, k);
+    ck_assert_double_eq(lut_get(&t.lut, k)->st.median_us, 0);
+    lut_key(&a, 1, k);
+    double lowered = lut_get(&t.lut, k)->st.median_us;
+    ck_assert(lowered > 0 && lowered < 1e9);
+    ck_assert_int_eq(lut_get(&t.lut, k)->st.count, 3);
+    struct db_lut_entry de;
+    ck_assert_int_eq(db_lut_get(db, t.device_id, k, &de, &e), HW_OK);
+    ck_assert_double_eq(de.median_us, lowered);
+    /* a unit with no entry yet gets one; units not wanted stay absent */
+    want[0] = want[1] = 0, want[2] = 1;
+    ck_assert_int_eq(lat_table_remeasure(&t, &a, want, &n, &e), HW_OK);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(t.lut.n, 3);
+    lat_table_release(&t);
+    /* not this machine's table: refused, nothing written */
+    struct lat_fingerprint other;
+    lat_fingerprint_current(&other, 1);
+    snprintf(other.compiler, sizeof other.compiler, "tcc 0.9");
+    lat_fingerprint_rehash(&other);
+    int64_t id;
+    ck_assert_int_eq(lat_device_get_or_create(db, &other, &id, &e), HW_OK);
+    char sel[32];
+    snprintf(sel, sizeof sel, "%lld", (long long)id);
+    ck_assert_int_eq(lat_table_open(&t, db, sel, 1, &e), HW_OK);
+    ck_assert_int_eq(lat_table_remeasure(&t, &a, NULL, &n, &e), HW_EMISMATCH);
+    ck_assert_int_eq(db_lut_count(db, id, &n, &e), HW_OK);
+    ck_assert_int_eq(n, 0);
+    lat_table_release(&t);
+    db_close(db);
+    drop_db(path);
+}
+END_TEST
+
 START_TEST(test_table_import)
 {
     const char *path = fresh_db();
@@ -915,10 +970,12 @@ START_TEST(test_cli_profile_validate_latency)
     run_ok(&r, args);
     ck_assert_msg(strstr(r.out, "23 distinct keys, 0 already measured, 23 to measure"), "%s", r.out);
     ck_assert_msg(strstr(r.out, "measured 23 keys in 8 networks"), "%s", r.out);
+    ck_assert_msg(strstr(r.out, "fastest of 3 passes ("), "%s", r.out);
     ck_assert_msg(strstr(r.out, "calibration from 100 networks measured end to end"), "%s", r.out);
     cli_run_release(&r);
     run_ok(&r, args); /* again: nothing left, the calibration stands */
     ck_assert_msg(strstr(r.out, "23 already measured, 0 to measure"), "%s", r.out);
+    ck_assert_msg(!strstr(r.out, "passes"), "%s", r.out);
     ck_assert_msg(!strstr(r.out, "calibration from"), "%s", r.out);
     cli_run_release(&r);
     snprintf(args, sizeof args, "validate --space %s --samples 3 --runs 3 --json --db %s",
@@ -1041,6 +1098,7 @@ Suite *suite_latency(void)
     tcase_add_test(tc, test_table_round_trip);
     tcase_add_test(tc, test_table_refuses_other_device);
     tcase_add_test(tc, test_lookup_or_measure);
+    tcase_add_test(tc, test_table_remeasure);
     tcase_add_test(tc, test_table_import);
     tcase_add_test(tc, test_table_calibration);
     suite_add_tcase(s, tc);
