@@ -1,5 +1,6 @@
 /* hwnas search: a latency-constrained architecture search, resumable. */
 #include <cJSON.h>
+#include <inttypes.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -141,10 +142,13 @@ static void trial_hook(void *p, const struct search_trial_info *t)
     fflush(stdout);
 }
 
-static char *config_json(const struct opts *op, const char *calibration)
+static char *config_json(const struct opts *op, const char *calibration, const struct space *sp)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "latency_calibration", calibration);
+    char hash[17];
+    snprintf(hash, sizeof hash, "%016" PRIx64, space_hash(sp));
+    cJSON_AddStringToObject(root, "space_hash", hash);
     cJSON *px = cJSON_AddObjectToObject(root, "proxy");
     cJSON_AddNumberToObject(px, "epochs", op->proxy.epochs);
     cJSON_AddNumberToObject(px, "subset", op->proxy.subset);
@@ -321,6 +325,20 @@ int cmd_search(int argc, char **argv)
     lat_cli_calib_text(lut_get_calib(&table.lut, &first), calibration, sizeof calibration);
     if (o.resume) {
         cJSON *cfg = cJSON_Parse(run.config_json);
+        /* the stored tokens and the controller's state mean other archs in
+         * another space; runs from before the hash was recorded go on */
+        const cJSON *sh = cJSON_GetObjectItemCaseSensitive(cfg, "space_hash");
+        char now[17];
+        snprintf(now, sizeof now, "%016" PRIx64, space_hash(&space));
+        if (sh && (!cJSON_IsString(sh) || strcmp(sh->valuestring, now) != 0)) {
+            rc = hw_error(&e, HW_EMISMATCH, "run '%s' searched space %s with hash %s, but %s "
+                          "now gives hash %s (its definition changed): resuming would read the "
+                          "run's tokens as other archs; start a new run", run.name, run.space,
+                          cJSON_IsString(sh) ? sh->valuestring : "(not a string)", run.space,
+                          now);
+            cJSON_Delete(cfg);
+            goto out;
+        }
         const cJSON *was = cJSON_GetObjectItemCaseSensitive(cfg, "latency_calibration");
         if (!cJSON_IsString(was) || strcmp(was->valuestring, calibration) != 0)
             log_warn("run '%s' was predicted with latency calibration %s; the table now has "
@@ -368,7 +386,7 @@ int cmd_search(int argc, char **argv)
         run.trials_max = o.trials;
         run.time_budget_s = o.time_budget;
         run.device_id = table.device_id;
-        run.config_json = config_json(&o, calibration);
+        run.config_json = config_json(&o, calibration, &space);
         rc = db_run_create(db, &run, &e);
         if (rc)
             goto out;

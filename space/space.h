@@ -101,4 +101,9 @@ void space_cost_bounds(const struct space *s, struct arch_cost *min, struct arch
 double space_size(const struct space *s);
 double space_log10_size(const struct space *s);
 
+/* FNV-1a 64 hash of everything that decides which arch a token vector
+ * decodes to (input, stem, head, every block's stride, width and options;
+ * not the name), so a run can tell that its space changed under it. */
+uint64_t space_hash(const struct space *s);
+
 #endif

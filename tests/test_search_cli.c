@@ -161,6 +161,24 @@ START_TEST(test_search_survives_kill9)
     ck_assert_msg(r.status == 0 && !strstr(r.err, "latency calibration"), "exit %d: %s",
                   r.status, r.err);
     cli_run_release(&r);
+    /* the space file edited under the run: its tokens would decode to other
+     * archs, so the resume is refused and nothing is added */
+    FILE *sf = fopen(space, "w");
+    char *edited = strdup(tiny_space);
+    memcpy(strstr(edited, "\"width\":24"), "\"width\":32", 10);
+    fputs(edited, sf);
+    fclose(sf);
+    int before = count_candidates(b_db);
+    snprintf(args, sizeof args, "search --resume k --trials 14 --db %s --train-threads 1", b_db);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 1 && strstr(r.err, "its definition changed") &&
+                      strstr(r.err, "start a new run"), "exit %d: %s", r.status, r.err);
+    cli_run_release(&r);
+    ck_assert_int_eq(count_candidates(b_db), before);
+    sf = fopen(space, "w");
+    fputs(tiny_space, sf);
+    fclose(sf);
+    free(edited);
 
     /* the table checked on the run's own best archs */
     snprintf(args, sizeof args, "validate --run k --samples 3 --rounds 1 --runs 3 --db %s", a_db);

@@ -276,6 +276,37 @@ START_TEST(test_space_load)
 }
 END_TEST
 
+/* The hash follows every field that changes decoding, and nothing else. */
+START_TEST(test_space_hash)
+{
+    struct space a = tiny(), b = tiny();
+    uint64_t h = space_hash(&a);
+    ck_assert(h == space_hash(&b));
+    snprintf(b.name, sizeof b.name, "renamed");
+    ck_assert(h == space_hash(&b));
+    static const char *const edits[][2] = {
+        {"\"width_mult\":[1.0,1.5]", "\"width_mult\":[1.0,1.25]"},
+        {"\"kernel\":[3,5]", "\"kernel\":[3,7]"},
+        {"\"expansion\":[3,6]", "\"expansion\":[6,3]"}, /* order: token meaning */
+        {"\"layers\":[1,2],\"width_mult\":[1.0]}", "\"layers\":[1],\"width_mult\":[1.0]}"},
+        {"\"stride\":2,\"width\":24", "\"stride\":1,\"width\":24"},
+        {"\"out\":16", "\"out\":8"},
+        {"\"conv_out\":64", "\"conv_out\":32"},
+        {"\"h\":28", "\"h\":32"},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        char *text = replaced(space_base, edits[i][0], edits[i][1]);
+        struct space c;
+        struct hw_err err;
+        ck_assert_msg(space_from_json_string(text, "edit.json", &c, &err) == HW_OK, "%s: %s",
+                      edits[i][1], err.msg);
+        ck_assert_msg(space_hash(&c) != h, "edit %zu (%s) kept the hash", i, edits[i][1]);
+        free(text);
+    }
+    ck_assert(space_hash(&a) != space_hash((struct space[]){shipped("fmnist")}));
+}
+END_TEST
+
 START_TEST(test_space_json_refusals)
 {
     static const struct {
@@ -648,6 +679,7 @@ Suite *suite_space(void)
         {"arch_from_json_string", test_arch_json_refusals},
         {"arch_reference", test_reference_input_override},
         {"space_from_json_string", test_space_load},
+        {"space_hash", test_space_hash},
         {"space_json_refusals", test_space_json_refusals},
         {"space_decode_encode", test_space_decode_encode},
         {"space_encode", test_space_encode_refusals},
