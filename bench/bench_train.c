@@ -15,7 +15,7 @@
  *       "mid": quantiles of uniform samples (4.5-14 MMACs, session 3's run).
  *       The full accuracies go to fidelity-SET.txt. Long: N full trainings;
  *       FROM continues a stopped run at arch FROM, appending to that file.
- *   bench_train archs [N] [SET]
+ *   bench_train archs [N] [SET] [DIR]
  *       lists the archs of a fidelity set (MACs, params, layers), no training.
  *   bench_train proxies FULL_FILE EPOCHS SUBSET VAL [SEED] [BATCH] [LR] [AUG]
  *       the fidelity archs again with another proxy budget (EPOCHS epochs on
@@ -38,6 +38,7 @@
 #include "evaluator/proxy.h"
 #include "evaluator/train.h"
 #include "nn/net.h"
+#include "space/arch_json.h"
 #include "space/refs.h"
 #include "space/space.h"
 #include "util/pcg32.h"
@@ -186,6 +187,20 @@ static void sample_wide(struct arch *out, int n, uint64_t seed)
     }
     free(all);
     free(lm);
+}
+
+/* DIR/NAME.json: the arch, for hwnas latency/train. */
+static void write_arch_json(const char *dir, const struct arch *a)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.json", dir, a->name);
+    char *js = arch_to_json_string(a);
+    FILE *f = js ? fopen(path, "w") : NULL;
+    if (!f || fputs(js, f) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "bench_train: cannot write %s\n", path);
+        exit(1);
+    }
+    free(js);
 }
 
 /* The archs of a fidelity set: "mid" (the run of session 3: 12 of 240
@@ -398,6 +413,8 @@ int main(int argc, char **argv)
             struct arch_cost cost = arch_cost(&archs[i]);
             printf("%s: %.2f MMACs, %.0fk params, %d layers\n", archs[i].name, cost.macs / 1e6,
                    cost.params / 1e3, archs[i].n_layers);
+            if (argc > 4)
+                write_arch_json(argv[4], &archs[i]);
         }
         free(archs);
     } else if (strcmp(mode, "proxies") == 0 && argc >= 6)
@@ -406,7 +423,7 @@ int main(int argc, char **argv)
                       argc > 8 ? atof(argv[8]) : 0, argc > 9 ? atoi(argv[9]) : -1);
     else {
         fprintf(stderr, "usage: bench_train ref [EPOCHS] [THREADS] | proxy [N] [SEED] | "
-                        "fidelity [N] [EPOCHS] [mid|wide] [FROM] | archs [N] [mid|wide] | proxies FULL_FILE EPOCHS SUBSET VAL [SEED] [BATCH] [LR] [AUG]\n");
+                        "fidelity [N] [EPOCHS] [mid|wide] [FROM] | archs [N] [mid|wide] [DIR] | proxies FULL_FILE EPOCHS SUBSET VAL [SEED] [BATCH] [LR] [AUG]\n");
         return 2;
     }
     data_set_release(&train_set);

@@ -8,7 +8,8 @@
 #   5. train the reranked winners and fmnist-ref with the same 10-epoch recipe,
 #      report validation and test accuracy and the measured latency of each
 # Everything goes to $DB (default search-experiment.db) and $OUT/.
-# Knobs (environment): TRIALS (250), RERANK_TOP (5), RERANK_EPOCHS (3),
+# Knobs (environment): SPACE (fmnist; a shipped space or a space JSON file),
+# TRIALS (250), RERANK_TOP (5), RERANK_EPOCHS (3),
 # RERANK_SUBSET (0: all 50k),
 # FINAL_EPOCHS (10), SEED (1), PROXY (extra search flags, e.g.
 # "--proxy-epochs 1 --proxy-subset 20000"), CONTROLLERS ("rl evolution"),
@@ -26,6 +27,7 @@ set -e
 HWNAS=${HWNAS:-./hwnas}
 DB=${DB:-search-experiment.db}
 OUT=${OUT:-search-experiment}
+SPACE=${SPACE:-fmnist}
 TRIALS=${TRIALS:-250}
 RERANK_TOP=${RERANK_TOP:-5}
 RERANK_EPOCHS=${RERANK_EPOCHS:-3}
@@ -42,7 +44,7 @@ mkdir -p "$OUT"
 step() { printf '\n== %s (%s)\n' "$*" "$(date +%H:%M:%S)"; }
 
 step "profile"
-$HWNAS profile --space fmnist --db "$DB"
+$HWNAS profile --space "$SPACE" --db "$DB"
 ref_us=$($HWNAS latency fmnist-ref --db "$DB" --json --quiet | grep '"predicted_us"' | tr -dc '0-9.')
 target=$(awk -v us="$ref_us" 'BEGIN { printf "%.4f", 0.6 * us / 1000 }')
 echo "target ${target} ms = 0.6 x fmnist-ref's predicted ${ref_us} us"
@@ -56,7 +58,7 @@ for c in $CONTROLLERS; do
             --db "$DB"
     else
         # shellcheck disable=SC2086 # PROXY is a list of flags
-        $HWNAS search --space fmnist --target-ms "$target" --hard --controller "$c" \
+        $HWNAS search --space "$SPACE" --target-ms "$target" --hard --controller "$c" \
             --trials "$TRIALS" --seed "$SEED" --name "$name" --train-threads "$THREADS" \
             $budget $PROXY $SEARCH_FLAGS --db "$DB"
     fi
