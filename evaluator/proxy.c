@@ -43,6 +43,7 @@ int eval_proxy(const struct arch *a, const struct eval_proxy_config *cfg,
     tc.augment = cfg->augment;
     tc.subset = cfg->subset;
     tc.val_subset = cfg->val_subset;
+    tc.val_last_only = 1;
     tc.threads = cfg->threads;
     tc.quiet = 1; /* the search draws its own progress */
 

@@ -339,7 +339,7 @@ int train_run(struct nn_net *net, const struct data_set *train,
             .val_acc = -1, .val_loss = NAN, .lr = lr, .seconds = secs,
             .img_per_s = (double)seen / secs,
         };
-        if (validate) {
+        if (validate && (!cfg->val_last_only || ep == cfg->epochs)) {
             rc = cfg->bn_recal > 0 ? train_recalibrate_bn(net, train, cfg->bn_recal,
                                                            cfg->batch, err)
                                    : HW_OK;

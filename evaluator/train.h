@@ -48,6 +48,8 @@ struct train_config {
     int augment;            /* random crop (pad 2) + horizontal flip */
     int subset;             /* train on the first N training images; 0: all */
     int val_subset;         /* validate on the first N; 0: all; <0: skip */
+    int val_last_only;      /* validate after the last epoch only (a proxy
+                               reads nothing else; the same final result) */
     int eval_batch;         /* batch of the INFER net used to validate */
     int bn_recal;           /* training images for BN statistics; 0: keep
                                the running averages */

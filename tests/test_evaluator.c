@@ -952,6 +952,21 @@ END_TEST
 
 /* ---- eval_proxy */
 
+struct val_log {
+    int validated, last_validated;
+};
+
+/* Counts the epochs that reported a validation. */
+static int log_val(const struct train_epoch *e, void *ctx)
+{
+    struct val_log *l = ctx;
+    if (e->val_acc >= 0) {
+        l->validated++;
+        l->last_validated = e->epoch;
+    }
+    return 0;
+}
+
 START_TEST(test_eval_proxy)
 {
     struct data_set tr, va;
@@ -973,6 +988,30 @@ START_TEST(test_eval_proxy)
     ck_assert_int_eq(eval_proxy(&a, &c, 42, &r2, &err), HW_OK);
     ck_assert_double_eq(r1.val_acc, r2.val_acc); /* deterministic */
     ck_assert_double_eq(r1.train_loss, r2.train_loss);
+    /* the proxy validates once, after the last epoch: the same figures as a
+     * training that validates after every epoch */
+    struct nn_net *net;
+    ck_assert_int_eq(nn_net_create(&net, &a, c.batch, NN_MODE_TRAIN, &err), HW_OK);
+    train_init_params(net, 42);
+    struct train_config tc;
+    train_config_default(&tc);
+    tc.epochs = c.epochs, tc.batch = c.batch, tc.lr = c.lr, tc.augment = c.augment;
+    tc.subset = c.subset, tc.val_subset = c.val_subset, tc.threads = 1, tc.quiet = 1;
+    struct val_log log = {0};
+    struct train_result every;
+    ck_assert_int_eq(train_run(net, &tr, &va, &tc, 42, log_val, &log, &every, &err), HW_OK);
+    ck_assert_int_eq(log.validated, 3);
+    ck_assert_double_eq(every.val_acc, r1.val_acc);
+    ck_assert_double_eq(every.val_loss, r1.val_loss);
+    ck_assert_double_eq(every.loss, r1.train_loss);
+    train_init_params(net, 42);
+    tc.val_last_only = 1;
+    log = (struct val_log){0};
+    ck_assert_int_eq(train_run(net, &tr, &va, &tc, 42, log_val, &log, &every, &err), HW_OK);
+    ck_assert_int_eq(log.validated, 1);
+    ck_assert_int_eq(log.last_validated, 3);
+    ck_assert_double_eq(every.val_acc, r1.val_acc);
+    nn_net_free(net);
     ck_assert(r1.val_acc > 0.5 && r1.wall_s > 0 && !r1.diverged);
     ck_assert(r1.val_loss > 0 && isfinite(r1.val_loss));
     c.lr = 1e30; /* diverges: a result with accuracy 0 and an infinite loss */
