@@ -22,6 +22,7 @@ static volatile sig_atomic_t stop_requested;
 struct cover_net {
     struct arch a;
     unsigned char want[ARCH_MAX_LAYERS + 2];
+    unsigned char lowered[ARCH_MAX_LAYERS + 2]; /* by a pass after the first */
     int n;
 };
 
@@ -183,6 +184,7 @@ int cmd_profile(int argc, char **argv)
             nets = grown;
         }
         struct cover_net *c = &nets[n_nets];
+        memset(c->lowered, 0, sizeof c->lowered);
         if ((rc = lat_space_cover(&s, &need, &t.lut, &c->a, c->want, &c->n, &err)) || c->n == 0)
             break;
         if ((rc = lat_table_measure(&t, &c->a, c->want, &err)))
@@ -192,16 +194,24 @@ int cmd_profile(int argc, char **argv)
         n_nets++;
         progress_update(&p, timed);
     }
-    for (; rc == HW_OK && passes < rounds && n_nets > 0 && !stop_requested; passes++)
-        for (int i = 0; i < n_nets && !stop_requested; i++) {
-            int k;
-            if ((rc = lat_table_remeasure(&t, &nets[i].a, nets[i].want, &k, &err)))
+    int in_pass = 0; /* a later pass that Ctrl-C cut short */
+    while (rc == HW_OK && passes < rounds && n_nets > 0 && !stop_requested) {
+        int i = 0;
+        for (; i < n_nets && !stop_requested; i++) {
+            if ((rc = lat_table_remeasure(&t, &nets[i].a, nets[i].want, nets[i].lowered, &err)))
                 break;
-            improved += k;
             timed += nets[i].n;
             progress_update(&p, timed);
         }
+        if (i < n_nets)
+            in_pass = passes + 1;
+        else
+            passes++;
+    }
     progress_finish(&p);
+    for (int i = 0; i < n_nets; i++)
+        for (int u = 0; u < ARCH_MAX_LAYERS + 2; u++)
+            improved += nets[i].lowered[u];
     free(nets);
     if (rc)
         goto fail;
@@ -212,8 +222,12 @@ int cmd_profile(int argc, char **argv)
     printf("measured %d keys in %d networks in %s (%.1f s)", done, n_nets, took, secs);
     if (passes > 1)
         printf(", fastest of %d passes (%d entries lowered after the first)", passes, improved);
-    printf("; the table has %d of the %d keys of %s%s\n", present, need.n, s.name,
-           stop_requested ? " (interrupted: run again to continue)" : "");
+    printf("; the table has %d of the %d keys of %s", present, need.n, s.name);
+    if (in_pass)
+        printf(" (interrupted in pass %d of %d: every key has an entry, passes %d-%d are "
+               "skipped; run again to calibrate)\n", in_pass, rounds, in_pass, rounds);
+    else
+        printf("%s\n", stop_requested ? " (interrupted: run again to continue)" : "");
     /* Calibrate when the table changed since the last fit for this input
      * shape (or there is none); the fit belongs to the device and the input
      * shape, so the last space profiled at a shape sets it. */

@@ -194,9 +194,11 @@ int lat_table_put(struct lat_table *t, const char *key, const struct lat_stats *
 }
 
 /* Times the wanted units of a inside its network and stores them (one
- * transaction); faster_only keeps an existing entry whose median is lower. */
+ * transaction); faster_only keeps an existing entry whose median is lower,
+ * and of units sharing a key the fastest, and flags stored units in
+ * faster[u] (optional). */
 static int measure_store(struct lat_table *t, const struct arch *a, const unsigned char *want,
-                         int faster_only, int *n_stored, struct hw_err *err)
+                         int faster_only, unsigned char *faster, struct hw_err *err)
 {
     int rc = lat_table_require_local(t, err);
     if (rc)
@@ -216,15 +218,21 @@ static int measure_store(struct lat_table *t, const struct arch *a, const unsign
         const struct lut_entry *old = faster_only ? lut_get(&t->lut, key) : NULL;
         if (old && old->st.median_us <= st[u].median_us)
             continue;
-        unit[n] = u;
-        to_db_entry(key, &st[u], &e[n++]);
+        int j = faster_only ? 0 : n;
+        while (j < n && strcmp(e[j].key, key) != 0)
+            j++;
+        if (j < n && st[unit[j]].median_us <= st[u].median_us)
+            continue;
+        unit[j] = u;
+        to_db_entry(key, &st[u], &e[j]);
+        n += j == n;
     }
     rc = n ? db_lut_put_many(t->db, t->device_id, e, n, err) : HW_OK;
     for (int i = 0; rc == HW_OK && i < n; i++)
         if (lut_put(&t->lut, e[i].key, &st[unit[i]]))
             rc = hw_error(err, HW_ENOMEM, "out of memory adding %s to the latency table", e[i].key);
-    if (rc == HW_OK && n_stored)
-        *n_stored = n;
+    for (int i = 0; rc == HW_OK && faster && i < n; i++)
+        faster[unit[i]] = 1;
     return rc;
 }
 
@@ -235,9 +243,9 @@ int lat_table_measure(struct lat_table *t, const struct arch *a, const unsigned 
 }
 
 int lat_table_remeasure(struct lat_table *t, const struct arch *a, const unsigned char *want,
-                        int *n_faster, struct hw_err *err)
+                        unsigned char *faster, struct hw_err *err)
 {
-    return measure_store(t, a, want, 1, n_faster, err);
+    return measure_store(t, a, want, 1, faster, err);
 }
 
 /* HW_ENOTFOUND for a key missing from a table that may not be measured. */

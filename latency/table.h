@@ -60,12 +60,14 @@ int lat_table_measure(struct lat_table *t, const struct arch *a, const unsigned 
                       struct hw_err *err);
 
 /* Another timing pass over the same units: each one whose median comes out
- * lower than its stored entry's replaces it (one transaction); *n_faster
- * (optional) gets how many did. A shared machine only ever slows a pass
- * down, so the fastest of several passes spread in time is the steadiest
- * figure per key (as lat_measure_archs keeps for whole networks). */
+ * lower than its stored entry's replaces it (one transaction; of units
+ * sharing a key, the fastest); faster (optional, lut_n_units(a) flags) gets
+ * faster[u] = 1 for each unit stored, others untouched. A shared machine
+ * only ever slows a pass down, so the fastest of several passes spread in
+ * time is the steadiest figure per key (as lat_measure_archs keeps for whole
+ * networks). */
 int lat_table_remeasure(struct lat_table *t, const struct arch *a, const unsigned char *want,
-                        int *n_faster, struct hw_err *err);
+                        unsigned char *faster, struct hw_err *err);
 
 /* The entry for unit u of a. A missing key is measured (inside a's network),
  * stored in the database and in memory when the table is local; otherwise

@@ -489,10 +489,9 @@ START_TEST(test_table_remeasure)
     ck_assert_int_eq(lat_table_put(&t, k, &fast, &e), HW_OK);
     lut_key(&a, 1, k);
     ck_assert_int_eq(lat_table_put(&t, k, &slow, &e), HW_OK);
-    unsigned char want[4] = {1, 1, 0, 0};
-    int n = -1;
-    ck_assert_msg(lat_table_remeasure(&t, &a, want, &n, &e) == HW_OK, "%s", e.msg);
-    ck_assert_int_eq(n, 1);
+    unsigned char want[4] = {1, 1, 0, 0}, faster[4] = {0};
+    ck_assert_msg(lat_table_remeasure(&t, &a, want, faster, &e) == HW_OK, "%s", e.msg);
+    ck_assert(!faster[0] && faster[1] && !faster[2] && !faster[3]);
     lut_key(&a, 0, k);
     ck_assert_double_eq(lut_get(&t.lut, k)->st.median_us, 0);
     lut_key(&a, 1, k);
@@ -504,9 +503,27 @@ START_TEST(test_table_remeasure)
     ck_assert_double_eq(de.median_us, lowered);
     /* a unit with no entry yet gets one; units not wanted stay absent */
     want[0] = want[1] = 0, want[2] = 1;
-    ck_assert_int_eq(lat_table_remeasure(&t, &a, want, &n, &e), HW_OK);
-    ck_assert_int_eq(n, 1);
+    memset(faster, 0, sizeof faster);
+    ck_assert_int_eq(lat_table_remeasure(&t, &a, want, faster, &e), HW_OK);
+    ck_assert(faster[2] && !faster[3]);
     ck_assert_int_eq(t.lut.n, 3);
+    /* two units with one key (a repeated layer): only the faster of the two
+     * is stored, not both in turn */
+    struct arch r = a;
+    r.n_layers = 3;
+    r.layers[2] = r.layers[1];
+    char rk[LUT_KEY_MAX];
+    lut_key(&r, 2, rk);
+    lut_key(&r, 3, k);
+    ck_assert_str_eq(rk, k);
+    struct lat_stats huge = stats(1e9);
+    ck_assert_int_eq(lat_table_put(&t, k, &huge, &e), HW_OK);
+    unsigned char rwant[5] = {0, 0, 1, 1, 0}, rfaster[5] = {0};
+    ck_assert_int_eq(lat_table_remeasure(&t, &r, rwant, rfaster, &e), HW_OK);
+    ck_assert(rfaster[2] != rfaster[3]); /* one entry, from one of the two */
+    ck_assert_int_eq(db_lut_get(db, t.device_id, k, &de, &e), HW_OK);
+    ck_assert_double_eq(de.median_us, lut_get(&t.lut, k)->st.median_us);
+    ck_assert(de.median_us < 1e9);
     lat_table_release(&t);
     /* not this machine's table: refused, nothing written */
     struct lat_fingerprint other;
@@ -518,7 +535,8 @@ START_TEST(test_table_remeasure)
     char sel[32];
     snprintf(sel, sizeof sel, "%lld", (long long)id);
     ck_assert_int_eq(lat_table_open(&t, db, sel, 1, &e), HW_OK);
-    ck_assert_int_eq(lat_table_remeasure(&t, &a, NULL, &n, &e), HW_EMISMATCH);
+    ck_assert_int_eq(lat_table_remeasure(&t, &a, NULL, NULL, &e), HW_EMISMATCH);
+    int n;
     ck_assert_int_eq(db_lut_count(db, id, &n, &e), HW_OK);
     ck_assert_int_eq(n, 0);
     lat_table_release(&t);
@@ -970,7 +988,11 @@ START_TEST(test_cli_profile_validate_latency)
     run_ok(&r, args);
     ck_assert_msg(strstr(r.out, "23 distinct keys, 0 already measured, 23 to measure"), "%s", r.out);
     ck_assert_msg(strstr(r.out, "measured 23 keys in 8 networks"), "%s", r.out);
-    ck_assert_msg(strstr(r.out, "fastest of 3 passes ("), "%s", r.out);
+    const char *lowered = strstr(r.out, "fastest of 3 passes (");
+    ck_assert_msg(lowered, "%s", r.out);
+    int n_lowered = -1;
+    ck_assert_int_eq(sscanf(lowered, "fastest of 3 passes (%d entries lowered", &n_lowered), 1);
+    ck_assert_msg(n_lowered >= 0 && n_lowered <= 23, "%d of 23 keys lowered", n_lowered);
     ck_assert_msg(strstr(r.out, "calibration from 100 networks measured end to end"), "%s", r.out);
     cli_run_release(&r);
     run_ok(&r, args); /* again: nothing left, the calibration stands */
