@@ -142,13 +142,19 @@ static void trial_hook(void *p, const struct search_trial_info *t)
     fflush(stdout);
 }
 
+/* space_hash as the run config stores it: 16 hex digits in buf[17]. */
+static const char *space_hash_hex(const struct space *sp, char *buf)
+{
+    snprintf(buf, 17, "%016" PRIx64, space_hash(sp));
+    return buf;
+}
+
 static char *config_json(const struct opts *op, const char *calibration, const struct space *sp)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "latency_calibration", calibration);
     char hash[17];
-    snprintf(hash, sizeof hash, "%016" PRIx64, space_hash(sp));
-    cJSON_AddStringToObject(root, "space_hash", hash);
+    cJSON_AddStringToObject(root, "space_hash", space_hash_hex(sp, hash));
     cJSON *px = cJSON_AddObjectToObject(root, "proxy");
     cJSON_AddNumberToObject(px, "epochs", op->proxy.epochs);
     cJSON_AddNumberToObject(px, "subset", op->proxy.subset);
@@ -329,7 +335,7 @@ int cmd_search(int argc, char **argv)
          * another space; runs from before the hash was recorded go on */
         const cJSON *sh = cJSON_GetObjectItemCaseSensitive(cfg, "space_hash");
         char now[17];
-        snprintf(now, sizeof now, "%016" PRIx64, space_hash(&space));
+        space_hash_hex(&space, now);
         if (sh && (!cJSON_IsString(sh) || strcmp(sh->valuestring, now) != 0)) {
             rc = hw_error(&e, HW_EMISMATCH, "run '%s' searched space %s with hash %s, but %s "
                           "now gives hash %s (its definition changed): resuming would read the "

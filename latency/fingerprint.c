@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nn/kernels.h"
+#include "util/fnv.h"
 
 #ifndef HWNAS_VERSION
 #define HWNAS_VERSION "dev"
@@ -42,9 +43,7 @@ void lat_fingerprint_rehash(struct lat_fingerprint *fp)
     char buf[1024];
     snprintf(buf, sizeof buf, "%s|%d|%s|%s|%s|%s", fp->cpu, fp->threads, fp->backend,
              fp->blas_core, fp->compiler, fp->version);
-    uint64_t h = 1469598103934665603ULL;
-    for (const unsigned char *p = (const unsigned char *)buf; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
+    uint64_t h = fnv1a64_str(FNV1A64_BASIS_SHORT, buf);
     snprintf(fp->hash, sizeof fp->hash, "%016llx", (unsigned long long)h);
 }
 

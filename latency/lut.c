@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "space/jfield.h"
+#include "util/fnv.h"
 
 int lut_n_units(const struct arch *a)
 {
@@ -45,14 +46,6 @@ void lut_key(const struct arch *a, int u, char *key)
              arch_act_name(hd->fc_act), a->classes);
 }
 
-static uint64_t key_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 void lut_init(struct lut *t, const struct lat_fingerprint *fp)
 {
     memset(t, 0, sizeof *t);
@@ -70,7 +63,7 @@ void lut_release(struct lut *t)
 
 static struct lut_entry *lut_slot(struct lut_entry *e, int cap, const char *key)
 {
-    size_t i = (size_t)(key_hash(key) & (uint64_t)(cap - 1));
+    size_t i = (size_t)(fnv1a64_str(FNV1A64_BASIS_SHORT, key) & (uint64_t)(cap - 1));
     while (e[i].key[0] && strcmp(e[i].key, key) != 0)
         i = (i + 1) & (size_t)(cap - 1);
     return &e[i];

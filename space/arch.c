@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/fnv.h"
+
 int arch_make_divisible(double v, int divisor)
 {
     int r = (int)(v + divisor / 2.0) / divisor * divisor;
@@ -280,12 +282,9 @@ uint64_t arch_hash(const struct arch *a)
 {
     int32_t f[ARCH_MAX_FIELDS];
     int n = defining_fields(a, f);
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = FNV1A64_BASIS;
     for (int i = 0; i < n; i++)
-        for (int b = 0; b < 4; b++) {
-            h ^= ((uint32_t)f[i] >> (8 * b)) & 0xff;
-            h *= 0x100000001b3ULL;
-        }
+        h = fnv1a64_le(h, (uint32_t)f[i], 4);
     return h;
 }
 

@@ -7,6 +7,7 @@
 
 #include "space/arch_json.h"
 #include "space/jfield.h"
+#include "util/fnv.h"
 
 /* The shipped spaces are compiled in: the assembler copies spaces/<name>.json
  * (paths relative to the repo root, where make runs) into .rodata with a
@@ -487,27 +488,18 @@ double space_log10_size(const struct space *s)
     return log10(space_size(s));
 }
 
-static uint64_t fnv_mix(uint64_t h, int64_t v)
-{
-    for (int b = 0; b < 8; b++) {
-        h ^= ((uint64_t)v >> (8 * b)) & 0xff;
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 uint64_t space_hash(const struct space *s)
 {
-    uint64_t h = fnv_mix(arch_hash(&s->base), s->n_blocks);
+    uint64_t h = fnv1a64_le(arch_hash(&s->base), (uint64_t)s->n_blocks, 8);
     for (int bi = 0; bi < s->n_blocks; bi++) {
         const struct space_block *b = &s->blocks[bi];
-        h = fnv_mix(fnv_mix(h, b->stride), b->base_width);
+        h = fnv1a64_le(fnv1a64_le(h, (uint64_t)b->stride, 8), (uint64_t)b->base_width, 8);
         for (int ch = 0; ch < SPACE_N_CHOICES; ch++) {
-            h = fnv_mix(h, b->n[ch]);
+            h = fnv1a64_le(h, (uint64_t)b->n[ch], 8);
             /* options to 1e-9: a multiplier's last bits from another parse
              * do not make another space */
             for (int i = 0; i < b->n[ch]; i++)
-                h = fnv_mix(h, llround(option_value(b, ch, i) * 1e9));
+                h = fnv1a64_le(h, (uint64_t)llround(option_value(b, ch, i) * 1e9), 8);
         }
     }
     return h;
