@@ -72,7 +72,7 @@ static double measured_ms(const struct arch *a)
     lat_timing_defaults(&tm, 1);
     check(lat_measure_arch(a, &tm, &st, &err), &err);
     nn_set_threads(threads);
-    return st.median_us / 1000.0;
+    return lat_stat(&st) / 1000.0;
 }
 
 static int scale(int c, double w) { return arch_make_divisible(c * w, 8); }

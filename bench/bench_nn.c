@@ -305,6 +305,12 @@ int main(int argc, char **argv)
         bench_train(128, threads, steps > 0 ? steps : 20);
         return 0;
     }
+    if (argc > 1 && strcmp(argv[1], "fmnist-ref") == 0) {
+        struct arch ref = fmnist_ref();
+        nn_set_threads(1);
+        bench_infer(&ref, argc > 2 ? atoi(argv[2]) : 400);
+        return 0;
+    }
     int runs = argc > 1 ? atoi(argv[1]) : 200;
     if (runs < 5)
         runs = 5;

@@ -100,8 +100,10 @@ static int lut_dump(int argc, char **argv, int show)
             char text[160];
             lat_calib_text(c, text, sizeof text);
             printf("# calibration for %s inputs (%d networks): latency = %s; RMSPE %.2f %% "
-                   "(sum) -> %.2f %%\n", t.lut.calib[i].input, c->samples, text,
-                   100 * c->rmspe_sum, 100 * c->rmspe_fit);
+                   "(sum) -> %.2f %%%s\n", t.lut.calib[i].input, c->samples, text,
+                   100 * c->rmspe_sum, 100 * c->rmspe_fit,
+                   c->stat_min ? "" : " (fitted to medians by an older hwnas: not used; "
+                                      "'hwnas profile' fits a new one)");
         }
         rc = lut_export_csv(&t.lut, stdout, &err);
     } else {

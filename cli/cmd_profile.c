@@ -110,11 +110,11 @@ int cmd_profile(int argc, char **argv)
         "Builds this machine's latency table for a search space: lists the distinct\n"
         "table keys the space needs (stem, every block layer shape, every head input\n"
         "width), then times each one not yet in the table, inside whole networks of\n"
-        "the space (batch 1, median of the timed runs, microseconds). Each network's\n"
+        "the space (batch 1, the fastest timed run, microseconds). Each network's\n"
         "entries are saved as soon as they are measured: Ctrl-C stops between\n"
         "networks with a consistent table, and running again continues. The same\n"
         "networks are timed --rounds times in interleaved passes and each key keeps\n"
-        "its fastest median (other tenants of a shared machine only slow a pass\n"
+        "its fastest time (other tenants of a shared machine only slow runs\n"
         "down). Then, when keys were added or the space's input shape has no\n"
         "calibration yet, it measures --calib-samples networks spread over the\n"
         "space's latency range end to end and fits latency ~ alpha + beta x sum +\n"
@@ -165,7 +165,7 @@ int cmd_profile(int argc, char **argv)
 
     /* Pass 1 measures every missing key; passes 2..rounds time the same
      * networks again, in the same order, and keep each key's fastest
-     * median: a slow spell of a shared machine then spoils one pass of a
+     * time: a slow spell of a shared machine then spoils one pass of a
      * key, not its entry. */
     struct cover_net *nets = NULL;
     int n_nets = 0, cap_nets = 0, done = 0, timed = 0, improved = 0, passes = 1;

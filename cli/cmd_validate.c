@@ -154,9 +154,9 @@ int cmd_validate(int argc, char **argv)
     const struct cli_command cmd = {
         "validate",
         "Samples architectures of a space, predicts each from this machine's latency\n"
-        "table and measures it end to end (batch 1, median of the runs, the fastest\n"
-        "of --rounds interleaved passes: other tenants of a shared machine only ever\n"
-        "slow a pass down); prints RMSE (us),\n"
+        "table and measures it end to end (batch 1, the fastest run, the table's\n"
+        "statistic, of --rounds interleaved passes: other tenants of a shared machine\n"
+        "only ever slow a run down); prints RMSE (us),\n"
         "RMSPE, the share within +-5 % and +-10 %, and the five worst. A probe network\n"
         "(the space's first arch) is timed after each sample to track the machine's\n"
         "speed drift; figures with predictions scaled by it are printed beside the\n"
@@ -264,12 +264,12 @@ int cmd_validate(int argc, char **argv)
             if ((rc = lat_measure_arch(&archs[i], &t.timing, &st, &err)) ||
                 (rc = lat_measure_arch(&probe, &t.timing, &pst, &err)))
                 goto fail;
-            if ((r == 0 && i == 0) || pst.median_us < probe_best_us)
-                probe_best_us = pst.median_us;
-            if (r == 0 || st.median_us < v[i].measured_us) {
-                v[i].measured_us = st.median_us;
-                v[i].drift = pst.median_us; /* divided by the fastest below */
-                v[i].rel = v[i].predicted_us / st.median_us - 1;
+            if ((r == 0 && i == 0) || lat_stat(&pst) < probe_best_us)
+                probe_best_us = lat_stat(&pst);
+            if (r == 0 || lat_stat(&st) < v[i].measured_us) {
+                v[i].measured_us = lat_stat(&st);
+                v[i].drift = lat_stat(&pst); /* divided by the fastest below */
+                v[i].rel = v[i].predicted_us / v[i].measured_us - 1;
             }
             progress_update(&p, r * samples + i + 1);
         }

@@ -28,7 +28,7 @@
 #include "util/err.h"
 
 /* Schema version this hwnas writes (PRAGMA user_version). */
-#define DB_SCHEMA_VERSION 5
+#define DB_SCHEMA_VERSION 6
 
 #define DB_HASH_MAX 65   /* hex hash + NUL */
 #define DB_NAME_MAX 128  /* run / model / space / controller names */
@@ -150,6 +150,7 @@ struct db_calibration {
     double rmspe_sum, rmspe_fit; /* on the fitted samples, fractions */
     char created_at[DB_TIME_MAX];
     double delta_us;
+    char stat[8]; /* the timing statistic fitted: "min" (LAT_STAT_NAME) or "median" (older) */
 };
 
 /* Inserts or replaces (c->device_id, c->input). */

@@ -308,10 +308,11 @@ int db_lut_clear(struct db *db, int64_t device_id, struct hw_err *err)
 
 static const char sql_calibration_put[] =
     "INSERT OR REPLACE INTO lut_calibrations (device_id, input, samples, alpha_us, beta, "
-    "gamma_us, rmspe_sum, rmspe_fit, delta_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    "gamma_us, rmspe_sum, rmspe_fit, delta_us, stat) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 static const char sql_calibration_list[] =
     "SELECT device_id, input, samples, alpha_us, beta, gamma_us, rmspe_sum, rmspe_fit, "
-    "created_at, delta_us FROM lut_calibrations WHERE device_id = ?1 ORDER BY input";
+    "created_at, delta_us, stat FROM lut_calibrations WHERE device_id = ?1 ORDER BY input";
 
 static int decode_calibration(struct db_reader *rd, void *row)
 {
@@ -326,6 +327,7 @@ static int decode_calibration(struct db_reader *rd, void *row)
     c->rmspe_fit = db_read_real(rd, 7);
     db_read_text(rd, 8, c->created_at, sizeof c->created_at);
     c->delta_us = db_read_real(rd, 9);
+    db_read_text(rd, 10, c->stat, sizeof c->stat);
     return rd->rc;
 }
 
@@ -344,9 +346,13 @@ int db_calibration_put(struct db *db, const struct db_calibration *c, struct hw_
                       "delta %g are not all finite", db->path, c->input, c->alpha_us, c->beta,
                       c->gamma_us, c->delta_us);
     if (rc == HW_OK)
-        rc = db_write(db, sql_calibration_put, "store calibration", NULL, err, "ltidddddd",
+    if (rc == HW_OK && strcmp(c->stat, "min") != 0 && strcmp(c->stat, "median") != 0)
+        rc = hw_error(err, HW_EINVAL, "%s: calibration of %s: statistic '%s' is not min or median",
+                      db->path, c->input, c->stat);
+    if (rc == HW_OK)
+        rc = db_write(db, sql_calibration_put, "store calibration", NULL, err, "ltiddddddt",
                       c->device_id, c->input, c->samples, c->alpha_us, c->beta, c->gamma_us,
-                      c->rmspe_sum, c->rmspe_fit, c->delta_us);
+                      c->rmspe_sum, c->rmspe_fit, c->delta_us, c->stat);
     return rc;
 }
 

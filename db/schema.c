@@ -158,8 +158,15 @@ static const char migration_4[] =
  * a search may score by (search/reward.h); older candidates read NaN. */
 static const char migration_5[] = "ALTER TABLE candidates ADD COLUMN val_loss REAL;";
 
+/* 6: the timing statistic a calibration was fitted to; the ones before it
+ * were fitted to medians, which the table no longer predicts
+ * (latency/timing.h), so they are kept but not used. */
+static const char migration_6[] =
+    "ALTER TABLE lut_calibrations ADD COLUMN stat TEXT NOT NULL DEFAULT 'median' "
+    "CHECK (stat IN ('median', 'min'));";
+
 const char *const db_migrations[] = {migration_1, migration_2, migration_3, migration_4,
-                                     migration_5};
+                                     migration_5, migration_6};
 const int db_n_migrations = (int)(sizeof db_migrations / sizeof db_migrations[0]);
 
 _Static_assert(sizeof db_migrations / sizeof db_migrations[0] == DB_SCHEMA_VERSION,

@@ -30,6 +30,9 @@ struct lat_calib {
     double delta_us; /* per million MACs (0 in calibrations older than it) */
     int samples;
     double rmspe_sum, rmspe_fit; /* on the fitted samples, fractions */
+    /* 1: fitted to fastest runs, the statistic the table predicts (timing.h);
+     * 0: to medians, by an hwnas before that: kept, shown, not used */
+    int stat_min;
 };
 
 /* What a calibration reads of a network. */

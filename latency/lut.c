@@ -116,8 +116,8 @@ int lut_predict(const struct lut *t, const struct arch *a, double *total_us,
             return hw_error(err, HW_ENOTFOUND, "latency table has no entry for %s", key);
         }
         if (unit_us)
-            unit_us[u] = e->st.median_us;
-        sum += e->st.median_us;
+            unit_us[u] = lat_stat(&e->st);
+        sum += lat_stat(&e->st);
     }
     *total_us = sum;
     return HW_OK;
@@ -151,7 +151,7 @@ const struct lut_calib *lut_get_calib(const struct lut *t, const struct arch *a)
     lut_input_shape(a, in);
     for (int i = 0; i < t->n_calib; i++)
         if (strcmp(t->calib[i].input, in) == 0)
-            return &t->calib[i];
+            return t->calib[i].c.stat_min ? &t->calib[i] : NULL;
     return NULL;
 }
 
@@ -206,7 +206,7 @@ int lut_export_json(const struct lut *t, FILE *out, struct hw_err *err)
         return hw_error(err, HW_ENOMEM, "out of memory exporting the latency table");
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "format", "hwnas-lut");
-    cJSON_AddNumberToObject(root, "version", 3);
+    cJSON_AddNumberToObject(root, "version", 4);
     cJSON_AddStringToObject(root, "units", "microseconds");
     cJSON_AddItemToObject(root, "fingerprint", fingerprint_to_json(&t->fp));
     cJSON *arr = cJSON_AddArrayToObject(root, "entries");
@@ -233,6 +233,7 @@ int lut_export_json(const struct lut *t, FILE *out, struct hw_err *err)
         cJSON_AddNumberToObject(e, "delta_us", c->delta_us);
         cJSON_AddNumberToObject(e, "rmspe_sum", c->rmspe_sum);
         cJSON_AddNumberToObject(e, "rmspe_fit", c->rmspe_fit);
+        cJSON_AddStringToObject(e, "stat", c->stat_min ? "min" : "median");
         cJSON_AddItemToArray(cal, e);
     }
     char *text = cJSON_Print(root);
@@ -317,7 +318,7 @@ static int import_json(struct lut *t, const char *text, const char *path, struct
     memset(&f, 0, sizeof f);
     const struct jfield top[] = {
         {"format", JF_STRING, fmt, 0, sizeof fmt},
-        {"version", JF_INT, &version, 1, 3}, /* 3: calibrations may carry delta_us */
+        {"version", JF_INT, &version, 1, 4}, /* 3: calibrations may carry delta_us, 4: stat */
         {"units", JF_STRING, units, 0, sizeof units},
         {"fingerprint", JF_OBJECT, &fp},
         {"entries", JF_ARRAY, &arr, 0, 1e7},
@@ -388,6 +389,7 @@ static int import_json(struct lut *t, const char *text, const char *path, struct
         char where[48], in[LUT_INPUT_MAX];
         snprintf(where, sizeof where, "$.calibrations[%d]", i);
         struct lat_calib c = {.delta_us = 0}; /* absent in files older than the MACs term */
+        char stat[8] = "median"; /* absent in files older than fitting to fastest runs */
         const struct jfield cf[] = {
             {"input", JF_STRING, in, 0, sizeof in},
             {"samples", JF_INT, &c.samples, 1, 1e6},
@@ -397,9 +399,16 @@ static int import_json(struct lut *t, const char *text, const char *path, struct
             {"delta_us", JF_NUMBER, &c.delta_us, -1e9, 1e9, .optional = 1},
             {"rmspe_sum", JF_NUMBER, &c.rmspe_sum, 0, 1e3},
             {"rmspe_fit", JF_NUMBER, &c.rmspe_fit, 0, 1e3},
+            {"stat", JF_STRING, stat, 0, sizeof stat, .optional = 1},
             {NULL}};
         if ((rc = jfield_read_object(&c_ctx, e, where, cf)))
             goto out;
+        if (strcmp(stat, "min") != 0 && strcmp(stat, "median") != 0) {
+            rc = hw_error(err, HW_EINVAL, "%s: %s.stat: '%s' is not min or median", path, where,
+                          stat);
+            goto out;
+        }
+        c.stat_min = strcmp(stat, "min") == 0;
         int h, w, ch, end = 0;
         if (sscanf(in, "%dx%dx%d%n", &h, &w, &ch, &end) != 3 || in[end] || h < 1 || w < 1 ||
             ch < 1) {

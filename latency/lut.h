@@ -56,7 +56,7 @@ int lut_put(struct lut *t, const char *key, const struct lat_stats *st);
 /* The entry for key, or NULL. The pointer is valid until the next lut_put. */
 const struct lut_entry *lut_get(const struct lut *t, const char *key);
 
-/* Predicted latency of a in microseconds: sum of entry medians. unit_us
+/* Predicted latency of a in microseconds: sum of the entries' lat_stat. unit_us
  * (optional, lut_n_units(a) doubles) receives the per-unit figures. When a key
  * is missing, returns HW_ENOTFOUND naming it and, if missing_key is not NULL,
  * copies it there (LUT_KEY_MAX bytes). */
@@ -68,7 +68,8 @@ void lut_input_shape(const struct arch *a, char *buf);
 /* Sets (adds or replaces) the calibration of an input shape; HW_ENOMEM when
  * LUT_MAX_CALIB shapes are taken. */
 int lut_set_calib(struct lut *t, const char *input, const struct lat_calib *c);
-/* The calibration for a's input shape, or NULL. */
+/* The calibration for a's input shape, or NULL (also when the one stored
+ * was fitted to medians by an older hwnas: stat_min 0). */
 const struct lut_calib *lut_get_calib(const struct lut *t, const struct arch *a);
 /* a's calibrated latency from its entries' sum (the sum when no calibration
  * applies). */

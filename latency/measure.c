@@ -103,7 +103,7 @@ int lat_measure_arch(const struct arch *a, const struct lat_timing *tm, struct l
 }
 
 int lat_measure_archs(const struct arch *a, int n, int rounds, const struct lat_timing *tm,
-                      double *median_us, int (*progress)(void *ctx, int done), void *ctx,
+                      double *best_us, int (*progress)(void *ctx, int done), void *ctx,
                       struct hw_err *err)
 {
     for (int r = 0; r < rounds; r++)
@@ -112,8 +112,8 @@ int lat_measure_archs(const struct arch *a, int n, int rounds, const struct lat_
             int rc = lat_measure_arch(&a[i], tm, &st, err);
             if (rc)
                 return rc;
-            if (r == 0 || st.median_us < median_us[i])
-                median_us[i] = st.median_us;
+            if (r == 0 || lat_stat(&st) < best_us[i])
+                best_us[i] = lat_stat(&st);
             if (progress && progress(ctx, r * n + i + 1))
                 return hw_error(err, HW_EINTR, "stopped after %d of %d timings", r * n + i + 1,
                                 rounds * n);

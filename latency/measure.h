@@ -30,14 +30,14 @@ int lat_measure_arch(const struct arch *a, const struct lat_timing *tm, struct l
                      struct hw_err *err);
 
 /* Times n networks end to end in `rounds` interleaved passes (network 0..n-1,
- * then again) and gives each the smallest of its per-pass medians (us). On a
+ * then again) and gives each the smallest of its per-pass lat_stat (us). On a
  * shared machine other tenants only ever slow a run down, and a slow spell
  * lasts seconds: interleaving spreads each network's passes over the whole
  * measurement and the minimum keeps the pass the spell missed. progress
  * (optional) is called after each timing with the count done so far; a
  * non-zero return stops the measurement with HW_EINTR. */
 int lat_measure_archs(const struct arch *a, int n, int rounds, const struct lat_timing *tm,
-                      double *median_us, int (*progress)(void *ctx, int done), void *ctx,
+                      double *best_us, int (*progress)(void *ctx, int done), void *ctx,
                       struct hw_err *err);
 
 #endif

@@ -57,7 +57,8 @@ static int load_calibrations(struct lat_table *t, struct hw_err *err)
         struct lat_calib c = {.alpha_us = rows[i].alpha_us, .beta = rows[i].beta,
                               .gamma_us = rows[i].gamma_us, .delta_us = rows[i].delta_us,
                               .samples = rows[i].samples, .rmspe_sum = rows[i].rmspe_sum,
-                              .rmspe_fit = rows[i].rmspe_fit};
+                              .rmspe_fit = rows[i].rmspe_fit,
+                              .stat_min = strcmp(rows[i].stat, LAT_STAT_NAME) == 0};
         if (lut_set_calib(&t->lut, rows[i].input, &c))
             rc = hw_error(err, HW_EDB, "%s: device %" PRId64 " has more than %d calibrations",
                           db_path(t->db), t->device_id, LUT_MAX_CALIB);
@@ -125,6 +126,7 @@ static int put_calibration(struct db *db, int64_t device_id, const char *input,
                                  .rmspe_sum = c->rmspe_sum,
                                  .rmspe_fit = c->rmspe_fit};
     snprintf(row.input, sizeof row.input, "%s", input);
+    snprintf(row.stat, sizeof row.stat, "%s", c->stat_min ? LAT_STAT_NAME : "median");
     return db_calibration_put(db, &row, err);
 }
 
@@ -144,12 +146,16 @@ int lat_table_calibrate(struct lat_table *t, const struct arch *a, const double 
     struct lat_calib c;
     if (rc == HW_OK)
         rc = lat_calib_fit(x, measured_us, n, &c, err);
+    c.stat_min = 1; /* the caller measured lat_stat */
     free(x);
     if (rc)
         return rc;
     char in[LUT_INPUT_MAX];
     lut_input_shape(&a[0], in);
-    if (!lut_get_calib(&t->lut, &a[0]) && t->lut.n_calib == LUT_MAX_CALIB)
+    int have = 0; /* a stale one (fitted to medians) is replaced too */
+    for (int i = 0; i < t->lut.n_calib; i++)
+        have |= strcmp(t->lut.calib[i].input, in) == 0;
+    if (!have && t->lut.n_calib == LUT_MAX_CALIB)
         return hw_error(err, HW_EINVAL, "device %" PRId64 " already has calibrations for %d "
                         "input shapes, the most a table keeps", t->device_id, LUT_MAX_CALIB);
     if ((rc = put_calibration(t->db, t->device_id, in, &c, err)))
@@ -194,7 +200,7 @@ int lat_table_put(struct lat_table *t, const char *key, const struct lat_stats *
 }
 
 /* Times the wanted units of a inside its network and stores them (one
- * transaction); faster_only keeps an existing entry whose median is lower,
+ * transaction); faster_only keeps an existing entry whose lat_stat is lower,
  * and of units sharing a key the fastest, and flags stored units in
  * faster[u] (optional). */
 static int measure_store(struct lat_table *t, const struct arch *a, const unsigned char *want,
@@ -216,12 +222,12 @@ static int measure_store(struct lat_table *t, const struct arch *a, const unsign
         char key[LUT_KEY_MAX];
         lut_key(a, u, key);
         const struct lut_entry *old = faster_only ? lut_get(&t->lut, key) : NULL;
-        if (old && old->st.median_us <= st[u].median_us)
+        if (old && lat_stat(&old->st) <= lat_stat(&st[u]))
             continue;
         int j = faster_only ? 0 : n;
         while (j < n && strcmp(e[j].key, key) != 0)
             j++;
-        if (j < n && st[unit[j]].median_us <= st[u].median_us)
+        if (j < n && lat_stat(&st[unit[j]]) <= lat_stat(&st[u]))
             continue;
         unit[j] = u;
         to_db_entry(key, &st[u], &e[j]);

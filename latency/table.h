@@ -59,7 +59,7 @@ int lat_table_put(struct lat_table *t, const char *key, const struct lat_stats *
 int lat_table_measure(struct lat_table *t, const struct arch *a, const unsigned char *want,
                       struct hw_err *err);
 
-/* Another timing pass over the same units: each one whose median comes out
+/* Another timing pass over the same units: each one whose lat_stat comes out
  * lower than its stored entry's replaces it (one transaction; of units
  * sharing a key, the fastest); faster (optional, lut_n_units(a) flags) gets
  * faster[u] = 1 for each unit stored, others untouched. A shared machine
@@ -75,7 +75,7 @@ int lat_table_remeasure(struct lat_table *t, const struct arch *a, const unsigne
 int lat_lookup_or_measure(struct lat_table *t, const struct arch *a, int u,
                           struct lat_stats *st, struct hw_err *err);
 
-/* Predicted latency of a (us): the sum of its entry medians, calibrated when
+/* Predicted latency of a (us): the sum of its entries' lat_stat, calibrated when
  * the device has a calibration for a's input shape. Every missing unit is
  * measured in one pass first when the table is local (else HW_ENOTFOUND as
  * above). unit_us (optional, lut_n_units(a) doubles) gets the per-unit

@@ -429,7 +429,8 @@ START_TEST(test_migrate_from_1)
     int n;
     ck_assert_int_eq(db_lut_count(db, dev, &n, &err), HW_OK);
     ck_assert_int_eq(n, 1);
-    struct db_calibration c = {.device_id = dev, .input = "28x28x1", .samples = 9, .beta = 1};
+    struct db_calibration c = {.device_id = dev, .input = "28x28x1", .samples = 9, .beta = 1,
+                               .stat = "min"};
     ck_assert_msg(db_calibration_put(db, &c, &err) == HW_OK, "%s", err.msg);
     struct db_calibration *list;
     ck_assert_int_eq(db_calibration_list(db, dev, &list, &n, &err), HW_OK);
@@ -450,10 +451,12 @@ START_TEST(test_migrate_from_2)
     int64_t dev = add_device(db, "bbbb");
     struct hw_err err;
     struct db_calibration c = {.device_id = dev, .input = "28x28x1", .samples = 9,
-                               .alpha_us = 3, .beta = 1.5, .gamma_us = 7, .delta_us = 2};
+                               .alpha_us = 3, .beta = 1.5, .gamma_us = 7, .delta_us = 2,
+                               .stat = "min"};
     ck_assert_msg(db_calibration_put(db, &c, &err) == HW_OK, "%s", err.msg);
     db_close(db);
     raw_exec(path, "DROP TABLE reranks; ALTER TABLE lut_calibrations DROP COLUMN delta_us; "
+                   "ALTER TABLE lut_calibrations DROP COLUMN stat; "
                    "ALTER TABLE candidates DROP COLUMN val_loss; PRAGMA user_version = 2");
     db = open_ok(path);
     ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
@@ -483,7 +486,8 @@ START_TEST(test_migrate_from_4)
     struct db_candidate c = candidate(run, 0, "old", 0.7);
     ck_assert_int_eq(db_candidate_add(db, &c, NULL, 0, &err), HW_OK);
     db_close(db);
-    raw_exec(path, "ALTER TABLE candidates DROP COLUMN val_loss; PRAGMA user_version = 4");
+    raw_exec(path, "ALTER TABLE candidates DROP COLUMN val_loss; "
+                   "ALTER TABLE lut_calibrations DROP COLUMN stat; PRAGMA user_version = 4");
     db = open_ok(path);
     ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
     struct db_candidate got;
@@ -495,6 +499,36 @@ START_TEST(test_migrate_from_4)
     ck_assert_int_eq(db_candidate_get(db, next.id, &got, &err), HW_OK);
     ck_assert(got.val_loss == 0.3125);
     db_candidate_release(&got);
+    db_close(db);
+    remove_db(path);
+}
+END_TEST
+
+/* A schema-5 file's calibrations were fitted to medians: they read with
+ * stat "median" (kept, not used by the table); new ones need a known stat. */
+START_TEST(test_migrate_from_5)
+{
+    const char *path = tmp_db();
+    struct db *db = open_ok(path);
+    int64_t dev = add_device(db, "cccc");
+    struct hw_err err;
+    struct db_calibration c = {.device_id = dev, .input = "28x28x1", .samples = 9,
+                               .alpha_us = 3, .beta = 1.5, .stat = "min"};
+    ck_assert_msg(db_calibration_put(db, &c, &err) == HW_OK, "%s", err.msg);
+    db_close(db);
+    raw_exec(path, "ALTER TABLE lut_calibrations DROP COLUMN stat; PRAGMA user_version = 5");
+    db = open_ok(path);
+    ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+    struct db_calibration *list;
+    int n;
+    ck_assert_int_eq(db_calibration_list(db, dev, &list, &n, &err), HW_OK);
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(list[0].stat, "median");
+    ck_assert(list[0].alpha_us == 3 && list[0].beta == 1.5);
+    free(list);
+    snprintf(c.stat, sizeof c.stat, "p90");
+    ck_assert_int_eq(db_calibration_put(db, &c, &err), HW_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "'p90'"));
     db_close(db);
     remove_db(path);
 }
@@ -1319,7 +1353,7 @@ Suite *suite_db(void)
           test_open_refuses_non_sqlite, test_open_existing_and_readonly, test_open_two_handles, test_open_foreign_keys_on, test_open_concurrent_create,
           test_open_damaged_row}},
         {"db_migrate", {test_migrate_step_is_atomic, test_migrate_from_1, test_migrate_from_2,
-                        test_migrate_from_4}},
+                        test_migrate_from_4, test_migrate_from_5}},
         {"db_device", {test_device_get_or_create, test_device_lookup}},
         {"db_lut", {test_lut_put_get, test_lut_put_many_atomic, test_lut_iterate}},
         {"db_validation", {test_validation_add_list}},

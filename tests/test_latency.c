@@ -1,5 +1,6 @@
 #include <check.h>
 #include <math.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ static struct arch tiny_arch(void)
     return a;
 }
 
+/* Entries whose fastest run (lat_stat, what the table sums) is 0.9 x med. */
 static struct lat_stats stats(double med)
 {
     return (struct lat_stats){5, med, med, 0.01, med * 0.9, med * 1.2};
@@ -87,8 +89,8 @@ START_TEST(test_lut_put_get_predict)
     double total, unit[4];
     struct hw_err e;
     ck_assert_int_eq(lut_predict(&t, &a, &total, unit, NULL, &e), HW_OK);
-    ck_assert_double_eq_tol(total, 100.0, 1e-9);
-    ck_assert_double_eq_tol(unit[2], 30.0, 1e-9);
+    ck_assert_double_eq_tol(total, 0.9 * 100.0, 1e-9); /* the fastest runs, not the medians */
+    ck_assert_double_eq_tol(unit[2], 0.9 * 30.0, 1e-9);
     a.layers[1].se = 0;
     char missing[LUT_KEY_MAX];
     ck_assert_int_eq(lut_predict(&t, &a, &total, NULL, missing, &e), HW_ENOTFOUND);
@@ -113,7 +115,7 @@ static void round_trip(int csv)
     }
     struct lat_calib cal = {.alpha_us = -12.5, .beta = 1.125, .gamma_us = 30.25,
                             .delta_us = 2.5, .samples = 100, .rmspe_sum = 0.0625,
-                            .rmspe_fit = 0.03125};
+                            .rmspe_fit = 0.03125, .stat_min = 1};
     char in[LUT_INPUT_MAX];
     lut_input_shape(&a, in);
     ck_assert_int_eq(lut_set_calib(&t, in, &cal), HW_OK);
@@ -143,6 +145,18 @@ static void round_trip(int csv)
         ck_assert_double_eq_tol(lut_calibrated(&back, &a, 100), -12.5 + 112.5 +
                                 30.25 * arch_cost(&a).params / 1e6 +
                                 2.5 * arch_cost(&a).macs / 1e6, 1e-9);
+        /* one fitted to medians (an older hwnas) travels but is not used */
+        lut_release(&back);
+        cal.stat_min = 0;
+        ck_assert_int_eq(lut_set_calib(&t, in, &cal), HW_OK);
+        f = fopen(path, "w");
+        ck_assert_int_eq(lut_export_json(&t, f, &e), HW_OK);
+        fclose(f);
+        ck_assert_int_eq(lut_import(&back, path, &e), HW_OK);
+        ck_assert_int_eq(back.n_calib, 1);
+        ck_assert_int_eq(back.calib[0].c.stat_min, 0);
+        ck_assert_ptr_null(lut_get_calib(&back, &a));
+        ck_assert_double_eq(lut_calibrated(&back, &a, 100), 100);
     }
     unlink(path);
     lut_release(&t);
@@ -198,6 +212,8 @@ static char *with_calib(const char *json, const char *objects)
                   "\"gamma_us\":2,\"rmspe_sum\":0.05,\"rmspe_fit\":0.02}"
 #define CALIB_MACS(in, d) "{\"input\":\"" in "\",\"samples\":9,\"alpha_us\":-3,\"beta\":1.1," \
                           "\"gamma_us\":2,\"delta_us\":" d ",\"rmspe_sum\":0.05,\"rmspe_fit\":0.02}"
+#define CALIB_STAT(in, s) "{\"input\":\"" in "\",\"samples\":9,\"alpha_us\":-3,\"beta\":1.1," \
+                          "\"gamma_us\":2,\"rmspe_sum\":0.05,\"rmspe_fit\":0.02,\"stat\":\"" s "\"}"
 
 START_TEST(test_lut_import_refusals)
 {
@@ -223,7 +239,7 @@ START_TEST(test_lut_import_refusals)
         {make_json("stem-in:28x28", "2", 1), "$.entries[0].key: 'stem-in:28x28'"},
         {make_json(okkey, "-4", 1), "median_us: -4"},
         {make_json(okkey, "9", 1), "median_us 9 is not between"},
-        {"{\"format\":\"hwnas-lut\",\"version\":4}", "$.version: 4"},
+        {"{\"format\":\"hwnas-lut\",\"version\":5}", "$.version: 5"},
         {"{\"format\":\"x\"", "invalid JSON at byte"},
         {"{\"format\":\"hwnas-lut\",\"extra\":1}", "$.extra: unknown key"},
         {"key,count\n", "expected the header"},
@@ -231,6 +247,7 @@ START_TEST(test_lut_import_refusals)
         {with_calib(good, CALIB("28x28x1") "," CALIB("28x28x1")),
          "$.calibrations[1].input: '28x28x1' appears twice"},
         {with_calib(good, CALIB_MACS("28x28x1", "\"x\"")), "$.calibrations[0].delta_us"},
+        {with_calib(good, CALIB_STAT("28x28x1", "p90")), "$.calibrations[0].stat: 'p90'"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[2048];
@@ -376,7 +393,7 @@ START_TEST(test_table_round_trip)
     ck_assert_str_eq(t.lut.fp.hash, here.hash);
     double total;
     ck_assert_int_eq(lut_predict(&t.lut, &a, &total, NULL, NULL, &e), HW_OK);
-    ck_assert_double_eq_tol(total, 75.0, 1e-9);
+    ck_assert_double_eq_tol(total, 0.9 * 75.0, 1e-9);
     lat_table_release(&t);
     /* by hash prefix; a 2-thread table is another device */
     char prefix[8];
@@ -462,7 +479,7 @@ START_TEST(test_lookup_or_measure)
     ck_assert_int_eq(lat_table_predict(&t, &a, &total, unit, &measured, &e), HW_OK);
     ck_assert_int_eq(measured, 3);
     ck_assert_int_eq(t.lut.n, 4);
-    ck_assert_double_eq(unit[2], s.median_us);
+    ck_assert_double_eq(unit[2], s.min_us);
     ck_assert_double_eq_tol(total, unit[0] + unit[1] + unit[2] + unit[3], 1e-9);
     ck_assert_int_eq(lat_table_predict(&t, &a, &total, NULL, &measured, &e), HW_OK);
     ck_assert_int_eq(measured, 0);
@@ -924,20 +941,29 @@ START_TEST(test_table_calibration)
     ck_assert_ptr_null(lut_get_calib(&t.lut, &a));
     struct db_calibration row = {.device_id = t.device_id, .samples = 9, .alpha_us = -5,
                                  .beta = 1.2, .gamma_us = 1000, .delta_us = 2,
-                                 .rmspe_sum = 0.05, .rmspe_fit = 0.01};
+                                 .rmspe_sum = 0.05, .rmspe_fit = 0.01, .stat = "median"};
     snprintf(row.input, sizeof row.input, "%dx%dx%d", a.in_h, a.in_w, a.in_c);
+    /* one fitted to medians (an older hwnas) is loaded but not used */
+    ck_assert_int_eq(db_calibration_put(db, &row, &e), HW_OK);
+    lat_table_release(&t);
+    ck_assert_int_eq(lat_table_open(&t, db, NULL, 1, &e), HW_OK);
+    ck_assert_int_eq(t.lut.n_calib, 1);
+    ck_assert_ptr_null(lut_get_calib(&t.lut, &a));
+    double total, unit[4];
+    ck_assert_int_eq(lat_table_predict(&t, &a, &total, unit, NULL, &e), HW_OK);
+    ck_assert_double_eq_tol(total, 0.9 * 75, 1e-9);
+    snprintf(row.stat, sizeof row.stat, "min");
     ck_assert_int_eq(db_calibration_put(db, &row, &e), HW_OK);
     lat_table_release(&t);
     ck_assert_int_eq(lat_table_open(&t, db, NULL, 1, &e), HW_OK);
     ck_assert_ptr_nonnull(lut_get_calib(&t.lut, &a));
     ck_assert_ptr_null(lut_get_calib(&t.lut, &other));
-    double total, unit[4];
     ck_assert_int_eq(lat_table_predict(&t, &a, &total, unit, NULL, &e), HW_OK);
-    ck_assert_double_eq_tol(total, -5 + 1.2 * 75 + 1000 * arch_cost(&a).params / 1e6 +
+    ck_assert_double_eq_tol(total, -5 + 1.2 * 0.9 * 75 + 1000 * arch_cost(&a).params / 1e6 +
                                        2 * arch_cost(&a).macs / 1e6, 1e-9);
-    ck_assert_double_eq_tol(unit[3], 30, 1e-12); /* the breakdown stays the table's */
+    ck_assert_double_eq_tol(unit[3], 0.9 * 30, 1e-12); /* the breakdown stays the table's */
     ck_assert_int_eq(lat_table_predict(&t, &other, &total, NULL, NULL, &e), HW_OK);
-    ck_assert_double_eq_tol(total, 75, 1e-9);
+    ck_assert_double_eq_tol(total, 0.9 * 75, 1e-9);
     /* bad rows are refused */
     row.beta = NAN;
     ck_assert_int_eq(db_calibration_put(db, &row, &e), HW_EINVAL);
@@ -999,6 +1025,22 @@ START_TEST(test_cli_profile_validate_latency)
     ck_assert_msg(strstr(r.out, "23 already measured, 0 to measure"), "%s", r.out);
     ck_assert_msg(!strstr(r.out, "passes"), "%s", r.out);
     ck_assert_msg(!strstr(r.out, "calibration from"), "%s", r.out);
+    cli_run_release(&r);
+    /* a calibration fitted to medians (an older hwnas) is shown as not used,
+     * and the next profile fits a new one */
+    sqlite3 *raw;
+    ck_assert_int_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(raw, "UPDATE lut_calibrations SET stat = 'median'", NULL, NULL,
+                                  NULL), SQLITE_OK);
+    sqlite3_close(raw);
+    snprintf(args, sizeof args, "lut show --db %s", db);
+    run_ok(&r, args);
+    ck_assert_msg(strstr(r.out, "fitted to medians by an older hwnas: not used"), "%s", r.out);
+    cli_run_release(&r);
+    snprintf(args, sizeof args, "profile --space %s --runs 3 --warmup 1 --db %s --quiet",
+             space_path, db);
+    run_ok(&r, args);
+    ck_assert_msg(strstr(r.out, "calibration from 100 networks"), "%s", r.out);
     cli_run_release(&r);
     snprintf(args, sizeof args, "validate --space %s --samples 3 --runs 3 --json --db %s",
              space_path, db);
