@@ -23,8 +23,10 @@
  * their timings: it is part of the latency-table fingerprint (backend), so a
  * table measured with older kernels is refused rather than silently used.
  * r2: activations in the 1x1 conv's registers, tiles of at most 4 vectors,
- * INFER buffers shared by lifetime, direct stem conv. */
-#define NN_KERNELS_REVISION 2
+ * INFER buffers shared by lifetime, direct stem conv.
+ * r3: image stems (1 or 3 input channels) accumulate their taps in
+ * registers straight from the input, no patch gathered (2-3x faster). */
+#define NN_KERNELS_REVISION 3
 
 enum nn_act { NN_ACT_NONE, NN_ACT_RELU, NN_ACT_RELU6, NN_ACT_HSWISH, NN_ACT_HSIGMOID };
 

@@ -249,10 +249,16 @@ START_TEST(test_conv)
     /* n, h, w, cin, cout, k, stride */
     static const int shapes[][7] = {{2, 7, 9, 3, 8, 3, 2},   {1, 8, 8, 1, 16, 3, 1},
                                     {1, 6, 5, 2, 4, 5, 1},   {2, 11, 11, 3, 5, 3, 2},
-                                    {1, 30, 26, 3, 16, 3, 2}, {1, 9, 9, 40, 20, 7, 1}};
+                                    {1, 30, 26, 3, 16, 3, 2}, {1, 9, 9, 40, 20, 7, 1},
+                                    /* the direct stem kernel: runs of 8 pixels with a
+                                     * partial last one, rows narrower than a run, 1-4
+                                     * vectors of channels, both threads */
+                                    {1, 28, 28, 1, 24, 5, 1}, {2, 5, 3, 1, 40, 3, 1},
+                                    {1, 17, 19, 3, 64, 3, 2}, {2, 64, 64, 3, 32, 3, 1}};
+    enum { N_SHAPES = sizeof shapes / sizeof shapes[0] };
     struct pcg32 rng;
     pcg32_seed(&rng, 3, 1);
-    for (int s = 0; s < 6; s++) {
+    for (int s = 0; s < N_SHAPES; s++) {
         const int *sh = shapes[s];
         int n = sh[0], h = sh[1], w = sh[2], cin = sh[3], cout = sh[4], k = sh[5], st = sh[6];
         int oh = (h + 2 * (k / 2) - k) / st + 1, ow = (w + 2 * (k / 2) - k) / st + 1;
@@ -280,8 +286,9 @@ START_TEST(test_conv)
                     }
         conv_fwd(&t.f);
         assert_close(t.f.y, want, ny, 1e-4, 1e-4, "conv");
-        /* inference on packed weights: patches gathered per block, the
-         * activation fused */
+        /* inference on packed weights: the direct stem kernel for 1 or 3
+         * input channels, else patches gathered per block; the activation
+         * fused */
         float *wp = zeros(nn_pw_packed_size(k * k * cin, cout)), *yp = zeros(ny);
         float *want_act = zeros(ny);
         nn_pw_pack(wp, t.w, NULL, k * k * cin, cout);
