@@ -1088,6 +1088,36 @@ START_TEST(test_cli_profile_validate_latency)
 }
 END_TEST
 
+/* On a CPU with the AVX-512 subsets of OpenBLAS's SkylakeX kernels hwnas uses
+ * them even when OpenBLAS takes the CPU for an older core (cli/main.c); a
+ * core type set by the user is kept. The fingerprint shows the one in use. */
+START_TEST(test_cli_blas_core)
+{
+    const char *db = fresh_db();
+    char args[256];
+    struct cli_run r;
+    unsetenv("OPENBLAS_CORETYPE");
+    unsetenv("HWNAS_BLAS_CHOSEN");
+    snprintf(args, sizeof args, "latency fmnist-ref --runs 1 --quiet --db %s", db);
+    run_ok(&r, args);
+    cli_run_release(&r);
+    setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+    run_ok(&r, args);
+    cli_run_release(&r);
+    unsetenv("OPENBLAS_CORETYPE");
+    snprintf(args, sizeof args, "lut list --db %s", db);
+    run_ok(&r, args);
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        ck_assert_msg(strstr(r.out, "SkylakeX") || strstr(r.out, "Cooperlake") ||
+                      strstr(r.out, "SapphireRapids"), "%s", r.out);
+    ck_assert_msg(strstr(r.out, "Haswell"), "%s", r.out);
+    cli_run_release(&r);
+    drop_db(db);
+}
+END_TEST
+
 START_TEST(test_cli_lut_export_import)
 {
     char src[64], dst[64], exp[80], args[512];
@@ -1180,6 +1210,7 @@ Suite *suite_latency(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_cli_profile_validate_latency);
     tcase_add_test(tc, test_cli_lut_export_import);
+    tcase_add_test(tc, test_cli_blas_core);
     suite_add_tcase(s, tc);
     tc = tcase_create("timing");
     tcase_add_test(tc, test_stats_from_samples);
