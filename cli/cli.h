@@ -6,6 +6,8 @@
 #ifndef HWNAS_CLI_CLI_H
 #define HWNAS_CLI_CLI_H
 
+#include <stddef.h>
+
 #include "util/err.h"
 
 #define CLI_EXIT_OK 0
@@ -53,6 +55,15 @@ int cli_fail(const struct hw_err *err);
 int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Database path: the --db flag if given, else $HWNAS_DB, else ./hwnas.db. */
+/* Runs hwnas again with OPENBLAS_CORETYPE=SkylakeX when OpenBLAS loaded
+ * weaker kernels than this CPU runs and the user set no core type
+ * (cli/blas_core.c); returns when nothing is to be done. */
+void cli_choose_blas_core(char **argv);
+
+/* A note for the user when OPENBLAS_CORETYPE, set by them, holds OpenBLAS to
+ * weaker kernels than this CPU runs; 0 when there is none. */
+int cli_blas_core_note(char *buf, size_t size);
+
 const char *cli_db_path(const char *flag_value);
 /* Parses a duration like "90", "90s", "30m", "1.5h" into seconds. */
 int cli_parse_duration(const char *s, double *seconds);

@@ -162,6 +162,9 @@ int cmd_profile(int argc, char **argv)
     lat_cli_device_name(&t, dev, sizeof dev);
     printf("space %s: %d distinct keys, %d already measured, %d to measure on %s\n", s.name,
            need.n, present, missing, dev);
+    char note[400];
+    if (!cli_quiet && cli_blas_core_note(note, sizeof note))
+        fprintf(stderr, "%s\n", note);
 
     /* Pass 1 measures every missing key; passes 2..rounds time the same
      * networks again, in the same order, and keep each key's fastest

@@ -3,12 +3,9 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <unistd.h>
 
 #ifndef HWNAS_VERSION
 #define HWNAS_VERSION "0.1.0"
@@ -46,36 +43,9 @@ static void print_usage(FILE *out)
                  "The database is ./hwnas.db unless --db FILE or $HWNAS_DB says otherwise.\n");
 }
 
-/* OpenBLAS picks its kernels when it is loaded, from the CPU models it
- * knows: it takes an unlisted AVX-512 Xeon for a Prescott (SSE3) and a Zen 4
- * for a Haswell (AVX2), several times slower at the sgemm of training than
- * its SkylakeX kernels on the same CPU. So when the CPU has the AVX-512
- * subsets those kernels use and OpenBLAS loaded weaker ones, hwnas runs
- * itself again with OPENBLAS_CORETYPE=SkylakeX, once. A core type set by
- * the user is kept. The latency fingerprint records the core in use. */
-static void choose_blas_core(char **argv)
-{
-    if (getenv("OPENBLAS_CORETYPE") || getenv("HWNAS_BLAS_CHOSEN"))
-        return;
-    const char *core = openblas_get_corename();
-    static const char *const avx512_cores[] = {"skylakex", "cooperlake", "sapphirerapids"};
-    for (size_t i = 0; core && i < sizeof avx512_cores / sizeof avx512_cores[0]; i++)
-        if (strcasecmp(core, avx512_cores[i]) == 0)
-            return;
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
-        !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("avx512vl"))
-        return;
-    setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
-    setenv("HWNAS_BLAS_CHOSEN", "1", 1);
-    execv("/proc/self/exe", argv);
-    /* exec failed: carry on with the kernels loaded */
-    unsetenv("OPENBLAS_CORETYPE");
-}
-
 int main(int argc, char **argv)
 {
-    choose_blas_core(argv);
+    cli_choose_blas_core(argv);
     if (argc < 2) {
         print_usage(stderr);
         return CLI_EXIT_USAGE;

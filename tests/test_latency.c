@@ -1100,19 +1100,33 @@ START_TEST(test_cli_blas_core)
     snprintf(args, sizeof args, "latency fmnist-ref --runs 1 --quiet --db %s", db);
     run_ok(&r, args);
     cli_run_release(&r);
+    __builtin_cpu_init();
+    int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    /* profile tells a user whose core type holds back this CPU, and only them */
+    char *space_path = strdup(write_tmp(tiny_space_json));
+    char prof[512];
+    snprintf(prof, sizeof prof, "profile --space %s --runs 1 --warmup 0 --rounds 1 --db %s",
+             space_path, db);
+    run_ok(&r, prof);
+    ck_assert_msg(!strstr(r.err, "OPENBLAS_CORETYPE"), "%s", r.err);
+    cli_run_release(&r);
     setenv("OPENBLAS_CORETYPE", "Haswell", 1);
     run_ok(&r, args);
+    cli_run_release(&r);
+    run_ok(&r, prof);
+    ck_assert_msg(!avx512 == !strstr(r.err, "note: OPENBLAS_CORETYPE=Haswell is set"), "%s",
+                  r.err);
     cli_run_release(&r);
     unsetenv("OPENBLAS_CORETYPE");
     snprintf(args, sizeof args, "lut list --db %s", db);
     run_ok(&r, args);
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+    if (avx512)
         ck_assert_msg(strstr(r.out, "SkylakeX") || strstr(r.out, "Cooperlake") ||
                       strstr(r.out, "SapphireRapids"), "%s", r.out);
     ck_assert_msg(strstr(r.out, "Haswell"), "%s", r.out);
     cli_run_release(&r);
+    free(space_path);
     drop_db(db);
 }
 END_TEST
