@@ -18,66 +18,20 @@
 #include "nn/kernels.h"
 #include "nn/net.h"
 #include "space/arch.h"
+#include "space/refs.h"
 #include "util/timer.h"
 
-/* A layer row as the papers' tables give it; `in` is filled by make(). */
-#define L(k, mid, out, se, act, s) {k, s, 0, mid, out, se, act}
-
-/* Chains each layer's `in` to the previous out. */
-static struct arch make(const char *name, int hw, int cin, int classes, struct arch_stem stem,
-                        const struct arch_layer *ls, int n, struct arch_head head)
+/* The nets as the CLI knows them (space/refs.c), so the figures here are
+ * those of `hwnas latency NAME`. */
+static struct arch reference(const char *name)
 {
     struct arch a;
-    memset(&a, 0, sizeof a);
-    snprintf(a.name, sizeof a.name, "%s", name);
-    a.in_h = a.in_w = hw, a.in_c = cin, a.classes = classes;
-    a.stem = stem;
-    a.n_layers = n;
-    int in = stem.out;
-    for (int i = 0; i < n; i++) {
-        a.layers[i] = ls[i];
-        a.layers[i].in = in;
-        in = ls[i].out;
+    struct hw_err err;
+    if (arch_reference(name, NULL, &a, &err)) {
+        fprintf(stderr, "bench_nn: %s\n", err.msg);
+        exit(1);
     }
-    a.head = head;
     return a;
-}
-
-#define R ARCH_ACT_RELU
-#define H ARCH_ACT_HSWISH
-
-/* algorithms.md §1.2 / §1.3 (torchvision's tables). */
-static struct arch mbv3_large(void)
-{
-    static const struct arch_layer ls[] = {
-        L(3, 16, 16, 0, R, 1),   L(3, 64, 24, 0, R, 2),   L(3, 72, 24, 0, R, 1),
-        L(5, 72, 40, 1, R, 2),   L(5, 120, 40, 1, R, 1),  L(5, 120, 40, 1, R, 1),
-        L(3, 240, 80, 0, H, 2),  L(3, 200, 80, 0, H, 1),  L(3, 184, 80, 0, H, 1),
-        L(3, 184, 80, 0, H, 1),  L(3, 480, 112, 1, H, 1), L(3, 672, 112, 1, H, 1),
-        L(5, 672, 160, 1, H, 2), L(5, 960, 160, 1, H, 1), L(5, 960, 160, 1, H, 1)};
-    return make("mobilenetv3-large", 224, 3, 1000, (struct arch_stem){3, 2, 16, H}, ls, 15,
-                (struct arch_head){960, H, 1280, H, 0.2f});
-}
-
-static struct arch mbv3_small(void)
-{
-    static const struct arch_layer ls[] = {
-        L(3, 16, 16, 1, R, 2),  L(3, 72, 24, 0, R, 2),  L(3, 88, 24, 0, R, 1),
-        L(5, 96, 40, 1, H, 2),  L(5, 240, 40, 1, H, 1), L(5, 240, 40, 1, H, 1),
-        L(5, 120, 48, 1, H, 1), L(5, 144, 48, 1, H, 1), L(5, 288, 96, 1, H, 2),
-        L(5, 576, 96, 1, H, 1), L(5, 576, 96, 1, H, 1)};
-    return make("mobilenetv3-small", 224, 3, 1000, (struct arch_stem){3, 2, 16, H}, ls, 11,
-                (struct arch_head){576, H, 1024, H, 0.2f});
-}
-
-static struct arch fmnist_ref(void)
-{
-    static const struct arch_layer ls[] = {
-        L(3, 16, 16, 1, R, 1),  L(3, 64, 24, 0, R, 2),   L(3, 72, 24, 0, R, 1),
-        L(5, 72, 40, 1, H, 2),  L(5, 120, 40, 1, H, 1),  L(5, 240, 80, 1, H, 2),
-        L(5, 480, 80, 1, H, 1)};
-    return make("fmnist-ref", 28, 1, 10, (struct arch_stem){3, 1, 16, H}, ls, 7,
-                (struct arch_head){384, H, 512, H, 0.2f});
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -250,7 +204,7 @@ static void bench_infer(const struct arch *a, int runs)
 
 static void bench_train(int batch, int threads, int steps)
 {
-    struct arch a = fmnist_ref();
+    struct arch a = reference("fmnist-ref");
     struct nn_net *net;
     struct hw_err err;
     if (nn_net_create(&net, &a, batch, NN_MODE_TRAIN, &err) != HW_OK) {
@@ -306,7 +260,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc > 1 && strcmp(argv[1], "fmnist-ref") == 0) {
-        struct arch ref = fmnist_ref();
+        struct arch ref = reference("fmnist-ref");
         nn_set_threads(1);
         bench_infer(&ref, argc > 2 ? atoi(argv[2]) : 400);
         return 0;
@@ -315,7 +269,7 @@ int main(int argc, char **argv)
     if (runs < 5)
         runs = 5;
     nn_set_threads(1);
-    struct arch large = mbv3_large(), small = mbv3_small();
+    struct arch large = reference("mobilenetv3-large"), small = reference("mobilenetv3-small");
     bench_infer(&large, runs);
     bench_infer(&small, runs);
     bench_train(128, threads, 20);
