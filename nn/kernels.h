@@ -27,7 +27,8 @@
  * r3: image stems (1 or 3 input channels) accumulate their taps in
  * registers straight from the input, no patch gathered (2-3x faster).
  * r4: SE pools in registers and scales by whole vectors; batch-1 FCs sum
- * their lanes by shuffles (a 28x28x16 SE 7.4 -> 3.1 us). */
+ * their lanes by shuffles (a 28x28x16 SE 7.4 -> 3.1 us); depthwise in
+ * 16-float vectors. */
 #define NN_KERNELS_REVISION 4
 
 enum nn_act { NN_ACT_NONE, NN_ACT_RELU, NN_ACT_RELU6, NN_ACT_HSWISH, NN_ACT_HSIGMOID };

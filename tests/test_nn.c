@@ -326,14 +326,16 @@ static void dw_fwd(struct fd *f)
 
 START_TEST(test_dwconv)
 {
-    /* n, h, w, c, k, stride: odd sizes, channel tails (13, 72, 136), images
+    /* n, h, w, c, k, stride: odd sizes, channel tails of the 16-float
+     * vectors, an 8-float one and lanes (13, 24, 29, 72, 136, 152), images
      * smaller than the kernel (at stride 2 too: no output row sees some
      * taps), interior spans with a channel tail and at k5/k7 stride 2 */
     static const int shapes[][6] = {
         {1, 9, 9, 16, 3, 1}, {2, 8, 7, 24, 3, 2}, {1, 11, 11, 72, 5, 1}, {1, 10, 10, 40, 5, 2},
         {1, 9, 13, 8, 7, 1}, {2, 7, 7, 13, 7, 2}, {1, 4, 3, 136, 5, 1}, {1, 14, 14, 64, 3, 2},
         {1, 3, 3, 96, 7, 1}, {2, 2, 3, 16, 5, 2}, {1, 1, 1, 8, 3, 2}, {1, 9, 10, 13, 3, 1},
-        {1, 15, 15, 24, 5, 2}, {1, 17, 17, 16, 7, 2}};
+        {1, 15, 15, 24, 5, 2}, {1, 17, 17, 16, 7, 2}, {1, 9, 9, 48, 3, 1}, {1, 8, 12, 29, 5, 1},
+        {1, 6, 9, 152, 3, 1}};
     struct pcg32 rng;
     pcg32_seed(&rng, 4, 1);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
