@@ -27,7 +27,8 @@
  *       bench/data/fidelity-wide.txt holds the 10-epoch accuracies of the 12 wide archs
  *       (seed 1, measured 2026-11-26..29, about 3 h on 2 cores), so proxies can be compared
  *       without training them again: bench_train proxies bench/data/fidelity-wide.txt ...
- * The data are read once. Threads: all online cores unless given. */
+ * The data are read once. Threads: all online cores unless given ($THREADS
+ * for every mode, or ref's own argument). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -394,6 +395,9 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "ref";
     int a2 = argc > 2 ? atoi(argv[2]) : 0, a3 = argc > 3 ? atoi(argv[3]) : 0;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    const char *env = getenv("THREADS");
+    if (env && atoi(env) > 0)
+        cores = atoi(env);
     nn_set_threads(strcmp(mode, "ref") == 0 && a3 > 0 ? a3 : (int)(cores > 0 ? cores : 1));
     struct hw_err err = {0};
     if (data_load_trainval(NULL, 10, &train_set, &val_set, &err) != HW_OK)

@@ -28,8 +28,9 @@
  * registers straight from the input, no patch gathered (2-3x faster).
  * r4: SE pools in registers and scales by whole vectors; batch-1 FCs sum
  * their lanes by shuffles (a 28x28x16 SE 7.4 -> 3.1 us); depthwise in
- * 16-float vectors. */
-#define NN_KERNELS_REVISION 4
+ * 16-float vectors.
+ * r5: folded weights and op scratch on 64-byte lines. */
+#define NN_KERNELS_REVISION 5
 
 enum nn_act { NN_ACT_NONE, NN_ACT_RELU, NN_ACT_RELU6, NN_ACT_HSWISH, NN_ACT_HSIGMOID };
 

@@ -283,6 +283,14 @@ static float *tdata(struct nn_net *net, int t)
     return (ti->in_state ? net->state : net->params) + ti->off;
 }
 
+/* Floats rounded up to whole 64-byte lines. Every block of the arena and of
+ * the folded weights starts on a line, so the alignment of a layer's
+ * weights and scratch, and with it how many of its 16-float loads split a
+ * line, does not depend on the sizes of the layers placed before it: the
+ * latency table times a layer in one network and predicts it in others.
+ * (SE and FC weights stay in the packed parameter vector.) */
+static size_t line_up(size_t floats) { return (floats + 15) / 16 * 16; }
+
 /* Folded 1x1 and stem convs keep their weights packed for nn_pw_forward. */
 static size_t folded_w_size(const struct nn_net *net, const struct op *o)
 {
@@ -372,7 +380,7 @@ static size_t plan_infer_buffers(struct nn_net *net)
     }
     for (int s = 0; s < n_slots; s++) {
         slot_off[s] = total;
-        total += (slot_size[s] + 15) / 16 * 16; /* each slot on a 64-byte line */
+        total += line_up(slot_size[s]);
     }
     for (int i = 1; i < n; i++)
         net->bufs[i].off = slot_off[slot_of[i]];
@@ -383,7 +391,7 @@ static size_t plan_infer_buffers(struct nn_net *net)
  * buffers take the first net->act_floats of the arena (plan_*_buffers). */
 static void bind(struct nn_net *net)
 {
-    size_t pos = net->act_floats;
+    size_t pos = line_up(net->act_floats);
     int train = net->mode == NN_MODE_TRAIN;
     for (int i = 0; i < net->n_bufs; i++) {
         struct buf *b = &net->bufs[i];
@@ -399,14 +407,14 @@ static void bind(struct nn_net *net)
     for (int i = 0; i < net->n_ops; i++) {
         struct op *o = &net->ops[i];
         o->aux = o->aux_n ? net->arena + pos : NULL;
-        pos += o->aux_n;
+        pos += line_up(o->aux_n);
         if (o->tw < 0)
             continue;
         if (o->tg >= 0) {
             o->fw = net->folded + fpos;
-            fpos += folded_w_size(net, o);
+            fpos += line_up(folded_w_size(net, o));
             o->fb = net->folded + fpos;
-            fpos += net->tensors[o->tg].size;
+            fpos += line_up(net->tensors[o->tg].size);
         } else {
             o->fw = tdata(net, o->tw);
             o->fb = o->tb >= 0 ? tdata(net, o->tb) : NULL;
@@ -416,13 +424,13 @@ static void bind(struct nn_net *net)
 
 static size_t arena_size(const struct nn_net *net, size_t *folded)
 {
-    size_t n = net->act_floats;
+    size_t n = line_up(net->act_floats);
     *folded = 0;
     for (int i = 0; i < net->n_ops; i++) {
         const struct op *o = &net->ops[i];
-        n += o->aux_n;
+        n += line_up(o->aux_n);
         if (o->tg >= 0 && o->kind != OP_BN) /* a conv with BN folded in */
-            *folded += folded_w_size(net, o) + net->tensors[o->tg].size;
+            *folded += line_up(folded_w_size(net, o)) + line_up(net->tensors[o->tg].size);
     }
     return n;
 }
@@ -506,11 +514,14 @@ int nn_net_create(struct nn_net **out, const struct arch *a, int max_batch, enum
     net->input = aligned_alloc(64, ((net->bufs[0].per * max_batch * sizeof(float)) | 63) + 1);
     if (!net->params || !net->state || !net->decay || !net->arena || !net->input)
         goto nomem;
-    if (mode == NN_MODE_TRAIN && train_alloc(net) != HW_OK)
-        goto nomem; else if (net->n_folded) {
-        net->folded = calloc(net->n_folded, sizeof(float));
+    if (mode == NN_MODE_TRAIN) {
+        if (train_alloc(net) != HW_OK)
+            goto nomem;
+    } else if (net->n_folded) {
+        net->folded = aligned_alloc(64, net->n_folded * sizeof(float));
         if (!net->folded)
             goto nomem;
+        memset(net->folded, 0, net->n_folded * sizeof(float));
     }
     memset(net->arena, 0, arena * sizeof(float));
     memset(net->input, 0, net->bufs[0].per * max_batch * sizeof(float));
