@@ -58,4 +58,3 @@ int cli_blas_core_note(char *buf, size_t size)
              set, openblas_get_corename());
     return 1;
 }
-

@@ -54,7 +54,7 @@ int cli_fail(const struct hw_err *err);
 /* Prints "hwnas <cmd>: <fmt...>" to stderr and returns CLI_EXIT_USAGE. */
 int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Database path: the --db flag if given, else $HWNAS_DB, else ./hwnas.db. */
+
 /* Runs hwnas again with OPENBLAS_CORETYPE=SkylakeX when OpenBLAS loaded
  * weaker kernels than this CPU runs and the user set no core type
  * (cli/blas_core.c); returns when nothing is to be done. */
@@ -64,6 +64,7 @@ void cli_choose_blas_core(char **argv);
  * weaker kernels than this CPU runs; 0 when there is none. */
 int cli_blas_core_note(char *buf, size_t size);
 
+/* Database path: the --db flag if given, else $HWNAS_DB, else ./hwnas.db. */
 const char *cli_db_path(const char *flag_value);
 /* Parses a duration like "90", "90s", "30m", "1.5h" into seconds. */
 int cli_parse_duration(const char *s, double *seconds);
