@@ -395,9 +395,9 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "ref";
     int a2 = argc > 2 ? atoi(argv[2]) : 0, a3 = argc > 3 ? atoi(argv[3]) : 0;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    const char *env = getenv("THREADS");
-    if (env && atoi(env) > 0)
-        cores = atoi(env);
+    int env_threads = getenv("THREADS") ? atoi(getenv("THREADS")) : 0;
+    if (env_threads > 0)
+        cores = env_threads;
     nn_set_threads(strcmp(mode, "ref") == 0 && a3 > 0 ? a3 : (int)(cores > 0 ? cores : 1));
     struct hw_err err = {0};
     if (data_load_trainval(NULL, 10, &train_set, &val_set, &err) != HW_OK)

@@ -33,18 +33,13 @@ void nn_se_forward(float *y, const struct nn_se_cache *s, const float *x, const 
     nn_act_forward(s->hid_act, s->hid, NN_ACT_RELU, (size_t)n * sq);
     nn_matmul_forward(s->gate_pre, s->hid_act, w2, b2, NULL, NN_ACT_NONE, n, sq, c);
     nn_act_forward(s->gate, s->gate_pre, NN_ACT_HSIGMOID, (size_t)n * c);
-    if ((size_t)n * hw * c > 65536) {
-        // slices of pixels, so one large sample also splits over the threads
-        int per = (hw + SE_SCALE_PIXELS - 1) / SE_SCALE_PIXELS;
-#pragma omp parallel for schedule(static)
-        for (int i = 0; i < n * per; i++) {
-            int b = i / per, p0 = i % per * SE_SCALE_PIXELS;
-            se_scale(y, x, s->gate, b, p0, p0 + SE_SCALE_PIXELS < hw ? p0 + SE_SCALE_PIXELS : hw,
-                     hw, c);
-        }
-    } else {
-        for (int b = 0; b < n; b++)
-            se_scale(y, x, s->gate, b, 0, hw, hw, c);
+    // slices of pixels, so one large sample also splits over the threads
+    int per = (hw + SE_SCALE_PIXELS - 1) / SE_SCALE_PIXELS;
+#pragma omp parallel for if ((size_t)n * hw * c > 65536) schedule(static)
+    for (int i = 0; i < n * per; i++) {
+        int b = i / per, p0 = i % per * SE_SCALE_PIXELS;
+        se_scale(y, x, s->gate, b, p0, p0 + SE_SCALE_PIXELS < hw ? p0 + SE_SCALE_PIXELS : hw, hw,
+                 c);
     }
 }
 

@@ -454,7 +454,7 @@ START_TEST(test_bn)
                                  t.g, t.b, act, m, c, 1);
             check_dx_modes(dx, over, added, ny, "bn dx");
             free(over), free(added);
-            /* the gradient sums, vector channels and lanes, against doubles */
+            /* the gradient sums against doubles, every channel */
             for (int j = 0; j < c; j++) {
                 double wa = 0, wb = 0;
                 for (int i = 0; i < m; i++) {
