@@ -19,6 +19,18 @@ static int next_combo(const struct space *s, int *tok, int b)
     return 0;
 }
 
+/* Steps the head tokens (if the space searches its head) through every
+ * combination; returns 0 after the last one (tokens back at 0). */
+static int next_head(const struct space *s, int *tok)
+{
+    for (int t = space_head_token0(s); t < space_n_tokens(s); t++) {
+        if (++tok[t] < space_token_choices(s, t))
+            return 1;
+        tok[t] = 0;
+    }
+    return 0;
+}
+
 /* Index in the decoded arch of block b's first layer. */
 static int first_layer(const struct space *s, const int *tok, int b)
 {
@@ -87,12 +99,13 @@ int lat_space_keys(const struct space *s, struct lut *set, struct hw_err *err)
             if (b)
                 tok[wt] = j;
             if (b == s->n_blocks) {
-                if ((rc = head_key(s, tok, keys[0], err)))
-                    return rc;
-                keys[1][0] = '\0';
-                if (lut_put(set, keys[0], &no_stats))
-                    return hw_error(err, HW_ENOMEM, "out of memory listing the keys of %s",
-                                    s->name);
+                do {
+                    if ((rc = head_key(s, tok, keys[0], err)))
+                        return rc;
+                    if (lut_put(set, keys[0], &no_stats))
+                        return hw_error(err, HW_ENOMEM, "out of memory listing the keys of %s",
+                                        s->name);
+                } while (next_head(s, tok));
                 continue;
             }
             do {
@@ -115,6 +128,24 @@ static int is_missing(const char *key, const struct lut *need, const struct lut 
     return key[0] && lut_get(need, key) && !lut_get(have, key);
 }
 
+/* Missing head keys under tok's blocks, over every head option; tok's head
+ * tokens come back at 0. */
+static int missing_heads(const struct space *s, int *tok, const struct lut *need,
+                         const struct lut *have, int *count, struct hw_err *err)
+{
+    char key[LUT_KEY_MAX];
+    int rc;
+    *count = 0;
+    for (int t = space_head_token0(s); t < space_n_tokens(s); t++)
+        tok[t] = 0;
+    do {
+        if ((rc = head_key(s, tok, key, err)))
+            return rc;
+        *count += is_missing(key, need, have);
+    } while (next_head(s, tok));
+    return HW_OK;
+}
+
 /* Missing first-layer keys of block b (or head keys when b == n_blocks)
  * under tok (block b's own tokens are stepped and restored). */
 static int missing_after(const struct space *s, int *tok, int b, const struct lut *need,
@@ -123,12 +154,8 @@ static int missing_after(const struct space *s, int *tok, int b, const struct lu
     char keys[2][LUT_KEY_MAX];
     int rc;
     *count = 0;
-    if (b == s->n_blocks) {
-        if ((rc = head_key(s, tok, keys[0], err)))
-            return rc;
-        *count = is_missing(keys[0], need, have);
-        return HW_OK;
-    }
+    if (b == s->n_blocks)
+        return missing_heads(s, tok, need, have, count, err);
     int saved[SPACE_N_CHOICES];
     memcpy(saved, tok + b * SPACE_N_CHOICES, sizeof saved);
     for (int ch = 0; ch < SPACE_N_CHOICES; ch++)
@@ -192,14 +219,19 @@ int lat_space_cover(const struct space *s, const struct lut *need, const struct 
         if (rc)
             return rc;
     }
-    int rc = space_decode(s, tok, a, err);
-    if (rc)
+    /* the first head option whose key is missing (all 0 when none is) */
+    char key[LUT_KEY_MAX];
+    int rc;
+    do {
+        if ((rc = head_key(s, tok, key, err)))
+            return rc;
+    } while (!is_missing(key, need, have) && next_head(s, tok));
+    if ((rc = space_decode(s, tok, a, err)))
         return rc;
     /* flag one unit per missing key; `seen` holds the keys flagged so far */
     struct lut seen;
     lut_init(&seen, NULL);
     *n_new = 0;
-    char key[LUT_KEY_MAX];
     for (int u = 0; u < lut_n_units(a); u++) {
         lut_key(a, u, key);
         want[u] = is_missing(key, need, have) && !lut_get(&seen, key);

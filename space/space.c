@@ -133,6 +133,36 @@ static int check_block(const struct space *s, int bi, const int *in_w, int n_in,
     return HW_OK;
 }
 
+static int read_head_options(const struct jfield_ctx *c, const cJSON *node,
+                             struct space_head_options *h)
+{
+    const struct jfield fields[] = {
+        {.key = "conv_out", .type = JF_INT, .dest = h->conv_out, .lo = 0,
+         .hi = ARCH_MAX_CHANNELS, .optional = 1, .list_max = SPACE_MAX_OPTIONS,
+         .count = &h->n_conv},
+        {.key = "fc_hidden", .type = JF_INT, .dest = h->fc_hidden, .lo = 0,
+         .hi = ARCH_MAX_CHANNELS, .optional = 1, .list_max = SPACE_MAX_OPTIONS,
+         .count = &h->n_fc},
+        {0},
+    };
+    return jfield_read_object(c, node, "head_options", fields);
+}
+
+/* No head option may repeat (tokens <-> archs stays a bijection). */
+static int check_head_options(const struct space_head_options *h, const char *src,
+                              struct hw_err *err)
+{
+    for (int f = 0; f < 2; f++) {
+        const int *v = f ? h->fc_hidden : h->conv_out;
+        for (int i = 0; i < (f ? h->n_fc : h->n_conv); i++)
+            for (int j = 0; j < i; j++)
+                if (v[i] == v[j])
+                    return hw_error(err, HW_EINVAL, "%s: head_options.%s[%d]: %d repeats "
+                                    "option %d", src, f ? "fc_hidden" : "conv_out", i, v[i], j);
+    }
+    return HW_OK;
+}
+
 static int check_space(struct space *s, const char *src, struct hw_err *err)
 {
     int rc = arch_validate(&s->base, src, err);
@@ -155,9 +185,16 @@ static int check_space(struct space *s, const char *src, struct hw_err *err)
     if (max_layers > ARCH_MAX_LAYERS)
         return hw_error(err, HW_EINVAL, "%s: blocks: up to %d layers, more than %d", src,
                         max_layers, ARCH_MAX_LAYERS);
-    for (int t = 0; t < space_n_tokens(s); t++)
+    if ((rc = check_head_options(&s->head, src, err)))
+        return rc;
+    for (int t = 0; t < space_head_token0(s); t++)
         snprintf(s->token_names[t], sizeof s->token_names[t], "b%d.%s", t / SPACE_N_CHOICES,
                  choice_names[t % SPACE_N_CHOICES]);
+    int t = space_head_token0(s);
+    if (s->head.n_conv)
+        snprintf(s->token_names[t++], sizeof s->token_names[0], "head.conv_out");
+    if (s->head.n_fc)
+        snprintf(s->token_names[t], sizeof s->token_names[0], "head.fc_hidden");
     return HW_OK;
 }
 
@@ -169,7 +206,7 @@ static int space_from_json(const cJSON *root, const char *src, struct space *out
     if (!s)
         return hw_error(err, HW_ENOMEM, "%s: out of memory", src);
     int version = 0, rc;
-    const cJSON *input = NULL, *stem = NULL, *head = NULL, *blocks = NULL;
+    const cJSON *input = NULL, *stem = NULL, *head = NULL, *blocks = NULL, *head_opts = NULL;
     const struct jfield top[] = {
         {.key = "version", .type = JF_INT, .dest = &version, .lo = 0, .hi = 1e9},
         {.key = "name", .type = JF_STRING, .dest = s->name, .hi = sizeof s->name},
@@ -179,6 +216,7 @@ static int space_from_json(const cJSON *root, const char *src, struct space *out
         {.key = "stem", .type = JF_OBJECT, .dest = &stem},
         {.key = "head", .type = JF_OBJECT, .dest = &head},
         {.key = "blocks", .type = JF_ARRAY, .dest = &blocks, .lo = 1, .hi = SPACE_MAX_BLOCKS},
+        {.key = "head_options", .type = JF_OBJECT, .dest = &head_opts, .optional = 1},
         {0},
     };
     if ((rc = jfield_read_object(&c, root, "", top)))
@@ -190,7 +228,8 @@ static int space_from_json(const cJSON *root, const char *src, struct space *out
     }
     if ((rc = arch_json_read_input(&c, input, "input", &s->base)) ||
         (rc = arch_json_read_stem(&c, stem, "stem", &s->base.stem)) ||
-        (rc = arch_json_read_head(&c, head, "head", &s->base.head)))
+        (rc = arch_json_read_head(&c, head, "head", &s->base.head)) ||
+        (head_opts && (rc = read_head_options(&c, head_opts, &s->head))))
         goto done;
     memcpy(s->base.name, s->name, sizeof s->name);
     for (const cJSON *it = blocks->child; it; it = it->next, s->n_blocks++) {
@@ -255,14 +294,41 @@ int space_resolve(const char *name_or_file, struct space *out, struct hw_err *er
     return space_load(name_or_file, out, err);
 }
 
-int space_n_tokens(const struct space *s)
+int space_head_token0(const struct space *s)
 {
     return s->n_blocks * SPACE_N_CHOICES;
 }
 
+int space_n_tokens(const struct space *s)
+{
+    return space_head_token0(s) + (s->head.n_conv > 0) + (s->head.n_fc > 0);
+}
+
 int space_token_choices(const struct space *s, int t)
 {
-    return s->blocks[t / SPACE_N_CHOICES].n[t % SPACE_N_CHOICES];
+    int h = t - space_head_token0(s);
+    if (h < 0)
+        return s->blocks[t / SPACE_N_CHOICES].n[t % SPACE_N_CHOICES];
+    return h == 0 && s->head.n_conv ? s->head.n_conv : s->head.n_fc;
+}
+
+/* The base head with option ci of conv_out and fi of fc_hidden (each
+ * ignored when that width is not searched). */
+static struct arch_head head_at(const struct space *s, int ci, int fi)
+{
+    struct arch_head h = s->base.head;
+    if (s->head.n_conv)
+        h.conv_out = s->head.conv_out[ci];
+    if (s->head.n_fc)
+        h.fc_hidden = s->head.fc_hidden[fi];
+    return h;
+}
+
+/* The head that the head tokens tok (from space_head_token0) choose. */
+static struct arch_head head_of(const struct space *s, const int *tok)
+{
+    int ci = s->head.n_conv ? *tok++ : 0;
+    return head_at(s, ci, s->head.n_fc ? *tok : 0);
 }
 
 const char *space_token_name(const struct space *s, int t)
@@ -296,6 +362,7 @@ int space_decode(const struct space *s, const int *tokens, struct arch *out, str
         }
         in = out;
     }
+    a.head = head_of(s, tokens + space_head_token0(s));
     int rc = arch_validate(&a, s->name, err);
     if (rc == HW_OK)
         *out = a;
@@ -315,6 +382,14 @@ static int find_option(const struct space_block *b, int ch, double v)
 {
     for (int i = 0; i < b->n[ch]; i++)
         if (option_value(b, ch, i) == v)
+            return i;
+    return -1;
+}
+
+static int find_int(const int *v, int n, int x)
+{
+    for (int i = 0; i < n; i++)
+        if (v[i] == x)
             return i;
     return -1;
 }
@@ -367,9 +442,18 @@ int space_encode(const struct space *s, const struct arch *a, int *tokens, struc
     int rc = arch_validate(a, a->name[0] ? a->name : "arch", err);
     if (rc)
         return rc;
-    struct arch base = *a;
+    int *ht = tokens + space_head_token0(s);
+    if (s->head.n_conv && (*ht++ = find_int(s->head.conv_out, s->head.n_conv,
+                                            a->head.conv_out)) < 0)
+        return hw_error(err, HW_EINVAL, "arch '%s' is not in space %s: head.conv_out: %d is not "
+                        "a head option", a->name, s->name, a->head.conv_out);
+    if (s->head.n_fc && (*ht = find_int(s->head.fc_hidden, s->head.n_fc, a->head.fc_hidden)) < 0)
+        return hw_error(err, HW_EINVAL, "arch '%s' is not in space %s: head.fc_hidden: %d is "
+                        "not a head option", a->name, s->name, a->head.fc_hidden);
+    struct arch base = *a, want = s->base;
     base.n_layers = 0;
-    if (!arch_equal(&base, &s->base))
+    want.head = head_of(s, tokens + space_head_token0(s));
+    if (!arch_equal(&base, &want))
         return hw_error(err, HW_EINVAL, "arch '%s' is not in space %s: its input, stem, head or "
                         "classes differ from the space's", a->name, s->name);
     int li = 0;
@@ -460,12 +544,20 @@ static int64_t cost_extreme(const struct space *s, int metric, int sign)
         w = arch_conv_out_size(w, 3, b->stride);
     }
     int64_t result = 0;
-    for (int p = 0; p < n_in; p++) {
-        struct arch_cost c = arch_cost_head(&s->base, h, w, in_w[p]);
-        int64_t v = best[p] + (metric ? c.macs : c.params);
-        if (p == 0 || (v - result) * sign > 0)
-            result = v;
-    }
+    int first = 1;
+    struct arch head = s->base;
+    int nc = s->head.n_conv ? s->head.n_conv : 1, nf = s->head.n_fc ? s->head.n_fc : 1;
+    for (int ci = 0; ci < nc; ci++)
+        for (int fi = 0; fi < nf; fi++) {
+            head.head = head_at(s, ci, fi);
+            for (int p = 0; p < n_in; p++) {
+                struct arch_cost c = arch_cost_head(&head, h, w, in_w[p]);
+                int64_t v = best[p] + (metric ? c.macs : c.params);
+                if (first || (v - result) * sign > 0)
+                    result = v;
+                first = 0;
+            }
+        }
     return result;
 }
 
@@ -501,6 +593,14 @@ uint64_t space_hash(const struct space *s)
             for (int i = 0; i < b->n[ch]; i++)
                 h = fnv1a64_le(h, (uint64_t)llround(option_value(b, ch, i) * 1e9), 8);
         }
+    }
+    /* only when searched, so spaces from before head_options keep their hash */
+    if (s->head.n_conv || s->head.n_fc) {
+        h = fnv1a64_le(fnv1a64_le(h, (uint64_t)s->head.n_conv, 8), (uint64_t)s->head.n_fc, 8);
+        for (int i = 0; i < s->head.n_conv; i++)
+            h = fnv1a64_le(h, (uint64_t)s->head.conv_out[i], 8);
+        for (int i = 0; i < s->head.n_fc; i++)
+            h = fnv1a64_le(h, (uint64_t)s->head.fc_hidden[i], 8);
     }
     return h;
 }

@@ -8,7 +8,9 @@
  * mid = in (no expand conv).
  *
  * Tokens: SPACE_N_CHOICES per block, block-major: token t is choice t % 6 of
- * block t / 6, its value the index into that choice's list. Every token
+ * block t / 6, its value the index into that choice's list. A space may
+ * also search the head's widths ("head_options"): then one token per listed
+ * field follows the blocks' tokens, conv_out first, then fc_hidden. Every token
  * vector decodes to a valid arch, and space_load refuses spaces where two
  * different token vectors would give the same arch, so encode/decode are exact
  * inverses and space_size counts distinct archs.
@@ -18,7 +20,10 @@
  *    "stem": {...arch stem...}, "head": {...arch head...},
  *    "blocks": [{"stride": 1, "width": 16, "kernel": [3,5,7], "expansion": [1,3,6],
  *                "se": [0,1], "act": ["relu","hswish"], "layers": [1,2],
- *                "width_mult": [0.75,1.0,1.25]}, ...]}
+ *                "width_mult": [0.75,1.0,1.25]}, ...],
+ *    "head_options": {"conv_out": [256,384,512], "fc_hidden": [0,256,512]}}
+ * "head_options" and each of its fields are optional; a listed field replaces
+ * the head's own value (0 means no such layer, as in the arch).
  *
  * struct space is plain data (no pointers): copy by assignment, nothing to free. */
 #ifndef HWNAS_SPACE_SPACE_H
@@ -42,7 +47,8 @@ enum space_choice {
     SPACE_N_CHOICES
 };
 
-#define SPACE_MAX_TOKENS (SPACE_MAX_BLOCKS * SPACE_N_CHOICES)
+#define SPACE_MAX_HEAD_TOKENS 2
+#define SPACE_MAX_TOKENS (SPACE_MAX_BLOCKS * SPACE_N_CHOICES + SPACE_MAX_HEAD_TOKENS)
 
 struct space_block {
     int stride, base_width;
@@ -55,11 +61,19 @@ struct space_block {
     double width_mult[SPACE_MAX_OPTIONS];
 };
 
+/* Head widths to search; a count of 0 keeps the base head's value. */
+struct space_head_options {
+    int n_conv, n_fc;
+    int conv_out[SPACE_MAX_OPTIONS];
+    int fc_hidden[SPACE_MAX_OPTIONS];
+};
+
 struct space {
     char name[64];
     struct arch base; /* input, classes, stem, head; n_layers == 0 */
     int n_blocks;
     struct space_block blocks[SPACE_MAX_BLOCKS];
+    struct space_head_options head;
     char token_names[SPACE_MAX_TOKENS][16]; /* "b2.kernel" */
 };
 
@@ -77,9 +91,12 @@ int space_load_builtin(const char *name, struct space *out, struct hw_err *err);
 int space_resolve(const char *name_or_file, struct space *out, struct hw_err *err);
 
 int space_n_tokens(const struct space *s);
+/* Index of the first head token (n_blocks * SPACE_N_CHOICES); the head's
+ * tokens, if any, run from there to space_n_tokens. */
+int space_head_token0(const struct space *s);
 /* Number of options of token t (0 <= t < space_n_tokens). */
 int space_token_choices(const struct space *s, int t);
-/* "b<block>.<choice>", e.g. "b2.kernel"; owned by s. */
+/* "b<block>.<choice>", e.g. "b2.kernel", or "head.conv_out"; owned by s. */
 const char *space_token_name(const struct space *s, int t);
 
 /* tokens[space_n_tokens] -> arch. Refuses out-of-range tokens, naming them. */

@@ -612,16 +612,26 @@ static const char *tiny_space_json =
     "{\"stride\":2,\"width\":16,\"kernel\":[3,5],\"expansion\":[2,3],\"se\":[0],"
     "\"act\":[\"relu\"],\"layers\":[1,2],\"width_mult\":[0.5,1.0]}]}";
 
-static void tiny_space(struct space *s)
+/* The same with a searched head: 2 conv widths x 2 hidden FCs. */
+static const char *tiny_head_opts =
+    ",\"head_options\":{\"conv_out\":[16,24],\"fc_hidden\":[0,12]}}";
+
+/* heads != 0: tiny_space_json with tiny_head_opts. */
+static void tiny_space_with(struct space *s, int heads)
 {
+    char text[2048];
+    size_t n = strlen(tiny_space_json) - 1; /* without the closing brace */
+    snprintf(text, sizeof text, "%.*s%s", (int)n, tiny_space_json, heads ? tiny_head_opts : "}");
     struct hw_err e;
-    ck_assert_int_eq(space_from_json_string(tiny_space_json, "tiny", s, &e), HW_OK);
+    ck_assert_msg(space_from_json_string(text, "tiny", s, &e) == HW_OK, "%s", e.msg);
 }
 
+
+/* _i: 0 the tiny space, 1 the same with its head searched. */
 START_TEST(test_space_keys)
 {
     struct space s;
-    tiny_space(&s);
+    tiny_space_with(&s, _i);
     struct lut need, every;
     lut_init(&need, NULL);
     lut_init(&every, NULL);
@@ -645,8 +655,9 @@ START_TEST(test_space_keys)
             break;
     }
     /* stem 1; block 0: 4 first (in 8 = out 8) whose repeats are the same keys;
-     * block 1: 2 k x 2 e x 2 w first + 2 x 2 x 2 repeats; head: 2 widths */
-    ck_assert_int_eq(every.n, 1 + 4 + 16 + 2);
+     * block 1: 2 k x 2 e x 2 w first + 2 x 2 x 2 repeats; head: 2 widths,
+     * each with 2 x 2 head options when the head is searched */
+    ck_assert_int_eq(every.n, 1 + 4 + 16 + (_i ? 8 : 2));
     ck_assert_int_eq(need.n, every.n);
     for (int i = 0; i < every.cap; i++)
         if (every.entries[i].key[0])
@@ -659,7 +670,7 @@ END_TEST
 START_TEST(test_space_cover)
 {
     struct space s;
-    tiny_space(&s);
+    tiny_space_with(&s, _i);
     struct lut need, have;
     lut_init(&need, NULL);
     lut_init(&have, NULL);
@@ -688,7 +699,8 @@ START_TEST(test_space_cover)
         ck_assert_int_lt(++nets, 30);
     }
     ck_assert_int_eq(have.n, need.n);
-    /* block 1 has 8 first-layer keys and one arch holds one: 8 nets suffice */
+    /* block 1 has 8 first-layer keys (and, searched, the head 8) and one
+     * arch holds one of each: 8 nets suffice */
     ck_assert_int_eq(nets, 8);
     lut_release(&need);
     lut_release(&have);
@@ -1210,8 +1222,8 @@ Suite *suite_latency(void)
     tcase_add_test(tc, test_table_calibration);
     suite_add_tcase(s, tc);
     tc = tcase_create("keys");
-    tcase_add_test(tc, test_space_keys);
-    tcase_add_test(tc, test_space_cover);
+    tcase_add_loop_test(tc, test_space_keys, 0, 2);
+    tcase_add_loop_test(tc, test_space_cover, 0, 2);
     suite_add_tcase(s, tc);
     tc = tcase_create("measure");
     /* well under a second alone; a 2-thread training on the same 2 cores

@@ -251,6 +251,19 @@ static struct space tiny(void)
     return s;
 }
 
+/* tiny with its head searched: 3 conv widths x 2 hidden FCs. */
+static struct space tiny_head(void)
+{
+    char *text = replaced(space_base, "]}]}",
+                          "]}],\"head_options\":{\"conv_out\":[64,0,96],\"fc_hidden\":[0,32]}}");
+    struct space s;
+    struct hw_err err;
+    ck_assert_msg(space_from_json_string(text, "tiny-head.json", &s, &err) == HW_OK, "%s",
+                  err.msg);
+    free(text);
+    return s;
+}
+
 START_TEST(test_space_load)
 {
     struct space s = tiny();
@@ -425,13 +438,14 @@ END_TEST
 
 START_TEST(test_space_cost_bounds)
 {
-    /* Against brute force over all 128 archs of the tiny space. */
-    struct space s = tiny();
+    /* Against brute force over all archs of the tiny space (_i 1: with its
+     * head searched). */
+    struct space s = _i ? tiny_head() : tiny();
     struct arch_cost lo, hi, blo = {INT64_MAX, INT64_MAX}, bhi = {0, 0};
-    int tok[12];
-    for (int code = 0; code < 128; code++) {
+    int tok[SPACE_MAX_TOKENS], nt = space_n_tokens(&s);
+    for (int code = 0; code < (int)space_size(&s); code++) {
         int c = code;
-        for (int t = 0; t < 12; t++) {
+        for (int t = 0; t < nt; t++) {
             tok[t] = c % space_token_choices(&s, t);
             c /= space_token_choices(&s, t);
         }
@@ -453,6 +467,85 @@ START_TEST(test_space_cost_bounds)
     struct space f = shipped("fmnist");
     space_cost_bounds(&f, &lo, &hi);
     ck_assert_int_ge(hi.macs, 10 * lo.macs);
+}
+END_TEST
+
+/* A searched head: its tokens, decoding, encoding, refusals and hash. */
+START_TEST(test_space_head_options)
+{
+    struct space s = tiny_head(), t = tiny();
+    ck_assert_int_eq(space_n_tokens(&s), 14);
+    ck_assert_int_eq(space_head_token0(&s), 12);
+    ck_assert_str_eq(space_token_name(&s, 12), "head.conv_out");
+    ck_assert_str_eq(space_token_name(&s, 13), "head.fc_hidden");
+    ck_assert_int_eq(space_token_choices(&s, 12), 3);
+    ck_assert_int_eq(space_token_choices(&s, 13), 2);
+    ck_assert(space_size(&s) == 128.0 * 6);
+    ck_assert(space_hash(&s) != space_hash(&t));
+    static const int conv[] = {64, 0, 96}, fc[] = {0, 32};
+    int tok[SPACE_MAX_TOKENS] = {0}, back[SPACE_MAX_TOKENS];
+    struct hw_err err;
+    for (int c = 0; c < 3; c++)
+        for (int f = 0; f < 2; f++) {
+            struct arch a;
+            tok[12] = c;
+            tok[13] = f;
+            ck_assert_msg(space_decode(&s, tok, &a, &err) == HW_OK, "%s", err.msg);
+            ck_assert_int_eq(a.head.conv_out, conv[c]);
+            ck_assert_int_eq(a.head.fc_hidden, fc[f]);
+            ck_assert_int_eq(a.head.conv_act, t.base.head.conv_act); /* the rest stays */
+            ck_assert_msg(space_encode(&s, &a, back, &err) == HW_OK, "%s", err.msg);
+            ck_assert(memcmp(tok, back, sizeof tok[0] * 14) == 0);
+        }
+    struct arch a;
+    ck_assert_int_eq(space_decode(&s, tok, &a, &err), HW_OK);
+    a.head.conv_out = 80;
+    ck_assert_int_eq(space_encode(&s, &a, back, &err), HW_EINVAL);
+    assert_has(err.msg, (const char *[]){"not in space tiny", "head.conv_out: 80", NULL});
+    a.head.conv_out = 96;
+    a.head.fc_hidden = 16;
+    ck_assert_int_eq(space_encode(&s, &a, back, &err), HW_EINVAL);
+    assert_has(err.msg, (const char *[]){"head.fc_hidden: 16 is not a head option", NULL});
+    a.head.fc_hidden = 32;
+    a.head.conv_act = ARCH_ACT_RELU;
+    ck_assert_int_eq(space_encode(&s, &a, back, &err), HW_EINVAL);
+    assert_has(err.msg, (const char *[]){"head or classes differ", NULL});
+    /* the head tokens decode out of range like any other */
+    tok[13] = 2;
+    ck_assert_int_eq(space_decode(&s, tok, &a, &err), HW_EINVAL);
+    assert_has(err.msg, (const char *[]){"token 13 (head.fc_hidden): 2 is not in [0, 2)", NULL});
+    /* one field alone gives one token; a repeat or an unknown field is refused */
+    static const struct {
+        const char *opts, *want;
+        int n_tokens;
+    } cases[] = {
+        {"{\"fc_hidden\":[0,32]}", NULL, 13},
+        {"{}", NULL, 12},
+        {"{\"conv_out\":[64,64]}", "head_options.conv_out[1]: 64 repeats option 0", 0},
+        {"{\"fc\":[8]}", "head_options.fc: unknown key", 0},
+        {"{\"conv_out\":[-8]}", "head_options.conv_out[0]: -8 is out of range", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char to[128];
+        snprintf(to, sizeof to, "]}],\"head_options\":%s}", cases[i].opts);
+        char *text = replaced(space_base, "]}]}", to);
+        struct space u;
+        int rc = space_from_json_string(text, "h.json", &u, &err);
+        if (cases[i].want) {
+            ck_assert_msg(rc == HW_EINVAL, "case %zu accepted", i);
+            assert_has(err.msg, (const char *[]){"h.json", cases[i].want, NULL});
+        } else {
+            ck_assert_msg(rc == HW_OK, "case %zu: %s", i, err.msg);
+            ck_assert_int_eq(space_n_tokens(&u), cases[i].n_tokens);
+        }
+        free(text);
+    }
+    /* no head_options: the hash is the one of a space that never had them */
+    char *text = replaced(space_base, "]}]}", "]}],\"head_options\":{}}");
+    struct space u;
+    ck_assert_int_eq(space_from_json_string(text, "h.json", &u, &err), HW_OK);
+    ck_assert(space_hash(&u) == space_hash(&t));
+    free(text);
 }
 END_TEST
 
@@ -670,6 +763,7 @@ Suite *suite_space(void)
     struct {
         const char *name;
         const TTest *test;
+        int loops; /* runs with _i = 0..loops-1 (0: once) */
     } cases[] = {
         {"arch_cost", test_cost_reference_totals},
         {"arch_cost_parts", test_cost_parts_sum},
@@ -684,7 +778,8 @@ Suite *suite_space(void)
         {"space_decode_encode", test_space_decode_encode},
         {"space_encode", test_space_encode_refusals},
         {"space_sample", test_space_sample_deterministic},
-        {"space_cost_bounds", test_space_cost_bounds},
+        {"space_cost_bounds", test_space_cost_bounds, 2},
+        {"space_head_options", test_space_head_options},
         {"export_round_trip", test_export_round_trip},
         {"arch_from_timm", test_export_timm_reference_strings},
         {"export_refusals", test_export_refusals},
@@ -695,7 +790,7 @@ Suite *suite_space(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);
         tcase_set_timeout(tc, 60);
-        tcase_add_test(tc, cases[i].test);
+        tcase_add_loop_test(tc, cases[i].test, 0, cases[i].loops ? cases[i].loops : 1);
         suite_add_tcase(s, tc);
     }
     return s;
