@@ -300,6 +300,14 @@ START_TEST(test_stats_from_samples)
     double s2[] = {4, 1, 3, 2};
     lat_stats_from_samples(s2, 4, &st);
     ck_assert_double_eq(st.median_us, 2.5);
+    /* a clock glitch (a reading clamped to 0) is not the fastest run */
+    double s3[] = {33.1, 0, 34.0, 32.9, 0};
+    lat_stats_from_samples(s3, 5, &st);
+    ck_assert_double_eq(st.min_us, 32.9);
+    ck_assert_double_eq(st.median_us, 32.9);
+    double s4[] = {0, 0};
+    lat_stats_from_samples(s4, 2, &st);
+    ck_assert_double_eq(st.min_us, 0);
 }
 END_TEST
 
