@@ -29,9 +29,11 @@ void lat_stats_from_samples(double *s, int n, struct lat_stats *st)
     /* The fastest run, skipping readings of 0 (clamped from <= 0): those are
      * glitches of the thread CPU clock, not runs. Under a hypervisor it can
      * fail to advance over a whole unit (seen: a 0 among 100 runs of a 33 us
-     * head, in a phase when the host was busy), and the table keeps minima. */
+     * head, in a phase when the host was busy), and the table keeps minima.
+     * A unit whose median reads 0 (cheaper than a clock reading) keeps 0, so
+     * min <= median always holds. */
     int first = 0;
-    while (first < n - 1 && s[first] <= 0)
+    while (st->median_us > 0 && s[first] <= 0)
         first++;
     st->min_us = s[first];
     st->max_us = s[n - 1];

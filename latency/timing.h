@@ -66,7 +66,7 @@ int lat_timing_done(const struct lat_timing *tm, int done, uint64_t start_ns);
 void lat_time(void (*fn)(void *ctx), void *ctx, const struct lat_timing *tm,
               struct lat_stats *st);
 /* Statistics of n >= 1 samples in microseconds (sorts samples in place);
- * min_us is the smallest positive sample (0 only when none is). */
+ * min_us is the smallest positive sample when the median is positive. */
 void lat_stats_from_samples(double *samples_us, int n, struct lat_stats *st);
 /* Pins the calling thread to CPU cpu; returns HW_OK or HW_EINVAL. */
 int lat_pin_cpu(int cpu);
