@@ -582,7 +582,13 @@ double space_log10_size(const struct space *s)
 
 uint64_t space_hash(const struct space *s)
 {
-    uint64_t h = fnv1a64_le(arch_hash(&s->base), (uint64_t)s->n_blocks, 8);
+    /* a searched head width replaces the base's, which then decodes nothing */
+    struct arch base = s->base;
+    if (s->head.n_conv)
+        base.head.conv_out = 0;
+    if (s->head.n_fc)
+        base.head.fc_hidden = 0;
+    uint64_t h = fnv1a64_le(arch_hash(&base), (uint64_t)s->n_blocks, 8);
     for (int bi = 0; bi < s->n_blocks; bi++) {
         const struct space_block *b = &s->blocks[bi];
         h = fnv1a64_le(fnv1a64_le(h, (uint64_t)b->stride, 8), (uint64_t)b->base_width, 8);

@@ -620,22 +620,29 @@ static const char *tiny_space_json =
     "{\"stride\":2,\"width\":16,\"kernel\":[3,5],\"expansion\":[2,3],\"se\":[0],"
     "\"act\":[\"relu\"],\"layers\":[1,2],\"width_mult\":[0.5,1.0]}]}";
 
-/* The same with a searched head: 2 conv widths x 2 hidden FCs. */
-static const char *tiny_head_opts =
-    ",\"head_options\":{\"conv_out\":[16,24],\"fc_hidden\":[0,12]}}";
+/* The same with a searched head: [1] 2 conv widths x 2 hidden FCs, [2] the
+ * conv widths alone, [3] the hidden FCs alone. */
+static const char *const tiny_head_opts[] = {
+    "}",
+    ",\"head_options\":{\"conv_out\":[16,24],\"fc_hidden\":[0,12]}}",
+    ",\"head_options\":{\"conv_out\":[16,24]}}",
+    ",\"head_options\":{\"fc_hidden\":[0,12]}}",
+};
+/* head keys per last-block width in each of them */
+static const int tiny_heads[] = {1, 4, 2, 2};
 
-/* heads != 0: tiny_space_json with tiny_head_opts. */
+/* tiny_space_json with tiny_head_opts[heads]. */
 static void tiny_space_with(struct space *s, int heads)
 {
     char text[2048];
     size_t n = strlen(tiny_space_json) - 1; /* without the closing brace */
-    snprintf(text, sizeof text, "%.*s%s", (int)n, tiny_space_json, heads ? tiny_head_opts : "}");
+    snprintf(text, sizeof text, "%.*s%s", (int)n, tiny_space_json, tiny_head_opts[heads]);
     struct hw_err e;
     ck_assert_msg(space_from_json_string(text, "tiny", s, &e) == HW_OK, "%s", e.msg);
 }
 
 
-/* _i: 0 the tiny space, 1 the same with its head searched. */
+/* _i: 0 the tiny space, 1-3 the same with its head searched (tiny_head_opts). */
 START_TEST(test_space_keys)
 {
     struct space s;
@@ -664,8 +671,8 @@ START_TEST(test_space_keys)
     }
     /* stem 1; block 0: 4 first (in 8 = out 8) whose repeats are the same keys;
      * block 1: 2 k x 2 e x 2 w first + 2 x 2 x 2 repeats; head: 2 widths,
-     * each with 2 x 2 head options when the head is searched */
-    ck_assert_int_eq(every.n, 1 + 4 + 16 + (_i ? 8 : 2));
+     * each with tiny_heads[_i] head options */
+    ck_assert_int_eq(every.n, 1 + 4 + 16 + 2 * tiny_heads[_i]);
     ck_assert_int_eq(need.n, every.n);
     for (int i = 0; i < every.cap; i++)
         if (every.entries[i].key[0])
@@ -1230,8 +1237,8 @@ Suite *suite_latency(void)
     tcase_add_test(tc, test_table_calibration);
     suite_add_tcase(s, tc);
     tc = tcase_create("keys");
-    tcase_add_loop_test(tc, test_space_keys, 0, 2);
-    tcase_add_loop_test(tc, test_space_cover, 0, 2);
+    tcase_add_loop_test(tc, test_space_keys, 0, 4);
+    tcase_add_loop_test(tc, test_space_cover, 0, 4);
     suite_add_tcase(s, tc);
     tc = tcase_create("measure");
     /* well under a second alone; a 2-thread training on the same 2 cores

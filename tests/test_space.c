@@ -510,6 +510,24 @@ START_TEST(test_space_head_options)
     a.head.conv_act = ARCH_ACT_RELU;
     ck_assert_int_eq(space_encode(&s, &a, back, &err), HW_EINVAL);
     assert_has(err.msg, (const char *[]){"head or classes differ", NULL});
+    /* one field alone: its token alone, decoded and encoded back */
+    for (int f = 0; f < 2; f++) {
+        char *one = replaced(space_base, "]}]}", f ? "]}],\"head_options\":{\"fc_hidden\":[0,32]}}"
+                                                   : "]}],\"head_options\":{\"conv_out\":[0,96]}}");
+        struct space u;
+        ck_assert_int_eq(space_from_json_string(one, "h.json", &u, &err), HW_OK);
+        ck_assert_int_eq(space_n_tokens(&u), 13);
+        ck_assert_str_eq(space_token_name(&u, 12), f ? "head.fc_hidden" : "head.conv_out");
+        int ut[SPACE_MAX_TOKENS] = {0}, ub[SPACE_MAX_TOKENS];
+        ut[12] = 1;
+        struct arch x;
+        ck_assert_int_eq(space_decode(&u, ut, &x, &err), HW_OK);
+        ck_assert_int_eq(f ? x.head.fc_hidden : x.head.conv_out, f ? 32 : 96);
+        ck_assert_int_eq(f ? x.head.conv_out : x.head.fc_hidden, f ? 64 : 0); /* the base's */
+        ck_assert_int_eq(space_encode(&u, &x, ub, &err), HW_OK);
+        ck_assert(memcmp(ut, ub, sizeof ut[0] * 13) == 0);
+        free(one);
+    }
     /* the head tokens decode out of range like any other */
     tok[13] = 2;
     ck_assert_int_eq(space_decode(&s, tok, &a, &err), HW_EINVAL);
@@ -545,6 +563,18 @@ START_TEST(test_space_head_options)
     struct space u;
     ck_assert_int_eq(space_from_json_string(text, "h.json", &u, &err), HW_OK);
     ck_assert(space_hash(&u) == space_hash(&t));
+    free(text);
+    /* a searched width's base value decodes nothing, so it does not hash */
+    text = replaced(space_base, "]}]}",
+                    "]}],\"head_options\":{\"conv_out\":[64,0,96],\"fc_hidden\":[0,32]}}");
+    char *edited = replaced(text, "\"conv_out\":64,", "\"conv_out\":128,");
+    ck_assert_int_eq(space_from_json_string(edited, "h.json", &u, &err), HW_OK);
+    ck_assert(space_hash(&u) == space_hash(&s));
+    free(edited);
+    edited = replaced(text, "\"conv_act\":\"hswish\"", "\"conv_act\":\"relu\"");
+    ck_assert_int_eq(space_from_json_string(edited, "h.json", &u, &err), HW_OK);
+    ck_assert(space_hash(&u) != space_hash(&s));
+    free(edited);
     free(text);
 }
 END_TEST
