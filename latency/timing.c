@@ -16,26 +16,33 @@ static int cmp_double(const void *a, const void *b)
 void lat_stats_from_samples(double *s, int n, struct lat_stats *st)
 {
     qsort(s, (size_t)n, sizeof *s, cmp_double);
+    /* Readings of 0 (clamped from <= 0) are glitches of the thread CPU clock,
+     * not runs: under a hypervisor it can fail to advance over a whole unit
+     * (seen: a 0 among 100 runs of a 33 us head while the host was busy), and
+     * the table keeps minima. While they are fewer than half the readings
+     * they are dropped from every figure, so min <= mean, median <= max holds
+     * (the database and the importer refuse anything else); a unit cheaper
+     * than a clock reading (mostly 0) keeps them all. */
+    st->count = n; /* runs timed, glitches included */
+    int zeros = 0;
+    while (zeros < n && s[zeros] <= 0)
+        zeros++;
+    if (2 * zeros < n) {
+        s += zeros;
+        n -= zeros;
+    }
     double sum = 0;
     for (int i = 0; i < n; i++)
         sum += s[i];
     double mean = sum / n, var = 0;
     for (int i = 0; i < n; i++)
         var += (s[i] - mean) * (s[i] - mean);
-    st->count = n;
+    /* rounding can put a mean of equal readings an ulp outside them */
+    mean = mean < s[0] ? s[0] : mean > s[n - 1] ? s[n - 1] : mean;
     st->mean_us = mean;
     st->var_us = n > 1 ? var / (n - 1) : 0;
     st->median_us = n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
-    /* The fastest run, skipping readings of 0 (clamped from <= 0): those are
-     * glitches of the thread CPU clock, not runs. Under a hypervisor it can
-     * fail to advance over a whole unit (seen: a 0 among 100 runs of a 33 us
-     * head, in a phase when the host was busy), and the table keeps minima.
-     * A unit whose median reads 0 (cheaper than a clock reading) keeps 0, so
-     * min <= median always holds. */
-    int first = 0;
-    while (st->median_us > 0 && s[first] <= 0)
-        first++;
-    st->min_us = s[first];
+    st->min_us = s[0];
     st->max_us = s[n - 1];
 }
 

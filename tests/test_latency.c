@@ -304,10 +304,25 @@ START_TEST(test_stats_from_samples)
     double s3[] = {33.1, 0, 34.0, 32.9, 0};
     lat_stats_from_samples(s3, 5, &st);
     ck_assert_double_eq(st.min_us, 32.9);
-    ck_assert_double_eq(st.median_us, 32.9);
+    ck_assert_double_eq(st.median_us, 33.1); /* of the three real runs */
     double s4[] = {0, 0, 0.1};
     lat_stats_from_samples(s4, 3, &st);
     ck_assert_double_eq(st.min_us, 0); /* the median is 0: min stays <= it */
+    /* the glitches leave every figure, so min <= mean and median holds */
+    double s5[] = {0, 10, 10.1, 10.2, 10.3}, s6[] = {0, 10}, s7[] = {0, 0, 5, 6};
+    double *sets[] = {s5, s6, s7};
+    int lens[] = {5, 2, 4};
+    for (int i = 0; i < 3; i++) {
+        lat_stats_from_samples(sets[i], lens[i], &st);
+        ck_assert_int_eq(st.count, lens[i]);
+        ck_assert(st.min_us <= st.mean_us && st.mean_us <= st.max_us);
+        ck_assert(st.min_us <= st.median_us && st.median_us <= st.max_us);
+    }
+    lat_stats_from_samples(s5, 5, &st);
+    ck_assert_double_eq(st.min_us, 10);
+    ck_assert_double_eq_tol(st.mean_us, 10.15, 1e-12);
+    lat_stats_from_samples(s6, 2, &st); /* half glitches: all kept */
+    ck_assert_double_eq(st.min_us, 0);
 }
 END_TEST
 
