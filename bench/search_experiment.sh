@@ -39,6 +39,8 @@ TIME_BUDGET=${TIME_BUDGET:-}
 THREADS=${THREADS:-2}
 REF=${REF:-1}
 FINAL_SEEDS=${FINAL_SEEDS:-}
+# the seeds after SEED's own run, each once (SEED was trained already)
+extra_seeds=$(for s in $FINAL_SEEDS; do [ "$s" = "$SEED" ] || echo "$s"; done | awk '!seen[$0]++')
 budget=${TIME_BUDGET:+--time-budget $TIME_BUDGET}
 mkdir -p "$OUT"
 step() { printf '\n== %s (%s)\n' "$*" "$(date +%H:%M:%S)"; }
@@ -71,7 +73,7 @@ for c in $CONTROLLERS; do
     $HWNAS export "$name" --reranked --train-final "$FINAL_EPOCHS" \
         --model "$OUT/$name-winner.hwm" --threads "$THREADS" --db "$DB"
     $HWNAS latency "$OUT/$name-winner.json" --measure --db "$DB"
-    for s in $FINAL_SEEDS; do
+    for s in $extra_seeds; do
         step "train the winner of $name, seed $s"
         $HWNAS train "$OUT/$name-winner.json" --epochs "$FINAL_EPOCHS" --seed "$s" \
             --threads "$THREADS" --out "$OUT/$name-winner-s$s.hwm"
@@ -81,7 +83,7 @@ done
 
 if [ "$REF" = 1 ]; then
     step "fmnist-ref, the same recipe"
-    for s in "$SEED" $FINAL_SEEDS; do
+    for s in "$SEED" $extra_seeds; do
         $HWNAS train fmnist-ref --epochs "$FINAL_EPOCHS" --seed "$s" --threads "$THREADS" \
             --out "$OUT/fmnist-ref-s$s.hwm"
         $HWNAS eval "$OUT/fmnist-ref-s$s.hwm" --split test

@@ -1,11 +1,12 @@
 /* The latency table keys a search space needs, and archs that cover them.
  *
  * Keys are per unit (lut_key): the stem, every layer shape a block can
- * produce and every head input width. A block's first layer takes the
- * block's stride and its input width from the previous block's width
- * choices; its repeats run at stride 1 with in == out. Spatial sizes do not
- * depend on the choices (odd kernels, padding k/2), so each block has a
- * fixed input size. Keys come from space_decode and lut_key themselves, so
+ * produce and every head: each input width by each head_options choice.
+ * A block's first layer takes the block's stride and its input width from
+ * the previous block's width choices; its repeats run at stride 1 with
+ * in == out. Spatial sizes do not depend on the choices (odd kernels,
+ * padding k/2), so each block has a fixed input
+ * size. Keys come from space_decode and lut_key themselves, so
  * they are exactly the keys lut_predict will look up. */
 #ifndef HWNAS_LATENCY_KEYS_H
 #define HWNAS_LATENCY_KEYS_H
