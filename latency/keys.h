@@ -5,9 +5,9 @@
  * A block's first layer takes the block's stride and its input width from
  * the previous block's width choices; its repeats run at stride 1 with
  * in == out. Spatial sizes do not depend on the choices (odd kernels,
- * padding k/2), so each block has a fixed input
- * size. Keys come from space_decode and lut_key themselves, so
- * they are exactly the keys lut_predict will look up. */
+ * padding k/2), so each block has a fixed input size. Keys come from
+ * space_decode and lut_key themselves, so they are exactly the keys
+ * lut_predict will look up. */
 #ifndef HWNAS_LATENCY_KEYS_H
 #define HWNAS_LATENCY_KEYS_H
 
