@@ -13,8 +13,7 @@
 # RERANK_SUBSET (0: all 50k),
 # FINAL_EPOCHS (10), SEED (1), PROXY (extra search flags, e.g.
 # "--proxy-epochs 1 --proxy-subset 20000"), CONTROLLERS ("rl evolution"),
-# SEARCH_FLAGS (more search flags for each controller; --max-over R only
-# with CONTROLLERS=evolution or random),
+# SEARCH_FLAGS (more search flags for each controller, e.g. --max-over 1),
 # TIME_BUDGET (per search, e.g. 60m; empty: none), THREADS (training threads,
 # 2), REF (1: also train fmnist-ref; 0: skip it), FINAL_SEEDS (more seeds of
 # the final recipe for each winner and fmnist-ref, e.g. "2 3": the same net

@@ -47,7 +47,7 @@ static const struct cli_flag flags[] = {
     {"seed", CLI_LONG, &o.seed, "S", "seed of the controller and of every proxy training (default 1)"},
     {"w", CLI_DOUBLE, &o.w, "W", "reward exponent w (soft constraint, default -0.07)"},
     {"hard", CLI_BOOL, &o.hard, NULL, "hard constraint: w = 0 under the target, -1 over it"},
-    {"max-over", CLI_DOUBLE, &o.max_over, "R", "evolution/random: train only proposals predicted <= R x target, redraw the rest untrained (default: train all, as MnasNet)"},
+    {"max-over", CLI_DOUBLE, &o.max_over, "R", "train only proposals predicted <= R x target, redraw the rest untrained; rl is told each redraw's reward at the run's median quality (default: train all, as MnasNet)"},
     {"score", CLI_STR, &o.score, "acc|loss", "reward's quality term: exp(-validation loss) of the proxy training (default: it ranks short trainings closer to full ones) or its validation accuracy (MnasNet's ACC)"},
     {"device", CLI_STR, &o.device, "ID", "latency table of this device (id or hash; default this machine)"},
     {"threads", CLI_INT, &o.lat_threads, "N", "threads the latency table was profiled with (default 1)"},
@@ -275,10 +275,6 @@ int cmd_search(int argc, char **argv)
     enum ctrl_kind kind = CTRL_RL;
     if (o.controller && ctrl_kind_parse(o.controller, &kind, &e))
         return cli_usage_error(&cmd, "--controller: %s", e.msg);
-    if (o.max_over > 0 && kind == CTRL_RL)
-        return cli_usage_error(&cmd, "--max-over is for --controller evolution or random; rl "
-                                     "learns the latency limit from the reward of trained "
-                                     "proposals");
     struct db *db = NULL;
     struct lat_table table;
     struct ctrl *ctrl = NULL;
@@ -427,7 +423,10 @@ int cmd_search(int argc, char **argv)
                                 o.max_over * run.target_ms};
     if (o.max_over > 0)
         log_info("training cap: proposals predicted over %.4f ms (%g x target) are redrawn "
-                 "untrained", lim.max_train_ms, o.max_over);
+                 "untrained%s", lim.max_train_ms, o.max_over,
+                 ctrl_kind_of(ctrl) == CTRL_RL
+                     ? "; the policy is told their reward at the run's median quality"
+                     : "");
     struct reward_cfg rcfg = {run.target_ms, run.w_alpha, run.w_beta, o.score_kind};
     if (o.score_kind == REWARD_SCORE_LOSS)
         log_info("reward scores candidates by exp(-validation loss), not accuracy");

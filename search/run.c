@@ -48,6 +48,40 @@ static int run_bests(struct db *db, int64_t run_id, double target_ms, double *be
     return HW_OK;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median quality Q of the run's trained candidates (duplicates count once,
+ * as trained); NaN before the first. rl's reward for a redrawn proposal. */
+static int run_median_quality(struct db *db, int64_t run_id, const struct reward_cfg *rc,
+                              double *q, struct hw_err *err)
+{
+    struct db_candidate *cs;
+    int n;
+    int st = db_candidate_list(db, run_id, DB_ORDER_TRIAL, 0, &cs, &n, err);
+    if (st)
+        return st;
+    double *v = malloc(sizeof *v * (size_t)(n > 0 ? n : 1));
+    if (!v) {
+        db_candidate_list_free(cs, n);
+        return hw_error(err, HW_ENOMEM, "out of memory reading the run's candidates");
+    }
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        double x = reward_quality(rc, cs[i].val_acc, cs[i].val_loss);
+        if (cs[i].status == DB_CAND_OK && isfinite(x))
+            v[m++] = x;
+    }
+    db_candidate_list_free(cs, n);
+    qsort(v, (size_t)m, sizeof *v, cmp_double);
+    *q = m == 0 ? NAN : m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
+    free(v);
+    return HW_OK;
+}
+
 /* One trial: propose (redrawing proposals over the training cap), evaluate
  * (or reuse a duplicate's result), store the candidate and the controller
  * state in one transaction. */
@@ -60,8 +94,12 @@ static int search_trial(struct db *db, int64_t run_id, int trial, const struct s
     int tokens[CTRL_MAX_TOKENS];
     struct arch a;
     double pred_ms = NAN; /* known once a capped proposal was predicted */
+    double q_ref = NAN;   /* rl under a cap: the quality its redraws are told */
     int st;
     info->redrawn = 0;
+    if (max_train_ms > 0 && ctrl_kind_of(c) == CTRL_RL &&
+        (st = run_median_quality(db, run_id, rc, &q_ref, err)))
+        return st;
     for (;;) {
         ctrl_propose(c, tokens);
         if ((st = space_decode(s, tokens, &a, err)))
@@ -75,6 +113,8 @@ static int search_trial(struct db *db, int64_t run_id, int trial, const struct s
                             pred_ms);
         if (pred_ms <= max_train_ms)
             break;
+        if (isfinite(q_ref) && (st = ctrl_report(c, tokens, reward_mnas(rc, q_ref, pred_ms), err)))
+            return st;
         if (++info->redrawn >= SEARCH_MAX_REDRAWS)
             return hw_error(err, HW_EINVAL,
                             "%d proposals in a row were predicted over the training cap of "
@@ -158,10 +198,6 @@ int search_run(struct db *db, int64_t run_id, const struct space *s,
                const struct search_hooks *hooks, const struct search_limits *lim,
                struct hw_err *err)
 {
-    if (lim->max_train_ms > 0 && ctrl_kind_of(c) == CTRL_RL)
-        return hw_error(err, HW_EINVAL, "a training cap is for the evolution and random "
-                        "controllers; rl learns the latency limit from the reward of trained "
-                        "proposals");
     int done;
     int st = db_candidate_count(db, run_id, &done, err);
     if (st)

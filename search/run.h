@@ -52,17 +52,19 @@ struct search_limits {
     int trials_max;        /* stop when the run has this many candidates; 0: none */
     double time_budget_s;  /* stop starting trials after this long (this session); 0: none */
     volatile sig_atomic_t *stop; /* set by a signal handler; checked between trials */
-    /* Training cap (evolution and random only): a proposal predicted above
-     * max_train_ms is never trained, stored nor reported; the controller is
-     * asked again (at most SEARCH_MAX_REDRAWS times in a row, then the trial
-     * fails). The redraws advance the controller's RNG, which is saved with
-     * the next candidate, so resumes still continue the same sequence.
-     * 0: no cap (MnasNet: every proposal is trained and the reward's latency
-     * term penalizes it). search_run refuses a cap with the rl controller:
-     * a policy never told about the proposals it loses drifts past the cap
-     * (a real run found nothing under it in 20,000 draws at trial 17), and
-     * one told reward 0 for each collapsed onto its first few feasible
-     * archs (234 of 250 trials duplicates). */
+    /* Training cap: a proposal predicted above max_train_ms is never trained
+     * nor stored; the controller is asked again (at most SEARCH_MAX_REDRAWS
+     * times in a row, then the trial fails). evolution and random are told
+     * nothing of it. rl is told a graded reward for it, the reward of a
+     * candidate of the run's median quality so far at its predicted latency
+     * (R(m) with Q = median Q of the trained candidates; nothing before the
+     * first is trained): a policy told nothing drifts past the cap (a real
+     * run found nothing under it in 20,000 draws at trial 17), and one told
+     * reward 0 collapsed onto its first few feasible archs (234 of 250
+     * trials duplicates). The redraws advance the controller's RNG (and rl's
+     * weights), saved with the next candidate, so resumes still continue
+     * the same sequence. 0: no cap (MnasNet: every proposal is trained and
+     * the reward's latency term penalizes it). */
     double max_train_ms;
 };
 

@@ -380,7 +380,7 @@ START_TEST(test_search_refusals)
         {"search --target-ms 0.3 --max-over -1 --db %s/x.db", 2, "--max-over: -1"},
         {"search --target-ms 0.3 --max-over 0 --controller random --db %s/x.db", 2,
          "finite ratio > 0"},
-        {"search --target-ms 0.3 --max-over 1 --db %s/x.db", 2, "--max-over is for"},
+        {"search --target-ms 0.3 --max-over 1 --db %s/x.db", 1, "no latency table for device"},
         {"search --target-ms 0.3 --proxy-augment 2 --db %s/x.db", 2, "--proxy-augment: 2"},
         {"search --target-ms 0.3 --proxy-lr 0 --db %s/x.db", 2, "must be positive"},
         {"runs show nosuchrun --db %s/x.db", 1, "nosuchrun"},
