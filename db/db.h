@@ -68,6 +68,20 @@ void db_close(struct db *db);
 /* The path db was opened with (owned by db). */
 const char *db_path(const struct db *db);
 
+/* ---- claims: one process per run -------------------------------------- */
+
+enum db_claim_kind { DB_CLAIM_SEARCH = 0, DB_CLAIM_NETADAPT = 1 };
+
+/* Claims run `id` (search or NetAdapt; label names it in messages) of db's
+ * file for this process until db_unclaim(*fd) or the process ends, kill -9
+ * included (a lock on one byte of the file, db/claim.c). Another process
+ * holding it: HW_EBUSY naming the file and the run. An in-memory database
+ * needs no claim (*fd = -1, HW_OK). */
+int db_claim(struct db *db, enum db_claim_kind kind, int64_t id, const char *label, int *fd,
+             struct hw_err *err);
+/* Releases a claim (-1 is fine). */
+void db_unclaim(int fd);
+
 /* ---- devices ---------------------------------------------------------- */
 
 /* A device fingerprint (see latency/fingerprint.h; same field sizes). */

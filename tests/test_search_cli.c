@@ -1,6 +1,6 @@
 /* The search as a user runs it: a real hwnas process, killed with SIGKILL
  * mid-run and resumed, must end with exactly the candidates of a run that was
- * never interrupted. */
+ * never interrupted; while it runs, no second process may resume it. */
 #include <check.h>
 #include <math.h>
 #include <signal.h>
@@ -125,6 +125,16 @@ START_TEST(test_search_survives_kill9)
         seen = count_candidates(b_db);
     }
     ck_assert_int_ge(seen, 4);
+    /* while it runs, a second process may not resume the run (both would
+     * store trial N; the state it read would be stale) */
+    struct cli_run busy;
+    char busy_args[512];
+    snprintf(busy_args, sizeof busy_args, "search --resume k --db %s --train-threads 1", b_db);
+    ck_assert_int_eq(cli_run(&busy, busy_args), 0);
+    ck_assert_msg(busy.status == 1 && strstr(busy.err, "in use by another hwnas process") &&
+                      strstr(busy.err, b_db),
+                  "exit %d: %s", busy.status, busy.err);
+    cli_run_release(&busy);
     kill(pid, SIGKILL);
     int st;
     waitpid(pid, &st, 0);
@@ -547,6 +557,12 @@ START_TEST(test_netadapt_survives_kill9)
         seen = na_iterations(b_db, &status);
     }
     ck_assert_int_ge(seen, 1);
+    struct cli_run busy;
+    snprintf(args, sizeof args, "netadapt --resume 1 --db %s --quiet", b_db);
+    ck_assert_int_eq(cli_run(&busy, args), 0);
+    ck_assert_msg(busy.status == 1 && strstr(busy.err, "NetAdapt run '1' is in use"),
+                  "exit %d: %s", busy.status, busy.err);
+    cli_run_release(&busy);
     kill(pid, SIGKILL);
     int st;
     waitpid(pid, &st, 0);

@@ -48,6 +48,7 @@ const char *hw_status_name(int status)
     case HW_ENOTFOUND: return "not found";
     case HW_EMISMATCH: return "mismatch";
     case HW_EINTR: return "interrupted";
+    case HW_EBUSY: return "busy";
     }
     return "unknown error";
 }

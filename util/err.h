@@ -18,6 +18,7 @@ enum hw_status {
     HW_ENOTFOUND = -5, /* a named thing (run, device, key) does not exist */
     HW_EMISMATCH = -6, /* data belongs to another device/version/arch */
     HW_EINTR = -7,     /* stopped by the user (Ctrl-C) */
+    HW_EBUSY = -8,     /* in use by another process (a run being searched) */
 };
 
 #define HW_ERR_MSG_MAX 512

@@ -1,0 +1,63 @@
+/* One process per run: an open-file-description lock (Linux F_OFD_SETLK) on
+ * one byte of the database file. SQLite locks bytes from 0x40000000 on (its
+ * pending byte, reserved byte and shared range, 512 bytes in all); claims
+ * sit far past them, one byte per (kind, id), beyond the end of any
+ * database hwnas writes. An OFD lock belongs to its own descriptor: SQLite
+ * closing its descriptors does not drop it (a POSIX process lock would go),
+ * and it dies with the descriptor or the process, kill -9 included, so a
+ * crashed run never stays claimed. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db/internal.h"
+
+#define CLAIM_BASE 0x60000000LL
+#define CLAIM_KIND_SPAN 0x08000000LL /* ids per kind */
+
+static const char *claim_kind_name(enum db_claim_kind kind)
+{
+    return kind == DB_CLAIM_NETADAPT ? "NetAdapt run" : "search run";
+}
+
+int db_claim(struct db *db, enum db_claim_kind kind, int64_t id, const char *label,
+             int *fd_out, struct hw_err *err)
+{
+    *fd_out = -1;
+    if (id < 0 || id >= CLAIM_KIND_SPAN)
+        return hw_error(err, HW_EINVAL, "%s: %s id %lld cannot be claimed (0..%lld)",
+                        db->path, claim_kind_name(kind), (long long)id,
+                        (long long)CLAIM_KIND_SPAN - 1);
+    if (strcmp(db->path, ":memory:") == 0 || db->path[0] == '\0')
+        return HW_OK; /* nothing another process could open */
+    int fd = open(db->path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return hw_error(err, HW_EIO, "%s: cannot open to claim %s %lld: %s", db->path,
+                        claim_kind_name(kind), (long long)id, strerror(errno));
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = (off_t)(CLAIM_BASE + (long long)kind * CLAIM_KIND_SPAN + id);
+    fl.l_len = 1;
+    if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EAGAIN || e == EACCES)
+            return hw_error(err, HW_EBUSY, "%s: %s '%s' is in use by another hwnas process; "
+                            "wait for it to finish or stop it (Ctrl-C) before resuming",
+                            db->path, claim_kind_name(kind), label);
+        return hw_error(err, HW_EIO, "%s: cannot lock to claim %s '%s': %s", db->path,
+                        claim_kind_name(kind), label, strerror(e));
+    }
+    *fd_out = fd;
+    return HW_OK;
+}
+
+void db_unclaim(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
