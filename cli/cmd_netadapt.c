@@ -305,11 +305,10 @@ int cmd_netadapt(int argc, char **argv)
     }
     /* hwnas trains on Fashion-MNIST-like IDX sets: 10 classes */
     rc = data_load_trainval(data, 10, &train, &val, &err);
-    int claim = -1;
     if (!rc && resume) {
         char label[32];
         snprintf(label, sizeof label, "%lld", (long long)id);
-        rc = db_claim(db, DB_CLAIM_NETADAPT, id, label, &claim, &err);
+        rc = db_claim(db, DB_CLAIM_NETADAPT, id, label, &err);
         if (!rc)
             rc = db_netadapt_get(db, id, &r, &err);
         if (!rc && r.status == DB_RUN_DONE)
@@ -350,7 +349,7 @@ int cmd_netadapt(int argc, char **argv)
         char label[32];
         snprintf(label, sizeof label, "%lld", (long long)id);
         if (!rc)
-            rc = db_claim(db, DB_CLAIM_NETADAPT, id, label, &claim, &err);
+            rc = db_claim(db, DB_CLAIM_NETADAPT, id, label, &err);
     }
     if (!rc) {
         printf("NetAdapt run %lld: %s, L0 %.4f ms -> target %.4f ms, delta %g x L0\n",
@@ -373,7 +372,6 @@ int cmd_netadapt(int argc, char **argv)
         if (rc && rc != HW_EINTR)
             db_netadapt_set_status(db, id, DB_RUN_FAILED, NULL);
     }
-    db_unclaim(claim);
     nn_net_free(net);
     db_netadapt_release(&r);
     data_set_release(&train);

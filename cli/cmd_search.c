@@ -282,7 +282,7 @@ int cmd_search(int argc, char **argv)
     struct db_run run;
     memset(&run, 0, sizeof run);
     memset(&table, 0, sizeof table);
-    int have_table = 0, have_run = 0, have_data = 0, claim = -1;
+    int have_table = 0, have_run = 0, have_data = 0;
     struct space space;
     char devsel[32];
 
@@ -293,7 +293,7 @@ int cmd_search(int argc, char **argv)
             goto out;
         have_run = 1;
         /* before its state is read: another process may still be writing it */
-        if ((rc = db_claim(db, DB_CLAIM_SEARCH, run.id, run.name, &claim, &e)))
+        if ((rc = db_claim(db, DB_CLAIM_SEARCH, run.id, run.name, &e)))
             goto out;
         if ((rc = config_read(run.config_json, &o, &e)))
             goto out;
@@ -396,7 +396,7 @@ int cmd_search(int argc, char **argv)
         if (rc)
             goto out;
         have_run = 1;
-        if ((rc = db_claim(db, DB_CLAIM_SEARCH, run.id, run.name, &claim, &e)))
+        if ((rc = db_claim(db, DB_CLAIM_SEARCH, run.id, run.name, &e)))
             goto out;
     }
     if ((rc = data_load_trainval(o.data ? o.data : DATA_DEFAULT_DIR, space.base.classes, &train,
@@ -467,7 +467,6 @@ out:
         lat_table_release(&table);
     if (have_run || run.config_json)
         db_run_release(&run);
-    db_unclaim(claim);
     db_close(db);
     return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }

@@ -5,7 +5,11 @@
  * database hwnas writes. An OFD lock belongs to its own descriptor: SQLite
  * closing its descriptors does not drop it (a POSIX process lock would go),
  * and it dies with the descriptor or the process, kill -9 included, so a
- * crashed run never stays claimed. */
+ * crashed run never stays claimed. The descriptor is the db's, closed after
+ * the connection: closing a descriptor of the file while SQLite holds POSIX
+ * locks on it (in WAL mode a shared lock for the connection's life) would
+ * drop them, and another process could then take the database for unused,
+ * checkpoint and delete the WAL under this one. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -23,17 +27,17 @@ static const char *claim_kind_name(enum db_claim_kind kind)
 }
 
 int db_claim(struct db *db, enum db_claim_kind kind, int64_t id, const char *label,
-             int *fd_out, struct hw_err *err)
+             struct hw_err *err)
 {
-    *fd_out = -1;
     if (id < 0 || id >= CLAIM_KIND_SPAN)
         return hw_error(err, HW_EINVAL, "%s: %s id %lld cannot be claimed (0..%lld)",
                         db->path, claim_kind_name(kind), (long long)id,
                         (long long)CLAIM_KIND_SPAN - 1);
     if (strcmp(db->path, ":memory:") == 0 || db->path[0] == '\0')
         return HW_OK; /* nothing another process could open */
-    int fd = open(db->path, O_RDWR | O_CLOEXEC);
-    if (fd < 0)
+    /* Never closed before the connection, not even when the lock is
+     * refused: closing it would drop SQLite's locks on the file (struct db). */
+    if (db->claim_fd < 0 && (db->claim_fd = open(db->path, O_RDWR | O_CLOEXEC)) < 0)
         return hw_error(err, HW_EIO, "%s: cannot open to claim %s %lld: %s", db->path,
                         claim_kind_name(kind), (long long)id, strerror(errno));
     struct flock fl;
@@ -42,9 +46,8 @@ int db_claim(struct db *db, enum db_claim_kind kind, int64_t id, const char *lab
     fl.l_whence = SEEK_SET;
     fl.l_start = (off_t)(CLAIM_BASE + (long long)kind * CLAIM_KIND_SPAN + id);
     fl.l_len = 1;
-    if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+    if (fcntl(db->claim_fd, F_OFD_SETLK, &fl) != 0) {
         int e = errno;
-        close(fd);
         if (e == EAGAIN || e == EACCES)
             return hw_error(err, HW_EBUSY, "%s: %s '%s' is in use by another hwnas process; "
                             "wait for it to finish or stop it (Ctrl-C) before resuming",
@@ -52,12 +55,5 @@ int db_claim(struct db *db, enum db_claim_kind kind, int64_t id, const char *lab
         return hw_error(err, HW_EIO, "%s: cannot lock to claim %s '%s': %s", db->path,
                         claim_kind_name(kind), label, strerror(e));
     }
-    *fd_out = fd;
     return HW_OK;
-}
-
-void db_unclaim(int fd)
-{
-    if (fd >= 0)
-        close(fd);
 }

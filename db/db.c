@@ -524,6 +524,7 @@ int db_open(struct db **out, const char *path, int flags, struct hw_err *err)
     if (!db)
         return hw_error(err, HW_ENOMEM, "%s: out of memory", path);
     snprintf(db->path, sizeof db->path, "%s", path);
+    db->claim_fd = -1;
     int oflags = (flags & DB_OPEN_READONLY) ? SQLITE_OPEN_READONLY
                                             : SQLITE_OPEN_READWRITE |
                                                   ((flags & DB_OPEN_EXISTING) ? 0 : SQLITE_OPEN_CREATE);
@@ -562,5 +563,7 @@ void db_close(struct db *db)
     /* Every function finalizes what it prepares; a leftover statement is a bug. */
     assert(!db->conn || sqlite3_next_stmt(db->conn, NULL) == NULL);
     sqlite3_close(db->conn);
+    if (db->claim_fd >= 0) /* after the connection: see struct db */
+        close(db->claim_fd);
     free(db);
 }

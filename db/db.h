@@ -73,14 +73,12 @@ const char *db_path(const struct db *db);
 enum db_claim_kind { DB_CLAIM_SEARCH = 0, DB_CLAIM_NETADAPT = 1 };
 
 /* Claims run `id` (search or NetAdapt; label names it in messages) of db's
- * file for this process until db_unclaim(*fd) or the process ends, kill -9
+ * file for this process until db_close(db) or the process ends, kill -9
  * included (a lock on one byte of the file, db/claim.c). Another process
  * holding it: HW_EBUSY naming the file and the run. An in-memory database
- * needs no claim (*fd = -1, HW_OK). */
-int db_claim(struct db *db, enum db_claim_kind kind, int64_t id, const char *label, int *fd,
+ * needs no claim (HW_OK). */
+int db_claim(struct db *db, enum db_claim_kind kind, int64_t id, const char *label,
              struct hw_err *err);
-/* Releases a claim (-1 is fine). */
-void db_unclaim(int fd);
 
 /* ---- devices ---------------------------------------------------------- */
 

@@ -13,6 +13,11 @@
 struct db {
     sqlite3 *conn;
     char path[DB_PATH_MAX];
+    /* db/claim.c: a descriptor of the file for the claim's lock, opened by
+     * the first db_claim and closed only after the connection (closing any
+     * descriptor of the file drops the process's POSIX locks, SQLite's
+     * among them); -1 until then */
+    int claim_fd;
 };
 
 /* Column default for timestamps (UTC ISO-8601). */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1001,6 +1002,78 @@ START_TEST(test_candidate_add_with_state)
 }
 END_TEST
 
+/* POSIX locks this process holds on path's file within SQLite's lock bytes
+ * (0x40000000 on, 512 bytes), from /proc/locks. */
+static int sqlite_locks_held(const char *path)
+{
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    FILE *f = fopen("/proc/locks", "r");
+    ck_assert_ptr_nonnull(f);
+    char line[256];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        char kind[16], mode[16], rw[16], dev[32];
+        long pid;
+        unsigned long long ino, start;
+        if (sscanf(line, "%*[^:]: %15s %15s %15s %ld %31[^:]:%*[^:]:%llu %llu", kind, mode, rw,
+                   &pid, dev, &ino, &start) == 7 &&
+            strcmp(kind, "POSIX") == 0 && pid == (long)getpid() && ino == (unsigned long long)sb.st_ino &&
+            start >= 0x40000000ULL && start < 0x40000200ULL)
+            n++;
+    }
+    fclose(f);
+    return n;
+}
+
+/* A claim refused (another process holds the run) leaves this process's
+ * SQLite locks in place: closing any descriptor of the file would drop them,
+ * and another process could then checkpoint and delete the WAL under it. */
+START_TEST(test_claim_refused_keeps_sqlite_locks)
+{
+    const char *path = tmp_db();
+    struct db *db = open_ok(path);
+    int64_t run = add_run(db, "r");
+    struct hw_err err;
+    int n;
+    ck_assert_int_eq(db_candidate_count(db, run, &n, &err), HW_OK);
+    int held = sqlite_locks_held(path);
+    ck_assert_int_gt(held, 0); /* WAL: a shared lock for the connection's life */
+    int up[2], down[2];
+    ck_assert_int_eq(pipe(up), 0);
+    ck_assert_int_eq(pipe(down), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct db *child;
+        char c = 0;
+        if (db_open(&child, path, 0, NULL) != HW_OK ||
+            db_claim(child, DB_CLAIM_SEARCH, run, "r", NULL) != HW_OK)
+            _exit(1);
+        if (write(up[1], "c", 1) != 1 || read(down[0], &c, 1) < 0)
+            _exit(2);
+        db_close(child);
+        _exit(0);
+    }
+    char c;
+    ck_assert_int_eq(read(up[0], &c, 1), 1);
+    ck_assert_int_eq(db_claim(db, DB_CLAIM_SEARCH, run, "r", &err), HW_EBUSY);
+    ck_assert_ptr_nonnull(strstr(err.msg, "'r' is in use"));
+    ck_assert_int_eq(sqlite_locks_held(path), held);
+    ck_assert_int_eq(db_claim(db, DB_CLAIM_NETADAPT, run, "r", &err), HW_OK); /* another kind */
+    ck_assert_int_eq(sqlite_locks_held(path), held);
+    ck_assert_int_eq(write(down[1], "x", 1), 1);
+    int status;
+    waitpid(pid, &status, 0);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* the child's claim died with its connection */
+    ck_assert_int_eq(db_claim(db, DB_CLAIM_SEARCH, run, "r", &err), HW_OK);
+    close(up[0]), close(up[1]), close(down[0]), close(down[1]);
+    db_close(db);
+    remove_db(path);
+}
+END_TEST
+
 /* A process that dies right after db_candidate_add (no db_close) loses nothing. */
 START_TEST(test_candidate_add_survives_exit)
 {
@@ -1360,6 +1433,7 @@ Suite *suite_db(void)
         {"db_run", {test_run_create_find, test_run_set_status, test_run_state_round_trip}},
         {"db_candidate",
          {test_candidate_add_with_state, test_candidate_add_survives_exit,
+          test_claim_refused_keeps_sqlite_locks,
           test_candidate_get_find, test_candidate_list}},
         {"db_model", {test_model_add_find}},
         {"db_rerank", {test_rerank_add_list}},
