@@ -343,13 +343,9 @@ int cmd_netadapt(int argc, char **argv)
         if (!rc) {
             snprintf(s.out, sizeof s.out, "%s", out ? out : "");
             r.config_json = settings_json(&s);
-            rc = db_netadapt_create(db, &r, &err);
+            rc = db_netadapt_create(db, &r, &err); /* claims it too */
             id = r.id;
         }
-        char label[32];
-        snprintf(label, sizeof label, "%lld", (long long)id);
-        if (!rc)
-            rc = db_claim(db, DB_CLAIM_NETADAPT, id, label, &err);
     }
     if (!rc) {
         printf("NetAdapt run %lld: %s, L0 %.4f ms -> target %.4f ms, delta %g x L0\n",

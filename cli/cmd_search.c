@@ -395,9 +395,7 @@ int cmd_search(int argc, char **argv)
         rc = db_run_create(db, &run, &e);
         if (rc)
             goto out;
-        have_run = 1;
-        if ((rc = db_claim(db, DB_CLAIM_SEARCH, run.id, run.name, &e)))
-            goto out;
+        have_run = 1; /* and claimed by db_run_create */
     }
     if ((rc = data_load_trainval(o.data ? o.data : DATA_DEFAULT_DIR, space.base.classes, &train,
                                  &val, &e)))

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "db/internal.h"
+#include "util/progress.h"
 
 #define CLAIM_BASE 0x60000000LL
 #define CLAIM_KIND_SPAN 0x08000000LL /* ids per kind */
@@ -52,6 +53,14 @@ int db_claim(struct db *db, enum db_claim_kind kind, int64_t id, const char *lab
             return hw_error(err, HW_EBUSY, "%s: %s '%s' is in use by another hwnas process; "
                             "wait for it to finish or stop it (Ctrl-C) before resuming",
                             db->path, claim_kind_name(kind), label);
+        if (e == ENOLCK || e == EINVAL || e == EOPNOTSUPP || e == ENOSYS) {
+            /* a filesystem without such locks (some network mounts): the run
+             * goes on, as it would have before claims, with the risk named */
+            log_warn("%s: this filesystem cannot lock the file (%s), so nothing keeps a "
+                     "second hwnas process off %s '%s': run one at a time", db->path,
+                     strerror(e), claim_kind_name(kind), label);
+            return HW_OK;
+        }
         return hw_error(err, HW_EIO, "%s: cannot lock to claim %s '%s': %s", db->path,
                         claim_kind_name(kind), label, strerror(e));
     }

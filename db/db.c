@@ -562,8 +562,9 @@ void db_close(struct db *db)
         return;
     /* Every function finalizes what it prepares; a leftover statement is a bug. */
     assert(!db->conn || sqlite3_next_stmt(db->conn, NULL) == NULL);
-    sqlite3_close(db->conn);
-    if (db->claim_fd >= 0) /* after the connection: see struct db */
+    /* The claim's descriptor only after the connection is gone (struct db):
+     * a connection that would not close keeps its locks and the claim too. */
+    if (sqlite3_close(db->conn) == SQLITE_OK && db->claim_fd >= 0)
         close(db->claim_fd);
     free(db);
 }

@@ -76,7 +76,8 @@ enum db_claim_kind { DB_CLAIM_SEARCH = 0, DB_CLAIM_NETADAPT = 1 };
  * file for this process until db_close(db) or the process ends, kill -9
  * included (a lock on one byte of the file, db/claim.c). Another process
  * holding it: HW_EBUSY naming the file and the run. An in-memory database
- * needs no claim (HW_OK). */
+ * needs no claim (HW_OK); a filesystem without such locks gets a warning
+ * and HW_OK (the run goes on unguarded). */
 int db_claim(struct db *db, enum db_claim_kind kind, int64_t id, const char *label,
              struct hw_err *err);
 
@@ -219,7 +220,9 @@ struct db_run {
 /* Creates a run from *run (id, status, timestamps ignored; status starts as
  * running). An empty run->name is replaced by "run-<id>". On success run->id,
  * name, status and timestamps are filled in. A name already taken is
- * HW_EINVAL naming it; an unknown device_id is HW_EINVAL. */
+ * HW_EINVAL naming it; an unknown device_id is HW_EINVAL. The new run is
+ * claimed (db_claim) before its row commits, so no other process can resume
+ * it meanwhile. */
 int db_run_create(struct db *db, struct db_run *run, struct hw_err *err);
 /* The run with this id / name into *out (release with db_run_release);
  * HW_ENOTFOUND when there is none. */
@@ -392,7 +395,8 @@ struct db_na_step {
 };
 
 /* Creates a NetAdapt run from *r (id, iterations, status, timestamps ignored;
- * current_ms starts at initial_ms); r is updated with what was stored. */
+ * current_ms starts at initial_ms); r is updated with what was stored. The
+ * run is claimed (db_claim) before its row commits. */
 int db_netadapt_create(struct db *db, struct db_netadapt *r, struct hw_err *err);
 /* The NetAdapt run with this id (release with db_netadapt_release). */
 int db_netadapt_get(struct db *db, int64_t id, struct db_netadapt *out, struct hw_err *err);

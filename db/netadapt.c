@@ -112,12 +112,24 @@ int db_netadapt_create(struct db *db, struct db_netadapt *r, struct hw_err *err)
                         "%s: NetAdapt target %g ms, initial %g ms, delta %g: need targets > 0 "
                         "and 0 < delta < 1",
                         db->path, r->target_ms, r->initial_ms, r->delta);
+    if ((rc = db_begin(db, err)) != HW_OK)
+        return rc;
     rc = db_write(db, sql_na_insert, "create NetAdapt run", NULL, err, "ttdddlt",
                   r->source_model, r->current_model, r->target_ms, r->delta, r->initial_ms,
                   r->device_id, r->config_json);
-    if (rc != HW_OK)
+    int64_t id = sqlite3_last_insert_rowid(db->conn);
+    char label[32];
+    snprintf(label, sizeof label, "%lld", (long long)id);
+    /* claimed before the row is visible to any other process (db_claim) */
+    if (rc == HW_OK)
+        rc = db_claim(db, DB_CLAIM_NETADAPT, id, label, err);
+    if (rc == HW_OK)
+        rc = db_commit(db, err);
+    if (rc != HW_OK) {
+        db_rollback(db);
         return rc;
-    r->id = sqlite3_last_insert_rowid(db->conn);
+    }
+    r->id = id;
     struct db_netadapt stored;
     rc = db_netadapt_get(db, r->id, &stored, err);
     if (rc != HW_OK)

@@ -138,6 +138,10 @@ int db_run_create(struct db *db, struct db_run *run, struct hw_err *err)
     if (rc == HW_OK)
         rc = db_select_one(db, &run_row, &stored, sql_run_by_id, "new run", err, "l",
                            (int64_t)sqlite3_last_insert_rowid(db->conn));
+    /* claimed before any other process can see the row, so a --resume of it
+     * can never slip in between (db_claim) */
+    if (rc == HW_OK)
+        rc = db_claim(db, DB_CLAIM_SEARCH, stored.id, stored.name, err);
     if (rc == HW_OK)
         rc = db_commit(db, err);
     if (rc != HW_OK) {

@@ -1034,11 +1034,7 @@ START_TEST(test_claim_refused_keeps_sqlite_locks)
     const char *path = tmp_db();
     struct db *db = open_ok(path);
     int64_t run = add_run(db, "r");
-    struct hw_err err;
-    int n;
-    ck_assert_int_eq(db_candidate_count(db, run, &n, &err), HW_OK);
-    int held = sqlite_locks_held(path);
-    ck_assert_int_gt(held, 0); /* WAL: a shared lock for the connection's life */
+    db_close(db); /* and with it the creator's claim; the child is forked with no connection */
     int up[2], down[2];
     ck_assert_int_eq(pipe(up), 0);
     ck_assert_int_eq(pipe(down), 0);
@@ -1057,6 +1053,12 @@ START_TEST(test_claim_refused_keeps_sqlite_locks)
     }
     char c;
     ck_assert_int_eq(read(up[0], &c, 1), 1);
+    db = open_ok(path);
+    struct hw_err err;
+    int n;
+    ck_assert_int_eq(db_candidate_count(db, run, &n, &err), HW_OK);
+    int held = sqlite_locks_held(path);
+    ck_assert_int_gt(held, 0); /* WAL: a shared lock for the connection's life */
     ck_assert_int_eq(db_claim(db, DB_CLAIM_SEARCH, run, "r", &err), HW_EBUSY);
     ck_assert_ptr_nonnull(strstr(err.msg, "'r' is in use"));
     ck_assert_int_eq(sqlite_locks_held(path), held);
@@ -1070,6 +1072,33 @@ START_TEST(test_claim_refused_keeps_sqlite_locks)
     ck_assert_int_eq(db_claim(db, DB_CLAIM_SEARCH, run, "r", &err), HW_OK);
     close(up[0]), close(up[1]), close(down[0]), close(down[1]);
     db_close(db);
+    remove_db(path);
+}
+END_TEST
+
+/* A new run is claimed by its creator before its row commits: no window in
+ * which another --resume could take it. (OFD locks of two connections of
+ * one process conflict as two processes' would.) */
+START_TEST(test_create_claims_the_run)
+{
+    const char *path = tmp_db();
+    struct db *maker = open_ok(path), *other = open_ok(path);
+    struct hw_err err;
+    int64_t run = add_run(maker, "fresh");
+    ck_assert_int_eq(db_claim(other, DB_CLAIM_SEARCH, run, "fresh", &err), HW_EBUSY);
+    struct db_netadapt r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.source_model, sizeof r.source_model, "ref.hwm");
+    r.target_ms = 0.3, r.delta = 0.01, r.initial_ms = 0.6;
+    ck_assert_int_eq(db_netadapt_create(maker, &r, &err), HW_OK);
+    ck_assert_int_eq(db_claim(other, DB_CLAIM_NETADAPT, r.id, "na", &err), HW_EBUSY);
+    /* a run whose creation failed leaves neither a row nor a claim */
+    struct db_run dup = run_spec("fresh", 0);
+    ck_assert_int_eq(db_run_create(maker, &dup, &err), HW_EINVAL);
+    db_close(maker);
+    ck_assert_int_eq(db_claim(other, DB_CLAIM_SEARCH, run, "fresh", &err), HW_OK);
+    ck_assert_int_eq(db_claim(other, DB_CLAIM_NETADAPT, r.id, "na", &err), HW_OK);
+    db_close(other);
     remove_db(path);
 }
 END_TEST
@@ -1433,7 +1462,7 @@ Suite *suite_db(void)
         {"db_run", {test_run_create_find, test_run_set_status, test_run_state_round_trip}},
         {"db_candidate",
          {test_candidate_add_with_state, test_candidate_add_survives_exit,
-          test_claim_refused_keeps_sqlite_locks,
+          test_claim_refused_keeps_sqlite_locks, test_create_claims_the_run,
           test_candidate_get_find, test_candidate_list}},
         {"db_model", {test_model_add_find}},
         {"db_rerank", {test_rerank_add_list}},
