@@ -54,9 +54,7 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Median quality Q of the run's trained candidates (duplicates count once,
- * as trained); NaN before the first. rl's reward for a redrawn proposal. */
-static int run_median_quality(struct db *db, int64_t run_id, const struct reward_cfg *rc,
+int search_run_median_quality(struct db *db, int64_t run_id, const struct reward_cfg *rc,
                               double *q, struct hw_err *err)
 {
     struct db_candidate *cs;
@@ -98,7 +96,7 @@ static int search_trial(struct db *db, int64_t run_id, int trial, const struct s
     int st;
     info->redrawn = 0;
     if (max_train_ms > 0 && ctrl_kind_of(c) == CTRL_RL &&
-        (st = run_median_quality(db, run_id, rc, &q_ref, err)))
+        (st = search_run_median_quality(db, run_id, rc, &q_ref, err)))
         return st;
     for (;;) {
         ctrl_propose(c, tokens);

@@ -70,6 +70,13 @@ struct search_limits {
 
 #define SEARCH_MAX_REDRAWS 20000
 
+/* The median quality Q (reward_quality under rc) of the run's trained
+ * candidates, into *q: status OK with a finite Q only (a duplicate counts
+ * once, as the candidate it repeats; a diverged loss counts as Q 0); NaN
+ * before the first. What rl's redraws are told under a cap. */
+int search_run_median_quality(struct db *db, int64_t run_id, const struct reward_cfg *rc,
+                              double *q, struct hw_err *err);
+
 /* Runs trials for run_id until a limit or *stop. The controller c must be
  * the run's controller in the state saved with its last candidate (or fresh
  * for a new run); the candidates already stored are kept and trial numbering

@@ -393,6 +393,56 @@ START_TEST(test_search_rl_under_cap)
 }
 END_TEST
 
+/* The median quality rl's redraws are told: trained candidates only (OK
+ * with a finite quality), odd and even counts, both scores. */
+static void add_cand(struct db *db, int64_t run, int trial, enum db_cand_status st, double acc,
+                     double loss)
+{
+    static char json[] = "{\"version\":1,\"layers\":[]}";
+    struct db_candidate c;
+    memset(&c, 0, sizeof c);
+    c.run_id = run, c.trial = trial, c.arch_json = json, c.status = st;
+    snprintf(c.arch_hash, sizeof c.arch_hash, "h%d", trial);
+    c.n_tokens = 1;
+    c.predicted_ms = 0.3, c.val_acc = acc, c.val_loss = loss, c.reward = acc, c.wall_s = 1;
+    struct hw_err e;
+    ck_assert_msg(db_candidate_add(db, &c, NULL, 0, &e) == HW_OK, "%s", e.msg);
+}
+
+START_TEST(test_search_median_quality)
+{
+    char path[64];
+    struct db *db = tmp_db(path);
+    int64_t run = new_run(db, "median");
+    struct reward_cfg by_acc = reward_cfg_hard(0.5), by_loss = reward_cfg_hard(0.5);
+    by_loss.score = REWARD_SCORE_LOSS;
+    struct hw_err e;
+    double q;
+    ck_assert_int_eq(search_run_median_quality(db, run, &by_acc, &q, &e), HW_OK);
+    ck_assert(isnan(q)); /* nothing trained yet */
+    add_cand(db, run, 0, DB_CAND_FAILED, NAN, NAN);
+    add_cand(db, run, 1, DB_CAND_OK, 0.80, 0.5);
+    ck_assert_int_eq(search_run_median_quality(db, run, &by_acc, &q, &e), HW_OK);
+    ck_assert_double_eq_tol(q, 0.80, 1e-12);
+    add_cand(db, run, 2, DB_CAND_OK, 0.90, 0.3);
+    add_cand(db, run, 3, DB_CAND_DUPLICATE, 0.90, 0.3); /* not a second vote */
+    add_cand(db, run, 4, DB_CAND_DUPLICATE, 0.90, 0.3);
+    add_cand(db, run, 5, DB_CAND_OK, 0.10, INFINITY); /* diverged: Q = 0 by loss */
+    add_cand(db, run, 6, DB_CAND_OK, 0.50, NAN);      /* no loss: skipped by loss */
+    /* by accuracy: 0.10 0.50 0.80 0.90 -> (0.50 + 0.80) / 2 */
+    ck_assert_int_eq(search_run_median_quality(db, run, &by_acc, &q, &e), HW_OK);
+    ck_assert_double_eq_tol(q, 0.65, 1e-12);
+    /* by loss: exp(-inf) = 0, exp(-0.5), exp(-0.3) -> exp(-0.5) */
+    ck_assert_int_eq(search_run_median_quality(db, run, &by_loss, &q, &e), HW_OK);
+    ck_assert_double_eq_tol(q, exp(-0.5), 1e-12);
+    add_cand(db, run, 7, DB_CAND_OK, 0.95, 0.1);
+    ck_assert_int_eq(search_run_median_quality(db, run, &by_loss, &q, &e), HW_OK);
+    ck_assert_double_eq_tol(q, 0.5 * (exp(-0.5) + exp(-0.3)), 1e-12);
+    db_close(db);
+    unlink(path);
+}
+END_TEST
+
 Suite *suite_search_run(void)
 {
     Suite *s = suite_create("search_run");
@@ -404,6 +454,7 @@ Suite *suite_search_run(void)
     tcase_add_test(tc, test_search_stop_flag);
     tcase_add_test(tc, test_search_training_cap);
     tcase_add_test(tc, test_search_rl_under_cap);
+    tcase_add_test(tc, test_search_median_quality);
     suite_add_tcase(s, tc);
     return s;
 }
