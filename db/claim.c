@@ -27,6 +27,26 @@ static const char *claim_kind_name(enum db_claim_kind kind)
     return kind == DB_CLAIM_NETADAPT ? "NetAdapt run" : "search run";
 }
 
+static off_t claim_byte(enum db_claim_kind kind, int64_t id)
+{
+    return (off_t)(CLAIM_BASE + (long long)kind * CLAIM_KIND_SPAN + id);
+}
+
+void db_claim_drop(struct db *db, enum db_claim_kind kind, int64_t id)
+{
+    if (db->claim_fd < 0 || id < 0 || id >= CLAIM_KIND_SPAN)
+        return;
+    /* an OFD unlock touches only this descriptor's OFD locks, never
+     * SQLite's POSIX ones */
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_UNLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = claim_byte(kind, id);
+    fl.l_len = 1;
+    (void)fcntl(db->claim_fd, F_OFD_SETLK, &fl);
+}
+
 int db_claim(struct db *db, enum db_claim_kind kind, int64_t id, const char *label,
              struct hw_err *err)
 {
@@ -45,7 +65,7 @@ int db_claim(struct db *db, enum db_claim_kind kind, int64_t id, const char *lab
     memset(&fl, 0, sizeof fl);
     fl.l_type = F_WRLCK;
     fl.l_whence = SEEK_SET;
-    fl.l_start = (off_t)(CLAIM_BASE + (long long)kind * CLAIM_KIND_SPAN + id);
+    fl.l_start = claim_byte(kind, id);
     fl.l_len = 1;
     if (fcntl(db->claim_fd, F_OFD_SETLK, &fl) != 0) {
         int e = errno;

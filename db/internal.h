@@ -20,6 +20,10 @@ struct db {
     int claim_fd;
 };
 
+/* Gives back a claim this db took (db_claim), for a run whose creation was
+ * rolled back after the claim: its id will be handed out again. */
+void db_claim_drop(struct db *db, enum db_claim_kind kind, int64_t id);
+
 /* Column default for timestamps (UTC ISO-8601). */
 #define DB_NOW "(strftime('%Y-%m-%dT%H:%M:%SZ','now'))"
 

@@ -1092,9 +1092,13 @@ START_TEST(test_create_claims_the_run)
     r.target_ms = 0.3, r.delta = 0.01, r.initial_ms = 0.6;
     ck_assert_int_eq(db_netadapt_create(maker, &r, &err), HW_OK);
     ck_assert_int_eq(db_claim(other, DB_CLAIM_NETADAPT, r.id, "na", &err), HW_EBUSY);
-    /* a run whose creation failed leaves neither a row nor a claim */
-    struct db_run dup = run_spec("fresh", 0);
-    ck_assert_int_eq(db_run_create(maker, &dup, &err), HW_EINVAL);
+    /* a creation whose claim is refused (another process holds the id the
+     * insert would get) is rolled back: no row */
+    ck_assert_int_eq(db_claim(other, DB_CLAIM_SEARCH, run + 1, "next", &err), HW_OK);
+    struct db_run next = run_spec("next", 0);
+    ck_assert_int_eq(db_run_create(maker, &next, &err), HW_EBUSY);
+    struct db_run found;
+    ck_assert_int_eq(db_run_find_by_name(maker, "next", &found, &err), HW_ENOTFOUND);
     db_close(maker);
     ck_assert_int_eq(db_claim(other, DB_CLAIM_SEARCH, run, "fresh", &err), HW_OK);
     ck_assert_int_eq(db_claim(other, DB_CLAIM_NETADAPT, r.id, "na", &err), HW_OK);
