@@ -27,24 +27,23 @@ static const char *claim_kind_name(enum db_claim_kind kind)
     return kind == DB_CLAIM_NETADAPT ? "NetAdapt run" : "search run";
 }
 
-static off_t claim_byte(enum db_claim_kind kind, int64_t id)
+/* F_WRLCK or F_UNLCK on the claim's byte; an OFD unlock touches only this
+ * descriptor's OFD locks, never SQLite's POSIX ones. fcntl's result. */
+static int claim_lock(struct db *db, enum db_claim_kind kind, int64_t id, short type)
 {
-    return (off_t)(CLAIM_BASE + (long long)kind * CLAIM_KIND_SPAN + id);
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = (off_t)(CLAIM_BASE + (long long)kind * CLAIM_KIND_SPAN + id);
+    fl.l_len = 1;
+    return fcntl(db->claim_fd, F_OFD_SETLK, &fl);
 }
 
 void db_claim_drop(struct db *db, enum db_claim_kind kind, int64_t id)
 {
-    if (db->claim_fd < 0 || id < 0 || id >= CLAIM_KIND_SPAN)
-        return;
-    /* an OFD unlock touches only this descriptor's OFD locks, never
-     * SQLite's POSIX ones */
-    struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_UNLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = claim_byte(kind, id);
-    fl.l_len = 1;
-    (void)fcntl(db->claim_fd, F_OFD_SETLK, &fl);
+    if (db->claim_fd >= 0 && id >= 0 && id < CLAIM_KIND_SPAN)
+        (void)claim_lock(db, kind, id, F_UNLCK);
 }
 
 int db_claim(struct db *db, enum db_claim_kind kind, int64_t id, const char *label,
@@ -61,13 +60,7 @@ int db_claim(struct db *db, enum db_claim_kind kind, int64_t id, const char *lab
     if (db->claim_fd < 0 && (db->claim_fd = open(db->path, O_RDWR | O_CLOEXEC)) < 0)
         return hw_error(err, HW_EIO, "%s: cannot open to claim %s %lld: %s", db->path,
                         claim_kind_name(kind), (long long)id, strerror(errno));
-    struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = claim_byte(kind, id);
-    fl.l_len = 1;
-    if (fcntl(db->claim_fd, F_OFD_SETLK, &fl) != 0) {
+    if (claim_lock(db, kind, id, F_WRLCK) != 0) {
         int e = errno;
         if (e == EAGAIN || e == EACCES)
             return hw_error(err, HW_EBUSY, "%s: %s '%s' is in use by another hwnas process; "
