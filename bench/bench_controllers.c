@@ -3,7 +3,7 @@
  * and rl with PPO, per seed.
  * rl and evolution should beat random on at least 4 of 5 seeds.
  *
- *   build/bench/bench_controllers [trials=500] [seeds=5] [blocks=7]
+ *   build/bench/bench_controllers [trials=500] [seeds=5] [blocks=7] [rl-lr=default]
  *
  * When the real spaces land, the same table should come from the fmnist
  * space's token vocabulary with "MACs under a latency-table target" as the
@@ -32,11 +32,15 @@ static const struct variant variants[] = {
 /* A long evolution run stands in for the optimum, to show how close each gets. */
 #define REF_TRIALS 20000
 
+static double rl_lr; /* 0: the default */
+
 static int run(const struct variant *v, const struct ctrl_vocab *vocab,
                struct synth_objective *obj, int trials, uint64_t seed, double *best)
 {
     struct ctrl_config cfg;
     ctrl_config_default(&cfg);
+    if (rl_lr > 0)
+        cfg.lr = rl_lr;
     cfg.batch = v->batch;
     cfg.ppo_epochs = v->ppo_epochs;
     struct ctrl *c;
@@ -55,16 +59,20 @@ int main(int argc, char **argv)
     int trials = argc > 1 ? atoi(argv[1]) : 500;
     int seeds = argc > 2 ? atoi(argv[2]) : 5;
     int blocks = argc > 3 ? atoi(argv[3]) : 7;
-    if (trials < 1 || seeds < 1 || blocks < 1 || blocks * 6 > CTRL_MAX_TOKENS) {
-        fprintf(stderr, "usage: %s [trials>=1] [seeds>=1] [blocks 1..%d]\n", argv[0],
-                CTRL_MAX_TOKENS / 6);
+    rl_lr = argc > 4 ? atof(argv[4]) : 0;
+    if (trials < 1 || seeds < 1 || blocks < 1 || blocks * 6 > CTRL_MAX_TOKENS ||
+        !(rl_lr >= 0 && rl_lr < 1)) {
+        fprintf(stderr, "usage: %s [trials>=1] [seeds>=1] [blocks 1..%d] [rl-lr in (0, 1)]\n",
+                argv[0], CTRL_MAX_TOKENS / 6);
         return 2;
     }
     struct ctrl_vocab vocab;
     synth_vocab_blocks(&vocab, blocks);
+    struct ctrl_config dflt;
+    ctrl_config_default(&dflt);
     printf("synthetic objective: %d tokens (%d blocks), %d trials per run, hard constraint at "
-           "the midpoint of the latency range; best reward per run\n\n",
-           vocab.n_tokens, blocks, trials);
+           "the midpoint of the latency range; rl's Adam step %g; best reward per run\n\n",
+           vocab.n_tokens, blocks, trials, rl_lr > 0 ? rl_lr : dflt.lr);
     printf("%-5s", "seed");
     for (int k = 0; k < N_VARIANTS; k++)
         printf(" %10s", variants[k].name);

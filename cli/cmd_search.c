@@ -55,7 +55,7 @@ static const struct cli_flag flags[] = {
     {"population", CLI_INT, &o.population, "P", "evolution: population size (default 50)"},
     {"sample-size", CLI_INT, &o.sample_size, "S", "evolution: tournament size (default 10)"},
     {"hidden", CLI_INT, &o.hidden, "H", "rl: LSTM units (default 64)"},
-    {"lr", CLI_DOUBLE, &o.lr, "X", "rl: Adam step size (default 0.01)"},
+    {"lr", CLI_DOUBLE, &o.lr, "X", "rl: Adam step size (default 0.003)"},
     {"name", CLI_STR, &o.name, "RUN", "name of the new run (default run-<id>)"},
     {"resume", CLI_STR, &o.resume, "RUN", "continue a stopped or crashed run"},
     {"proxy-epochs", CLI_INT, &o.proxy.epochs, "E", "proxy training epochs per candidate (default 3)"},

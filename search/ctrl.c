@@ -68,7 +68,7 @@ void ctrl_config_default(struct ctrl_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->hidden = 64;
-    cfg->lr = 0.01;
+    cfg->lr = 0.003;
     cfg->baseline_decay = 0.95;
     cfg->entropy_weight = 0.001;
     cfg->grad_clip = 5.0;

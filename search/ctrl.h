@@ -45,7 +45,7 @@ struct ctrl_vocab {
 struct ctrl_config {
     /* rl */
     int hidden;            /* LSTM units and embedding size [64] */
-    double lr;             /* Adam step size [0.01] */
+    double lr;             /* Adam step size [0.003] */
     double baseline_decay; /* EMA decay of the reward baseline [0.95] */
     double entropy_weight; /* weight of the summed per-token entropy [0.001] */
     double grad_clip;      /* global gradient norm limit, 0 = none [5] */
