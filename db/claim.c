@@ -40,12 +40,6 @@ static int claim_lock(struct db *db, enum db_claim_kind kind, int64_t id, short 
     return fcntl(db->claim_fd, F_OFD_SETLK, &fl);
 }
 
-void db_claim_drop(struct db *db, enum db_claim_kind kind, int64_t id)
-{
-    if (db->claim_fd >= 0 && id >= 0 && id < CLAIM_KIND_SPAN)
-        (void)claim_lock(db, kind, id, F_UNLCK);
-}
-
 int db_claim(struct db *db, enum db_claim_kind kind, int64_t id, const char *label,
              struct hw_err *err)
 {
@@ -78,4 +72,18 @@ int db_claim(struct db *db, enum db_claim_kind kind, int64_t id, const char *lab
                         claim_kind_name(kind), label, strerror(e));
     }
     return HW_OK;
+}
+
+int db_claim_commit(struct db *db, enum db_claim_kind kind, int64_t id, const char *label,
+                    struct hw_err *err)
+{
+    int rc = db_claim(db, kind, id, label, err);
+    if (rc != HW_OK)
+        return rc;
+    rc = db_commit(db, err);
+    /* the rolled-back id will be handed out again: give its claim back (no
+     * descriptor when claims are not needed, as for an in-memory db) */
+    if (rc != HW_OK && db->claim_fd >= 0)
+        (void)claim_lock(db, kind, id, F_UNLCK);
+    return rc;
 }

@@ -20,9 +20,11 @@ struct db {
     int claim_fd;
 };
 
-/* Gives back a claim this db took (db_claim), for a run whose creation was
- * rolled back after the claim: its id will be handed out again. */
-void db_claim_drop(struct db *db, enum db_claim_kind kind, int64_t id);
+/* For a transaction that creates run `id`: claims it (db_claim), then
+ * commits, so no other process sees the row unclaimed; a failed commit gives
+ * the claim back. On failure the caller rolls back. */
+int db_claim_commit(struct db *db, enum db_claim_kind kind, int64_t id, const char *label,
+                    struct hw_err *err);
 
 /* Column default for timestamps (UTC ISO-8601). */
 #define DB_NOW "(strftime('%Y-%m-%dT%H:%M:%SZ','now'))"

@@ -120,22 +120,17 @@ int db_netadapt_create(struct db *db, struct db_netadapt *r, struct hw_err *err)
     int64_t id = sqlite3_last_insert_rowid(db->conn);
     char label[32];
     snprintf(label, sizeof label, "%lld", (long long)id);
-    /* claimed and read back before the row is visible to any other process
-     * (db_claim); a failure leaves neither row nor claim */
-    int claimed = 0;
-    if (rc == HW_OK)
-        claimed = (rc = db_claim(db, DB_CLAIM_NETADAPT, id, label, err)) == HW_OK;
+    /* read back and claimed before the row is visible to any other process;
+     * a failure leaves neither row nor claim */
     struct db_netadapt stored;
     memset(&stored, 0, sizeof stored);
     if (rc == HW_OK)
         rc = db_netadapt_get(db, id, &stored, err);
     if (rc == HW_OK)
-        rc = db_commit(db, err);
+        rc = db_claim_commit(db, DB_CLAIM_NETADAPT, id, label, err);
     if (rc != HW_OK) {
         db_rollback(db);
         db_netadapt_release(&stored);
-        if (claimed)
-            db_claim_drop(db, DB_CLAIM_NETADAPT, id);
         return rc;
     }
     r->id = id;

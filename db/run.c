@@ -139,16 +139,11 @@ int db_run_create(struct db *db, struct db_run *run, struct hw_err *err)
         rc = db_select_one(db, &run_row, &stored, sql_run_by_id, "new run", err, "l",
                            (int64_t)sqlite3_last_insert_rowid(db->conn));
     /* claimed before any other process can see the row, so a --resume of it
-     * can never slip in between (db_claim) */
-    int claimed = 0;
+     * can never slip in between */
     if (rc == HW_OK)
-        claimed = (rc = db_claim(db, DB_CLAIM_SEARCH, stored.id, stored.name, err)) == HW_OK;
-    if (rc == HW_OK)
-        rc = db_commit(db, err);
+        rc = db_claim_commit(db, DB_CLAIM_SEARCH, stored.id, stored.name, err);
     if (rc != HW_OK) {
         db_rollback(db);
-        if (claimed) /* the rolled-back id is the next run's */
-            db_claim_drop(db, DB_CLAIM_SEARCH, stored.id);
         db_run_release(&stored);
         return rc;
     }

@@ -59,18 +59,26 @@ static int64_t new_run(struct db *db, const char *name)
     return id;
 }
 
-static struct ctrl *new_ctrl(const struct space *s, enum ctrl_kind kind)
+/* lr > 0 replaces rl's default step */
+static struct ctrl *new_ctrl_lr(const struct space *s, enum ctrl_kind kind, double lr)
 {
     struct ctrl_vocab v;
     search_space_vocab(s, &v);
     struct ctrl_config cfg;
     ctrl_config_default(&cfg);
+    if (lr > 0)
+        cfg.lr = lr;
     cfg.population = 6;
     cfg.sample_size = 3;
     struct ctrl *c;
     struct hw_err e;
     ck_assert_int_eq(ctrl_create(&c, kind, &v, &cfg, 11, &e), HW_OK);
     return c;
+}
+
+static struct ctrl *new_ctrl(const struct space *s, enum ctrl_kind kind)
+{
+    return new_ctrl_lr(s, kind, 0);
 }
 
 /* The arch hashes of a run's candidates in trial order, joined. */
@@ -355,13 +363,7 @@ START_TEST(test_search_rl_under_cap)
     int64_t run = new_run(db, "rl-cap");
     /* a step size 3.3x the default, so the policy moves within 120 trials
      * (at the default it rose 0.334 -> 0.395 ms here: the same way, slower) */
-    struct ctrl_vocab v;
-    search_space_vocab(&s, &v);
-    struct ctrl_config cfg;
-    ctrl_config_default(&cfg);
-    cfg.lr = 0.01;
-    struct ctrl *c;
-    ck_assert_int_eq(ctrl_create(&c, CTRL_RL, &v, &cfg, 11, &e), HW_OK);
+    struct ctrl *c = new_ctrl_lr(&s, CTRL_RL, 0.01);
     struct reward_cfg rc = reward_cfg_hard(0.5);
     struct search_hooks h = {fake_predict, NULL, big_eval, NULL, log_redraws, NULL};
     enum { N = 120 };
