@@ -64,6 +64,17 @@ void cli_choose_blas_core(char **argv);
  * weaker kernels than this CPU runs; 0 when there is none. */
 int cli_blas_core_note(char *buf, size_t size);
 
+struct db_run;
+struct space;
+/* For a new search run: path gets the space's name, or its file's absolute
+ * path; *text (malloc'd) a copy of the file, NULL for a shipped space. */
+int cli_space_record(const char *name_or_file, char *path, size_t size, char **text,
+                     struct hw_err *err);
+/* The space run searched: its stored copy ("space_json" in its config) when
+ * it has one, so it resumes from any folder and after the file moved or
+ * changed (with a warning); else its space name or file as recorded. */
+int cli_run_space(const struct db_run *run, struct space *out, struct hw_err *err);
+
 /* Database path: the --db flag if given, else $HWNAS_DB, else ./hwnas.db. */
 const char *cli_db_path(const char *flag_value);
 /* Parses a duration like "90", "90s", "30m", "1.5h" into seconds. */

@@ -1,6 +1,7 @@
 /* hwnas search: a latency-constrained architecture search, resumable. */
 #include <cJSON.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -149,12 +150,15 @@ static const char *space_hash_hex(const struct space *sp, char *buf)
     return buf;
 }
 
-static char *config_json(const struct opts *op, const char *calibration, const struct space *sp)
+static char *config_json(const struct opts *op, const char *calibration, const struct space *sp,
+                         const char *space_text)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "latency_calibration", calibration);
     char hash[17];
     cJSON_AddStringToObject(root, "space_hash", space_hash_hex(sp, hash));
+    if (space_text)
+        cJSON_AddStringToObject(root, "space_json", space_text);
     cJSON *px = cJSON_AddObjectToObject(root, "proxy");
     cJSON_AddNumberToObject(px, "epochs", op->proxy.epochs);
     cJSON_AddNumberToObject(px, "subset", op->proxy.subset);
@@ -284,6 +288,7 @@ int cmd_search(int argc, char **argv)
     memset(&table, 0, sizeof table);
     int have_table = 0, have_run = 0, have_data = 0;
     struct space space;
+    char *space_text = NULL, data_abs[PATH_MAX];
     char devsel[32];
 
     if ((rc = db_open(&db, cli_db_path(o.db), 0, &e)))
@@ -307,7 +312,8 @@ int cmd_search(int argc, char **argv)
     }
     if (!o.train_threads)
         o.train_threads = 2;
-    if ((rc = space_resolve(o.space ? o.space : "fmnist", &space, &e)))
+    if ((rc = o.resume ? cli_run_space(&run, &space, &e)
+                       : space_resolve(o.space ? o.space : "fmnist", &space, &e)))
         goto out;
     if ((rc = lat_table_open(&table, db, o.device, o.lat_threads, &e)))
         goto out;
@@ -381,7 +387,9 @@ int cmd_search(int argc, char **argv)
     }
     if (!o.resume) {
         snprintf(run.name, sizeof run.name, "%s", o.name ? o.name : "");
-        snprintf(run.space, sizeof run.space, "%s", o.space ? o.space : "fmnist");
+        if ((rc = cli_space_record(o.space ? o.space : "fmnist", run.space, sizeof run.space,
+                                   &space_text, &e)))
+            goto out;
         snprintf(run.controller, sizeof run.controller, "%s", ctrl_kind_name(ctrl_kind_of(ctrl)));
         run.target_ms = o.target_ms;
         struct reward_cfg r = o.hard ? reward_cfg_hard(o.target_ms) : reward_cfg_soft(o.target_ms, o.w);
@@ -391,7 +399,9 @@ int cmd_search(int argc, char **argv)
         run.trials_max = o.trials;
         run.time_budget_s = o.time_budget;
         run.device_id = table.device_id;
-        run.config_json = config_json(&o, calibration, &space);
+        if (o.data && realpath(o.data, data_abs)) /* a resume may run from elsewhere */
+            o.data = data_abs;
+        run.config_json = config_json(&o, calibration, &space, space_text);
         rc = db_run_create(db, &run, &e);
         if (rc)
             goto out;
@@ -461,6 +471,7 @@ out:
         data_set_release(&val);
     }
     ctrl_free(ctrl);
+    free(space_text);
     if (have_table)
         lat_table_release(&table);
     if (have_run || run.config_json)

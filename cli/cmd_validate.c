@@ -194,13 +194,16 @@ int cmd_validate(int argc, char **argv)
     if (run_name) {
         if ((rc = db_run_lookup(db, run_name, &run, &err)))
             goto fail;
+        rc = space_name ? space_resolve(space_name, &s, &err) : cli_run_space(&run, &s, &err);
         snprintf(run_space, sizeof run_space, "%s", run.space);
         db_run_release(&run);
-        if (!space_name)
+        if (!space_name) /* for messages */
             space_name = run_space;
-    }
-    if ((rc = space_resolve(space_name, &s, &err)))
+        if (rc)
+            goto fail;
+    } else if ((rc = space_resolve(space_name, &s, &err))) {
         goto fail;
+    }
     v = calloc((size_t)samples, sizeof *v);
     if (!v) {
         hw_error(&err, HW_ENOMEM, "out of memory for %d samples", samples);

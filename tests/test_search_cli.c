@@ -95,6 +95,25 @@ static int count_candidates(const char *db_path)
     return n;
 }
 
+/* Whether the arch JSON of run k's last candidate contains needle. */
+static int last_arch_has(const char *db_path, const char *needle)
+{
+    struct db *db;
+    struct hw_err e;
+    ck_assert_msg(db_open(&db, db_path, DB_OPEN_EXISTING, &e) == HW_OK, "%s", e.msg);
+    struct db_run r;
+    ck_assert_int_eq(db_run_lookup(db, "k", &r, &e), HW_OK);
+    struct db_candidate *cs;
+    int n;
+    ck_assert_int_eq(db_candidate_list(db, r.id, DB_ORDER_TRIAL, 0, &cs, &n, &e), HW_OK);
+    ck_assert_int_gt(n, 0);
+    int has = cs[n - 1].arch_json && strstr(cs[n - 1].arch_json, needle) != NULL;
+    db_candidate_list_free(cs, n);
+    db_run_release(&r);
+    db_close(db);
+    return has;
+}
+
 START_TEST(test_search_survives_kill9)
 {
     setup_dir();
@@ -171,8 +190,8 @@ START_TEST(test_search_survives_kill9)
     ck_assert_msg(r.status == 0 && !strstr(r.err, "latency calibration"), "exit %d: %s",
                   r.status, r.err);
     cli_run_release(&r);
-    /* the space file edited under the run: its tokens would decode to other
-     * archs, so the resume is refused and nothing is added */
+    /* the space file edited under the run: the run goes on in the space it
+     * searched, from the copy stored with it, and says the file changed */
     FILE *sf = fopen(space, "w");
     char *edited = strdup(tiny_space);
     memcpy(strstr(edited, "\"width\":24"), "\"width\":32", 10);
@@ -181,10 +200,37 @@ START_TEST(test_search_survives_kill9)
     int before = count_candidates(b_db);
     snprintf(args, sizeof args, "search --resume k --trials 14 --db %s --train-threads 1", b_db);
     ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0 && strstr(r.err, "changed since run 'k' began") &&
+                      strstr(r.err, space), "exit %d: %s", r.status, r.err);
+    cli_run_release(&r);
+    ck_assert_int_eq(count_candidates(b_db), before + 1);
+    ck_assert_msg(last_arch_has(b_db, "\"out\":\t24") && !last_arch_has(b_db, "\"out\":\t32"),
+                  "the new candidate is not of the run's own space");
+    /* the file gone (moved, or a relative path from another folder): the same */
+    char moved[160];
+    snprintf(moved, sizeof moved, "%s.moved", space);
+    ck_assert_int_eq(rename(space, moved), 0);
+    snprintf(args, sizeof args, "search --resume k --trials 15 --db %s --train-threads 1", b_db);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0 && !strstr(r.err, "changed since"), "exit %d: %s", r.status,
+                  r.err);
+    cli_run_release(&r);
+    ck_assert_int_eq(count_candidates(b_db), before + 2);
+    /* a run without the copy (made before it was stored) resolves the file
+     * again: edited, its tokens would decode to other archs, so the resume is
+     * refused and nothing is added */
+    ck_assert_int_eq(rename(moved, space), 0);
+    ck_assert_int_eq(sqlite3_open(b_db, &raw), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(raw, "UPDATE runs SET config = "
+                                  "json_remove(config, '$.space_json')", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(raw);
+    snprintf(args, sizeof args, "search --resume k --trials 16 --db %s --train-threads 1", b_db);
+    ck_assert_int_eq(cli_run(&r, args), 0);
     ck_assert_msg(r.status == 1 && strstr(r.err, "its definition changed") &&
                       strstr(r.err, "start a new run"), "exit %d: %s", r.status, r.err);
     cli_run_release(&r);
-    ck_assert_int_eq(count_candidates(b_db), before);
+    ck_assert_int_eq(count_candidates(b_db), before + 2);
     sf = fopen(space, "w");
     fputs(tiny_space, sf);
     fclose(sf);
