@@ -218,32 +218,61 @@ DW_INLINE void dw_back_block(float *restrict dx, float *restrict dwt, const floa
                              int k, int stride, int oh, int ow, int j, int nv, int dx_add)
 {
     int pad = k / 2;
-    for (int ky = 0; ky < k && dwt; ky++) {
-        /* output rows whose tap ky is inside: 0 <= oy*stride - pad + ky < h */
-        int oy0 = pad - ky > 0 ? (pad - ky + stride - 1) / stride : 0;
-        /* (C division truncates: a negative numerator means no row) */
-        int oy1 = h - 1 + pad - ky < 0 ? 0 : (h - 1 + pad - ky) / stride + 1;
-        oy1 = oy1 < oh ? oy1 : oh;
-        for (int kx = 0; kx < k; kx++) {
-            int ox0 = pad - kx > 0 ? (pad - kx + stride - 1) / stride : 0;
-            int ox1 = w - 1 + pad - kx < 0 ? 0 : (w - 1 + pad - kx) / stride + 1;
-            ox1 = ox1 < ow ? ox1 : ow;
-            v8 acc[8];
-            for (int v = 0; v < nv; v++)
-                acc[v] = (v8){0};
-            for (int oy = oy0; oy < oy1; oy++) {
-                const float *g = dy + ((size_t)oy * ow) * c + j;
-                const float *xr = x + ((size_t)(oy * stride - pad + ky) * w) * c + j;
-                for (int ox = ox0; ox < ox1; ox++) {
-                    const float *gp = g + (size_t)ox * c;
-                    const float *xp = xr + (ptrdiff_t)(ox * stride - pad + kx) * c;
+    /* dwt in blocks of output rows (about 32 pixels) when the image's slice
+     * of x and dy outgrows L1: a block's rows stay there across the k*k taps,
+     * where tap by tap over the whole image they streamed from L2 k*k times
+     * (28x28x16 k3: 0.53 -> 0.40 ms). Small images go whole (blocks only
+     * added overhead there: 7x7x144 k7 0.53 -> 0.60 ms). */
+    int rows = ow >= 32 ? 1 : (32 + ow - 1) / ow;
+    if ((size_t)(h * w + oh * ow) * 32 * nv <= 32768)
+        rows = oh;
+    for (int r0 = 0; r0 < oh && dwt; r0 += rows) {
+        int r1 = r0 + rows < oh ? r0 + rows : oh;
+        for (int ky = 0; ky < k; ky++) {
+            /* output rows whose tap ky is inside: 0 <= oy*stride - pad + ky < h */
+            int oy0 = pad - ky > 0 ? (pad - ky + stride - 1) / stride : 0;
+            /* (C division truncates: a negative numerator means no row) */
+            int oy1 = h - 1 + pad - ky < 0 ? 0 : (h - 1 + pad - ky) / stride + 1;
+            oy0 = oy0 > r0 ? oy0 : r0;
+            oy1 = oy1 < r1 ? oy1 : r1;
+            if (oy0 >= oy1)
+                continue;
+            for (int kx = 0; kx < k; kx++) {
+                int ox0 = pad - kx > 0 ? (pad - kx + stride - 1) / stride : 0;
+                int ox1 = w - 1 + pad - kx < 0 ? 0 : (w - 1 + pad - kx) / stride + 1;
+                ox1 = ox1 < ow ? ox1 : ow;
+                /* U pixels side by side in their own accumulators: few
+                 * channels (nv 1-2) alone are too few FMA chains */
+                const int U = nv <= 2 ? 4 : nv <= 4 ? 2 : 1;
+                v8 acc[4][8];
+                for (int u = 0; u < U; u++)
                     for (int v = 0; v < nv; v++)
-                        acc[v] += *(const v8u *)(gp + 8 * v) * *(const v8u *)(xp + 8 * v);
+                        acc[u][v] = (v8){0};
+                for (int oy = oy0; oy < oy1; oy++) {
+                    const float *g = dy + ((size_t)oy * ow) * c + j;
+                    const float *xr = x + ((size_t)(oy * stride - pad + ky) * w) * c + j;
+                    int ox = ox0;
+                    for (; ox + U <= ox1; ox += U)
+                        for (int u = 0; u < U; u++) {
+                            const float *gp = g + (size_t)(ox + u) * c;
+                            const float *xp = xr + (ptrdiff_t)((ox + u) * stride - pad + kx) * c;
+                            for (int v = 0; v < nv; v++)
+                                acc[u][v] += *(const v8u *)(gp + 8 * v) * *(const v8u *)(xp + 8 * v);
+                        }
+                    for (; ox < ox1; ox++) {
+                        const float *gp = g + (size_t)ox * c;
+                        const float *xp = xr + (ptrdiff_t)(ox * stride - pad + kx) * c;
+                        for (int v = 0; v < nv; v++)
+                            acc[0][v] += *(const v8u *)(gp + 8 * v) * *(const v8u *)(xp + 8 * v);
+                    }
+                }
+                float *d = dwt + (ky * k + kx) * c + j;
+                for (int v = 0; v < nv; v++) {
+                    for (int u = 1; u < U; u++)
+                        acc[0][v] += acc[u][v];
+                    *(v8u *)(d + 8 * v) += acc[0][v];
                 }
             }
-            float *d = dwt + (ky * k + kx) * c + j;
-            for (int v = 0; v < nv; v++)
-                *(v8u *)(d + 8 * v) += acc[v];
         }
     }
     if (!dx)
