@@ -36,6 +36,24 @@ typedef int v8i __attribute__((vector_size(32)));
         case NN_ACT_HSIGMOID: return V##_min6(V##_max0(z + 3.f)) * (1.f / 6.f);                     \
         }                                                                                          \
         return z;                                                                                  \
+    }                                                                                              \
+    /* act'(z), as nn_act_grad computes it lane by lane. */                                       \
+    static inline __attribute__((always_inline)) V V##_act_grad(V z, enum nn_act act)              \
+    {                                                                                              \
+        const V one = (V){0} + 1.f;                                                                \
+        switch (act) {                                                                             \
+        case NN_ACT_NONE: return one;                                                              \
+        case NN_ACT_RELU: return (V)((VI)one & (z > 0.f));                                         \
+        case NN_ACT_RELU6: return (V)((VI)one & ((z > 0.f) & (z < 6.f)));                          \
+        case NN_ACT_HSWISH: {                                                                      \
+            V t = (2.f * z + 3.f) * (1.f / 6.f);                                                   \
+            VI hi = z > 3.f;                                                                       \
+            t = (V)((VI)t & ~(z < -3.f));                                                          \
+            return (V)(((VI)t & ~hi) | ((VI)one & hi));                                            \
+        }                                                                                          \
+        case NN_ACT_HSIGMOID: return (V)((VI)((V){0} + 1.f / 6.f) & ((z > -3.f) & (z < 3.f)));     \
+        }                                                                                          \
+        return one;                                                                                \
     }
 
 NN_SIMD_DEFINE(v16, v16i)

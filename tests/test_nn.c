@@ -395,15 +395,20 @@ static void bn_fwd(struct fd *f)
 
 START_TEST(test_bn)
 {
-    /* (rows, channels), the last two as wide as the layers' */
-    static const int shapes[][2] = {{50, 8}, {9, 13}, {20000, 24}, {40, 37}, {33, 16}};
+    /* (rows, channels): the kernels' channel blocks of 4, 3, 2 and 1 vectors
+     * of 16, one of 8 and single lanes (77 = 64 + 8 + 5, 40 = 32 + 8), row
+     * counts around the 64-row blocks */
+    static const int shapes[][2] = {{50, 8},  {9, 13},  {20000, 24}, {40, 37},
+                                    {33, 16}, {130, 77}, {70, 48},   {129, 40}};
+    const int n_shapes = sizeof shapes / sizeof shapes[0];
     struct pcg32 rng;
     pcg32_seed(&rng, 5, 1);
-    /* each shape once plain and once with the fused activation */
-    static const enum nn_act acts[] = {NN_ACT_NONE, NN_ACT_HSWISH, NN_ACT_RELU};
-    for (int s = 0; s < 10; s++) {
+    /* each shape once plain and once with a fused activation, in turn */
+    static const enum nn_act acts[] = {NN_ACT_HSWISH, NN_ACT_RELU, NN_ACT_RELU6,
+                                       NN_ACT_HSIGMOID};
+    for (int s = 0; s < 2 * n_shapes; s++) {
         int m = shapes[s / 2][0], c = shapes[s / 2][1];
-        enum nn_act act = s % 2 ? acts[1 + s / 2 % 2] : NN_ACT_NONE;
+        enum nn_act act = s % 2 ? acts[s / 2 % 4] : NN_ACT_NONE;
         size_t ny = (size_t)m * c;
         struct bn_t t = {{bn_fwd, zeros(ny), rnd(ny, &rng, 1.f), ny}, rnd(ny, &rng, 2.f),
                          rnd(c, &rng, 1.f), rnd(c, &rng, 1.f), zeros(c), zeros(c), zeros(c),
