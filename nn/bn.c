@@ -143,28 +143,53 @@ static void bn_join(double *pa, double *pb, const float *k, const float *fa, con
 BN_DEFINE(v16, 16)
 BN_DEFINE(v8, 8)
 
-/* Runs CALL(V, j, nv) over the channels of c in blocks (4 vectors of 16,
- * then the rest of 16, then one of 8); j ends at the first of the last c % 8
- * channels, which the caller does one by one. */
-#define BN_CHANNELS(c, j, CALL)                                                                    \
+/* Runs CALL(V, i0, i1, j, nv) over rows [r0, r1) in blocks of BN_BLOCK (a
+ * block's rows stay in cache across its passes) and, in each, over the
+ * channels in blocks (4 vectors of 16, then the rest of 16, then one of 8);
+ * j ends at the first of the last c % 8 channels, which the caller does one
+ * by one. */
+#define BN_PASSES(c, r0, r1, j, CALL)                                                              \
     do {                                                                                           \
-        for (j = 0; j + 64 <= (c); j += 64)                                                        \
-            CALL(v16, j, 4);                                                                       \
-        switch (((c) - j) / 16) {                                                                  \
-        case 1: CALL(v16, j, 1); break;                                                            \
-        case 2: CALL(v16, j, 2); break;                                                            \
-        case 3: CALL(v16, j, 3); break;                                                            \
-        default: break;                                                                            \
-        }                                                                                          \
-        j += ((c) - j) / 16 * 16;                                                                  \
-        if ((c) - j >= 8) {                                                                        \
-            CALL(v8, j, 1);                                                                        \
-            j += 8;                                                                                \
+        j = 0;                                                                                     \
+        for (int i0 = (r0); i0 < (r1); i0 += BN_BLOCK) {                                           \
+            int i1 = i0 + BN_BLOCK < (r1) ? i0 + BN_BLOCK : (r1);                                  \
+            for (j = 0; j + 64 <= (c); j += 64)                                                    \
+                CALL(v16, i0, i1, j, 4);                                                           \
+            switch (((c) - j) / 16) {                                                              \
+            case 1: CALL(v16, i0, i1, j, 1); break;                                                \
+            case 2: CALL(v16, i0, i1, j, 2); break;                                                \
+            case 3: CALL(v16, i0, i1, j, 3); break;                                                \
+            default: break;                                                                        \
+            }                                                                                      \
+            j += ((c) - j) / 16 * 16;                                                              \
+            if ((c) - j >= 8) {                                                                    \
+                CALL(v8, i0, i1, j, 1);                                                            \
+                j += 8;                                                                            \
+            }                                                                                      \
         }                                                                                          \
     } while (0)
 
-void nn_bn_sums(double *s, double *q, const float *x, int m, int c)
+/* One lane of the backward: xhat and dz = dy * act'(xhat * gamma + beta). */
+BN_INLINE float bn_dz(const float *dy, const float *x, const float *mean, const float *invstd,
+                      const float *gamma, const float *beta, enum nn_act act, size_t o, int l,
+                      float *xhat)
 {
+    *xhat = (x[o] - mean[l]) * invstd[l];
+    return dy[o] * nn_act_grad(act, *xhat * gamma[l] + beta[l]);
+}
+
+/* What the per-thread row functions of the two reductions read. */
+struct bn_args {
+    const float *a, *x, *mean, *invstd, *gamma, *beta; /* a: x (forward) or dy */
+    enum nn_act act;
+    int c;
+};
+
+/* s, q (c) = the sums fn adds into per-thread double partials over its rows. */
+static void bn_reduce(double *s, double *q, int m, const struct bn_args *g,
+                      void (*fn)(double *pa, double *pb, int r0, int r1, const struct bn_args *g))
+{
+    int c = g->c;
     memset(s, 0, sizeof(double) * c);
     memset(q, 0, sizeof(double) * c);
 #pragma omp parallel if (BN_PAR(m, c))
@@ -172,25 +197,9 @@ void nn_bn_sums(double *s, double *q, const float *x, int m, int c)
         double pa[c], pb[c];
         memset(pa, 0, sizeof pa);
         memset(pb, 0, sizeof pb);
-        int r0, r1, j = 0;
+        int r0, r1;
         bn_rows(m, &r0, &r1);
-        for (int i0 = r0; i0 < r1; i0 += BN_BLOCK) {
-            int i1 = i0 + BN_BLOCK < r1 ? i0 + BN_BLOCK : r1;
-#define SUMS(V, j, nv) bn_sums_##V(pa, pb, x, i0, i1, c, j, nv)
-            BN_CHANNELS(c, j, SUMS);
-#undef SUMS
-        }
-        for (int i = r0; i < r1 && j < c; i++) /* shifted by the first row, as above */
-            for (int l = j; l < c; l++) {
-                double d = (double)x[(size_t)i * c + l] - x[(size_t)r0 * c + l];
-                pa[l] += d;
-                pb[l] += d * d;
-            }
-        for (int l = j; l < c && r1 > r0; l++) {
-            double k = x[(size_t)r0 * c + l], n = r1 - r0, fa = pa[l];
-            pa[l] = fa + n * k;
-            pb[l] += 2 * k * fa + n * k * k;
-        }
+        fn(pa, pb, r0, r1, g);
 #pragma omp critical
         for (int l = 0; l < c; l++) {
             s[l] += pa[l];
@@ -199,60 +208,71 @@ void nn_bn_sums(double *s, double *q, const float *x, int m, int c)
     }
 }
 
-BN_INLINE void bn_gsums_rows(double *pa, double *pb, const float *dy, const float *x,
-                             const float *mean, const float *invstd, const float *gamma,
-                             const float *beta, enum nn_act act, int r0, int r1, int c)
+static void bn_sums_rows(double *pa, double *pb, int r0, int r1, const struct bn_args *g)
 {
-    int j = 0;
-    for (int i0 = r0; i0 < r1; i0 += BN_BLOCK) { /* a block's rows stay in cache across the passes */
-        int i1 = i0 + BN_BLOCK < r1 ? i0 + BN_BLOCK : r1;
-#define GSUMS(V, j, nv) bn_gsums_##V(pa, pb, dy, x, mean, invstd, gamma, beta, act, i0, i1, c, j, nv)
-        BN_CHANNELS(c, j, GSUMS);
-#undef GSUMS
+    const float *x = g->a;
+    int c = g->c, j;
+#define SUMS(V, i0, i1, j, nv) bn_sums_##V(pa, pb, x, i0, i1, c, j, nv)
+    BN_PASSES(c, r0, r1, j, SUMS);
+#undef SUMS
+    for (int i = r0; i < r1 && j < c; i++) /* shifted by the first row, as above */
+        for (int l = j; l < c; l++) {
+            double d = (double)x[(size_t)i * c + l] - x[(size_t)r0 * c + l];
+            pa[l] += d;
+            pb[l] += d * d;
+        }
+    for (int l = j; l < c && r1 > r0; l++) {
+        double k = x[(size_t)r0 * c + l], n = r1 - r0, fa = pa[l];
+        pa[l] = fa + n * k;
+        pb[l] += 2 * k * fa + n * k * k;
     }
+}
+
+void nn_bn_sums(double *s, double *q, const float *x, int m, int c)
+{
+    struct bn_args g = {.a = x, .c = c};
+    bn_reduce(s, q, m, &g, bn_sums_rows);
+}
+
+BN_INLINE void bn_gsums_act(double *pa, double *pb, int r0, int r1, const struct bn_args *g,
+                            enum nn_act act)
+{
+    const float *dy = g->a, *x = g->x, *mean = g->mean, *invstd = g->invstd;
+    const float *gamma = g->gamma, *beta = g->beta;
+    int c = g->c, j;
+#define GSUMS(V, i0, i1, j, nv)                                                                    \
+    bn_gsums_##V(pa, pb, dy, x, mean, invstd, gamma, beta, act, i0, i1, c, j, nv)
+    BN_PASSES(c, r0, r1, j, GSUMS);
+#undef GSUMS
     for (int i = r0; i < r1 && j < c; i++)
         for (int l = j; l < c; l++) {
-            size_t o = (size_t)i * c + l;
-            float xhat = (x[o] - mean[l]) * invstd[l];
-            float dz = dy[o] * nn_act_grad(act, xhat * gamma[l] + beta[l]);
+            float xhat, dz = bn_dz(dy, x, mean, invstd, gamma, beta, act, (size_t)i * c + l, l,
+                                   &xhat);
             pa[l] += dz;
             pb[l] += dz * xhat;
         }
+}
+
+static void bn_gsums_rows(double *pa, double *pb, int r0, int r1, const struct bn_args *g)
+{
+    NN_ACT_DISPATCH(g->act, A, bn_gsums_act(pa, pb, r0, r1, g, A))
 }
 
 void nn_bn_grad_sums(double *sdy, double *sdyx, const float *dy, const float *x, const float *mean,
                      const float *invstd, const float *gamma, const float *beta, enum nn_act act,
                      int m, int c)
 {
-    memset(sdy, 0, sizeof(double) * c);
-    memset(sdyx, 0, sizeof(double) * c);
-#pragma omp parallel if (BN_PAR(m, c))
-    {
-        double pa[c], pb[c];
-        memset(pa, 0, sizeof pa);
-        memset(pb, 0, sizeof pb);
-        int r0, r1;
-        bn_rows(m, &r0, &r1);
-        NN_ACT_DISPATCH(act, A, bn_gsums_rows(pa, pb, dy, x, mean, invstd, gamma, beta, A, r0,
-                                              r1, c))
-#pragma omp critical
-        for (int l = 0; l < c; l++) {
-            sdy[l] += pa[l];
-            sdyx[l] += pb[l];
-        }
-    }
+    struct bn_args g = {dy, x, mean, invstd, gamma, beta, act, c};
+    bn_reduce(sdy, sdyx, m, &g, bn_gsums_rows);
 }
 
 BN_INLINE void bn_apply_rows(float *y, const float *x, const float *scale, const float *shift,
                              enum nn_act act, int r0, int r1, int c)
 {
-    int j = 0;
-    for (int i0 = r0; i0 < r1; i0 += BN_BLOCK) { /* a block's rows stay in cache across the passes */
-        int i1 = i0 + BN_BLOCK < r1 ? i0 + BN_BLOCK : r1;
-#define APPLY(V, j, nv) bn_apply_##V(y, x, scale, shift, act, i0, i1, c, j, nv)
-        BN_CHANNELS(c, j, APPLY);
+    int j;
+#define APPLY(V, i0, i1, j, nv) bn_apply_##V(y, x, scale, shift, act, i0, i1, c, j, nv)
+    BN_PASSES(c, r0, r1, j, APPLY);
 #undef APPLY
-    }
     for (int i = r0; i < r1 && j < c; i++)
         for (int l = j; l < c; l++) {
             size_t o = (size_t)i * c + l;
@@ -315,19 +335,15 @@ BN_INLINE void bn_bapply_rows(float *dx, const float *dy, const float *x, const 
                               const float *gi, const float *k1, const float *k2, enum nn_act act,
                               int add, int r0, int r1, int c)
 {
-    int j = 0;
-    for (int i0 = r0; i0 < r1; i0 += BN_BLOCK) { /* a block's rows stay in cache across the passes */
-        int i1 = i0 + BN_BLOCK < r1 ? i0 + BN_BLOCK : r1;
-#define BAPPLY(V, j, nv)                                                                           \
+    int j;
+#define BAPPLY(V, i0, i1, j, nv)                                                                           \
     bn_bapply_##V(dx, dy, x, mean, invstd, gamma, beta, gi, k1, k2, act, add, i0, i1, c, j, nv)
-        BN_CHANNELS(c, j, BAPPLY);
+    BN_PASSES(c, r0, r1, j, BAPPLY);
 #undef BAPPLY
-    }
     for (int i = r0; i < r1 && j < c; i++)
         for (int l = j; l < c; l++) {
             size_t o = (size_t)i * c + l;
-            float xhat = (x[o] - mean[l]) * invstd[l];
-            float dz = dy[o] * nn_act_grad(act, xhat * gamma[l] + beta[l]);
+            float xhat, dz = bn_dz(dy, x, mean, invstd, gamma, beta, act, o, l, &xhat);
             float r = gi[l] * (dz - k1[l] - xhat * k2[l]);
             dx[o] = add ? dx[o] + r : r;
         }
