@@ -39,11 +39,11 @@ int cli_eval_model(const char *path, const char *data, int test, int batch, doub
 int cmd_eval(int argc, char **argv)
 {
     const char *split = "val", *data = NULL;
-    int batch = 500, threads = 0;
+    int batch = TRAIN_EVAL_BATCH, threads = 0;
     const struct cli_flag flags[] = {
         {"split", CLI_STR, &split, "val|test", "which images (default val; test only for a final figure)"},
         {"data", CLI_STR, &data, "DIR", "IDX dataset directory (default " DATA_DEFAULT_DIR ")"},
-        {"batch", CLI_INT, &batch, "B", "images per forward pass (default 500)"},
+        {"batch", CLI_INT, &batch, "B", "images per forward pass (default 64)"},
         {"threads", CLI_INT, &threads, "T", "threads (default: nn's default)"},
         {0},
     };

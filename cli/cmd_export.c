@@ -77,8 +77,8 @@ static int train_final(struct db *db, const struct db_run *r, const struct db_ca
     double val_acc, test_acc;
     int n_val, n_test;
     const char *name;
-    if ((rc = cli_eval_model(model, o->data, 0, 500, &val_acc, &n_val, &name, err)) ||
-        (rc = cli_eval_model(model, o->data, 1, 500, &test_acc, &n_test, &name, err)))
+    if ((rc = cli_eval_model(model, o->data, 0, TRAIN_EVAL_BATCH, &val_acc, &n_val, &name, err)) ||
+        (rc = cli_eval_model(model, o->data, 1, TRAIN_EVAL_BATCH, &test_acc, &n_test, &name, err)))
         return rc;
     printf("%s: validation %.2f%% (%d images), test %.2f%% (%d images), predicted %.4f ms\n",
            model, 100 * val_acc, n_val, 100 * test_acc, n_test, c->predicted_ms);

@@ -30,7 +30,7 @@ void train_config_default(struct train_config *c)
     c->schedule = TRAIN_ONE_CYCLE;
     c->warmup = 0.3;
     c->augment = 1;
-    c->eval_batch = 500;
+    c->eval_batch = TRAIN_EVAL_BATCH;
     c->bn_recal = 2000;
 }
 
