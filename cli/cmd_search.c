@@ -312,8 +312,13 @@ int cmd_search(int argc, char **argv)
     }
     if (!o.train_threads)
         o.train_threads = 2;
-    if ((rc = o.resume ? cli_run_space(&run, &space, &e)
-                       : space_resolve(o.space ? o.space : "fmnist", &space, &e)))
+    /* a new run parses the very text it stores (one read of the file) */
+    if (!o.resume && (rc = cli_space_record(o.space ? o.space : "fmnist", run.space,
+                                            sizeof run.space, &space_text, &e)))
+        goto out;
+    if ((rc = o.resume       ? cli_run_space(&run, &space, &e)
+              : space_text ? space_from_json_string(space_text, o.space, &space, &e)
+                           : space_resolve(run.space, &space, &e)))
         goto out;
     if ((rc = lat_table_open(&table, db, o.device, o.lat_threads, &e)))
         goto out;
@@ -387,9 +392,6 @@ int cmd_search(int argc, char **argv)
     }
     if (!o.resume) {
         snprintf(run.name, sizeof run.name, "%s", o.name ? o.name : "");
-        if ((rc = cli_space_record(o.space ? o.space : "fmnist", run.space, sizeof run.space,
-                                   &space_text, &e)))
-            goto out;
         snprintf(run.controller, sizeof run.controller, "%s", ctrl_kind_name(ctrl_kind_of(ctrl)));
         run.target_ms = o.target_ms;
         struct reward_cfg r = o.hard ? reward_cfg_hard(o.target_ms) : reward_cfg_soft(o.target_ms, o.w);

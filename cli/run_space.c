@@ -28,7 +28,11 @@ int cli_space_record(const char *name_or_file, char *path, size_t size, char **t
         return HW_OK;
     }
     char abs[PATH_MAX];
-    const char *p = realpath(name_or_file, abs) ? abs : name_or_file;
+    if (!realpath(name_or_file, abs)) { /* neither a file: say which spaces are shipped */
+        struct space unused;
+        return space_load_builtin(name_or_file, &unused, err);
+    }
+    const char *p = abs;
     if (strlen(p) >= size)
         p = name_or_file; /* the copy below still makes the run resumable */
     snprintf(path, size, "%s", p);
