@@ -352,7 +352,7 @@ static void bench_proxies(const char *full_file, int epochs, int subset, int val
     if (size < n)
         size = n;
     struct arch *archs = malloc(sizeof *archs * (size_t)size);
-    double proxy[64], neg_loss[64], secs[64];
+    double proxy[64], neg_loss[64], neg_train[64], secs[64];
     fidelity_archs(archs, size, set);
     struct eval_proxy_config c;
     eval_proxy_config_default(&c);
@@ -377,16 +377,19 @@ static void bench_proxies(const char *full_file, int epochs, int subset, int val
             die(&err);
         proxy[i] = r.val_acc;
         neg_loss[i] = -r.val_loss;
+        neg_train[i] = -r.train_loss;
         secs[i] = r.wall_s;
-        printf("  %s: %.2f MMACs, proxy %.2f%% (val loss %.4f), full %.2f%% (%.1fs)\n",
+        printf("  %s: %.2f MMACs, proxy %.2f%% (val loss %.4f, last epoch's train loss %.4f), "
+               "full %.2f%% (%.1fs)\n",
                archs[i].name, arch_cost(&archs[i]).macs / 1e6, 100 * r.val_acc, r.val_loss,
-               100 * full[i], r.wall_s);
+               r.train_loss, 100 * full[i], r.wall_s);
         fflush(stdout);
     }
     qsort(secs, (size_t)n, sizeof *secs, cmp_double);
-    printf("Kendall tau %.3f over %d archs (ranked by proxy val loss instead: %.3f); median "
-           "proxy cost %.1fs\n", kendall_tau(proxy, full, n), n, kendall_tau(neg_loss, full, n),
-           secs[n / 2]);
+    printf("Kendall tau %.3f over %d archs (ranked by proxy val loss instead: %.3f, by the last "
+           "epoch's train loss: %.3f); median proxy cost %.1fs\n",
+           kendall_tau(proxy, full, n), n, kendall_tau(neg_loss, full, n),
+           kendall_tau(neg_train, full, n), secs[n / 2]);
     free(archs);
 }
 

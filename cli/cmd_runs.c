@@ -83,17 +83,19 @@ static int do_list(const char *unused)
 
 static void print_candidate_header(void)
 {
-    printf("%6s %-10s %12s %8s %8s %10s %9s %8s %8s\n", "trial", "status", "predicted_ms",
-           "val_acc", "val_loss", "reward", "MACs", "params", "wall_s");
+    printf("%6s %-10s %12s %8s %8s %10s %10s %9s %8s %8s\n", "trial", "status", "predicted_ms",
+           "val_acc", "val_loss", "train_loss", "reward", "MACs", "params", "wall_s");
 }
 
 static void print_candidate(const struct db_candidate *c)
 {
-    char loss[16] = "-"; /* not recorded before schema 5 */
+    char loss[16] = "-", tloss[16] = "-"; /* not recorded before schema 5 / 7 */
     if (!isnan(c->val_loss))
         snprintf(loss, sizeof loss, "%.4f", c->val_loss);
-    printf("%6d %-10s %12.4f %7.2f%% %8s %10.5f %8.2fM %7.3fM %8.1f\n", c->trial,
-           db_cand_status_name(c->status), c->predicted_ms, 100 * c->val_acc, loss, c->reward,
+    if (!isnan(c->train_loss))
+        snprintf(tloss, sizeof tloss, "%.4f", c->train_loss);
+    printf("%6d %-10s %12.4f %7.2f%% %8s %10s %10.5f %8.2fM %7.3fM %8.1f\n", c->trial,
+           db_cand_status_name(c->status), c->predicted_ms, 100 * c->val_acc, loss, tloss, c->reward,
            (double)c->macs / 1e6, (double)c->params / 1e6, c->wall_s);
 }
 
@@ -114,10 +116,14 @@ static int do_show(const char *name)
            r.space, r.controller, db_run_status_name(r.status));
     cJSON *cfg = r.config_json ? cJSON_Parse(r.config_json) : NULL;
     const char *score = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "score"));
-    int by_loss = score && strcmp(score, "loss") == 0; /* absent: accuracy */
-    cJSON_Delete(cfg);
+    /* absent: accuracy */
+    const char *q = !score                              ? "ACC"
+                    : strcmp(score, "loss") == 0       ? "exp(-val_loss)"
+                    : strcmp(score, "train-loss") == 0 ? "exp(-train_loss)"
+                                                       : "ACC";
     printf("target %.4f ms, reward %s x (LAT/T)^w with w = %g under / %g over the target\n",
-           r.target_ms, by_loss ? "exp(-val_loss)" : "ACC", r.w_alpha, r.w_beta);
+           r.target_ms, q, r.w_alpha, r.w_beta);
+    cJSON_Delete(cfg);
     printf("seed %llu, trials %d of %d, time budget %s, device %lld\n",
            (unsigned long long)r.seed, count, r.trials_max,
            r.time_budget_s > 0 ? "set" : "none", (long long)r.device_id);

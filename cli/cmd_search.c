@@ -49,7 +49,7 @@ static const struct cli_flag flags[] = {
     {"w", CLI_DOUBLE, &o.w, "W", "reward exponent w (soft constraint, default -0.07)"},
     {"hard", CLI_BOOL, &o.hard, NULL, "hard constraint: w = 0 under the target, -1 over it"},
     {"max-over", CLI_DOUBLE, &o.max_over, "R", "train only proposals predicted <= R x target, redraw the rest untrained; rl is told each redraw's reward at the run's median quality (default: train all, as MnasNet)"},
-    {"score", CLI_STR, &o.score, "acc|loss", "reward's quality term: exp(-validation loss) of the proxy training (default: it ranks short trainings closer to full ones) or its validation accuracy (MnasNet's ACC)"},
+    {"score", CLI_STR, &o.score, "acc|loss|train-loss", "reward's quality term: exp(-the proxy training's last-epoch training loss) (train-loss, the default: it ranks short trainings closest to full ones), exp(-its validation loss) (loss), or its validation accuracy (acc, MnasNet's ACC)"},
     {"device", CLI_STR, &o.device, "ID", "latency table of this device (id or hash; default this machine)"},
     {"threads", CLI_INT, &o.lat_threads, "N", "threads the latency table was profiled with (default 1)"},
     {"train-threads", CLI_INT, &o.train_threads, "N", "threads for proxy training (default 2)"},
@@ -74,13 +74,14 @@ static const struct cli_command cmd = {
     "search",
     "Search a block-wise space for the architecture with the best MnasNet reward\n"
     "ACC x (LAT/T)^w: LAT predicted by this device's latency table, ACC the quality\n"
-    "after proxy training: exp(-validation loss) by default, the validation accuracy\n"
-    "with --score acc (MnasNet's own; it ranks 2-3 epoch trainings worse). Every\n"
+    "after proxy training: exp(-its last epoch's training loss) by default,\n"
+    "exp(-validation loss) with --score loss, the validation accuracy with --score acc\n"
+    "(MnasNet's own; it ranks 3-epoch trainings worst). Every\n"
     "candidate is stored in the database as it is evaluated; Ctrl-C stops cleanly and\n"
     "--resume RUN continues the same sequence.",
     "hwnas search --space S --target-ms T [--controller rl|evolution|random] [--trials N]\n"
     "                    [--time-budget 30m] [--seed S] [--device ID] [--name RUN] [--hard]\n"
-    "                    [--max-over R] [--score acc|loss]\n"
+    "                    [--max-over R] [--score acc|loss|train-loss]\n"
     "       hwnas search --resume RUN [--trials N] [--time-budget D] [--train-threads N]",
     flags, 0, 0};
 
@@ -116,6 +117,8 @@ static int eval_hook(void *p, const struct arch *a, uint64_t seed, struct search
         return rc;
     out->acc = r.val_acc;
     out->loss = r.val_loss;
+    /* a diverged training's last loss may be finite: it scores 0 like its val loss */
+    out->train_loss = r.diverged ? INFINITY : r.train_loss;
     out->wall_s = r.wall_s;
     return HW_OK;
 }
@@ -132,10 +135,10 @@ static void trial_hook(void *p, const struct search_trial_info *t)
     progress_note(&c->bar, "best reward %.4f, best acc under target %s", t->best_reward, best_acc);
     if (c->bar.enabled)
         fputs("\r\033[K", stderr);
-    printf("trial %4d%s %7.4f ms %s acc %6.2f%% loss %.4f reward %.4f%s | best %.4f, under "
-           "target %s\n",
+    printf("trial %4d%s %7.4f ms %s acc %6.2f%% loss %.4f train %.4f reward %.4f%s | best "
+           "%.4f, under target %s\n",
            t->trial, eta, t->predicted_ms, t->predicted_ms <= c->target_ms ? "<=T" : "> T",
-           100 * t->val_acc, t->val_loss, t->reward, t->duplicate ? " (duplicate, not retrained)" : "",
+           100 * t->val_acc, t->val_loss, t->train_loss, t->reward, t->duplicate ? " (duplicate, not retrained)" : "",
            t->best_reward, best_acc);
     if (t->redrawn > 0)
         printf("           (%d proposal%s over the training cap redrawn before it)\n", t->redrawn,
@@ -211,7 +214,7 @@ static int config_read(const char *text, struct opts *op, struct hw_err *err)
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(root, "score");
     int kind = sc ? reward_score_parse(cJSON_GetStringValue(sc)) : REWARD_SCORE_ACC;
     if (kind < 0) {
-        hw_error(err, HW_EINVAL, "run config: score '%s' is neither acc nor loss",
+        hw_error(err, HW_EINVAL, "run config: score '%s' is none of acc, loss, train-loss",
                  cJSON_IsString(sc) ? sc->valuestring : "(not a string)");
         cJSON_Delete(root);
         return HW_EINVAL;
@@ -233,9 +236,10 @@ int cmd_search(int argc, char **argv)
     o.w = REWARD_DEFAULT_W;
     o.lat_threads = 1;
     o.max_over = NAN; /* not given (the flag parser refuses NaN) */
-    /* evaluator/proxy.h: loss ranked the proxy trainings closer to 10-epoch
-     * accuracy than accuracy did on every seed and budget measured */
-    o.score_kind = REWARD_SCORE_LOSS;
+    /* evaluator/proxy.h: the last epoch's training loss ranked the default
+     * proxy trainings closest to 10-epoch accuracy, validation loss next,
+     * accuracy last */
+    o.score_kind = REWARD_SCORE_TRAIN_LOSS;
     eval_proxy_config_default(&o.proxy);
     char *pos[argc];
     int npos, rc = cli_parse(&cmd, argc, argv, pos, &npos);
@@ -258,7 +262,8 @@ int cmd_search(int argc, char **argv)
     if (o.score) {
         int k = reward_score_parse(o.score);
         if (k < 0)
-            return cli_usage_error(&cmd, "--score: '%s' is neither acc nor loss", o.score);
+            return cli_usage_error(&cmd, "--score: '%s' is none of acc, loss, train-loss",
+                                   o.score);
         o.score_kind = (enum reward_score)k;
     }
     if (o.population < 0 || o.sample_size < 0 || o.hidden < 0 || o.lr < 0)
@@ -445,6 +450,9 @@ int cmd_search(int argc, char **argv)
     struct reward_cfg rcfg = {run.target_ms, run.w_alpha, run.w_beta, o.score_kind};
     if (o.score_kind == REWARD_SCORE_LOSS)
         log_info("reward scores candidates by exp(-validation loss), not accuracy");
+    else if (o.score_kind == REWARD_SCORE_TRAIN_LOSS)
+        log_info("reward scores candidates by exp(-the proxy's last-epoch training loss), not "
+                 "validation accuracy");
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;

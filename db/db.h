@@ -28,7 +28,7 @@
 #include "util/err.h"
 
 /* Schema version this hwnas writes (PRAGMA user_version). */
-#define DB_SCHEMA_VERSION 6
+#define DB_SCHEMA_VERSION 7
 
 #define DB_HASH_MAX 65   /* hex hash + NUL */
 #define DB_NAME_MAX 128  /* run / model / space / controller names */
@@ -267,6 +267,9 @@ struct db_candidate {
     double val_acc;      /* NaN: not evaluated (failed) */
     double val_loss;     /* validation cross-entropy; NaN: not evaluated or not
                           * recorded (before schema 5); inf: training diverged */
+    double train_loss;   /* mean training loss of the proxy's last epoch; NaN: not
+                          * evaluated or not recorded (before schema 7); inf:
+                          * training diverged */
     double reward;       /* NaN: none */
     double wall_s;       /* evaluation wall time */
     enum db_cand_status status;

@@ -165,8 +165,12 @@ static const char migration_6[] =
     "ALTER TABLE lut_calibrations ADD COLUMN stat TEXT NOT NULL DEFAULT 'median' "
     "CHECK (stat IN ('median', 'min'));";
 
+/* 7: the mean training loss of the proxy's last epoch, the third score a
+ * search may rank by (search/reward.h); older candidates read NaN. */
+static const char migration_7[] = "ALTER TABLE candidates ADD COLUMN train_loss REAL;";
+
 const char *const db_migrations[] = {migration_1, migration_2, migration_3, migration_4,
-                                     migration_5, migration_6};
+                                     migration_5, migration_6, migration_7};
 const int db_n_migrations = (int)(sizeof db_migrations / sizeof db_migrations[0]);
 
 _Static_assert(sizeof db_migrations / sizeof db_migrations[0] == DB_SCHEMA_VERSION,

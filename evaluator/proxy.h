@@ -67,6 +67,23 @@ struct eval_proxy_config {
  * proxy). tau >= 0.5 holds on average, not on every proxy seed. The proxy
  * underrates the largest archs (they learn slower in so few epochs), so much
  * of the error sits outside a search's latency band.
+ * The same proxy trainings also give the mean training loss of their last
+ * epoch (eval_result.train_loss: label smoothing and dropout included, the
+ * "training speed" estimate of Ru et al. 2021 over one epoch), and it ranks
+ * them closer still. 3 x 10,000 at commit ae00e87, eight proxy seeds, one
+ * thread (bench_train proxies bench/data/fidelity-wide.txt 3 10000 0 SEED
+ * 64 0.2 0, 2026-12-04):
+ *     by accuracy         0.33 0.33 0.52 0.24 0.39 0.33 0.45 0.26  mean 0.36 (1 of 8 >= 0.5)
+ *     by val loss         0.30 0.45 0.52 0.73 0.42 0.45 0.58 0.30  mean 0.47 (3 of 8)
+ *     by last train loss  0.58 0.52 0.48 0.70 0.58 0.64 0.58 0.33  mean 0.55 (6 of 8)
+ * Train loss beats val loss on 5 seeds, ties on 1, loses on 2 (by 0.03),
+ * and spreads less over seeds (sd 0.11 against 0.14); the seeds' train-loss
+ * rankings agree with each other at tau 0.45-0.79. Ranked by the mean of
+ * all eight seeds: 0.58 by train loss, 0.45 by val loss. Hence `hwnas
+ * search` scores by it unless --score says otherwise (same cost: it is the
+ * loss the training computes anyway). The three largest archs (wide08, 09,
+ * 11) remain the unstable ones: their train loss varies 0.03-0.05 over seeds
+ * against 0.004-0.017 for the rest.
  * The proxy validates once, after its last epoch (train_config.val_last_only;
  * the same figures): on 5 sampled archs (bench_train proxy 5 1, 2026-12-02,
  * shared machine) the time outside training steps fell from 5.7-9.6 s to

@@ -31,7 +31,10 @@ name="demo-$(date +%Y%m%d-%H%M%S)"
 # --hard --max-over 1: a budget, not a preference; proposals predicted over it
 # are redrawn before any training, so every trained candidate can win.
 # --score loss: candidates compared by exp(-validation loss), which ranks
-# short trainings closer to their full-training accuracy (evaluator/proxy.h).
+# short trainings closer to their full-training accuracy than accuracy does
+# (evaluator/proxy.h). Not the search's default, the last epoch's training
+# loss: that was measured on 3-epoch proxies, and the demo's one short epoch
+# would average in the loss of the untrained start.
 $HWNAS search --space fmnist --target-ms "$target" --hard --max-over 1 --controller evolution \
     --population 10 --sample-size 3 --trials "$TRIALS" --score loss \
     --proxy-epochs 1 --proxy-subset 5000 --proxy-val 2000 --name "$name" --db "$DB"

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-static const char *const score_names[] = {"acc", "loss"};
+static const char *const score_names[] = {"acc", "loss", "train-loss"};
 #define N_SCORES ((int)(sizeof score_names / sizeof score_names[0]))
 
 const char *reward_score_name(enum reward_score s)
@@ -19,11 +19,12 @@ int reward_score_parse(const char *name)
     return -1;
 }
 
-double reward_quality(const struct reward_cfg *cfg, double acc, double loss)
+double reward_quality(const struct reward_cfg *cfg, double acc, double loss, double train_loss)
 {
     if (cfg->score == REWARD_SCORE_ACC)
         return acc;
-    return isnan(loss) ? NAN : exp(-loss); /* exp(-inf) = 0: diverged */
+    double l = cfg->score == REWARD_SCORE_TRAIN_LOSS ? train_loss : loss;
+    return isnan(l) ? NAN : exp(-l); /* exp(-inf) = 0: diverged */
 }
 
 struct reward_cfg reward_cfg_soft(double target_ms, double w)
@@ -45,7 +46,7 @@ int reward_cfg_validate(const struct reward_cfg *cfg, struct hw_err *err)
         return hw_error(err, HW_EINVAL, "reward: exponents alpha %g / beta %g must be finite",
                         cfg->alpha, cfg->beta);
     if ((unsigned)cfg->score >= (unsigned)N_SCORES)
-        return hw_error(err, HW_EINVAL, "reward: score %d is neither acc nor loss",
+        return hw_error(err, HW_EINVAL, "reward: score %d is none of acc, loss, train-loss",
                         (int)cfg->score);
     return HW_OK;
 }

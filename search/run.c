@@ -69,7 +69,7 @@ int search_run_median_quality(struct db *db, int64_t run_id, const struct reward
     }
     int m = 0;
     for (int i = 0; i < n; i++) {
-        double x = reward_quality(rc, cs[i].val_acc, cs[i].val_loss);
+        double x = reward_quality(rc, cs[i].val_acc, cs[i].val_loss, cs[i].train_loss);
         if (cs[i].status == DB_CAND_OK && isfinite(x))
             v[m++] = x;
     }
@@ -141,6 +141,7 @@ static int search_trial(struct db *db, int64_t run_id, int trial, const struct s
         cand.predicted_ms = prev.predicted_ms;
         cand.val_acc = prev.val_acc;
         cand.val_loss = prev.val_loss;
+        cand.train_loss = prev.train_loss;
         cand.wall_s = 0;
         cand.status = DB_CAND_DUPLICATE;
         db_candidate_release(&prev);
@@ -155,13 +156,14 @@ static int search_trial(struct db *db, int64_t run_id, int trial, const struct s
             return st;
         cand.val_acc = ev.acc;
         cand.val_loss = ev.loss;
+        cand.train_loss = ev.train_loss;
         cand.wall_s = ev.wall_s;
         cand.status = DB_CAND_OK;
         info->duplicate = 0;
     } else {
         return st;
     }
-    cand.reward = reward_mnas(rc, reward_quality(rc, cand.val_acc, cand.val_loss),
+    cand.reward = reward_mnas(rc, reward_quality(rc, cand.val_acc, cand.val_loss, cand.train_loss),
                               cand.predicted_ms);
     if ((st = ctrl_report(c, tokens, cand.reward, err)))
         return st;
@@ -182,6 +184,7 @@ static int search_trial(struct db *db, int64_t run_id, int trial, const struct s
     info->predicted_ms = cand.predicted_ms;
     info->val_acc = cand.val_acc;
     info->val_loss = cand.val_loss;
+    info->train_loss = cand.train_loss;
     info->reward = cand.reward;
     info->wall_s = cand.wall_s;
     if (!(cand.reward <= info->best_reward))

@@ -21,7 +21,7 @@ struct search_trial_info {
     int trials_max;     /* 0: no limit */
     int duplicate;      /* 1 when the arch was evaluated before in this run */
     int redrawn;        /* proposals over the training cap drawn before this one */
-    double predicted_ms, val_acc, val_loss, reward, wall_s;
+    double predicted_ms, val_acc, val_loss, train_loss, reward, wall_s;
     double best_reward;
     double best_acc_under_target; /* NaN until a candidate meets the target */
     double elapsed_s;   /* this session */
@@ -29,7 +29,8 @@ struct search_trial_info {
 
 struct search_eval {
     double acc;    /* fraction */
-    double loss;   /* inf when the training diverged */
+    double loss;   /* validation cross-entropy; inf when the training diverged */
+    double train_loss; /* mean training loss of the last epoch; inf when diverged */
     double wall_s;
 };
 
@@ -39,7 +40,8 @@ struct search_hooks {
     int (*predict_ms)(void *ctx, const struct arch *a, double *ms, struct hw_err *err);
     void *predict_ctx;
     /* Validation accuracy (fraction) and mean cross-entropy of a after proxy
-     * training with this seed, and the wall time it took. */
+     * training with this seed, its last epoch's training loss, and the wall
+     * time it took. */
     int (*evaluate)(void *ctx, const struct arch *a, uint64_t seed, struct search_eval *out,
                     struct hw_err *err);
     void *eval_ctx;

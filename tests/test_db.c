@@ -167,6 +167,7 @@ static struct db_candidate candidate(int64_t run_id, int trial, const char *hash
     c.predicted_ms = 0.35;
     c.val_acc = 0.9;
     c.val_loss = 0.3125;
+    c.train_loss = 0.6875;
     c.reward = reward;
     c.wall_s = 12.5;
     c.status = DB_CAND_OK;
@@ -424,7 +425,7 @@ START_TEST(test_migrate_from_1)
     ck_assert_int_eq(db_lut_put(db, dev, &e, &err), HW_OK);
     db_close(db);
     raw_exec(path, "DROP TABLE reranks; DROP TABLE lut_calibrations; "
-                   "ALTER TABLE candidates DROP COLUMN val_loss; PRAGMA user_version = 1");
+                   "ALTER TABLE candidates DROP COLUMN val_loss; ALTER TABLE candidates DROP COLUMN train_loss; PRAGMA user_version = 1");
     db = open_ok(path);
     ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
     int n;
@@ -458,7 +459,7 @@ START_TEST(test_migrate_from_2)
     db_close(db);
     raw_exec(path, "DROP TABLE reranks; ALTER TABLE lut_calibrations DROP COLUMN delta_us; "
                    "ALTER TABLE lut_calibrations DROP COLUMN stat; "
-                   "ALTER TABLE candidates DROP COLUMN val_loss; PRAGMA user_version = 2");
+                   "ALTER TABLE candidates DROP COLUMN val_loss; ALTER TABLE candidates DROP COLUMN train_loss; PRAGMA user_version = 2");
     db = open_ok(path);
     ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
     struct db_calibration *list;
@@ -476,9 +477,10 @@ START_TEST(test_migrate_from_2)
 }
 END_TEST
 
-/* A schema-4 file (candidates without their validation loss) keeps its
- * candidates, which read with val_loss NaN, and takes new ones with it. */
-START_TEST(test_migrate_from_4)
+/* A candidate stored, the file turned into an older schema by sql, then
+ * reopened (migrated): the old candidate as read back, and a new one added
+ * after the migration. */
+static void migrate_candidates(const char *sql, struct db_candidate *old, struct db_candidate *fresh)
 {
     const char *path = tmp_db();
     struct db *db = open_ok(path);
@@ -487,21 +489,44 @@ START_TEST(test_migrate_from_4)
     struct db_candidate c = candidate(run, 0, "old", 0.7);
     ck_assert_int_eq(db_candidate_add(db, &c, NULL, 0, &err), HW_OK);
     db_close(db);
-    raw_exec(path, "ALTER TABLE candidates DROP COLUMN val_loss; "
-                   "ALTER TABLE lut_calibrations DROP COLUMN stat; PRAGMA user_version = 4");
+    raw_exec(path, sql);
     db = open_ok(path);
     ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
-    struct db_candidate got;
-    ck_assert_int_eq(db_candidate_get(db, c.id, &got, &err), HW_OK);
-    ck_assert(got.val_acc == 0.9 && got.reward == 0.7 && isnan(got.val_loss));
-    db_candidate_release(&got);
+    ck_assert_int_eq(db_candidate_get(db, c.id, old, &err), HW_OK);
     struct db_candidate next = candidate(run, 1, "new", 0.8);
     ck_assert_int_eq(db_candidate_add(db, &next, NULL, 0, &err), HW_OK);
-    ck_assert_int_eq(db_candidate_get(db, next.id, &got, &err), HW_OK);
-    ck_assert(got.val_loss == 0.3125);
-    db_candidate_release(&got);
+    ck_assert_int_eq(db_candidate_get(db, next.id, fresh, &err), HW_OK);
     db_close(db);
     remove_db(path);
+}
+
+/* A schema-4 file (candidates without their validation loss) keeps its
+ * candidates, which read with val_loss NaN, and takes new ones with it. */
+START_TEST(test_migrate_from_4)
+{
+    struct db_candidate old, fresh;
+    migrate_candidates("ALTER TABLE candidates DROP COLUMN val_loss; "
+                       "ALTER TABLE lut_calibrations DROP COLUMN stat; "
+                       "ALTER TABLE candidates DROP COLUMN train_loss; PRAGMA user_version = 4",
+                       &old, &fresh);
+    ck_assert(old.val_acc == 0.9 && old.reward == 0.7 && isnan(old.val_loss));
+    ck_assert(fresh.val_loss == 0.3125);
+    db_candidate_release(&old);
+    db_candidate_release(&fresh);
+}
+END_TEST
+
+/* A schema-6 file (candidates without the proxy's training loss) keeps its
+ * candidates, which read with train_loss NaN, and takes new ones with it. */
+START_TEST(test_migrate_from_6)
+{
+    struct db_candidate old, fresh;
+    migrate_candidates("ALTER TABLE candidates DROP COLUMN train_loss; PRAGMA user_version = 6",
+                       &old, &fresh);
+    ck_assert(old.val_loss == 0.3125 && old.reward == 0.7 && isnan(old.train_loss));
+    ck_assert(fresh.train_loss == 0.6875 && fresh.val_loss == 0.3125);
+    db_candidate_release(&old);
+    db_candidate_release(&fresh);
 }
 END_TEST
 
@@ -517,7 +542,7 @@ START_TEST(test_migrate_from_5)
                                .alpha_us = 3, .beta = 1.5, .stat = "min"};
     ck_assert_msg(db_calibration_put(db, &c, &err) == HW_OK, "%s", err.msg);
     db_close(db);
-    raw_exec(path, "ALTER TABLE lut_calibrations DROP COLUMN stat; PRAGMA user_version = 5");
+    raw_exec(path, "ALTER TABLE lut_calibrations DROP COLUMN stat; ALTER TABLE candidates DROP COLUMN train_loss; PRAGMA user_version = 5");
     db = open_ok(path);
     ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
     struct db_calibration *list;
@@ -1152,6 +1177,7 @@ START_TEST(test_candidate_get_find)
     failed.status = DB_CAND_FAILED;
     failed.val_acc = NAN;
     failed.val_loss = NAN;
+    failed.train_loss = NAN;
     struct db_candidate ok = candidate(run, 1, "dup", 0.8);
     struct db_candidate copy = candidate(run, 2, "dup", 0.8);
     copy.status = DB_CAND_DUPLICATE;
@@ -1169,7 +1195,8 @@ START_TEST(test_candidate_get_find)
 
     ck_assert_int_eq(db_candidate_get(db, failed.id, &got, &err), HW_OK);
     ck_assert_int_eq(got.status, DB_CAND_FAILED);
-    ck_assert(isnan(got.val_acc) && isnan(got.val_loss) && isnan(got.reward));
+    ck_assert(isnan(got.val_acc) && isnan(got.val_loss) && isnan(got.train_loss) &&
+              isnan(got.reward));
     ck_assert_str_eq(got.arch_json, failed.arch_json);
     ck_assert_str_eq(got.arch_hash, "dup");
     ck_assert_int_eq(got.n_tokens, 4);
@@ -1181,15 +1208,16 @@ START_TEST(test_candidate_get_find)
     db_candidate_release(&got);
     ck_assert_int_eq(db_candidate_get(db, 9999, &got, &err), HW_ENOTFOUND);
     ck_assert_int_eq(db_candidate_get(db, ok.id, &got, &err), HW_OK);
-    ck_assert(got.val_loss == 0.3125 && got.val_acc == 0.9);
+    ck_assert(got.val_loss == 0.3125 && got.val_acc == 0.9 && got.train_loss == 0.6875);
     db_candidate_release(&got);
     /* a diverged training's infinite loss reads back as infinite */
     struct db_candidate diverged = candidate(run, 4, "div", 0);
     diverged.val_acc = 0;
     diverged.val_loss = INFINITY;
+    diverged.train_loss = INFINITY;
     ck_assert_int_eq(db_candidate_add(db, &diverged, NULL, 0, &err), HW_OK);
     ck_assert_int_eq(db_candidate_get(db, diverged.id, &got, &err), HW_OK);
-    ck_assert(isinf(got.val_loss) && got.val_loss > 0);
+    ck_assert(isinf(got.val_loss) && got.val_loss > 0 && isinf(got.train_loss));
     db_candidate_release(&got);
 
     /* No tokens at all round-trips too. */
@@ -1410,7 +1438,8 @@ START_TEST(test_rerank_add_list)
     for (int i = 0; i < 2; i++) {
         struct db_candidate c = {.run_id = r.id, .trial = i, .arch_json = "{}", .macs = 1,
                                  .params = 1, .predicted_ms = 0.1, .val_acc = 0.8,
-                                 .val_loss = NAN, .reward = 0.8, .status = DB_CAND_OK};
+                                 .val_loss = NAN, .train_loss = NAN, .reward = 0.8,
+                                 .status = DB_CAND_OK};
         snprintf(c.arch_hash, sizeof c.arch_hash, "h%d", i);
         ck_assert_msg(db_candidate_add(db, &c, NULL, 0, &err) == HW_OK, "%s", err.msg);
         cand[i] = c.id;
@@ -1459,7 +1488,8 @@ Suite *suite_db(void)
           test_open_refuses_non_sqlite, test_open_existing_and_readonly, test_open_two_handles, test_open_foreign_keys_on, test_open_concurrent_create,
           test_open_damaged_row}},
         {"db_migrate", {test_migrate_step_is_atomic, test_migrate_from_1, test_migrate_from_2,
-                        test_migrate_from_4, test_migrate_from_5}},
+                        test_migrate_from_4, test_migrate_from_5,
+                        test_migrate_from_6}},
         {"db_device", {test_device_get_or_create, test_device_lookup}},
         {"db_lut", {test_lut_put_get, test_lut_put_many_atomic, test_lut_iterate}},
         {"db_validation", {test_validation_add_list}},

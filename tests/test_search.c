@@ -51,13 +51,19 @@ START_TEST(test_reward_quality)
 {
     struct reward_cfg c = reward_cfg_hard(1.0);
     ck_assert_int_eq(c.score, REWARD_SCORE_ACC);
-    ck_assert_double_eq(reward_quality(&c, 0.9, 0.4), 0.9);
+    ck_assert_double_eq(reward_quality(&c, 0.9, 0.4, 0.7), 0.9);
     c.score = REWARD_SCORE_LOSS;
-    ck_assert_double_eq_tol(reward_quality(&c, 0.9, 0.4), 0.670320046035639, 1e-12);
-    ck_assert_double_eq(reward_quality(&c, 0.0, INFINITY), 0.0); /* diverged */
-    ck_assert(isnan(reward_quality(&c, 0.9, NAN)));
+    ck_assert_double_eq_tol(reward_quality(&c, 0.9, 0.4, 0.7), 0.670320046035639, 1e-12);
+    ck_assert_double_eq(reward_quality(&c, 0.0, INFINITY, 0.7), 0.0); /* diverged */
+    ck_assert(isnan(reward_quality(&c, 0.9, NAN, 0.7)));
     /* a lower loss always scores higher */
-    ck_assert(reward_quality(&c, 0.5, 0.41) < reward_quality(&c, 0.5, 0.40));
+    ck_assert(reward_quality(&c, 0.5, 0.41, 0.7) < reward_quality(&c, 0.5, 0.40, 0.7));
+    /* train-loss reads the third value only */
+    c.score = REWARD_SCORE_TRAIN_LOSS;
+    ck_assert_double_eq_tol(reward_quality(&c, 0.9, 0.4, 0.7), 0.496585303791410, 1e-12);
+    ck_assert_double_eq(reward_quality(&c, 0.9, 0.4, INFINITY), 0.0);
+    ck_assert(isnan(reward_quality(&c, 0.9, 0.4, NAN)));
+    ck_assert(reward_quality(&c, 0.9, 0.1, 0.71) < reward_quality(&c, 0.1, 0.9, 0.70));
 }
 END_TEST
 
@@ -65,9 +71,12 @@ START_TEST(test_reward_score_names)
 {
     ck_assert_int_eq(reward_score_parse("acc"), REWARD_SCORE_ACC);
     ck_assert_int_eq(reward_score_parse("loss"), REWARD_SCORE_LOSS);
+    ck_assert_int_eq(reward_score_parse("train-loss"), REWARD_SCORE_TRAIN_LOSS);
     ck_assert_int_eq(reward_score_parse("Loss"), -1);
+    ck_assert_int_eq(reward_score_parse("train_loss"), -1);
     ck_assert_int_eq(reward_score_parse(NULL), -1);
     ck_assert_str_eq(reward_score_name(REWARD_SCORE_LOSS), "loss");
+    ck_assert_str_eq(reward_score_name(REWARD_SCORE_TRAIN_LOSS), "train-loss");
     ck_assert_str_eq(reward_score_name((enum reward_score)5), "?");
 }
 END_TEST

@@ -60,6 +60,37 @@ static void run_ok(const char *fmt, ...)
 }
 
 /* "hash:acc:loss" of every candidate of run `name`, in trial order. */
+/* Run `name` records score in its config, has n candidates, each with
+ * both losses finite and positive and the reward Q x (LAT / 0.05)^-0.07
+ * with the quality term Q that score names. */
+static void check_scored_run(const char *db_path, const char *name, const char *score, int n)
+{
+    struct db *db;
+    struct db_run run;
+    struct db_candidate *cs;
+    int nc;
+    struct hw_err he;
+    ck_assert_int_eq(db_open(&db, db_path, DB_OPEN_EXISTING, &he), HW_OK);
+    ck_assert_int_eq(db_run_lookup(db, name, &run, &he), HW_OK);
+    char want[64];
+    snprintf(want, sizeof want, "\"score\":\"%s\"", score);
+    ck_assert_msg(strstr(run.config_json, want), "%s", run.config_json);
+    ck_assert_int_eq(db_candidate_list(db, run.id, DB_ORDER_TRIAL, 0, &cs, &nc, &he), HW_OK);
+    ck_assert_int_eq(nc, n);
+    for (int i = 0; i < nc; i++) {
+        ck_assert(cs[i].val_loss > 0 && isfinite(cs[i].val_loss));
+        ck_assert(cs[i].train_loss > 0 && isfinite(cs[i].train_loss) &&
+                  cs[i].train_loss != cs[i].val_loss);
+        double q = strcmp(score, "acc") == 0    ? cs[i].val_acc
+                   : strcmp(score, "loss") == 0 ? exp(-cs[i].val_loss)
+                                                : exp(-cs[i].train_loss);
+        ck_assert_double_eq_tol(cs[i].reward, q * pow(cs[i].predicted_ms / 0.05, -0.07), 1e-9);
+    }
+    db_candidate_list_free(cs, nc);
+    db_run_release(&run);
+    db_close(db);
+}
+
 static char *history(const char *db_path, const char *name, int *n_out)
 {
     struct db *db;
@@ -352,42 +383,28 @@ START_TEST(test_search_survives_kill9)
     ck_assert_msg(r.status == 0 && strstr(r.out, "reranked"), "%s", r.out);
     cli_run_release(&r);
 
-    /* scored by loss, the default (no --score): the run records it, every
-     * candidate's reward is exp(-its validation loss) x the latency term,
-     * a resume keeps it */
+    /* scored by the proxy's training loss, the default (no --score): the run
+     * records it, every candidate's reward is exp(-its last epoch's training
+     * loss) x the latency term, a resume keeps it */
     run_ok("search " SEARCH_FLAGS " --trials 4 --name L --db %s", space, a_db);
     snprintf(args, sizeof args, "search --resume L --score acc --db %s", a_db);
     ck_assert_int_eq(cli_run(&r, args), 0);
     ck_assert_msg(r.status == 2 && strstr(r.err, "only --trials"), "%s", r.err);
     cli_run_release(&r);
     run_ok("search --resume L --trials 6 --train-threads 1 --quiet --db %s", a_db);
-    ck_assert_int_eq(db_open(&db, a_db, DB_OPEN_EXISTING, &he), HW_OK);
-    ck_assert_int_eq(db_run_lookup(db, "L", &run, &he), HW_OK);
-    ck_assert_msg(strstr(run.config_json, "\"score\":\"loss\""), "%s", run.config_json);
-    ck_assert_int_eq(db_candidate_list(db, run.id, DB_ORDER_TRIAL, 0, &cs, &nc, &he), HW_OK);
-    ck_assert_int_eq(nc, 6);
-    for (int i = 0; i < nc; i++) {
-        ck_assert(cs[i].val_loss > 0 && isfinite(cs[i].val_loss));
-        ck_assert_double_eq_tol(cs[i].reward,
-                                exp(-cs[i].val_loss) * pow(cs[i].predicted_ms / 0.05, -0.07),
-                                1e-9);
-    }
-    db_candidate_list_free(cs, nc);
-    db_run_release(&run);
-    db_close(db);
+    check_scored_run(a_db, "L", "train-loss", 6);
     /* --score acc: MnasNet's own quality term, recorded and used */
     run_ok("search " SEARCH_FLAGS " --trials 2 --score acc --name A --db %s", space, a_db);
-    ck_assert_int_eq(db_open(&db, a_db, DB_OPEN_EXISTING, &he), HW_OK);
-    ck_assert_int_eq(db_run_lookup(db, "A", &run, &he), HW_OK);
-    ck_assert_msg(strstr(run.config_json, "\"score\":\"acc\""), "%s", run.config_json);
-    ck_assert_int_eq(db_candidate_list(db, run.id, DB_ORDER_TRIAL, 0, &cs, &nc, &he), HW_OK);
-    ck_assert_int_eq(nc, 2);
-    for (int i = 0; i < nc; i++)
-        ck_assert_double_eq_tol(cs[i].reward,
-                                cs[i].val_acc * pow(cs[i].predicted_ms / 0.05, -0.07), 1e-9);
-    db_candidate_list_free(cs, nc);
-    db_run_release(&run);
-    db_close(db);
+    check_scored_run(a_db, "A", "acc", 2);
+    /* --score loss: the proxy's validation loss, recorded and used; runs
+     * show names the quality term and lists both losses */
+    run_ok("search " SEARCH_FLAGS " --trials 2 --score loss --name T --db %s", space, a_db);
+    check_scored_run(a_db, "T", "loss", 2);
+    snprintf(args, sizeof args, "runs show T --db %s", a_db);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0 && strstr(r.out, "exp(-val_loss)") && strstr(r.out, "train_loss"),
+                  "%s", r.out);
+    cli_run_release(&r);
     /* a run from before --score (no "score" in its config) resumes scored
      * by accuracy; a score this hwnas does not know is refused by name */
     ck_assert_int_eq(sqlite3_open(a_db, &rawdb), SQLITE_OK);
@@ -408,7 +425,7 @@ START_TEST(test_search_survives_kill9)
     sqlite3_close(rawdb);
     snprintf(args, sizeof args, "search --resume L --trials 8 --db %s", a_db);
     ck_assert_int_eq(cli_run(&r, args), 0);
-    ck_assert_msg(r.status == 1 && strstr(r.err, "score 'f1' is neither"), "%s", r.err);
+    ck_assert_msg(r.status == 1 && strstr(r.err, "score 'f1' is none of"), "%s", r.err);
     cli_run_release(&r);
     snprintf(args, sizeof args, "rm -rf %s", dir);
     ck_assert_int_eq(system(args), 0);
@@ -432,7 +449,7 @@ START_TEST(test_search_refusals)
         {"search --resume k --proxy-epochs 5 --db %s/x.db", 2, "only --trials"},
         {"search --resume k --max-over 1 --db %s/x.db", 2, "only --trials"},
         {"search --resume k --score loss --db %s/x.db", 2, "only --trials"},
-        {"search --target-ms 0.3 --score f1 --db %s/x.db", 2, "--score: 'f1' is neither"},
+        {"search --target-ms 0.3 --score f1 --db %s/x.db", 2, "--score: 'f1' is none of"},
         {"search --target-ms 0.3 --max-over -1 --db %s/x.db", 2, "--max-over: -1"},
         {"search --target-ms 0.3 --max-over 0 --controller random --db %s/x.db", 2,
          "finite ratio > 0"},

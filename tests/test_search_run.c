@@ -25,6 +25,8 @@ static int fake_eval(void *ctx, const struct arch *a, uint64_t seed, struct sear
     out->acc = 0.80 + (double)(arch_hash(a) % 1000) / 10000.0 + (double)(seed % 7) / 1e4;
     /* a loss that ranks archs differently from the accuracy */
     out->loss = 0.3 + (double)(arch_hash(a) / 1000 % 997) / 2000.0 + (double)(seed % 5) / 1e4;
+    /* and a training loss that ranks them a third way */
+    out->train_loss = 0.6 + (double)(arch_hash(a) / 997 % 991) / 3000.0 + (double)(seed % 3) / 1e4;
     out->wall_s = 0.001;
     return HW_OK;
 }
@@ -185,6 +187,7 @@ START_TEST(test_search_scores_by_loss)
         ck_assert_int_eq(space_decode(&s, cs[i].tokens, &a, &e), HW_OK);
         fake_eval(NULL, &a, search_trial_seed(5, first), &want, &e);
         ck_assert_double_eq(cs[i].val_loss, want.loss);
+        ck_assert_double_eq(cs[i].train_loss, want.train_loss);
         ck_assert_double_eq_tol(cs[i].reward,
                                 exp(-want.loss) * pow(cs[i].predicted_ms / 0.5, -0.07), 1e-12);
         dup += first != i;
@@ -200,6 +203,25 @@ START_TEST(test_search_scores_by_loss)
     char *h_loss = hashes(db, run), *h_acc = hashes(db, by_acc);
     ck_assert_int_eq(strncmp(h_loss, h_acc, 6 * 17), 0); /* the same 6 founders */
     ck_assert_str_ne(h_loss, h_acc);
+    /* --score train-loss: reward exp(-train loss) x the latency term, and
+     * yet other archs */
+    int64_t by_train = new_run(db, "train-loss");
+    struct ctrl *c3 = new_ctrl(&s, CTRL_EVOLUTION);
+    rc.score = REWARD_SCORE_TRAIN_LOSS;
+    ck_assert_msg(search_run(db, by_train, &s, &rc, c3, 5, &hooks, &lim, &e) == HW_OK, "%s", e.msg);
+    ck_assert_int_eq(db_candidate_list(db, by_train, DB_ORDER_TRIAL, 0, &cs, &n, &e), HW_OK);
+    ck_assert_int_eq(n, 60);
+    for (int i = 0; i < n; i++)
+        ck_assert_double_eq_tol(cs[i].reward,
+                                exp(-cs[i].train_loss) * pow(cs[i].predicted_ms / 0.5, -0.07),
+                                1e-12);
+    db_candidate_list_free(cs, n);
+    char *h_train = hashes(db, by_train);
+    ck_assert_int_eq(strncmp(h_train, h_loss, 6 * 17), 0);
+    ck_assert_str_ne(h_train, h_loss);
+    ck_assert_str_ne(h_train, h_acc);
+    free(h_train);
+    ctrl_free(c3);
     free(h_loss);
     free(h_acc);
     ctrl_free(c2);
@@ -415,6 +437,7 @@ static void add_cand(struct db *db, int64_t run, int trial, enum db_cand_status 
     snprintf(c.arch_hash, sizeof c.arch_hash, "h%d", trial);
     c.n_tokens = 1;
     c.predicted_ms = 0.3, c.val_acc = acc, c.val_loss = loss, c.reward = acc, c.wall_s = 1;
+    c.train_loss = isfinite(loss) ? 2 * loss : loss;
     struct hw_err e;
     ck_assert_msg(db_candidate_add(db, &c, NULL, 0, &e) == HW_OK, "%s", e.msg);
 }
@@ -448,6 +471,11 @@ START_TEST(test_search_median_quality)
     add_cand(db, run, 7, DB_CAND_OK, 0.95, 0.1);
     ck_assert_int_eq(search_run_median_quality(db, run, &by_loss, &q, &e), HW_OK);
     ck_assert_double_eq_tol(q, 0.5 * (exp(-0.5) + exp(-0.3)), 1e-12);
+    /* by training loss (2 x the val loss here): 0, exp(-1), exp(-0.6), exp(-0.2) */
+    struct reward_cfg by_train = reward_cfg_hard(0.5);
+    by_train.score = REWARD_SCORE_TRAIN_LOSS;
+    ck_assert_int_eq(search_run_median_quality(db, run, &by_train, &q, &e), HW_OK);
+    ck_assert_double_eq_tol(q, 0.5 * (exp(-1.0) + exp(-0.6)), 1e-12);
     db_close(db);
     unlink(path);
 }
