@@ -49,7 +49,7 @@ static const struct cli_flag flags[] = {
     {"w", CLI_DOUBLE, &o.w, "W", "reward exponent w (soft constraint, default -0.07)"},
     {"hard", CLI_BOOL, &o.hard, NULL, "hard constraint: w = 0 under the target, -1 over it"},
     {"max-over", CLI_DOUBLE, &o.max_over, "R", "train only proposals predicted <= R x target, redraw the rest untrained; rl is told each redraw's reward at the run's median quality (default: train all, as MnasNet)"},
-    {"score", CLI_STR, &o.score, "acc|loss|train-loss", "reward's quality term: exp(-the proxy training's last-epoch training loss) (train-loss, the default: it ranks short trainings closest to full ones), exp(-its validation loss) (loss), or its validation accuracy (acc, MnasNet's ACC)"},
+    {"score", CLI_STR, &o.score, "acc|loss|train-loss", "reward's quality term: exp(-the proxy training's last-epoch training loss) (train-loss, the default: it ranked 3-epoch proxies closest to full trainings), exp(-its validation loss) (loss), or its validation accuracy (acc, MnasNet's ACC)"},
     {"device", CLI_STR, &o.device, "ID", "latency table of this device (id or hash; default this machine)"},
     {"threads", CLI_INT, &o.lat_threads, "N", "threads the latency table was profiled with (default 1)"},
     {"train-threads", CLI_INT, &o.train_threads, "N", "threads for proxy training (default 2)"},
@@ -117,8 +117,7 @@ static int eval_hook(void *p, const struct arch *a, uint64_t seed, struct search
         return rc;
     out->acc = r.val_acc;
     out->loss = r.val_loss;
-    /* a diverged training's last loss may be finite: it scores 0 like its val loss */
-    out->train_loss = r.diverged ? INFINITY : r.train_loss;
+    out->train_loss = r.train_loss;
     out->wall_s = r.wall_s;
     return HW_OK;
 }

@@ -60,7 +60,9 @@ int eval_proxy(const struct arch *a, const struct eval_proxy_config *cfg,
         out->diverged = res.diverged || !isfinite(res.val_loss);
         out->val_acc = out->diverged ? 0.0 : res.val_acc;
         out->val_loss = out->diverged ? INFINITY : res.val_loss;
-        out->train_loss = res.loss;
+        /* a training that diverged stopped mid-epoch: its last whole epoch's
+         * loss (or none) would score it, so it scores like its val loss */
+        out->train_loss = out->diverged ? INFINITY : res.loss;
         out->img_per_s = res.img_per_s;
     } else {
         hw_error_prefix(err, "proxy evaluation of %s", a->name);

@@ -62,7 +62,8 @@ struct eval_proxy_config {
  * the proxy's own training noise. Over all eight 3 x 10,000 runs, tau by loss
  * has mean 0.55 (5 of 8 >= 0.5) and by accuracy 0.38 (2 of 8). Loss beats
  * accuracy on every run of every budget, and 3 epochs beat 2: hence the
- * defaults (3 epochs here, `hwnas search` scores by loss unless --score acc),
+ * defaults (3 epochs here; `hwnas search` scored by validation loss until
+ * 2026-12-04, by the last epoch's training loss since: see below),
  * at ~1.3 x the cost of 2 epochs (median 27-29 s on 2 cores, bench_train
  * proxy). tau >= 0.5 holds on average, not on every proxy seed. The proxy
  * underrates the largest archs (they learn slower in so few epochs), so much
@@ -96,7 +97,7 @@ void eval_proxy_config_default(struct eval_proxy_config *c);
 
 struct eval_result {
     double val_acc;    /* fraction in [0,1]; 0 when diverged */
-    double train_loss; /* mean loss of the last epoch */
+    double train_loss; /* mean training loss of the last epoch; inf when diverged */
     double val_loss;   /* mean validation cross-entropy; inf when diverged */
     double wall_s;     /* whole evaluation: build, train, validate */
     double img_per_s;  /* training throughput */

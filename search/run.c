@@ -151,7 +151,8 @@ static int search_trial(struct db *db, int64_t run_id, int trial, const struct s
             cand.predicted_ms = pred_ms;
         else if ((st = h->predict_ms(h->predict_ctx, &a, &cand.predicted_ms, err)))
             return st;
-        struct search_eval ev;
+        /* a hook that leaves a field unset leaves it NaN, never stack garbage */
+        struct search_eval ev = {NAN, NAN, NAN, NAN};
         if ((st = h->evaluate(h->eval_ctx, &a, search_trial_seed(seed, trial), &ev, err)))
             return st;
         cand.val_acc = ev.acc;

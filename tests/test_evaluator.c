@@ -997,26 +997,32 @@ START_TEST(test_eval_proxy)
     train_config_default(&tc);
     tc.epochs = c.epochs, tc.batch = c.batch, tc.lr = c.lr, tc.augment = c.augment;
     tc.subset = c.subset, tc.val_subset = c.val_subset, tc.threads = 1, tc.quiet = 1;
-    struct val_log log = {0};
+    struct val_log vlog = {0};
     struct train_result every;
-    ck_assert_int_eq(train_run(net, &tr, &va, &tc, 42, log_val, &log, &every, &err), HW_OK);
-    ck_assert_int_eq(log.validated, 3);
+    ck_assert_int_eq(train_run(net, &tr, &va, &tc, 42, log_val, &vlog, &every, &err), HW_OK);
+    ck_assert_int_eq(vlog.validated, 3);
     ck_assert_double_eq(every.val_acc, r1.val_acc);
     ck_assert_double_eq(every.val_loss, r1.val_loss);
     ck_assert_double_eq(every.loss, r1.train_loss);
     train_init_params(net, 42);
     tc.val_last_only = 1;
-    log = (struct val_log){0};
-    ck_assert_int_eq(train_run(net, &tr, &va, &tc, 42, log_val, &log, &every, &err), HW_OK);
-    ck_assert_int_eq(log.validated, 1);
-    ck_assert_int_eq(log.last_validated, 3);
+    vlog = (struct val_log){0};
+    ck_assert_int_eq(train_run(net, &tr, &va, &tc, 42, log_val, &vlog, &every, &err), HW_OK);
+    ck_assert_int_eq(vlog.validated, 1);
+    ck_assert_int_eq(vlog.last_validated, 3);
     ck_assert_double_eq(every.val_acc, r1.val_acc);
     nn_net_free(net);
     ck_assert(r1.val_acc > 0.5 && r1.wall_s > 0 && !r1.diverged);
     ck_assert(r1.val_loss > 0 && isfinite(r1.val_loss));
-    c.lr = 1e30; /* diverges: a result with accuracy 0 and an infinite loss */
+    /* the last epoch's training loss, label smoothing 0.1 included: above
+     * the entropy of the smoothed 3-class targets, below chance's ln 3 */
+    double hi = 1 - 0.1 + 0.1 / 3, lo = 0.1 / 3, floor = -(hi * log(hi) + 2 * lo * log(lo));
+    ck_assert_msg(r1.train_loss > floor && r1.train_loss < log(3.0), "train loss %g",
+                  r1.train_loss);
+    c.lr = 1e30; /* diverges: a result with accuracy 0 and infinite losses */
     ck_assert_int_eq(eval_proxy(&a, &c, 42, &r2, &err), HW_OK);
     ck_assert(r2.diverged && r2.val_acc == 0 && isinf(r2.val_loss) && r2.val_loss > 0);
+    ck_assert(isinf(r2.train_loss) && r2.train_loss > 0);
     c.lr = 0.2;
     a.layers[1].in = 9; /* broken chain */
     ck_assert_int_eq(eval_proxy(&a, &c, 42, &r1, &err), HW_EINVAL);

@@ -59,7 +59,6 @@ static void run_ok(const char *fmt, ...)
     cli_run_release(&r);
 }
 
-/* "hash:acc:loss" of every candidate of run `name`, in trial order. */
 /* Run `name` records score in its config, has n candidates, each with
  * both losses finite and positive and the reward Q x (LAT / 0.05)^-0.07
  * with the quality term Q that score names. */
@@ -91,6 +90,7 @@ static void check_scored_run(const char *db_path, const char *name, const char *
     db_close(db);
 }
 
+/* "hash:acc:loss:train_loss" of every candidate of run `name`, in trial order. */
 static char *history(const char *db_path, const char *name, int *n_out)
 {
     struct db *db;
@@ -103,7 +103,8 @@ static char *history(const char *db_path, const char *name, int *n_out)
     ck_assert_int_eq(db_candidate_list(db, r.id, DB_ORDER_TRIAL, 0, &cs, &n, &e), HW_OK);
     char *s = calloc((size_t)n + 1, 128);
     for (int i = 0; i < n; i++)
-        sprintf(s + strlen(s), "%s:%.6f:%.6f,", cs[i].arch_hash, cs[i].val_acc, cs[i].val_loss);
+        sprintf(s + strlen(s), "%s:%.6f:%.6f:%.6f,", cs[i].arch_hash, cs[i].val_acc,
+                cs[i].val_loss, cs[i].train_loss);
     db_candidate_list_free(cs, n);
     db_run_release(&r);
     db_close(db);
