@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "db/db.h"
 #include "search/pareto.h"
+#include "search/reward.h"
 
 static const char *db_flag;
 static int show_top = 10;
@@ -116,11 +117,11 @@ static int do_show(const char *name)
            r.space, r.controller, db_run_status_name(r.status));
     cJSON *cfg = r.config_json ? cJSON_Parse(r.config_json) : NULL;
     const char *score = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "score"));
-    /* absent: accuracy */
-    const char *q = !score                              ? "ACC"
-                    : strcmp(score, "loss") == 0       ? "exp(-val_loss)"
-                    : strcmp(score, "train-loss") == 0 ? "exp(-train_loss)"
-                                                       : "ACC";
+    /* absent (a run from before --score) or unknown: accuracy */
+    int kind = score ? reward_score_parse(score) : REWARD_SCORE_ACC;
+    const char *q = kind == REWARD_SCORE_LOSS         ? "exp(-val_loss)"
+                    : kind == REWARD_SCORE_TRAIN_LOSS ? "exp(-train_loss)"
+                                                      : "ACC";
     printf("target %.4f ms, reward %s x (LAT/T)^w with w = %g under / %g over the target\n",
            r.target_ms, q, r.w_alpha, r.w_beta);
     cJSON_Delete(cfg);
