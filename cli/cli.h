@@ -16,6 +16,11 @@
 /* Returned by cli_parse when --help was printed: the command exits 0. */
 #define CLI_HELP_SHOWN 3
 
+/* A numeric macro as a string literal, so flag help quotes the real default:
+ * "(default " CLI_STR_OF(EVAL_PROXY_SUBSET) ")". */
+#define CLI_STR_OF_(x) #x
+#define CLI_STR_OF(x) CLI_STR_OF_(x)
+
 enum cli_flag_type {
     CLI_BOOL,   /* int*: set to 1 when present */
     CLI_INT,    /* int*  */

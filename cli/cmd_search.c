@@ -1,5 +1,6 @@
 /* hwnas search: a latency-constrained architecture search, resumable. */
 #include <cJSON.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -28,8 +29,8 @@ static void on_sigint(int sig)
 }
 
 struct opts {
-    const char *space, *controller, *device, *name, *resume, *db, *data, *score;
-    double target_ms, w, time_budget, max_over;
+    const char *space, *controller, *device, *name, *resume, *db, *data, *score, *max_params_s;
+    double target_ms, w, time_budget, max_over, max_params;
     int hard, trials, lat_threads, train_threads, population, sample_size, hidden;
     double lr;
     long seed;
@@ -49,6 +50,7 @@ static const struct cli_flag flags[] = {
     {"w", CLI_DOUBLE, &o.w, "W", "reward exponent w (soft constraint, default -0.07)"},
     {"hard", CLI_BOOL, &o.hard, NULL, "hard constraint: w = 0 under the target, -1 over it"},
     {"max-over", CLI_DOUBLE, &o.max_over, "R", "train only proposals predicted <= R x target, redraw the rest untrained; rl is told each redraw's reward at the run's median quality (default: train all, as MnasNet)"},
+    {"max-params", CLI_STR, &o.max_params_s, "P", "train only proposals with at most P parameters (250000, 250k or 0.25M), redraw the rest untrained; rl is told the median-quality reward scaled by P / their parameters (default: no cap)"},
     {"score", CLI_STR, &o.score, "acc|loss|train-loss", "reward's quality term: exp(-the proxy training's last-epoch training loss) (train-loss, the default: it ranked 3-epoch proxies closest to full trainings), exp(-its validation loss) (loss), or its validation accuracy (acc, MnasNet's ACC)"},
     {"device", CLI_STR, &o.device, "ID", "latency table of this device (id or hash; default this machine)"},
     {"threads", CLI_INT, &o.lat_threads, "N", "threads the latency table was profiled with (default 1)"},
@@ -59,10 +61,10 @@ static const struct cli_flag flags[] = {
     {"lr", CLI_DOUBLE, &o.lr, "X", "rl: Adam step size (default 0.003)"},
     {"name", CLI_STR, &o.name, "RUN", "name of the new run (default run-<id>)"},
     {"resume", CLI_STR, &o.resume, "RUN", "continue a stopped or crashed run"},
-    {"proxy-epochs", CLI_INT, &o.proxy.epochs, "E", "proxy training epochs per candidate (default 3)"},
-    {"proxy-subset", CLI_INT, &o.proxy.subset, "N", "training images per proxy training (default 10000)"},
+    {"proxy-epochs", CLI_INT, &o.proxy.epochs, "E", "proxy training epochs per candidate (default " CLI_STR_OF(EVAL_PROXY_EPOCHS) ")"},
+    {"proxy-subset", CLI_INT, &o.proxy.subset, "N", "training images per proxy training (default " CLI_STR_OF(EVAL_PROXY_SUBSET) ")"},
     {"proxy-val", CLI_INT, &o.proxy.val_subset, "N", "validation images per proxy evaluation (default 0: all 10,000)"},
-    {"proxy-batch", CLI_INT, &o.proxy.batch, "B", "proxy training batch size (default 64)"},
+    {"proxy-batch", CLI_INT, &o.proxy.batch, "B", "proxy training batch size (default " CLI_STR_OF(EVAL_PROXY_BATCH) ")"},
     {"proxy-lr", CLI_DOUBLE, &o.proxy.lr, "X", "proxy training peak learning rate (default 0.2)"},
     {"proxy-augment", CLI_INT, &o.proxy.augment, "0|1", "crop/flip augmentation in proxy training (default 0)"},
     {"data", CLI_STR, &o.data, "DIR", "IDX dataset folder (default " DATA_DEFAULT_DIR ")"},
@@ -140,7 +142,7 @@ static void trial_hook(void *p, const struct search_trial_info *t)
            100 * t->val_acc, t->val_loss, t->train_loss, t->reward, t->duplicate ? " (duplicate, not retrained)" : "",
            t->best_reward, best_acc);
     if (t->redrawn > 0)
-        printf("           (%d proposal%s over the training cap redrawn before it)\n", t->redrawn,
+        printf("           (%d proposal%s over a cap redrawn before it)\n", t->redrawn,
                t->redrawn == 1 ? "" : "s");
     fflush(stdout);
 }
@@ -150,6 +152,25 @@ static const char *space_hash_hex(const struct space *sp, char *buf)
 {
     snprintf(buf, 17, "%016" PRIx64, space_hash(sp));
     return buf;
+}
+
+/* "250000", "250k", "0.25M" -> 250000 in *v; 0, or -1 when s is not a
+ * count > 0 (at most 1e12). */
+static int parse_count(const char *s, double *v)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(s, &end);
+    if (end == s || errno)
+        return -1;
+    if (*end == 'k' || *end == 'K')
+        x *= 1e3, end++;
+    else if (*end == 'M' || *end == 'm')
+        x *= 1e6, end++;
+    if (*end || !(x >= 1 && x <= 1e12))
+        return -1;
+    *v = x;
+    return 0;
 }
 
 static char *config_json(const struct opts *op, const char *calibration, const struct space *sp,
@@ -174,6 +195,8 @@ static char *config_json(const struct opts *op, const char *calibration, const s
     cJSON_AddBoolToObject(root, "hard", op->hard);
     if (op->max_over > 0)
         cJSON_AddNumberToObject(root, "max_over", op->max_over);
+    if (op->max_params > 0)
+        cJSON_AddNumberToObject(root, "max_params", op->max_params);
     cJSON_AddStringToObject(root, "score", reward_score_name(op->score_kind));
     char *s = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
@@ -209,6 +232,8 @@ static int config_read(const char *text, struct opts *op, struct hw_err *err)
     op->lat_threads = cJSON_IsNumber(lt) ? lt->valueint : 1;
     const cJSON *mo = cJSON_GetObjectItemCaseSensitive(root, "max_over");
     op->max_over = cJSON_IsNumber(mo) ? mo->valuedouble : 0; /* absent: no cap */
+    const cJSON *mp = cJSON_GetObjectItemCaseSensitive(root, "max_params");
+    op->max_params = cJSON_IsNumber(mp) ? mp->valuedouble : 0;
     /* absent: a run from before --score, scored by accuracy */
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(root, "score");
     int kind = sc ? reward_score_parse(cJSON_GetStringValue(sc)) : REWARD_SCORE_ACC;
@@ -258,6 +283,9 @@ int cmd_search(int argc, char **argv)
                                      "cap)", o.max_over);
     if (isnan(o.max_over))
         o.max_over = 0; /* no cap (a resume reads the run's own) */
+    if (o.max_params_s && parse_count(o.max_params_s, &o.max_params))
+        return cli_usage_error(&cmd, "--max-params: '%s' is not a parameter count > 0 (250000, "
+                                     "250k or 0.25M)", o.max_params_s);
     if (o.score) {
         int k = reward_score_parse(o.score);
         if (k < 0)
@@ -274,7 +302,7 @@ int cmd_search(int argc, char **argv)
                     o.proxy.lr != dp.lr || o.proxy.augment != dp.augment;
     if (o.resume && (o.space || o.target_ms > 0 || o.controller || o.name || o.device || o.hard ||
                      o.population || o.sample_size || o.hidden || o.lr > 0 || o.max_over > 0 ||
-                     o.score || proxy_set))
+                     o.max_params_s || o.score || proxy_set))
         return cli_usage_error(&cmd, "--resume continues a run with its own configuration; "
                                      "only --trials, --time-budget and --train-threads may change");
 
@@ -439,12 +467,18 @@ int cmd_search(int argc, char **argv)
     fflush(stdout);
     struct search_hooks hooks = {predict_hook, &c, eval_hook, &c, trial_hook, &c};
     struct search_limits lim = {run.trials_max, o.time_budget, &stop_requested,
-                                o.max_over * run.target_ms};
+                                o.max_over * run.target_ms, o.max_params};
     if (o.max_over > 0)
         log_info("training cap: proposals predicted over %.4f ms (%g x target) are redrawn "
                  "untrained%s", lim.max_train_ms, o.max_over,
                  ctrl_kind_of(ctrl) == CTRL_RL
                      ? "; the policy is told their reward at the run's median quality"
+                     : "");
+    if (o.max_params > 0)
+        log_info("parameter cap: proposals with more than %.0f parameters are redrawn "
+                 "untrained%s", o.max_params,
+                 ctrl_kind_of(ctrl) == CTRL_RL
+                     ? "; the policy is told the median-quality reward x cap / their parameters"
                      : "");
     struct reward_cfg rcfg = {run.target_ms, run.w_alpha, run.w_beta, o.score_kind};
     if (o.score_kind == REWARD_SCORE_LOSS)

@@ -85,39 +85,56 @@ int search_run_median_quality(struct db *db, int64_t run_id, const struct reward
  * state in one transaction. */
 static int search_trial(struct db *db, int64_t run_id, int trial, const struct space *s,
                         const struct reward_cfg *rc, struct ctrl *c, uint64_t seed,
-                        const struct search_hooks *h, double max_train_ms,
-                        volatile sig_atomic_t *stop, struct search_trial_info *info,
-                        struct hw_err *err)
+                        const struct search_hooks *h, const struct search_limits *lim,
+                        struct search_trial_info *info, struct hw_err *err)
 {
+    double max_train_ms = lim->max_train_ms, max_params = lim->max_params;
+    volatile sig_atomic_t *stop = lim->stop;
     int tokens[CTRL_MAX_TOKENS];
     struct arch a;
     double pred_ms = NAN; /* known once a capped proposal was predicted */
     double q_ref = NAN;   /* rl under a cap: the quality its redraws are told */
     int st;
     info->redrawn = 0;
-    if (max_train_ms > 0 && ctrl_kind_of(c) == CTRL_RL &&
+    if ((max_train_ms > 0 || max_params > 0) && ctrl_kind_of(c) == CTRL_RL &&
         (st = search_run_median_quality(db, run_id, rc, &q_ref, err)))
         return st;
+    int over_params = 0; /* redraws for the parameter cap, of info->redrawn */
     for (;;) {
         ctrl_propose(c, tokens);
         if ((st = space_decode(s, tokens, &a, err)))
             return st;
-        if (!(max_train_ms > 0))
-            break;
-        if ((st = h->predict_ms(h->predict_ctx, &a, &pred_ms, err)))
-            return st;
-        if (!isfinite(pred_ms))
-            return hw_error(err, HW_EINVAL, "predicted latency %g ms of a proposal is not finite",
-                            pred_ms);
-        if (pred_ms <= max_train_ms)
-            break;
-        if (isfinite(q_ref) && (st = ctrl_report(c, tokens, reward_mnas(rc, q_ref, pred_ms), err)))
+        pred_ms = NAN;
+        double told = NAN; /* what rl hears of a redrawn proposal */
+        double params = (double)arch_cost(&a).params;
+        if (max_params > 0 && params > max_params) {
+            told = q_ref * (max_params / params);
+            over_params++;
+        } else {
+            if (!(max_train_ms > 0))
+                break;
+            if ((st = h->predict_ms(h->predict_ctx, &a, &pred_ms, err)))
+                return st;
+            if (!isfinite(pred_ms))
+                return hw_error(err, HW_EINVAL,
+                                "predicted latency %g ms of a proposal is not finite", pred_ms);
+            if (pred_ms <= max_train_ms)
+                break;
+            told = reward_mnas(rc, q_ref, pred_ms);
+        }
+        if (isfinite(q_ref) && (st = ctrl_report(c, tokens, told, err)))
             return st;
         if (++info->redrawn >= SEARCH_MAX_REDRAWS)
-            return hw_error(err, HW_EINVAL,
-                            "%d proposals in a row were predicted over the training cap of "
-                            "%.4f ms; start a new run with a larger --max-over or --target-ms",
-                            info->redrawn, max_train_ms);
+            return over_params == info->redrawn
+                       ? hw_error(err, HW_EINVAL,
+                                  "%d proposals in a row had more than the cap of %.0f "
+                                  "parameters; start a new run with a larger --max-params",
+                                  info->redrawn, max_params)
+                       : hw_error(err, HW_EINVAL,
+                                  "%d proposals in a row were over the training cap of %.4f ms "
+                                  "(%d of them over the cap of %.0f parameters); start a new "
+                                  "run with a larger --max-over, --target-ms or --max-params",
+                                  info->redrawn, max_train_ms, over_params, max_params);
         /* nothing is saved until a proposal is accepted: stopping here
          * loses only redraws, which a resume makes again */
         if (stop && *stop)
@@ -218,8 +235,7 @@ int search_run(struct db *db, int64_t run_id, const struct space *s,
             return HW_OK;
         if (lim->stop && *lim->stop)
             return hw_error(err, HW_EINTR, "search stopped after %d candidates", trial);
-        if ((st = search_trial(db, run_id, trial, s, rc, c, seed, hooks, lim->max_train_ms,
-                               lim->stop, &info, err)))
+        if ((st = search_trial(db, run_id, trial, s, rc, c, seed, hooks, lim, &info, err)))
             return st == HW_EINTR ? st : hw_error_prefix(err, "trial %d", trial);
         info.elapsed_s = timer_since_s(t0);
         if (hooks->on_trial)

@@ -68,6 +68,13 @@ struct search_limits {
      * the same sequence. 0: no cap (MnasNet: every proposal is trained and
      * the reward's latency term penalizes it). */
     double max_train_ms;
+    /* Parameter cap (model size, the constraint users ask for besides
+     * latency): a proposal with more than max_params weights is redrawn
+     * untrained like one over the training cap, before its latency is
+     * looked up. rl is told the median-quality reward scaled by
+     * max_params / params, so the policy learns which way is smaller.
+     * 0: no cap. */
+    double max_params;
 };
 
 #define SEARCH_MAX_REDRAWS 20000

@@ -14,6 +14,7 @@
 
 #include "db/db.h"
 #include "evaluator/model.h"
+#include "evaluator/proxy.h"
 #include "nn/net.h"
 #include "space/refs.h"
 #include "tests/cli_run.h"
@@ -401,6 +402,20 @@ START_TEST(test_search_survives_kill9)
      * show names the quality term and lists both losses */
     run_ok("search " SEARCH_FLAGS " --trials 2 --score loss --name T --db %s", space, a_db);
     check_scored_run(a_db, "T", "loss", 2);
+    /* --max-params (the tiny space's archs have 3,618-12,186, median 5,858):
+     * recorded in the run, kept by a resume, met by every candidate */
+    run_ok("search " SEARCH_FLAGS " --trials 3 --max-params 5.9k --name P --db %s", space, a_db);
+    run_ok("search --resume P --trials 5 --train-threads 1 --quiet --db %s", a_db);
+    ck_assert_int_eq(db_open(&db, a_db, DB_OPEN_EXISTING, &he), HW_OK);
+    ck_assert_int_eq(db_run_lookup(db, "P", &run, &he), HW_OK);
+    ck_assert_msg(strstr(run.config_json, "\"max_params\":5900"), "%s", run.config_json);
+    ck_assert_int_eq(db_candidate_list(db, run.id, DB_ORDER_TRIAL, 0, &cs, &nc, &he), HW_OK);
+    ck_assert_int_eq(nc, 5);
+    for (int i = 0; i < nc; i++)
+        ck_assert_msg(cs[i].params <= 5900, "trial %d: %lld params", i, (long long)cs[i].params);
+    db_candidate_list_free(cs, nc);
+    db_run_release(&run);
+    db_close(db);
     snprintf(args, sizeof args, "runs show T --db %s", a_db);
     ck_assert_int_eq(cli_run(&r, args), 0);
     ck_assert_msg(r.status == 0 && strstr(r.out, "exp(-val_loss)") && strstr(r.out, "train_loss"),
@@ -450,6 +465,10 @@ START_TEST(test_search_refusals)
         {"search --resume k --proxy-epochs 5 --db %s/x.db", 2, "only --trials"},
         {"search --resume k --max-over 1 --db %s/x.db", 2, "only --trials"},
         {"search --resume k --score loss --db %s/x.db", 2, "only --trials"},
+        {"search --resume k --max-params 1M --db %s/x.db", 2, "only --trials"},
+        {"search --target-ms 0.3 --max-params 12q --db %s/x.db", 2, "--max-params: '12q'"},
+        {"search --target-ms 0.3 --max-params 0 --db %s/x.db", 2, "--max-params: '0'"},
+        {"search --target-ms 0.3 --max-params -5k --db %s/x.db", 2, "--max-params: '-5k'"},
         {"search --target-ms 0.3 --score f1 --db %s/x.db", 2, "--score: 'f1' is none of"},
         {"search --target-ms 0.3 --max-over -1 --db %s/x.db", 2, "--max-over: -1"},
         {"search --target-ms 0.3 --max-over 0 --controller random --db %s/x.db", 2,
@@ -488,6 +507,19 @@ START_TEST(test_search_refusals)
                       "hwnas %s: exit %d, stderr: %s", args, r.status, r.err);
         cli_run_release(&r);
     }
+    /* --help quotes the proxy's real defaults (it once said 10000 after the
+     * default became 9000) */
+    struct cli_run r;
+    ck_assert_int_eq(cli_run(&r, "search --help"), 0);
+    ck_assert_int_eq(r.status, 0);
+    char want[3][96];
+    snprintf(want[0], sizeof want[0], "proxy training (default %d)", EVAL_PROXY_SUBSET);
+    snprintf(want[1], sizeof want[1], "per candidate (default %d)", EVAL_PROXY_EPOCHS);
+    snprintf(want[2], sizeof want[2], "batch size (default %d)", EVAL_PROXY_BATCH);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(strstr(r.out, want[i]) || strstr(r.err, want[i]), "no '%s' in --help",
+                      want[i]);
+    cli_run_release(&r);
     char args[128];
     snprintf(args, sizeof args, "rm -rf %s", dir);
     ck_assert_int_eq(system(args), 0);

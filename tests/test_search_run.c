@@ -289,59 +289,112 @@ static void count_redraws(void *ctx, const struct search_trial_info *t)
         redraws_first = t->redrawn;
 }
 
-START_TEST(test_search_training_cap)
+static int cmp_double(const void *a, const void *b)
 {
-    /* With a cap, no candidate over it is stored or trained, the redraws
-     * happen (more predictions than candidates), a crash + resume continues
-     * the same sequence (random, evolution, rl), an unreachable cap fails
-     * with a message instead of looping. rl alone is told of the redraws
-     * after the first trained candidate. */
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median parameter count of 101 random archs of s: a cap that about
+ * half the space's proposals exceed. */
+static double median_params(const struct space *s)
+{
+    struct ctrl *c = new_ctrl(s, CTRL_RANDOM);
+    double v[101];
+    int tokens[CTRL_MAX_TOKENS];
+    struct arch a;
+    struct hw_err e;
+    for (int i = 0; i < 101; i++) {
+        ctrl_propose(c, tokens);
+        ck_assert_int_eq(space_decode(s, tokens, &a, &e), HW_OK);
+        v[i] = (double)arch_cost(&a).params;
+    }
+    ctrl_free(c);
+    qsort(v, 101, sizeof v[0], cmp_double);
+    return v[50];
+}
+
+/* Runs 20 trials of a `kind` controller under caps ms (latency) and params
+ * on run `name` of d1, checks every stored candidate meets both caps, no
+ * latency lookup was spent on a proposal over the parameter cap, rl alone
+ * was told of the redraws after the first trained candidate, and a crash +
+ * resume on d2 continues the same sequence. Leaves redraws_total of the
+ * first run. */
+static void check_capped_run(struct db *d1, struct db *d2, const struct space *s,
+                             const struct reward_cfg *rc, const char *name, enum ctrl_kind kind,
+                             double ms, double params)
+{
+    struct hw_err e;
+    int64_t r1 = new_run(d1, name), r2 = new_run(d2, name);
+    struct ctrl *c1 = new_ctrl(s, kind), *c2 = new_ctrl(s, kind);
+    struct search_limits all = {20, 0, NULL, ms, params}, part = {7, 0, NULL, ms, params};
+    n_predict = n_eval = 0;
+    redraws_total = redraws_first = 0;
+    struct search_hooks counted = hooks;
+    counted.on_trial = count_redraws;
+    ck_assert_msg(search_run(d1, r1, s, rc, c1, 3, &counted, &all, &e) == HW_OK, "%s", e.msg);
+    ck_assert_int_eq(ctrl_n_reported(c1),
+                     20 + (kind == CTRL_RL ? redraws_total - redraws_first : 0));
+    struct db_candidate *cs;
+    int n, ok = 0;
+    ck_assert_int_eq(db_candidate_list(d1, r1, DB_ORDER_TRIAL, 0, &cs, &n, &e), HW_OK);
+    ck_assert_int_eq(n, 20);
+    for (int i = 0; i < n; i++) {
+        ck_assert_msg(!(ms > 0) || cs[i].predicted_ms <= ms, "%s trial %d: %g ms over the cap",
+                      name, i, cs[i].predicted_ms);
+        ck_assert_msg(!(params > 0) || (double)cs[i].params <= params,
+                      "%s trial %d: %lld params over the cap", name, i, (long long)cs[i].params);
+        ok += cs[i].status == DB_CAND_OK;
+    }
+    db_candidate_list_free(cs, n);
+    ck_assert_int_eq(n_eval, ok);
+    if (ms > 0 && !(params > 0)) /* one prediction per proposal, none again when accepted */
+        ck_assert_int_eq(n_predict, 20 + redraws_total);
+    if (!(ms > 0)) /* no lookup for a redraw; duplicates reuse their first prediction */
+        ck_assert_int_eq(n_predict, n_eval);
+    check_resume_matches(d1, r1, d2, r2, s, rc, c2, &part, &all);
+    ctrl_free(c1);
+}
+
+/* A cap no arch of s meets: the search fails with a message containing msg
+ * instead of looping. */
+static void check_nothing_fits(struct db *db, const struct space *s, const struct reward_cfg *rc,
+                               const char *name, double ms, double params, const char *msg)
+{
+    int64_t r = new_run(db, name);
+    struct ctrl *c = new_ctrl(s, CTRL_RANDOM);
+    struct search_limits lim = {5, 0, NULL, ms, params};
+    struct hw_err e;
+    ck_assert_int_eq(search_run(db, r, s, rc, c, 3, &hooks, &lim, &e), HW_EINVAL);
+    ck_assert_msg(strstr(e.msg, msg) != NULL, "%s", e.msg);
+    ctrl_free(c);
+}
+
+START_TEST(test_search_caps)
+{
+    /* Under a training cap, a parameter cap or both, for random, evolution
+     * and rl (check_capped_run); unreachable caps fail with a message
+     * instead of looping. */
     char p1[64], p2[64];
     struct db *d1 = tmp_db(p1), *d2 = tmp_db(p2);
     struct space s;
     struct hw_err e;
     ck_assert_int_eq(space_load_builtin("fmnist", &s, &e), HW_OK);
     struct reward_cfg rc = reward_cfg_hard(0.5);
-    for (int kind = 0; kind < 3; kind++) {
-        char name[8];
-        snprintf(name, sizeof name, "k%d", kind);
-        int64_t r1 = new_run(d1, name), r2 = new_run(d2, name);
-        struct ctrl *c1 = new_ctrl(&s, (enum ctrl_kind)kind), *c2 = new_ctrl(&s, (enum ctrl_kind)kind);
-        struct search_limits all = {20, 0, NULL, 0.5}, part = {7, 0, NULL, 0.5};
-        redraws_first = 0;
-        n_predict = n_eval = 0;
-        redraws_total = 0;
-        struct search_hooks counted = hooks;
-        counted.on_trial = count_redraws;
-        ck_assert_msg(search_run(d1, r1, &s, &rc, c1, 3, &counted, &all, &e) == HW_OK, "%s",
-                      e.msg);
-        /* one prediction per proposal, none again for the accepted ones, and
-         * only the accepted ones reported (rl: and the redraws after trial 0) */
-        ck_assert_int_eq(n_predict, 20 + redraws_total);
-        ck_assert_int_eq(ctrl_n_proposed(c1), n_predict);
-        ck_assert_int_eq(ctrl_n_reported(c1),
-                         20 + (kind == CTRL_RL ? redraws_total - redraws_first : 0));
-        struct db_candidate *cs;
-        int n, ok = 0;
-        ck_assert_int_eq(db_candidate_list(d1, r1, DB_ORDER_TRIAL, 0, &cs, &n, &e), HW_OK);
-        ck_assert_int_eq(n, 20);
-        for (int i = 0; i < n; i++) {
-            ck_assert_msg(cs[i].predicted_ms <= 0.5, "kind %d trial %d: %g ms over the cap", kind,
-                          i, cs[i].predicted_ms);
-            ok += cs[i].status == DB_CAND_OK;
+    double cap = median_params(&s);
+    const double caps[3][2] = {{0.5, 0}, {0, cap}, {0.5, cap}};
+    for (int kind = 0; kind < 3; kind++)
+        for (int k = 0; k < 3; k++) {
+            char name[8];
+            snprintf(name, sizeof name, "k%d%d", kind, k);
+            check_capped_run(d1, d2, &s, &rc, name, (enum ctrl_kind)kind, caps[k][0], caps[k][1]);
+            /* the latency cap at 0.5 ms redraws more than half the
+             * proposals, the median parameter cap about half */
+            ck_assert_msg(redraws_total > (k == 1 ? 5 : 20), "kind %d caps %d: only %d redraws",
+                          kind, k, redraws_total);
         }
-        db_candidate_list_free(cs, n);
-        ck_assert_int_eq(n_eval, ok);
-        ck_assert_msg(redraws_total > 20, "kind %d: only %d redraws", kind, redraws_total);
-        check_resume_matches(d1, r1, d2, r2, &s, &rc, c2, &part, &all);
-        ctrl_free(c1);
-    }
-    int64_t r = new_run(d1, "nothing-fits");
-    struct ctrl *c = new_ctrl(&s, CTRL_RANDOM);
-    struct search_limits tiny = {5, 0, NULL, 1e-6};
-    ck_assert_int_eq(search_run(d1, r, &s, &rc, c, 3, &hooks, &tiny, &e), HW_EINVAL);
-    ck_assert_msg(strstr(e.msg, "training cap") != NULL, "%s", e.msg);
-    ctrl_free(c);
+    check_nothing_fits(d1, &s, &rc, "nothing-fits", 1e-6, 0, "training cap");
+    check_nothing_fits(d1, &s, &rc, "too-big", 0, 10, "cap of 10 parameters");
     db_close(d1);
     db_close(d2);
     unlink(p1);
@@ -370,6 +423,28 @@ static void log_redraws(void *ctx, const struct search_trial_info *t)
     redraws_by_trial[t->trial] = t->redrawn;
 }
 
+/* rl (step 0.01) rewarded for size by big_eval for n trials of a new run
+ * `name` under the caps; the redraws of its first and last 30 trials. Returns
+ * the run's id. */
+static int64_t rl_for_size(struct db *db, const struct space *s, const char *name, int n, double ms,
+                        double params, int *first, int *last)
+{
+    int64_t run = new_run(db, name);
+    struct ctrl *c = new_ctrl_lr(s, CTRL_RL, 0.01);
+    struct reward_cfg rc = reward_cfg_hard(0.5);
+    struct search_hooks h = {fake_predict, NULL, big_eval, NULL, log_redraws, NULL};
+    struct search_limits lim = {n, 0, NULL, ms, params};
+    struct hw_err e;
+    ck_assert_msg(search_run(db, run, s, &rc, c, 3, &h, &lim, &e) == HW_OK, "%s", e.msg);
+    *first = *last = 0;
+    for (int i = 0; i < 30; i++) {
+        *first += redraws_by_trial[i];
+        *last += redraws_by_trial[n - 30 + i];
+    }
+    ctrl_free(c);
+    return run;
+}
+
 START_TEST(test_search_rl_under_cap)
 {
     /* rl under a cap, rewarded for size: the graded reward of its redraws
@@ -377,26 +452,17 @@ START_TEST(test_search_rl_under_cap)
      * in the first 30 trials, 598 in the last 30, and failed a real run with
      * 20,000 redraws in a row) nor pushed away from it (reward 0 per redraw
      * made most trials of a real run duplicates), and it redraws less once it
-     * learned. */
+     * learned. A step size 3.3x the default, so the policy moves within 120
+     * trials (at the default it rose 0.334 -> 0.395 ms here: the same way,
+     * slower). */
     char path[64];
     struct db *db = tmp_db(path);
     struct space s;
     struct hw_err e;
     ck_assert_int_eq(space_load_builtin("fmnist", &s, &e), HW_OK);
-    int64_t run = new_run(db, "rl-cap");
-    /* a step size 3.3x the default, so the policy moves within 120 trials
-     * (at the default it rose 0.334 -> 0.395 ms here: the same way, slower) */
-    struct ctrl *c = new_ctrl_lr(&s, CTRL_RL, 0.01);
-    struct reward_cfg rc = reward_cfg_hard(0.5);
-    struct search_hooks h = {fake_predict, NULL, big_eval, NULL, log_redraws, NULL};
     enum { N = 120 };
-    struct search_limits lim = {N, 0, NULL, 0.5};
-    ck_assert_msg(search_run(db, run, &s, &rc, c, 3, &h, &lim, &e) == HW_OK, "%s", e.msg);
-    int first = 0, last = 0;
-    for (int i = 0; i < 30; i++) {
-        first += redraws_by_trial[i];
-        last += redraws_by_trial[N - 30 + i];
-    }
+    int first, last;
+    int64_t run = rl_for_size(db, &s, "rl-cap", N, 0.5, 0, &first, &last);
     struct db_candidate *cs;
     int n, distinct = 0;
     double mean_first = 0, mean_last = 0;
@@ -420,7 +486,15 @@ START_TEST(test_search_rl_under_cap)
      * reward 0 per redraw, the policy kept away from it (0.390 -> 0.404) */
     ck_assert_msg(mean_last > mean_first && mean_last > 0.85 * 0.5,
                   "mean predicted %g -> %g ms: not drawn to the cap of 0.5", mean_first, mean_last);
-    ctrl_free(c);
+    /* under a parameter cap it learns likewise to stay under it: 9 redraws
+     * in the first 30 trials, 0 in the last 30 (told nothing of its
+     * redraws, 20 and 2 on this fake: the graded reward mainly spares the
+     * early redraws) */
+    double cap = median_params(&s);
+    rl_for_size(db, &s, "rl-params", N, 0, cap, &first, &last);
+    printf("rl under a parameter cap of %.0f: redraws %d in the first 30 trials, %d in the last "
+           "30\n", cap, first, last);
+    ck_assert_msg(last < first, "redraws %d in the first 30 trials, %d in the last", first, last);
     db_close(db);
     unlink(path);
 }
@@ -491,7 +565,7 @@ Suite *suite_search_run(void)
     tcase_add_test(tc, test_search_scores_by_loss);
     tcase_add_test(tc, test_search_resume_same_sequence);
     tcase_add_test(tc, test_search_stop_flag);
-    tcase_add_test(tc, test_search_training_cap);
+    tcase_add_test(tc, test_search_caps);
     tcase_add_test(tc, test_search_rl_under_cap);
     tcase_add_test(tc, test_search_median_quality);
     suite_add_tcase(s, tc);
