@@ -80,7 +80,7 @@ int search_run_median_quality(struct db *db, int64_t run_id, const struct reward
     return HW_OK;
 }
 
-/* One trial: propose (redrawing proposals over the training cap), evaluate
+/* One trial: propose (redrawing proposals over a cap), evaluate
  * (or reuse a duplicate's result), store the candidate and the controller
  * state in one transaction. */
 static int search_trial(struct db *db, int64_t run_id, int trial, const struct space *s,
@@ -130,11 +130,17 @@ static int search_trial(struct db *db, int64_t run_id, int trial, const struct s
                                   "%d proposals in a row had more than the cap of %.0f "
                                   "parameters; start a new run with a larger --max-params",
                                   info->redrawn, max_params)
+                   : over_params == 0
+                       ? hw_error(err, HW_EINVAL,
+                                  "%d proposals in a row were predicted over the training cap "
+                                  "of %.4f ms; start a new run with a larger --max-over or "
+                                  "--target-ms", info->redrawn, max_train_ms)
                        : hw_error(err, HW_EINVAL,
-                                  "%d proposals in a row were over the training cap of %.4f ms "
-                                  "(%d of them over the cap of %.0f parameters); start a new "
-                                  "run with a larger --max-over, --target-ms or --max-params",
-                                  info->redrawn, max_train_ms, over_params, max_params);
+                                  "%d proposals in a row were redrawn: %d predicted over the "
+                                  "training cap of %.4f ms, %d over the cap of %.0f parameters; "
+                                  "start a new run with a larger --max-over, --target-ms or "
+                                  "--max-params", info->redrawn, info->redrawn - over_params,
+                                  max_train_ms, over_params, max_params);
         /* nothing is saved until a proposal is accepted: stopping here
          * loses only redraws, which a resume makes again */
         if (stop && *stop)

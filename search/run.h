@@ -20,7 +20,7 @@ struct search_trial_info {
     int trial;          /* 0-based index within the run */
     int trials_max;     /* 0: no limit */
     int duplicate;      /* 1 when the arch was evaluated before in this run */
-    int redrawn;        /* proposals over the training cap drawn before this one */
+    int redrawn;        /* proposals over a cap (latency or parameters) drawn before this one */
     double predicted_ms, val_acc, val_loss, train_loss, reward, wall_s;
     double best_reward;
     double best_acc_under_target; /* NaN until a candidate meets the target */
@@ -72,7 +72,8 @@ struct search_limits {
      * latency): a proposal with more than max_params weights is redrawn
      * untrained like one over the training cap, before its latency is
      * looked up. rl is told the median-quality reward scaled by
-     * max_params / params, so the policy learns which way is smaller.
+     * max_params / params (no latency term: with both caps loose, rl may
+     * favour big redraws over slow ones), so it learns which way is smaller.
      * 0: no cap. */
     double max_params;
 };

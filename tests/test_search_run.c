@@ -393,7 +393,7 @@ START_TEST(test_search_caps)
             ck_assert_msg(redraws_total > (k == 1 ? 5 : 20), "kind %d caps %d: only %d redraws",
                           kind, k, redraws_total);
         }
-    check_nothing_fits(d1, &s, &rc, "nothing-fits", 1e-6, 0, "training cap");
+    check_nothing_fits(d1, &s, &rc, "nothing-fits", 1e-6, 0, "predicted over the training cap of 0.0000 ms; start");
     check_nothing_fits(d1, &s, &rc, "too-big", 0, 10, "cap of 10 parameters");
     db_close(d1);
     db_close(d2);
@@ -494,7 +494,9 @@ START_TEST(test_search_rl_under_cap)
     rl_for_size(db, &s, "rl-params", N, 0, cap, &first, &last);
     printf("rl under a parameter cap of %.0f: redraws %d in the first 30 trials, %d in the last "
            "30\n", cap, first, last);
-    ck_assert_msg(last < first, "redraws %d in the first 30 trials, %d in the last", first, last);
+    /* told nothing: 20 -> 2, which fails this */
+    ck_assert_msg(first <= 12 && last < first, "redraws %d in the first 30 trials, %d in the last",
+                  first, last);
     db_close(db);
     unlink(path);
 }
