@@ -1,6 +1,5 @@
 /* hwnas search: a latency-constrained architecture search, resumable. */
 #include <cJSON.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -158,16 +157,9 @@ static const char *space_hash_hex(const struct space *sp, char *buf)
  * count > 0 (at most 1e12). */
 static int parse_count(const char *s, double *v)
 {
-    char *end;
-    errno = 0;
-    double x = strtod(s, &end);
-    if (end == s || errno)
-        return -1;
-    if (*end == 'k' || *end == 'K')
-        x *= 1e3, end++;
-    else if (*end == 'M' || *end == 'm')
-        x *= 1e6, end++;
-    if (*end || !(x >= 1 && x <= 1e12))
+    static const double mults[] = {1e3, 1e3, 1e6, 1e6};
+    double x;
+    if (cli_parse_scaled(s, "kKMm", mults, &x) || !(x >= 1 && x <= 1e12))
         return -1;
     *v = x;
     return 0;

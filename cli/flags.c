@@ -54,23 +54,29 @@ const char *cli_db_path(const char *flag_value)
     return "hwnas.db";
 }
 
-int cli_parse_duration(const char *s, double *seconds)
+int cli_parse_scaled(const char *s, const char *suffixes, const double *mults, double *v)
 {
     char *end;
     errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno || v < 0 || v != v)
+    double x = strtod(s, &end);
+    if (end == s || errno || x != x)
         return HW_EINVAL;
-    double mult = 1;
-    if (*end == 's')
-        end++;
-    else if (*end == 'm')
-        mult = 60, end++;
-    else if (*end == 'h')
-        mult = 3600, end++;
+    const char *hit = *end ? strchr(suffixes, *end) : NULL;
+    if (hit)
+        x *= mults[hit - suffixes], end++;
     if (*end)
         return HW_EINVAL;
-    *seconds = v * mult;
+    *v = x;
+    return HW_OK;
+}
+
+int cli_parse_duration(const char *s, double *seconds)
+{
+    static const double mults[] = {1, 60, 3600};
+    double v;
+    if (cli_parse_scaled(s, "smh", mults, &v) || v < 0)
+        return HW_EINVAL;
+    *seconds = v;
     return HW_OK;
 }
 
