@@ -82,11 +82,12 @@ int cli_run_space(const struct db_run *run, struct space *out, struct hw_err *er
 
 /* Database path: the --db flag if given, else $HWNAS_DB, else ./hwnas.db. */
 const char *cli_db_path(const char *flag_value);
-/* Parses a duration like "90", "90s", "30m", "1.5h" into seconds. */
-/* A number with an optional one-letter suffix from `suffixes` scaling it by
- * the matching entry of mults ("250k" with "kKMm", {1e3, 1e3, 1e6, 1e6}).
- * HW_EINVAL for anything else (NaN, out of range, trailing text). */
+/* A decimal number (digits, point, exponent) with an optional one-letter
+ * suffix from `suffixes` scaling it by the matching entry of mults ("250k"
+ * with "kKMm", {1e3, 1e3, 1e6, 1e6}). HW_EINVAL for anything else: hex,
+ * inf, NaN, out of range, trailing text. */
 int cli_parse_scaled(const char *s, const char *suffixes, const double *mults, double *v);
+/* Parses a duration like "90", "90s", "30m", "1.5h" into seconds. */
 int cli_parse_duration(const char *s, double *seconds);
 
 /* A subcommand of a two-word command ("hwnas lut export"). */

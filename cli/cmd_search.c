@@ -154,12 +154,12 @@ static const char *space_hash_hex(const struct space *sp, char *buf)
 }
 
 /* "250000", "250k", "0.25M" -> 250000 in *v; 0, or -1 when s is not a
- * count > 0 (at most 1e12). */
+ * whole count > 0 (at most 1e12). */
 static int parse_count(const char *s, double *v)
 {
     static const double mults[] = {1e3, 1e3, 1e6, 1e6};
     double x;
-    if (cli_parse_scaled(s, "kKMm", mults, &x) || !(x >= 1 && x <= 1e12))
+    if (cli_parse_scaled(s, "kKMm", mults, &x) || !(x >= 1 && x <= 1e12) || x != floor(x))
         return -1;
     *v = x;
     return 0;

@@ -4,6 +4,7 @@
 #include "util/progress.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,8 @@ int cli_parse_scaled(const char *s, const char *suffixes, const double *mults, d
     char *end;
     errno = 0;
     double x = strtod(s, &end);
-    if (end == s || errno || x != x)
+    /* strtod also reads "0x1p4", "inf" and "nan(...)": only decimal text here */
+    if (end == s || errno || !isfinite(x) || strspn(s, "+-.0123456789eE") < (size_t)(end - s))
         return HW_EINVAL;
     const char *hit = *end ? strchr(suffixes, *end) : NULL;
     if (hit)
