@@ -124,12 +124,21 @@ static int do_show(const char *name)
                                                       : "ACC";
     printf("target %.4f ms, reward %s x (LAT/T)^w with w = %g under / %g over the target\n",
            r.target_ms, q, r.w_alpha, r.w_beta);
-    cJSON_Delete(cfg);
     printf("seed %llu, trials %d of %d, time budget %s, device %lld\n",
            (unsigned long long)r.seed, count, r.trials_max,
            r.time_budget_s > 0 ? "set" : "none", (long long)r.device_id);
-    if (r.config_json)
-        printf("config %s\n", r.config_json);
+    /* the config without the space file's copy, which runs to kilobytes of
+     * escaped JSON: its size stands in for it */
+    cJSON *space_copy = cJSON_DetachItemFromObjectCaseSensitive(cfg, "space_json");
+    char *rest = cfg ? cJSON_PrintUnformatted(cfg) : NULL;
+    if (rest || r.config_json)
+        printf("config %s\n", rest ? rest : r.config_json);
+    if (cJSON_IsString(space_copy))
+        printf("space file copy kept with the run (%zu bytes)\n",
+               strlen(cJSON_GetStringValue(space_copy)));
+    cJSON_free(rest);
+    cJSON_Delete(space_copy);
+    cJSON_Delete(cfg);
     printf("created %s, updated %s\n\n", r.created_at, r.updated_at);
     struct db_candidate *cs;
     int n;

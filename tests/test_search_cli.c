@@ -420,6 +420,10 @@ START_TEST(test_search_survives_kill9)
     ck_assert_int_eq(cli_run(&r, args), 0);
     ck_assert_msg(r.status == 0 && strstr(r.out, "exp(-val_loss)") && strstr(r.out, "train_loss"),
                   "%s", r.out);
+    /* the config line leaves out the space file's copy and gives its size */
+    ck_assert_msg(strstr(r.out, "\"score\":\"loss\"") && !strstr(r.out, "space_json") &&
+                      strstr(r.out, "space file copy kept with the run ("),
+                  "%s", r.out);
     cli_run_release(&r);
     /* a run from before --score (no "score" in its config) resumes scored
      * by accuracy; a score this hwnas does not know is refused by name */
