@@ -26,7 +26,7 @@ BASE_CFLAGS := -std=gnu11 -I. -fopenmp $(WARN) $(PC_CFLAGS) -DHWNAS_VERSION='"$(
 CFLAGS_ALL = $(BASE_CFLAGS) $(OPT) -DHWNAS_CFLAGS='"$(OPT)"' $(EXTRA_CFLAGS)
 BUILD ?= build
 
-MODULES := util space nn db latency evaluator search netadapt
+MODULES := util space nn db latency evaluator supernet search netadapt
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 CLI_SRC := $(filter-out cli/main.c,$(wildcard cli/*.c))
 TEST_SRC := $(wildcard tests/test_*.c) tests/cli_run.c

@@ -17,6 +17,7 @@
 #include "latency/table.h"
 #include "nn/net.h"
 #include "search/run.h"
+#include "supernet/supernet.h"
 #include "util/progress.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -29,6 +30,9 @@ static void on_sigint(int sig)
 
 struct opts {
     const char *space, *controller, *device, *name, *resume, *db, *data, *score, *max_params_s;
+    const char *evaluator, *supernet;
+    int rerank;
+    struct supernet_eval_config sn_eval;
     double target_ms, w, time_budget, max_over, max_params;
     int hard, trials, lat_threads, train_threads, population, sample_size, hidden;
     double lr;
@@ -58,6 +62,11 @@ static const struct cli_flag flags[] = {
     {"sample-size", CLI_INT, &o.sample_size, "S", "evolution: tournament size (default 10)"},
     {"hidden", CLI_INT, &o.hidden, "H", "rl: LSTM units (default 64)"},
     {"lr", CLI_DOUBLE, &o.lr, "X", "rl: Adam step size (default 0.003)"},
+    {"evaluator", CLI_STR, &o.evaluator, "proxy|supernet", "how candidates are scored: a short proxy training each (default), or weights taken from a trained supernet (--supernet FILE: a second each)"},
+    {"supernet", CLI_STR, &o.supernet, "FILE", "the supernet of --evaluator supernet ('hwnas supernet train' makes one)"},
+    {"sn-recal", CLI_INT, &o.sn_eval.recal, "N", "supernet: training images for each subnet's BN statistics (default " CLI_STR_OF(SUPERNET_EVAL_RECAL) ")"},
+    {"sn-val", CLI_INT, &o.sn_eval.val, "N", "supernet: validation images per subnet (default " CLI_STR_OF(SUPERNET_EVAL_VAL) "; 0: all)"},
+    {"rerank", CLI_INT, &o.rerank, "K", "when the search ends, train its K best distinct candidates under the target stand-alone ('hwnas runs rerank RUN --top K'), so the winner is picked on real training"},
     {"name", CLI_STR, &o.name, "RUN", "name of the new run (default run-<id>)"},
     {"resume", CLI_STR, &o.resume, "RUN", "continue a stopped or crashed run"},
     {"proxy-epochs", CLI_INT, &o.proxy.epochs, "E", "proxy training epochs per candidate (default " CLI_STR_OF(EVAL_PROXY_EPOCHS) ")"},
@@ -83,6 +92,7 @@ static const struct cli_command cmd = {
     "hwnas search --space S --target-ms T [--controller rl|evolution|random] [--trials N]\n"
     "                    [--time-budget 30m] [--seed S] [--device ID] [--name RUN] [--hard]\n"
     "                    [--max-over R] [--score acc|loss|train-loss]\n"
+    "                    [--evaluator supernet --supernet FILE] [--rerank K]\n"
     "       hwnas search --resume RUN [--trials N] [--time-budget D] [--train-threads N]",
     flags, 0, 0};
 
@@ -90,6 +100,9 @@ struct ctx {
     struct lat_table *table;
     int lat_threads, train_threads;
     struct eval_proxy_config proxy;
+    const struct supernet *sn; /* NULL: the proxy evaluates */
+    struct supernet_eval_config sn_eval;
+    struct nn_pool pools[2];
     struct progress bar;
     double target_ms;
 };
@@ -113,7 +126,9 @@ static int eval_hook(void *p, const struct arch *a, uint64_t seed, struct search
 {
     struct ctx *c = p;
     struct eval_result r;
-    int rc = eval_proxy(a, &c->proxy, seed, &r, err);
+    int rc = c->sn ? supernet_eval(c->sn, a, &c->sn_eval, c->proxy.train, c->proxy.val, c->pools,
+                                   &r, err)
+                   : eval_proxy(a, &c->proxy, seed, &r, err);
     if (rc)
         return rc;
     out->acc = r.val_acc;
@@ -190,6 +205,13 @@ static char *config_json(const struct opts *op, const char *calibration, const s
     if (op->max_params > 0)
         cJSON_AddNumberToObject(root, "max_params", op->max_params);
     cJSON_AddStringToObject(root, "score", reward_score_name(op->score_kind));
+    if (op->supernet) {
+        cJSON *sn = cJSON_AddObjectToObject(root, "supernet");
+        cJSON_AddStringToObject(sn, "file", op->supernet);
+        cJSON_AddStringToObject(sn, "evaluator", op->evaluator);
+        cJSON_AddNumberToObject(sn, "recal", op->sn_eval.recal);
+        cJSON_AddNumberToObject(sn, "val", op->sn_eval.val);
+    }
     char *s = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     return s;
@@ -236,6 +258,26 @@ static int config_read(const char *text, struct opts *op, struct hw_err *err)
         return HW_EINVAL;
     }
     op->score_kind = (enum reward_score)kind;
+    const cJSON *sn = cJSON_GetObjectItemCaseSensitive(root, "supernet");
+    if (sn) {
+        static char file[1024], name[DB_EVALUATOR_MAX];
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(sn, "file");
+        const cJSON *ev = cJSON_GetObjectItemCaseSensitive(sn, "evaluator");
+        const cJSON *rc = cJSON_GetObjectItemCaseSensitive(sn, "recal");
+        const cJSON *vv = cJSON_GetObjectItemCaseSensitive(sn, "val");
+        if (!cJSON_IsString(f) || !cJSON_IsString(ev) || !cJSON_IsNumber(rc) ||
+            !cJSON_IsNumber(vv)) {
+            cJSON_Delete(root);
+            return hw_error(err, HW_EINVAL, "run config: supernet.file/evaluator/recal/val "
+                            "missing or of the wrong type");
+        }
+        snprintf(file, sizeof file, "%s", f->valuestring);
+        snprintf(name, sizeof name, "%s", ev->valuestring);
+        op->supernet = file;
+        op->evaluator = name;
+        op->sn_eval.recal = rc->valueint;
+        op->sn_eval.val = vv->valueint;
+    }
     if (!o.train_threads) /* the only knob a resume may change: not part of the result */
         op->train_threads = cJSON_IsNumber(tt) ? tt->valueint : 2;
     static char data[1024];
@@ -257,6 +299,7 @@ int cmd_search(int argc, char **argv)
      * accuracy last */
     o.score_kind = REWARD_SCORE_TRAIN_LOSS;
     eval_proxy_config_default(&o.proxy);
+    supernet_eval_config_default(&o.sn_eval);
     char *pos[argc];
     int npos, rc = cli_parse(&cmd, argc, argv, pos, &npos);
     if (rc)
@@ -292,11 +335,28 @@ int cmd_search(int argc, char **argv)
     int proxy_set = o.proxy.epochs != dp.epochs || o.proxy.subset != dp.subset ||
                     o.proxy.val_subset != dp.val_subset || o.proxy.batch != dp.batch ||
                     o.proxy.lr != dp.lr || o.proxy.augment != dp.augment;
+    struct supernet_eval_config se;
+    supernet_eval_config_default(&se);
+    int sn_set = o.evaluator || o.supernet || o.sn_eval.recal != se.recal || o.sn_eval.val != se.val;
+    if (o.evaluator && strcmp(o.evaluator, "proxy") && strcmp(o.evaluator, "supernet"))
+        return cli_usage_error(&cmd, "--evaluator: '%s' is none of proxy, supernet", o.evaluator);
+    if (o.evaluator && !strcmp(o.evaluator, "supernet") && !o.supernet)
+        return cli_usage_error(&cmd, "--evaluator supernet needs --supernet FILE (make one with "
+                                     "'hwnas supernet train --space S')");
+    if (o.supernet && o.evaluator && !strcmp(o.evaluator, "proxy"))
+        return cli_usage_error(&cmd, "--supernet is for --evaluator supernet, not proxy");
+    if (sn_set && !o.supernet && !o.resume)
+        return cli_usage_error(&cmd, "--sn-recal/--sn-val are for --evaluator supernet");
+    if (o.sn_eval.recal < 2 || o.sn_eval.val < 0 || o.rerank < 0)
+        return cli_usage_error(&cmd, "--sn-recal must be >= 2, --sn-val and --rerank >= 0");
+    if (o.sn_eval.batch > o.sn_eval.recal)
+        o.sn_eval.batch = o.sn_eval.recal;
     if (o.resume && (o.space || o.target_ms > 0 || o.controller || o.name || o.device || o.hard ||
                      o.population || o.sample_size || o.hidden || o.lr > 0 || o.max_over > 0 ||
-                     o.max_params_s || o.score || proxy_set))
+                     o.max_params_s || o.score || proxy_set || sn_set))
         return cli_usage_error(&cmd, "--resume continues a run with its own configuration; "
-                                     "only --trials, --time-budget and --train-threads may change");
+                                     "only --trials, --time-budget, --train-threads and --rerank "
+                                     "may change");
 
     struct hw_err e;
     hw_err_clear(&e);
@@ -312,6 +372,10 @@ int cmd_search(int argc, char **argv)
     memset(&table, 0, sizeof table);
     int have_table = 0, have_run = 0, have_data = 0;
     struct space space;
+    struct supernet sn;
+    memset(&sn, 0, sizeof sn);
+    int have_sn = 0;
+    char sn_abs[PATH_MAX], sn_name[DB_EVALUATOR_MAX];
     char *space_text = NULL, data_abs[PATH_MAX];
     char devsel[32];
 
@@ -344,6 +408,27 @@ int cmd_search(int argc, char **argv)
               : space_text ? space_from_json_string(space_text, o.space, &space, &e)
                            : space_resolve(run.space, &space, &e)))
         goto out;
+    if (o.supernet) {
+        if ((rc = supernet_load(o.supernet, &sn, &e)))
+            goto out;
+        have_sn = 1;
+        if ((rc = supernet_check_space(&sn, &space, o.supernet, &e)))
+            goto out;
+        snprintf(sn_name, sizeof sn_name, "supernet:%08x", sn.crc);
+        if (o.resume && strcmp(sn_name, o.evaluator)) {
+            rc = hw_error(&e, HW_EMISMATCH, "%s: the supernet changed since run '%s' started "
+                          "(%s then, %s now): its candidates would be scored by other weights",
+                          o.supernet, run.name, o.evaluator, sn_name);
+            goto out;
+        }
+        if (sn.step < sn.total_steps)
+            log_warn("%s: supernet trained %ld of %ld steps only (continue with 'hwnas "
+                     "supernet train --resume --out %s')", o.supernet, sn.step, sn.total_steps,
+                     o.supernet);
+        if (!o.resume && realpath(o.supernet, sn_abs)) /* a resume may run from elsewhere */
+            o.supernet = sn_abs;
+        o.evaluator = sn_name;
+    }
     if ((rc = lat_table_open(&table, db, o.device, o.lat_threads, &e)))
         goto out;
     have_table = 1;
@@ -449,6 +534,11 @@ int cmd_search(int argc, char **argv)
     c.proxy.train = &train;
     c.proxy.val = &val;
     c.target_ms = run.target_ms;
+    if (have_sn) {
+        c.sn = &sn;
+        c.sn_eval = o.sn_eval;
+        nn_set_threads(o.train_threads);
+    }
     int done = 0;
     db_candidate_count(db, run.id, &done, NULL);
     progress_init(&c.bar, "search", run.trials_max, "trials", cli_quiet);
@@ -457,7 +547,8 @@ int cmd_search(int argc, char **argv)
            "trials done\n", run.name, (long long)run.id, run.space, run.controller,
            run.target_ms, run.w_alpha, run.w_beta, done, run.trials_max);
     fflush(stdout);
-    struct search_hooks hooks = {predict_hook, &c, eval_hook, &c, trial_hook, &c};
+    struct search_hooks hooks = {predict_hook, &c, eval_hook, &c, trial_hook, &c,
+                                 have_sn ? sn_name : "proxy"};
     struct search_limits lim = {run.trials_max, o.time_budget, &stop_requested,
                                 o.max_over * run.target_ms, o.max_params};
     if (o.max_over > 0)
@@ -498,6 +589,8 @@ int cmd_search(int argc, char **argv)
     } else {
         db_run_set_status(db, run.id, DB_RUN_FAILED, NULL);
     }
+    nn_pool_release(&c.pools[0]);
+    nn_pool_release(&c.pools[1]);
 out:
     if (rc)
         cli_fail(&e);
@@ -506,11 +599,23 @@ out:
         data_set_release(&val);
     }
     ctrl_free(ctrl);
+    if (have_sn)
+        supernet_release(&sn);
     free(space_text);
     if (have_table)
         lat_table_release(&table);
     if (have_run || run.config_json)
         db_run_release(&run);
     db_close(db);
+    if (rc == HW_OK && o.rerank > 0 && !stop_requested && have_run) {
+        /* the winner is picked on real training, not on the search's scores */
+        char top[16], *av[] = {"rerank", run.name, "--top", top, "--db",
+                               (char *)cli_db_path(o.db), NULL};
+        snprintf(top, sizeof top, "%d", o.rerank);
+        printf("reranking the %d best distinct candidates under the target by stand-alone "
+               "training\n", o.rerank);
+        fflush(stdout);
+        return cmd_runs_rerank(6, av);
+    }
     return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }

@@ -12,6 +12,7 @@ int cmd_validate(int argc, char **argv);
 int cmd_lut(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_supernet(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_runs_rerank(int argc, char **argv); /* hwnas runs rerank */

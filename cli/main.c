@@ -25,6 +25,7 @@ static const struct command_entry commands[] = {
     {"lut", cmd_lut, "latency tables: list, show, export, import"},
     {"train", cmd_train, "train an architecture on the training split (val accuracy per epoch)"},
     {"eval", cmd_eval, "accuracy of a saved model on the validation or test split"},
+    {"supernet", cmd_supernet, "weight-sharing supernet: train over a space, score subnets"},
     {"search", cmd_search, "latency-constrained architecture search (resumable)"},
     {"runs", cmd_runs, "search runs: list, show, pareto front (table and SVG)"},
     {"export", cmd_export, "export a run's winner: arch JSON, timm or MnasNet strings, trained weights"},

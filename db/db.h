@@ -28,13 +28,14 @@
 #include "util/err.h"
 
 /* Schema version this hwnas writes (PRAGMA user_version). */
-#define DB_SCHEMA_VERSION 7
+#define DB_SCHEMA_VERSION 8
 
 #define DB_HASH_MAX 65   /* hex hash + NUL */
 #define DB_NAME_MAX 128  /* run / model / space / controller names */
 #define DB_PATH_MAX 1024 /* file paths */
 #define DB_KEY_MAX 160   /* latency table keys (== LUT_KEY_MAX) */
 #define DB_TIME_MAX 32   /* ISO-8601 timestamps */
+#define DB_EVALUATOR_MAX 48 /* a candidate's evaluator name */
 #define DB_TOKENS_MAX 256
 #define DB_LAYERS_MAX 256 /* NetAdapt step layer list, e.g. "2,3,5" */
 
@@ -272,6 +273,8 @@ struct db_candidate {
                           * training diverged */
     double reward;       /* NaN: none */
     double wall_s;       /* evaluation wall time */
+    char evaluator[DB_EVALUATOR_MAX]; /* what scored it: "proxy", or "supernet:" and the
+                                       * supernet file's CRC-32; "" before schema 8 (proxy) */
     enum db_cand_status status;
     char created_at[DB_TIME_MAX];
 };

@@ -231,12 +231,12 @@ int db_run_load_state(struct db *db, int64_t run_id, void **blob, size_t *len,
 
 #define CAND_COLS                                                                       \
     "id, run_id, trial, arch_json, arch_hash, tokens, macs, params, predicted_ms, "    \
-    "val_acc, reward, wall_s, status, created_at, val_loss, train_loss"
+    "val_acc, reward, wall_s, status, created_at, val_loss, train_loss, evaluator"
 
 static const char sql_cand_insert[] =
     "INSERT INTO candidates (run_id, trial, arch_json, arch_hash, tokens, macs, params, "
-    "predicted_ms, val_acc, reward, wall_s, status, val_loss, train_loss) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+    "predicted_ms, val_acc, reward, wall_s, status, val_loss, train_loss, evaluator) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 static const char sql_cand_by_id[] = "SELECT " CAND_COLS " FROM candidates WHERE id = ?1";
 static const char sql_cand_by_hash[] =
     "SELECT " CAND_COLS " FROM candidates WHERE run_id = ?1 AND arch_hash = ?2 "
@@ -313,6 +313,7 @@ static int decode_candidate(struct db_reader *rd, void *row)
     db_read_text(rd, 13, c->created_at, sizeof c->created_at);
     c->val_loss = db_read_real(rd, 14);
     c->train_loss = db_read_real(rd, 15);
+    db_read_text(rd, 16, c->evaluator, sizeof c->evaluator);
     return rd->rc;
 }
 
@@ -362,10 +363,11 @@ int db_candidate_add(struct db *db, struct db_candidate *c, const void *state, s
     int64_t id = 0;
     rc = db_begin(db, err);
     if (rc == HW_OK)
-        rc = db_write(db, sql_cand_insert, what, NULL, err, "litttllddddtdd", c->run_id, c->trial,
-                      c->arch_json, c->arch_hash, tokens, c->macs, c->params, c->predicted_ms,
-                      c->val_acc, c->reward, c->wall_s, cand_status_names[c->status],
-                      c->val_loss, c->train_loss);
+        rc = db_write(db, sql_cand_insert, what, NULL, err, "litttllddddtddt", c->run_id,
+                      c->trial, c->arch_json, c->arch_hash, tokens, c->macs, c->params,
+                      c->predicted_ms, c->val_acc, c->reward, c->wall_s,
+                      cand_status_names[c->status], c->val_loss, c->train_loss,
+                      c->evaluator[0] ? c->evaluator : "proxy");
     if (rc == HW_OK) {
         id = sqlite3_last_insert_rowid(db->conn);
         rc = state ? db_update(db, sql_run_state, what, "run", c->run_id, err, "lb", c->run_id,

@@ -169,8 +169,12 @@ static const char migration_6[] =
  * search may rank by (search/reward.h); older candidates read NaN. */
 static const char migration_7[] = "ALTER TABLE candidates ADD COLUMN train_loss REAL;";
 
+/* 8: which evaluator scored each candidate ("proxy", "supernet:<crc>"); older
+ * candidates read "" (the proxy, the only evaluator then). */
+static const char migration_8[] = "ALTER TABLE candidates ADD COLUMN evaluator TEXT;";
+
 const char *const db_migrations[] = {migration_1, migration_2, migration_3, migration_4,
-                                     migration_5, migration_6, migration_7};
+                                     migration_5, migration_6, migration_7, migration_8};
 const int db_n_migrations = (int)(sizeof db_migrations / sizeof db_migrations[0]);
 
 _Static_assert(sizeof db_migrations / sizeof db_migrations[0] == DB_SCHEMA_VERSION,

@@ -1,6 +1,5 @@
 #include "evaluator/model.h"
 
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,45 +7,13 @@
 #include <zlib.h>
 
 #include "space/arch_json.h"
+#include "util/binfile.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "model files store floats little-endian; add byte swapping for this target"
 #endif
 
 #define MODEL_MAX_BYTES ((size_t)1 << 31)
-
-/* A growing byte buffer for serialization. */
-struct buf {
-    unsigned char *p;
-    size_t len, cap;
-};
-
-static int buf_put(struct buf *b, const void *src, size_t n)
-{
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n)
-            cap *= 2;
-        unsigned char *p = realloc(b->p, cap);
-        if (!p)
-            return HW_ENOMEM;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, src, n);
-    b->len += n;
-    return HW_OK;
-}
-
-static int put_u32(struct buf *b, uint32_t v)
-{
-    return buf_put(b, &v, 4);
-}
-
-static int put_u64(struct buf *b, uint64_t v)
-{
-    return buf_put(b, &v, 8);
-}
 
 int model_save(const char *path, struct nn_net *net, struct hw_err *err)
 {
@@ -55,106 +22,33 @@ int model_save(const char *path, struct nn_net *net, struct hw_err *err)
         return hw_error(err, HW_ENOMEM, "%s: cannot serialize the arch", path);
     size_t jlen = strlen(json);
     uint64_t np = nn_net_n_params(net), ns = nn_net_n_state(net);
-    struct buf b = {0};
-    int rc = buf_put(&b, MODEL_MAGIC, 8);
-    rc = rc ? rc : put_u32(&b, MODEL_VERSION);
-    rc = rc ? rc : put_u32(&b, (uint32_t)jlen);
-    rc = rc ? rc : buf_put(&b, json, jlen);
-    rc = rc ? rc : put_u64(&b, np);
-    rc = rc ? rc : buf_put(&b, nn_net_params(net), np * sizeof(float));
-    rc = rc ? rc : put_u64(&b, ns);
-    rc = rc ? rc : buf_put(&b, nn_net_state(net), ns * sizeof(float));
-    rc = rc ? rc : put_u32(&b, (uint32_t)crc32(0L, b.p, (uInt)b.len));
+    struct bin_buf b = {0};
+    int rc = bin_put(&b, MODEL_MAGIC, 8);
+    rc = rc ? rc : bin_put_u32(&b, MODEL_VERSION);
+    rc = rc ? rc : bin_put_u32(&b, (uint32_t)jlen);
+    rc = rc ? rc : bin_put(&b, json, jlen);
+    rc = rc ? rc : bin_put_u64(&b, np);
+    rc = rc ? rc : bin_put(&b, nn_net_params(net), np * sizeof(float));
+    rc = rc ? rc : bin_put_u64(&b, ns);
+    rc = rc ? rc : bin_put(&b, nn_net_state(net), ns * sizeof(float));
+    rc = rc ? rc : bin_put_u32(&b, (uint32_t)crc32(0L, b.p, (uInt)b.len));
     free(json);
     if (rc != HW_OK) {
         free(b.p);
         return hw_error(err, rc, "%s: out of memory while serializing", path);
     }
-    /* Write beside the target and rename, so a crash never leaves half a model. */
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        rc = hw_error(err, HW_EIO, "%s: cannot write: %s", tmp, strerror(errno));
-    } else {
-        int bad = fwrite(b.p, 1, b.len, f) != b.len;
-        bad |= fclose(f) != 0;
-        if (bad || rename(tmp, path) != 0) {
-            rc = hw_error(err, HW_EIO, "%s: cannot write: %s", path, strerror(errno));
-            remove(tmp);
-        }
-    }
+    /* Written beside the target and renamed: a crash never leaves half a model. */
+    rc = bin_write_atomic(path, b.p, b.len, err);
     free(b.p);
     return rc;
 }
 
-static int read_file(const char *path, unsigned char **out, size_t *len,
-                     struct hw_err *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return hw_error(err, HW_EIO, "%s: cannot open: %s", path, strerror(errno));
-    unsigned char *p = NULL;
-    size_t n = 0, cap = 0;
-    int rc = HW_OK;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 1 << 20;
-            if (cap > MODEL_MAX_BYTES) {
-                rc = hw_error(err, HW_EINVAL, "%s: larger than %zu bytes: not a model",
-                              path, MODEL_MAX_BYTES);
-                break;
-            }
-            unsigned char *q = realloc(p, cap);
-            if (!q) {
-                rc = hw_error(err, HW_ENOMEM, "%s: out of memory", path);
-                break;
-            }
-            p = q;
-        }
-        size_t r = fread(p + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) {
-            if (ferror(f))
-                rc = hw_error(err, HW_EIO, "%s: read error", path);
-            break;
-        }
-    }
-    fclose(f);
-    if (rc != HW_OK) {
-        free(p);
-        return rc;
-    }
-    *out = p;
-    *len = n;
-    return HW_OK;
-}
-
-/* A cursor over the file bytes; every read is bounds-checked. */
-struct cursor {
-    const unsigned char *p;
-    size_t len, pos;
-    const char *path;
-};
-
-static int take(struct cursor *c, void *dst, size_t n, const char *what,
-                struct hw_err *err)
-{
-    if (n > c->len - c->pos)
-        return hw_error(err, HW_EINVAL,
-                        "%s: truncated: %s needs %zu bytes at offset %zu, file has %zu",
-                        c->path, what, n, c->pos, c->len);
-    memcpy(dst, c->p + c->pos, n);
-    c->pos += n;
-    return HW_OK;
-}
-
 /* Reads a u64 count and its floats into dst, which must hold `want`. */
-static int take_floats(struct cursor *c, float *dst, uint64_t want, const char *what,
+static int take_floats(struct bin_cursor *c, float *dst, uint64_t want, const char *what,
                        const char *arch_name, struct hw_err *err)
 {
     uint64_t n = 0;
-    int rc = take(c, &n, 8, what, err);
+    int rc = bin_take(c, &n, 8, what, err);
     if (rc != HW_OK)
         return rc;
     if (n != want)
@@ -162,12 +56,12 @@ static int take_floats(struct cursor *c, float *dst, uint64_t want, const char *
                         "%s: %s: file has %llu values, arch %s needs %llu", c->path,
                         what, (unsigned long long)n, arch_name,
                         (unsigned long long)want);
-    return take(c, dst, want * sizeof(float), what, err);
+    return bin_take(c, dst, want * sizeof(float), what, err);
 }
 
 /* Structure first (so a cut file says "truncated", an edited arch says
  * which count differs), then the checksum over everything before it. */
-static int parse_model(struct cursor *c, int max_batch, struct nn_net **out,
+static int parse_model(struct bin_cursor *c, int max_batch, struct nn_net **out,
                        struct hw_err *err)
 {
     char magic[8];
@@ -175,15 +69,15 @@ static int parse_model(struct cursor *c, int max_batch, struct nn_net **out,
     if (c->len < 8 || memcmp(c->p, MODEL_MAGIC, 8) != 0)
         return hw_error(err, HW_EINVAL, "%s: magic: not an hwnas model file (no %s)",
                         c->path, MODEL_MAGIC);
-    int rc = take(c, magic, 8, "magic", err);
-    rc = rc ? rc : take(c, &version, 4, "version", err);
+    int rc = bin_take(c, magic, 8, "magic", err);
+    rc = rc ? rc : bin_take(c, &version, 4, "version", err);
     if (rc != HW_OK)
         return rc;
     if (version > MODEL_VERSION || version == 0)
         return hw_error(err, HW_EMISMATCH,
                         "%s: version: %u is not supported (this hwnas reads up to %d)",
                         c->path, version, MODEL_VERSION);
-    rc = take(c, &jlen, 4, "arch JSON length", err);
+    rc = bin_take(c, &jlen, 4, "arch JSON length", err);
     if (rc != HW_OK)
         return rc;
     if (jlen > c->len - c->pos)
@@ -208,7 +102,7 @@ static int parse_model(struct cursor *c, int max_batch, struct nn_net **out,
     rc = take_floats(c, nn_net_params(net), nn_net_n_params(net), "params", a.name, err);
     rc = rc ? rc : take_floats(c, nn_net_state(net), nn_net_n_state(net), "state", a.name, err);
     size_t body = c->pos;
-    rc = rc ? rc : take(c, &stored, 4, "checksum", err);
+    rc = rc ? rc : bin_take(c, &stored, 4, "checksum", err);
     if (rc == HW_OK && c->pos != c->len)
         rc = hw_error(err, HW_EINVAL, "%s: %zu trailing bytes after the checksum",
                       c->path, c->len - c->pos);
@@ -233,10 +127,10 @@ int model_load(const char *path, int max_batch, struct nn_net **out,
     *out = NULL;
     unsigned char *bytes = NULL;
     size_t len = 0;
-    int rc = read_file(path, &bytes, &len, err);
+    int rc = bin_read_file(path, MODEL_MAX_BYTES, "a model", &bytes, &len, err);
     if (rc != HW_OK)
         return rc;
-    struct cursor c = {bytes, len, 0, path};
+    struct bin_cursor c = {bytes, len, 0, path};
     rc = parse_model(&c, max_batch, out, err);
     free(bytes);
     return rc;

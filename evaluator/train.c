@@ -152,6 +152,12 @@ int train_evaluate(const struct nn_net *net, const struct data_set *set, int n,
 int train_recalibrate_bn(struct nn_net *net, const struct data_set *set, int n,
                          int batch, struct hw_err *err)
 {
+    return train_recalibrate_bn_loss(net, set, n, batch, NULL, err);
+}
+
+int train_recalibrate_bn_loss(struct nn_net *net, const struct data_set *set, int n, int batch,
+                              double *loss, struct hw_err *err)
+{
     const size_t ns = nn_net_n_state(net);
     float *state = nn_net_state(net);
     struct data_iter it;
@@ -168,21 +174,26 @@ int train_recalibrate_bn(struct nn_net *net, const struct data_set *set, int n,
     }
     /* With the running values zeroed, one TRAIN forward leaves exactly
      * momentum * (batch statistic) in them: read each batch's statistics
-     * back that way and average them. Dropout draws do not matter here. */
-    struct pcg32 rng;
-    pcg32_seed(&rng, 0, STREAM_DROPOUT);
+     * back that way and average them. No dropout (a NULL rng): it comes
+     * after the last BN, so it changes no statistic, only the loss. */
+    const int classes = nn_net_arch(net)->classes;
     nn_net_set_eval(net, 0);
     data_iter_epoch(&it);
     int batches = 0, b;
+    double xent = 0;
     while ((b = data_iter_next(&it, x, y)) > 0) {
         memset(state, 0, sizeof *state * ns);
-        nn_net_forward(net, x, b, &rng);
+        const float *logits = nn_net_forward(net, x, b, NULL);
         for (size_t i = 0; i < ns; i++)
             sum[i] += state[i] / NN_BN_MOMENTUM;
+        if (loss)
+            xent += (double)nn_xent_forward_backward(NULL, logits, y, b, classes, 0.f) * b;
         batches++;
     }
     for (size_t i = 0; i < ns; i++)
         state[i] = (float)(sum[i] / batches);
+    if (loss)
+        *loss = xent / ((double)batches * batch);
 out:
     free(x);
     free(y);

@@ -125,6 +125,11 @@ int train_run(struct nn_net *net, const struct data_set *train,
  * max_batch. Use after training or weight surgery, before folding. */
 int train_recalibrate_bn(struct nn_net *net, const struct data_set *set, int n,
                          int batch, struct hw_err *err);
+/* The same, also giving the mean cross-entropy (no smoothing) of those
+ * images' logits under their batch statistics in *loss: a training loss
+ * that costs no extra pass (the supernet's "train-loss" score). */
+int train_recalibrate_bn_loss(struct nn_net *net, const struct data_set *set, int n, int batch,
+                              double *loss, struct hw_err *err);
 
 /* Accuracy of the first n images of set (n <= 0: all) through an INFER net,
  * in batches of at most batch (which must not exceed the net's max_batch). */

@@ -230,5 +230,9 @@ void nn_dropout_backward(float *dx, const float *dy, const float *mask, size_t l
  * into dlogits (n, classes) when dlogits is not NULL. */
 float nn_xent_forward_backward(float *dlogits, const float *logits, const int *labels,
                                int n, int classes, float smoothing);
+/* The same against any target rows targets (n, classes) (each summing to 1):
+ * mean of -sum_j t_j log softmax(z)_j, gradient (softmax - t) / n. */
+float nn_xent_soft_forward_backward(float *dlogits, const float *logits, const float *targets,
+                                    int n, int classes);
 
 #endif

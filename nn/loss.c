@@ -27,3 +27,25 @@ float nn_xent_forward_backward(float *dlogits, const float *logits, const int *l
     }
     return (float)(total / n);
 }
+
+float nn_xent_soft_forward_backward(float *dlogits, const float *logits, const float *targets,
+                                    int n, int classes)
+{
+    double total = 0.0;
+    for (int i = 0; i < n; i++) {
+        const float *z = logits + (size_t)i * classes, *t = targets + (size_t)i * classes;
+        float mx = z[0];
+        for (int j = 1; j < classes; j++)
+            mx = z[j] > mx ? z[j] : mx;
+        double sum = 0.0;
+        for (int j = 0; j < classes; j++)
+            sum += exp((double)(z[j] - mx));
+        double lse = mx + log(sum);
+        for (int j = 0; j < classes; j++) {
+            total -= t[j] * (z[j] - lse);
+            if (dlogits)
+                dlogits[(size_t)i * classes + j] += (float)((exp(z[j] - lse) - t[j]) / n);
+        }
+    }
+    return (float)(total / n);
+}

@@ -74,6 +74,7 @@ struct nn_net {
     size_t n_params, n_state, n_folded;
     size_t act_floats; /* the activation buffers' part of the arena */
     float *params, *grads, *state, *folded, *arena, *input;
+    struct nn_pool *pool; /* lends the arena, when not NULL */
     float *tgrads;  /* TRAIN: (team - 1, n_params) parameter grads of threads 1.. */
     double *parts;  /* TRAIN: every BN op's partial sums */
     unsigned char *decay;
@@ -473,7 +474,23 @@ static int train_alloc(struct nn_net *net)
 int nn_net_create(struct nn_net **out, const struct arch *a, int max_batch, enum nn_mode mode,
                   struct hw_err *err)
 {
+    return nn_net_create_pooled(out, a, max_batch, mode, NULL, err);
+}
+
+void nn_pool_release(struct nn_pool *pool)
+{
+    free(pool->mem);
+    pool->mem = NULL;
+    pool->cap = 0;
+}
+
+int nn_net_create_pooled(struct nn_net **out, const struct arch *a, int max_batch,
+                         enum nn_mode mode, struct nn_pool *pool, struct hw_err *err)
+{
     *out = NULL;
+    if (pool && pool->busy)
+        return hw_error(err, HW_EINVAL, "nn_net_create: the pool's memory is in use by another "
+                        "net");
     if (max_batch < 1)
         return hw_error(err, HW_EINVAL, "nn_net_create: max_batch %d is not positive", max_batch);
     if (a->n_layers < 0 || a->n_layers > ARCH_MAX_LAYERS || a->in_h < 1 || a->in_w < 1 ||
@@ -510,7 +527,16 @@ int nn_net_create(struct nn_net **out, const struct arch *a, int max_batch, enum
     net->params = calloc(net->n_params, sizeof(float));
     net->state = calloc(net->n_state ? net->n_state : 1, sizeof(float));
     net->decay = calloc(net->n_params, 1);
-    net->arena = aligned_alloc(64, ((arena * sizeof(float)) | 63) + 1);
+    size_t arena_bytes = ((arena * sizeof(float)) | 63) + 1;
+    if (pool && pool->cap < arena_bytes) {
+        nn_pool_release(pool);
+        pool->mem = aligned_alloc(64, arena_bytes);
+        pool->cap = pool->mem ? arena_bytes : 0;
+    }
+    net->pool = pool;
+    if (pool)
+        pool->busy = 1;
+    net->arena = pool ? pool->mem : aligned_alloc(64, arena_bytes);
     net->input = aligned_alloc(64, ((net->bufs[0].per * max_batch * sizeof(float)) | 63) + 1);
     if (!net->params || !net->state || !net->decay || !net->arena || !net->input)
         goto nomem;
@@ -523,7 +549,10 @@ int nn_net_create(struct nn_net **out, const struct arch *a, int max_batch, enum
             goto nomem;
         memset(net->folded, 0, net->n_folded * sizeof(float));
     }
-    memset(net->arena, 0, arena * sizeof(float));
+    if (!pool) /* pooled memory keeps the last net's values: harmless, since every
+                * buffer is written before it is read (a supernet trained with and
+                * without this zeroing got the same weights), and 0.1-0.3 s a net */
+        memset(net->arena, 0, arena * sizeof(float));
     memset(net->input, 0, net->bufs[0].per * max_batch * sizeof(float));
     for (int t = 0; t < net->n_tensors; t++) {
         const struct tensor_info *ti = &net->tensors[t];
@@ -557,7 +586,10 @@ void nn_net_free(struct nn_net *net)
     free(net->state);
     free(net->folded);
     free(net->decay);
-    free(net->arena);
+    if (net->pool)
+        net->pool->busy = 0;
+    else
+        free(net->arena);
     free(net->input);
     free(net);
 }
@@ -885,12 +917,10 @@ const float *nn_net_forward(struct nn_net *net, const float *x, int n, struct pc
     return nn_net_output(net);
 }
 
-float nn_net_backward(struct nn_net *net, const int *labels, int n, float label_smoothing)
+/* Backward through the whole net from the logits' gradient, already in the
+ * last buffer's grad, adding into the grads. */
+static void backward_from_logits(struct nn_net *net, int n)
 {
-    struct buf *last = &net->bufs[net->n_bufs - 1];
-    memset(last->grad, 0, (size_t)n * last->per * sizeof(float));
-    float loss = nn_xent_forward_backward(last->grad, last->data, labels, n, net->arch.classes,
-                                          label_smoothing);
     int nt = team_size(net, n);
     size_t np = net->n_params;
     struct team_barrier bar = {0, 0};
@@ -914,6 +944,25 @@ float nn_net_backward(struct nn_net *net, const int *labels, int n, float label_
                     net->grads[j] += net->tgrads[(size_t)(u - 1) * np + j];
         }
     }
+}
+
+float nn_net_backward(struct nn_net *net, const int *labels, int n, float label_smoothing)
+{
+    struct buf *last = &net->bufs[net->n_bufs - 1];
+    memset(last->grad, 0, (size_t)n * last->per * sizeof(float));
+    float loss = nn_xent_forward_backward(last->grad, last->data, labels, n, net->arch.classes,
+                                          label_smoothing);
+    backward_from_logits(net, n);
+    return loss;
+}
+
+float nn_net_backward_soft(struct nn_net *net, const float *targets, int n)
+{
+    struct buf *last = &net->bufs[net->n_bufs - 1];
+    memset(last->grad, 0, (size_t)n * last->per * sizeof(float));
+    float loss = nn_xent_soft_forward_backward(last->grad, last->data, targets, n,
+                                               net->arch.classes);
+    backward_from_logits(net, n);
     return loss;
 }
 

@@ -35,6 +35,22 @@ struct nn_net; /* opaque; owned by the caller of nn_net_create */
 int nn_net_create(struct nn_net **out, const struct arch *a, int max_batch,
                   enum nn_mode mode, struct hw_err *err);
 void nn_net_free(struct nn_net *net);
+
+/* Memory that a sequence of nets built one after another can share: the
+ * activation arena (most of a TRAIN net's memory: 0.4-1.2 GB at batch 128
+ * for fmnist-space nets) is taken from the pool, grown when a net needs
+ * more, and kept when the net is freed. A supernet builds a net per
+ * subnet; without a pool each one's memory is faulted in afresh, which
+ * cost more than training the subnet. One live net per pool (a second is
+ * refused); free the net before nn_pool_release. Zero-initialize. */
+struct nn_pool {
+    void *mem;
+    size_t cap;
+    int busy;
+};
+int nn_net_create_pooled(struct nn_net **out, const struct arch *a, int max_batch,
+                         enum nn_mode mode, struct nn_pool *pool, struct hw_err *err);
+void nn_pool_release(struct nn_pool *pool);
 const struct arch *nn_net_arch(const struct nn_net *net);
 enum nn_mode nn_net_mode(const struct nn_net *net);
 
@@ -86,6 +102,10 @@ const float *nn_net_output(const struct nn_net *net);
  * Returns the mean loss over the n images. TRAIN mode only. */
 float nn_net_backward(struct nn_net *net, const int *labels, int n,
                       float label_smoothing);
+/* The same against soft targets (n, classes), each row a distribution
+ * (in-place distillation: a teacher's probabilities mixed with the labels).
+ * Returns the mean cross-entropy. TRAIN mode only. */
+float nn_net_backward_soft(struct nn_net *net, const float *targets, int n);
 void nn_net_zero_grad(struct nn_net *net);
 
 /* Copies trained weights from a TRAIN net into an INFER net of the same arch,

@@ -165,6 +165,7 @@ static int search_trial(struct db *db, int64_t run_id, int trial, const struct s
         cand.val_acc = prev.val_acc;
         cand.val_loss = prev.val_loss;
         cand.train_loss = prev.train_loss;
+        memcpy(cand.evaluator, prev.evaluator, sizeof cand.evaluator);
         cand.wall_s = 0;
         cand.status = DB_CAND_DUPLICATE;
         db_candidate_release(&prev);
@@ -182,6 +183,8 @@ static int search_trial(struct db *db, int64_t run_id, int trial, const struct s
         cand.val_loss = ev.loss;
         cand.train_loss = ev.train_loss;
         cand.wall_s = ev.wall_s;
+        snprintf(cand.evaluator, sizeof cand.evaluator, "%s",
+                 h->evaluator ? h->evaluator : "proxy");
         cand.status = DB_CAND_OK;
         info->duplicate = 0;
     } else {

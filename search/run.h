@@ -48,6 +48,9 @@ struct search_hooks {
     /* Called after each stored trial; may be NULL. */
     void (*on_trial)(void *ctx, const struct search_trial_info *info);
     void *trial_ctx;
+    /* What evaluate is, recorded with each candidate it scores ("proxy",
+     * "supernet:<crc>"); NULL: "proxy". */
+    const char *evaluator;
 };
 
 struct search_limits {

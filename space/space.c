@@ -269,15 +269,23 @@ int space_load(const char *path, struct space *out, struct hw_err *err)
     return rc;
 }
 
-int space_load_builtin(const char *name, struct space *out, struct hw_err *err)
+const char *space_builtin_text(const char *name)
 {
     const char *texts[] = {hwnas_space_json_fmnist, hwnas_space_json_mbv3_224};
     for (int i = 0; builtin_names[i]; i++)
-        if (strcmp(name, builtin_names[i]) == 0) {
-            char src[96];
-            snprintf(src, sizeof src, "spaces/%s.json (built in)", name);
-            return space_from_json_string(texts[i], src, out, err);
-        }
+        if (strcmp(name, builtin_names[i]) == 0)
+            return texts[i];
+    return NULL;
+}
+
+int space_load_builtin(const char *name, struct space *out, struct hw_err *err)
+{
+    const char *text = space_builtin_text(name);
+    if (text) {
+        char src[96];
+        snprintf(src, sizeof src, "spaces/%s.json (built in)", name);
+        return space_from_json_string(text, src, out, err);
+    }
     return hw_error(err, HW_ENOTFOUND, "%s: not a shipped space (fmnist, mbv3-224) nor a "
                     "space JSON file", name);
 }

@@ -84,6 +84,8 @@ int space_from_json_string(const char *text, const char *source, struct space *o
 int space_load(const char *path, struct space *out, struct hw_err *err);
 /* NULL-terminated list of the shipped space names ("fmnist", "mbv3-224"). */
 const char *const *space_builtin_names(void);
+/* The JSON text of a shipped space (static storage); NULL for another name. */
+const char *space_builtin_text(const char *name);
 /* A shipped space by name. Its JSON is compiled into the binary (from
  * spaces/<name>.json at build time), so this works from any directory. */
 int space_load_builtin(const char *name, struct space *out, struct hw_err *err);

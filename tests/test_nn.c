@@ -720,6 +720,52 @@ START_TEST(test_loss)
 }
 END_TEST
 
+struct soft_t {
+    struct fd f;
+    float *z, *t;
+    int n, k;
+};
+static void soft_fwd(struct fd *f)
+{
+    struct soft_t *t = (struct soft_t *)f;
+    f->y[0] = nn_xent_soft_forward_backward(NULL, t->z, t->t, t->n, t->k);
+}
+
+/* Soft targets: with smoothed one-hot rows it is the label loss (the
+ * oracle), loss and gradient; with any distribution its gradient passes
+ * finite differences. */
+START_TEST(test_loss_soft)
+{
+    struct pcg32 rng;
+    pcg32_seed(&rng, 9, 1);
+    int n = 4, k = 10, labels[4] = {3, 0, 9, 3};
+    float one = 1.f, y = 0.f, eps = 0.1f;
+    struct soft_t t = {{soft_fwd, &y, &one, 1}, rnd((size_t)n * k, &rng, 4.f), zeros((size_t)n * k),
+                       n, k};
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < k; j++)
+            t.t[i * k + j] = (j == labels[i] ? 1 - eps : 0) + eps / k;
+    float *dz = zeros((size_t)n * k), *dz_ref = zeros((size_t)n * k);
+    float l = nn_xent_soft_forward_backward(dz, t.z, t.t, n, k);
+    float l_ref = nn_xent_forward_backward(dz_ref, t.z, labels, n, k, eps);
+    ck_assert_float_eq_tol(l, l_ref, 1e-6f);
+    for (int i = 0; i < n * k; i++)
+        ck_assert_float_eq_tol(dz[i], dz_ref[i], 1e-7f);
+    /* a teacher's distribution: positive rows summing to 1 */
+    for (int i = 0; i < n; i++) {
+        double sum = 0;
+        for (int j = 0; j < k; j++)
+            sum += t.t[i * k + j] = 0.05f + pcg32_float(&rng);
+        for (int j = 0; j < k; j++)
+            t.t[i * k + j] = (float)(t.t[i * k + j] / sum);
+    }
+    memset(dz, 0, sizeof(float) * (size_t)n * k);
+    nn_xent_soft_forward_backward(dz, t.z, t.t, n, k);
+    fd_check(&t.f, t.z, dz, (size_t)n * k, 1e-3, "soft loss dz");
+    free(t.z), free(t.t), free(dz), free(dz_ref);
+}
+END_TEST
+
 /* ---- the whole net ---- */
 
 static struct arch_layer layer(int k, int s, int in, int mid, int out, int se, enum arch_act act)
@@ -969,6 +1015,7 @@ Suite *suite_nn(void)
                  {"se", test_se},
                  {"pool_add_dropout", test_pool_add_dropout},
                  {"loss", test_loss},
+                 {"loss_soft", test_loss_soft},
                  {"net_counts", test_net_counts},
                  {"net_gradient", test_net_gradient},
                  {"net_fold", test_net_fold},
