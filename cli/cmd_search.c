@@ -337,7 +337,8 @@ int cmd_search(int argc, char **argv)
                     o.proxy.lr != dp.lr || o.proxy.augment != dp.augment;
     struct supernet_eval_config se;
     supernet_eval_config_default(&se);
-    int sn_set = o.evaluator || o.supernet || o.sn_eval.recal != se.recal || o.sn_eval.val != se.val;
+    int sn_set = (o.evaluator && strcmp(o.evaluator, "proxy")) || o.supernet ||
+                 o.sn_eval.recal != se.recal || o.sn_eval.val != se.val;
     if (o.evaluator && strcmp(o.evaluator, "proxy") && strcmp(o.evaluator, "supernet"))
         return cli_usage_error(&cmd, "--evaluator: '%s' is none of proxy, supernet", o.evaluator);
     if (o.evaluator && !strcmp(o.evaluator, "supernet") && !o.supernet)
@@ -349,8 +350,6 @@ int cmd_search(int argc, char **argv)
         return cli_usage_error(&cmd, "--sn-recal/--sn-val are for --evaluator supernet");
     if (o.sn_eval.recal < 2 || o.sn_eval.val < 0 || o.rerank < 0)
         return cli_usage_error(&cmd, "--sn-recal must be >= 2, --sn-val and --rerank >= 0");
-    if (o.sn_eval.batch > o.sn_eval.recal)
-        o.sn_eval.batch = o.sn_eval.recal;
     if (o.resume && (o.space || o.target_ms > 0 || o.controller || o.name || o.device || o.hard ||
                      o.population || o.sample_size || o.hidden || o.lr > 0 || o.max_over > 0 ||
                      o.max_params_s || o.score || proxy_set || sn_set))
@@ -536,7 +535,9 @@ int cmd_search(int argc, char **argv)
     c.target_ms = run.target_ms;
     if (have_sn) {
         c.sn = &sn;
-        c.sn_eval = o.sn_eval;
+        c.sn_eval = o.sn_eval; /* recal as configured, or as the resumed run stored it */
+        if (c.sn_eval.batch > c.sn_eval.recal)
+            c.sn_eval.batch = c.sn_eval.recal;
         nn_set_threads(o.train_threads);
     }
     int done = 0;
@@ -567,8 +568,9 @@ int cmd_search(int argc, char **argv)
     if (o.score_kind == REWARD_SCORE_LOSS)
         log_info("reward scores candidates by exp(-validation loss), not accuracy");
     else if (o.score_kind == REWARD_SCORE_TRAIN_LOSS)
-        log_info("reward scores candidates by exp(-the proxy's last-epoch training loss), not "
-                 "validation accuracy");
+        log_info("reward scores candidates by exp(-%s), not validation accuracy",
+                 have_sn ? "the loss of their BN recalibration batches"
+                         : "the proxy's last-epoch training loss");
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
@@ -609,6 +611,8 @@ out:
     db_close(db);
     if (rc == HW_OK && o.rerank > 0 && !stop_requested && have_run) {
         /* the winner is picked on real training, not on the search's scores */
+        signal(SIGINT, SIG_DFL); /* rerank trains for long: Ctrl-C ends it at once */
+        signal(SIGTERM, SIG_DFL);
         char top[16], *av[] = {"rerank", run.name, "--top", top, "--db",
                                (char *)cli_db_path(o.db), NULL};
         snprintf(top, sizeof top, "%d", o.rerank);

@@ -93,7 +93,7 @@ static void print_summary(const struct supernet *sn, const char *path, int json)
 static int sn_train(int argc, char **argv)
 {
     const char *space = NULL, *out = NULL, *data = NULL;
-    int resume = 0, threads = 2, json = 0;
+    int resume = 0, threads = 2, json = 0, force = 0;
     double every = 60;
     long seed = 1;
     struct supernet_config c;
@@ -111,7 +111,8 @@ static int sn_train(int argc, char **argv)
         {"threads", CLI_INT, &threads, "N", "training threads (default 2)"},
         {"out", CLI_STR, &out, "FILE", "supernet file, also the checkpoint (default supernet-<space>.hwsn)"},
         {"checkpoint-every", CLI_DURATION, &every, "D", "save a checkpoint every D (default 60s)"},
-        {"resume", CLI_BOOL, &resume, NULL, "continue the training in --out FILE from its last checkpoint"},
+        {"resume", CLI_BOOL, &resume, NULL, "continue the training in --out FILE from its last checkpoint (same --threads for the same weights)"},
+        {"force", CLI_BOOL, &force, NULL, "replace an existing --out FILE with a new supernet"},
         {"data", CLI_STR, &data, "DIR", "IDX dataset folder (default " DATA_DEFAULT_DIR ")"},
         {"json", CLI_BOOL, &json, NULL, "print the finished supernet's summary as JSON"},
         {0}};
@@ -141,6 +142,13 @@ static int sn_train(int argc, char **argv)
         return cli_usage_error(&cmd, "--seed: %ld is negative", seed);
     if (resume && !out)
         return cli_usage_error(&cmd, "--resume needs --out FILE, the supernet to continue");
+    struct supernet_config dc;
+    supernet_config_default(&dc);
+    if (resume && (c.epochs != dc.epochs || c.subset != dc.subset || c.batch != dc.batch ||
+                   c.lr != dc.lr || c.sandwich != dc.sandwich || c.distill != dc.distill ||
+                   c.augment != dc.augment || seed != 1 || force))
+        return cli_usage_error(&cmd, "--resume continues with the file's own configuration; only "
+                                     "--threads, --checkpoint-every and --data may be given");
     c.seed = (uint64_t)seed;
     char def_out[160];
     if (!out) {
@@ -165,6 +173,12 @@ static int sn_train(int argc, char **argv)
                 goto done;
         }
     } else {
+        struct stat st;
+        if (!force && stat(out, &st) == 0) {
+            rc = hw_error(&e, HW_EINVAL, "%s exists: continue it with 'hwnas supernet train "
+                          "--resume --out %s', or replace it with --force", out, out);
+            goto done;
+        }
         char *text = NULL;
         if ((rc = space_text(space ? space : "fmnist", &text, &e)))
             goto done;

@@ -867,7 +867,13 @@ static void op_backward(struct nn_net *net, struct op *o, const struct slice *s)
     }
     case OP_ADD: nn_add_backward(dx, bgrad(net, o->in2, b0), dy, len); break;
     case OP_POOL: nn_avgpool_backward(dx, dy, n, o->h * o->w, o->cin); break;
-    case OP_DROPOUT: nn_dropout_backward(dx, dy, o->aux + (size_t)b0 * o->cin, len); break;
+    case OP_DROPOUT: /* a forward that drew no mask (no rng) passed x through */
+        if (net->drop_drawn)
+            nn_dropout_backward(dx, dy, o->aux + (size_t)b0 * o->cin, len);
+        else
+            for (size_t i = 0; i < len; i++)
+                dx[i] += dy[i];
+        break;
     }
 }
 

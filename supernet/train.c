@@ -100,8 +100,10 @@ int supernet_train(struct supernet *sn, const struct data_set *train, int thread
             data_iter_epoch(&it);
         int b = data_iter_next(&it, x, y);
         struct pcg32 rng, drop;
-        pcg32_seed(&rng, c->seed + (uint64_t)sn->step, STREAM_SAMPLE);
-        pcg32_seed(&drop, c->seed + (uint64_t)sn->step, STREAM_DROPOUT);
+        /* the seed picks the state, the step the stream: no two (seed, step)
+         * pairs share a sequence */
+        pcg32_seed(&rng, c->seed, ((uint64_t)STREAM_SAMPLE << 32) ^ (uint64_t)sn->step);
+        pcg32_seed(&drop, c->seed, ((uint64_t)STREAM_DROPOUT << 32) ^ (uint64_t)sn->step);
         double loss0 = 0;
         for (int k = 0; k < c->sandwich && rc == HW_OK; k++) {
             int tok[SPACE_MAX_TOKENS];

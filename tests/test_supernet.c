@@ -167,6 +167,65 @@ START_TEST(test_subnet_is_slice)
 }
 END_TEST
 
+/* A pooled net computes what a fresh one does, even on memory another net
+ * used; a pool lends its memory to one live net at a time. */
+START_TEST(test_pool)
+{
+    struct supernet sn;
+    init_tiny(&sn, 0, 1, 8);
+    struct pcg32 rng;
+    pcg32_seed(&rng, 6, 6);
+    struct nn_pool pool = {0};
+    struct hw_err e;
+    float x[8 * 28 * 28];
+    for (int i = 0; i < 8 * 28 * 28; i++)
+        x[i] = 2.f * pcg32_float(&rng) - 1.f;
+    for (int t = 0; t < 6; t++) {
+        int tok[SPACE_MAX_TOKENS];
+        if (t % 2)
+            supernet_tokens_largest(&sn.space, &rng, tok);
+        else
+            space_sample(&sn.space, &rng, tok);
+        struct arch a;
+        ck_assert_int_eq(space_decode(&sn.space, tok, &a, &e), HW_OK);
+        struct nn_net *fresh, *pooled, *second;
+        ck_assert_int_eq(nn_net_create(&fresh, &a, 8, NN_MODE_TRAIN, &e), HW_OK);
+        ck_assert_int_eq(nn_net_create_pooled(&pooled, &a, 8, NN_MODE_TRAIN, &pool, &e), HW_OK);
+        ck_assert_int_eq(nn_net_create_pooled(&second, &a, 8, NN_MODE_TRAIN, &pool, &e),
+                         HW_EINVAL);
+        ck_assert_int_eq(supernet_gather(&sn, fresh, &e), HW_OK);
+        ck_assert_int_eq(supernet_gather(&sn, pooled, &e), HW_OK);
+        const float *y1 = nn_net_forward(fresh, x, 8, NULL);
+        const float *y2 = nn_net_forward(pooled, x, 8, NULL);
+        ck_assert(!memcmp(y1, y2, sizeof(float) * 8 * 10));
+        int labels[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+        nn_net_zero_grad(fresh);
+        nn_net_zero_grad(pooled);
+        nn_net_backward(fresh, labels, 8, 0.1f);
+        nn_net_backward(pooled, labels, 8, 0.1f);
+        ck_assert(!memcmp(nn_net_grads(fresh), nn_net_grads(pooled),
+                          sizeof(float) * nn_net_n_params(fresh)));
+        /* the whole net's soft-target backward with smoothed one-hot rows is
+         * its label backward */
+        float tg[8 * 10];
+        for (int i = 0; i < 8; i++)
+            for (int j = 0; j < 10; j++)
+                tg[i * 10 + j] = (j == labels[i] ? 0.9f : 0.f) + 0.01f;
+        nn_net_forward(fresh, x, 8, NULL);
+        nn_net_zero_grad(fresh);
+        nn_net_backward_soft(fresh, tg, 8);
+        const float *g1 = nn_net_grads(fresh), *g2 = nn_net_grads(pooled);
+        for (size_t i = 0; i < nn_net_n_params(fresh); i++)
+            ck_assert_msg(fabsf(g1[i] - g2[i]) <= 1e-5f * (1.f + fabsf(g2[i])),
+                          "grad %zu: soft %g, labels %g", i, g1[i], g2[i]);
+        nn_net_free(fresh);
+        nn_net_free(pooled);
+    }
+    nn_pool_release(&pool);
+    supernet_release(&sn);
+}
+END_TEST
+
 START_TEST(test_file)
 {
     char path[] = "/tmp/hwnas-sn-XXXXXX";
@@ -369,6 +428,19 @@ START_TEST(test_search_with_supernet)
     snprintf(args, sizeof args, "supernet train --space %s/tiny.json --subset 2000 --epochs 1 "
              "--batch 32 --threads 2 --quiet --out %s/t.hwsn", dir, dir);
     run_ok(args);
+    /* a finished supernet is neither overwritten nor resumed with other settings */
+    struct cli_run r;
+    snprintf(args, sizeof args, "supernet train --space %s/tiny.json --out %s/t.hwsn --quiet",
+             dir, dir);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 1 && strstr(r.err, "t.hwsn exists") && strstr(r.err, "--force"),
+                  "exit %d: %s", r.status, r.err);
+    cli_run_release(&r);
+    snprintf(args, sizeof args, "supernet train --resume --out %s/t.hwsn --epochs 3", dir);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 2 && strstr(r.err, "file's own configuration"), "exit %d: %s",
+                  r.status, r.err);
+    cli_run_release(&r);
     snprintf(args, sizeof args, "search --space %s/tiny.json --db %s/s.db --target-ms 0.05 "
              "--controller evolution --trials 30 --evaluator supernet --supernet %s/t.hwsn "
              "--sn-recal 500 --sn-val 500 --quiet --name sn", dir, dir, dir);
@@ -407,7 +479,6 @@ START_TEST(test_search_with_supernet)
     free(other);
     snprintf(args, sizeof args, "search --space %s --db %s/s.db --target-ms 0.05 --trials 3 "
              "--evaluator supernet --supernet %s/t.hwsn --quiet", path, dir, dir);
-    struct cli_run r;
     ck_assert_int_eq(cli_run(&r, args), 0);
     ck_assert_msg(r.status == 1 && strstr(r.err, "supernet was trained for space") &&
                       strstr(r.err, "t.hwsn"), "exit %d: %s", r.status, r.err);
@@ -426,6 +497,7 @@ Suite *suite_supernet(void)
     Suite *s = suite_create("supernet");
     TCase *tc = tcase_create("slices");
     tcase_add_test(tc, test_subnet_is_slice);
+    tcase_add_test(tc, test_pool);
     tcase_add_test(tc, test_file);
     suite_add_tcase(s, tc);
     tc = tcase_create("training");

@@ -1,0 +1,39 @@
+#!/bin/sh
+# Ranking quality of a supernet: Kendall tau between its scores of the 12
+# "wide" fidelity archs (bench_train archs 12 wide) and their 10-epoch
+# stand-alone accuracies (bench/data/fidelity-wide.txt), by each score the
+# search can use (validation accuracy, exp(-validation loss), exp(-train
+# loss)), and the median seconds per subnet evaluation.
+#   sh bench/supernet_fidelity.sh SUPERNET [RECAL] [VAL]
+# The supernet must be over a space holding the fmnist archs (fmnist or
+# bench/data/fmnist-head.json). Run from the repository after make bench.
+set -eu
+sn=${1:?usage: supernet_fidelity.sh SUPERNET [RECAL] [VAL]}
+recal=${2:-2000}
+val=${3:-5000}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+build/bench/bench_train archs 12 wide "$tmp" >/dev/null
+./hwnas supernet eval "$sn" "$tmp"/wide*.json --recal "$recal" --val "$val" --json -q >"$tmp/scores"
+tail -n +2 bench/data/fidelity-wide.txt >"$tmp/full"
+# columns: full acc, supernet acc, -val loss, -train loss, seconds
+sed 's/.*"val_acc_pct": \([^,]*\), "val_loss": \([^,]*\), "train_loss": \([^,]*\), "seconds": \([^}]*\)}/\1 \2 \3 \4/' \
+    "$tmp/scores" | paste -d' ' "$tmp/full" - >"$tmp/table"
+echo "arch  10-epoch  supernet acc  val loss  train loss  seconds"
+awk '{printf "wide%02d  %6.2f    %6.2f      %.4f    %.4f     %.2f\n", NR-1, $1, $2, $3, $4, $5}' "$tmp/table"
+awk -v recal="$recal" -v val="$val" '
+function tau(col, sign,   i, j, c, d, a, b) {
+    c = d = 0
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) {
+        a = full[i] - full[j]; b = sign * (v[i, col] - v[j, col])
+        if (a * b > 0) c++; else if (a * b < 0) d++
+    }
+    return (c - d) / (n * (n - 1) / 2)
+}
+{ n++; full[n] = $1; for (k = 2; k <= 5; k++) v[n, k] = $k }
+END {
+    printf "Kendall tau against 10-epoch accuracy (%d archs, recal %d, val %d):\n", n, recal, val
+    printf "  by accuracy %.2f, by validation loss %.2f, by train loss %.2f\n", tau(2, 1), tau(3, -1), tau(4, -1)
+}' "$tmp/table"
+awk '{print $5}' "$tmp/table" | sort -g | awk '{t[NR] = $1} END {
+    printf "median evaluation %.2f s (fastest %.2f, slowest %.2f)\n", (t[int((NR + 1) / 2)] + t[int(NR / 2) + 1]) / 2, t[1], t[NR] }'
