@@ -1,8 +1,10 @@
 /* Best-reward-so-far curves of stored search runs (issue 30: rl, evolution
  * and random on the supernet evaluator, 3 seeds each), read from the
  * database: the best reward after each power-of-two-ish number of trials,
- * the trial that first reached the run's final best, the share of
- * duplicates (archs proposed again), and the evaluation seconds per trial.
+ * the trial that first reached the run's final best, the mean reward of the
+ * first and of the last 100 trials (a policy that learns proposes better
+ * archs on average, not only a better best), the share of duplicates (archs
+ * proposed again), and the evaluation seconds per trial.
  *
  *   build/bench/bench_curves DB RUN [RUN...]
  */
@@ -30,7 +32,7 @@ int main(int argc, char **argv)
     printf("%-14s %6s", "run", "trials");
     for (int m = 0; m < N_MARKS; m++)
         printf(" %7d", marks[m]);
-    printf("  %8s %6s %6s\n", "best@", "dup%", "s/eval");
+    printf("  %8s %7s %7s %6s %6s\n", "best@", "mean1st", "meanlst", "dup%", "s/eval");
     for (int r = 2; r < argc; r++) {
         struct db_run run;
         struct db_candidate *cs;
@@ -40,7 +42,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_curves: %s\n", e.msg);
             return 1;
         }
-        double best = -INFINITY, wall = 0;
+        double best = -INFINITY, wall = 0, first = 0, last = 0;
+        int nf = 0, nl = 0;
         int best_at = -1, dups = 0, evals = 0, m = 0;
         printf("%-14s %6d", run.name, n);
         for (int i = 0; i < n; i++) {
@@ -48,6 +51,10 @@ int main(int argc, char **argv)
                 best = cs[i].reward;
                 best_at = i;
             }
+            if (isfinite(cs[i].reward) && i < 100)
+                first += cs[i].reward, nf++;
+            if (isfinite(cs[i].reward) && i >= n - 100)
+                last += cs[i].reward, nl++;
             if (cs[i].status == DB_CAND_DUPLICATE)
                 dups++;
             else if (cs[i].status == DB_CAND_OK)
@@ -59,8 +66,8 @@ int main(int argc, char **argv)
         }
         for (; m < N_MARKS; m++)
             printf(" %7s", "-");
-        printf("  %8d %5.1f%% %6.2f\n", best_at, n ? 100.0 * dups / n : 0,
-               evals ? wall / evals : 0);
+        printf("  %8d %7.4f %7.4f %5.1f%% %6.2f\n", best_at, nf ? first / nf : NAN,
+               nl ? last / nl : NAN, n ? 100.0 * dups / n : 0, evals ? wall / evals : 0);
         db_candidate_list_free(cs, n);
         db_run_release(&run);
     }

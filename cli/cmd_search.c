@@ -54,7 +54,7 @@ static const struct cli_flag flags[] = {
     {"hard", CLI_BOOL, &o.hard, NULL, "hard constraint: w = 0 under the target, -1 over it"},
     {"max-over", CLI_DOUBLE, &o.max_over, "R", "train only proposals predicted <= R x target, redraw the rest untrained; rl is told each redraw's reward at the run's median quality (default: train all, as MnasNet)"},
     {"max-params", CLI_STR, &o.max_params_s, "P", "train only proposals with at most P parameters (250000, 250k or 0.25M), redraw the rest untrained; rl is told the median-quality reward scaled by P / their parameters (default: no cap)"},
-    {"score", CLI_STR, &o.score, "acc|loss|train-loss", "reward's quality term: exp(-the proxy training's last-epoch training loss) (train-loss, the default: it ranked 3-epoch proxies closest to full trainings), exp(-its validation loss) (loss), or its validation accuracy (acc, MnasNet's ACC)"},
+    {"score", CLI_STR, &o.score, "acc|loss|train-loss", "reward's quality term: exp(-the proxy training's last-epoch training loss) (train-loss, the proxy's default: it ranked 3-epoch proxies closest to full trainings), exp(-its validation loss) (loss, the supernet's default: it ranks supernet scores best), or its validation accuracy (acc, MnasNet's ACC)"},
     {"device", CLI_STR, &o.device, "ID", "latency table of this device (id or hash; default this machine)"},
     {"threads", CLI_INT, &o.lat_threads, "N", "threads the latency table was profiled with (default 1)"},
     {"train-threads", CLI_INT, &o.train_threads, "N", "threads for proxy training (default 2)"},
@@ -321,6 +321,9 @@ int cmd_search(int argc, char **argv)
     if (o.max_params_s && parse_count(o.max_params_s, &o.max_params))
         return cli_usage_error(&cmd, "--max-params: '%s' is not a parameter count > 0 (250000, "
                                      "250k or 0.25M)", o.max_params_s);
+    /* bench/RESULTS.md#supernet: supernet scores rank by validation loss best */
+    if (!o.score && o.supernet)
+        o.score_kind = REWARD_SCORE_LOSS;
     if (o.score) {
         int k = reward_score_parse(o.score);
         if (k < 0)

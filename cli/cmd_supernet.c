@@ -31,7 +31,7 @@ static int on_step(const struct supernet_step *st, void *p)
 {
     struct train_ctx *c = p;
     progress_update(&c->bar, st->step);
-    progress_note(&c->bar, "epoch %ld, largest subnet's loss %.3f", st->step / c->per_epoch + 1,
+    progress_note(&c->bar, "epoch %ld, largest subnet's loss %.3f", (st->step - 1) / c->per_epoch + 1,
                   st->loss);
     return 0;
 }

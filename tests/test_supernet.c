@@ -452,6 +452,11 @@ START_TEST(test_search_with_supernet)
     ck_assert_int_eq(db_open(&db, path, DB_OPEN_EXISTING, &e), HW_OK);
     struct db_run run;
     ck_assert_int_eq(db_run_lookup(db, "sn", &run, &e), HW_OK);
+    /* scored by validation loss unless --score says otherwise (it ranks
+     * supernet scores best) */
+    ck_assert_msg(strstr(run.config_json, "\"score\":\"loss\"") &&
+                      strstr(run.config_json, "\"evaluator\":\"supernet:"),
+                  "%s", run.config_json);
     struct db_candidate *cs;
     int n;
     ck_assert_int_eq(db_candidate_list(db, run.id, DB_ORDER_TRIAL, 0, &cs, &n, &e), HW_OK);
@@ -464,6 +469,9 @@ START_TEST(test_search_with_supernet)
     for (int i = 0; i < n; i++) {
         ck_assert_str_eq(cs[i].evaluator, want);
         ck_assert(cs[i].val_acc > 0.2 && isfinite(cs[i].train_loss));
+        ck_assert_double_eq_tol(cs[i].reward,
+                                exp(-cs[i].val_loss) * pow(cs[i].predicted_ms / 0.05, -0.07),
+                                1e-9);
     }
     supernet_release(&sn);
     db_candidate_list_free(cs, n);
