@@ -26,6 +26,7 @@ $HWNAS validate --space fmnist --samples 20 --db "$DB"
 # which falls in the middle of the space's latency range.
 ref_us=$($HWNAS latency fmnist-ref --db "$DB" --json --quiet | grep '"predicted_us"' | tr -dc '0-9.')
 target=$(awk -v us="$ref_us" 'BEGIN { printf "%.4f", 0.6 * us / 1000 }')
+ref_us=$(awk -v us="$ref_us" 'BEGIN { printf "%.1f", us }')
 step "3/5 searching: target ${target} ms (0.6 x fmnist-ref's predicted ${ref_us} us), $TRIALS trials"
 name="demo-$(date +%Y%m%d-%H%M%S)"
 # A small weight-sharing supernet over the whole space (2 epochs on 10,000
