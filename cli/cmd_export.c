@@ -200,7 +200,7 @@ int cmd_export(int argc, char **argv)
     for (int k = 0; !rc && k < n_pick; k++) {
         const struct db_candidate *c = &cs[pick[k]];
         char label[256];
-        snprintf(label, sizeof label, "run %s trial %d: proxy val acc %.2f%%%s, predicted %.4f "
+        snprintf(label, sizeof label, "run %s trial %d: search val acc %.2f%%%s, predicted %.4f "
                  "ms, reward %.4f", r.name, c->trial, 100 * c->val_acc, rerank_note,
                  c->predicted_ms, c->reward);
         if ((rc = candidate_arch(&r, c, &a, &e)))

@@ -225,7 +225,7 @@ int cmd_runs_rerank(int argc, char **argv)
             break;
         done++;
         if (!cli_quiet) {
-            printf("  [%d/%d] trial %d: proxy %.2f%% -> %.2f%% (%.0f s)\n", done, todo, c->trial,
+            printf("  [%d/%d] trial %d: search %.2f%% -> %.2f%% (%.0f s)\n", done, todo, c->trial,
                    100 * c->val_acc, 100 * res.val_acc, res.wall_s);
             fflush(stdout);
         }
@@ -235,7 +235,7 @@ int cmd_runs_rerank(int argc, char **argv)
     if (!rc)
         rc = db_rerank_list(db, r.id, &rr, &nr, &e);
     if (!rc && !cli_quiet) {
-        printf("%6s %12s %9s %9s %7s %7s %8s\n", "trial", "predicted_ms", "proxy", "reranked",
+        printf("%6s %12s %9s %9s %7s %7s %8s\n", "trial", "predicted_ms", "search", "reranked",
                "epochs", "subset", "wall_s");
         for (int j = 0; j < nr; j++) {
             const struct db_candidate *c = NULL;
