@@ -3,6 +3,18 @@
 
 #include "nn/kernels.h"
 
+/* log sum_j exp(z_j), shifted by the row's maximum against overflow. */
+static double row_lse(const float *z, int classes)
+{
+    float mx = z[0];
+    for (int j = 1; j < classes; j++)
+        mx = z[j] > mx ? z[j] : mx;
+    double sum = 0.0;
+    for (int j = 0; j < classes; j++)
+        sum += exp((double)(z[j] - mx));
+    return mx + log(sum);
+}
+
 float nn_xent_forward_backward(float *dlogits, const float *logits, const int *labels, int n,
                                int classes, float smoothing)
 {
@@ -10,13 +22,7 @@ float nn_xent_forward_backward(float *dlogits, const float *logits, const int *l
     float off = smoothing / classes, on = 1.f - smoothing + off;
     for (int i = 0; i < n; i++) {
         const float *z = logits + (size_t)i * classes;
-        float mx = z[0];
-        for (int j = 1; j < classes; j++)
-            mx = z[j] > mx ? z[j] : mx;
-        double sum = 0.0;
-        for (int j = 0; j < classes; j++)
-            sum += exp((double)(z[j] - mx));
-        double lse = mx + log(sum);
+        double lse = row_lse(z, classes);
         for (int j = 0; j < classes; j++) {
             float target = j == labels[i] ? on : off;
             total -= target * (z[j] - lse);
@@ -34,13 +40,7 @@ float nn_xent_soft_forward_backward(float *dlogits, const float *logits, const f
     double total = 0.0;
     for (int i = 0; i < n; i++) {
         const float *z = logits + (size_t)i * classes, *t = targets + (size_t)i * classes;
-        float mx = z[0];
-        for (int j = 1; j < classes; j++)
-            mx = z[j] > mx ? z[j] : mx;
-        double sum = 0.0;
-        for (int j = 0; j < classes; j++)
-            sum += exp((double)(z[j] - mx));
-        double lse = mx + log(sum);
+        double lse = row_lse(z, classes);
         for (int j = 0; j < classes; j++) {
             total -= t[j] * (z[j] - lse);
             if (dlogits)

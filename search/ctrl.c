@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "search/ctrl_impl.h"
+#include "util/binfile.h"
 
 /* Saved states start with this magic ("HWCT") and a format version. */
 #define CTRL_MAGIC 0x54435748u
@@ -33,19 +34,7 @@ void ctrl_buf_release(struct ctrl_buf *b)
 
 int ctrl_put(struct ctrl_buf *b, const void *p, size_t n)
 {
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n)
-            cap *= 2;
-        unsigned char *d = realloc(b->data, cap);
-        if (!d)
-            return HW_ENOMEM;
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    return HW_OK;
+    return bin_append(&b->data, &b->len, &b->cap, p, n);
 }
 
 int ctrl_get(struct ctrl_reader *r, void *p, size_t n, const char *what, struct hw_err *err)

@@ -7,21 +7,26 @@
 #include <string.h>
 #include <unistd.h>
 
+int bin_append(unsigned char **p, size_t *len, size_t *cap, const void *src, size_t n)
+{
+    if (*len + n > *cap) {
+        size_t c = *cap ? *cap : 256;
+        while (c < *len + n)
+            c *= 2;
+        unsigned char *q = realloc(*p, c);
+        if (!q)
+            return HW_ENOMEM;
+        *p = q;
+        *cap = c;
+    }
+    memcpy(*p + *len, src, n);
+    *len += n;
+    return HW_OK;
+}
+
 int bin_put(struct bin_buf *b, const void *src, size_t n)
 {
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n)
-            cap *= 2;
-        unsigned char *p = realloc(b->p, cap);
-        if (!p)
-            return HW_ENOMEM;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, src, n);
-    b->len += n;
-    return HW_OK;
+    return bin_append(&b->p, &b->len, &b->cap, src, n);
 }
 
 int bin_put_u32(struct bin_buf *b, uint32_t v) { return bin_put(b, &v, 4); }

@@ -17,6 +17,10 @@ struct bin_buf {
     size_t len, cap;
 };
 
+/* Appends src[0..n) to the malloc'd bytes *p holding *len of *cap,
+ * doubling *cap as needed; HW_ENOMEM (nothing changed) when it cannot grow.
+ * The one growth rule behind bin_put and other byte buffers. */
+int bin_append(unsigned char **p, size_t *len, size_t *cap, const void *src, size_t n);
 /* Appends n bytes; HW_ENOMEM when the buffer cannot grow. */
 int bin_put(struct bin_buf *b, const void *src, size_t n);
 int bin_put_u32(struct bin_buf *b, uint32_t v);
