@@ -8,12 +8,12 @@
 
 VERSION := 0.1.0
 CC ?= cc
-PKGS := openblas sqlite3 libcjson check zlib
+PKGS := openblas sqlite3 libcjson check zlib libprotobuf-c
 # Check and openblas pkg-config names; fall back to plain -l flags when a .pc is absent.
 PC_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PC_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ifeq ($(strip $(PC_LIBS)),)
-PC_LIBS := -lopenblas -lsqlite3 -lcjson -lcheck -lz
+PC_LIBS := -lopenblas -lsqlite3 -lcjson -lcheck -lz -lprotobuf-c
 endif
 LIBS := $(filter-out -lcheck -lcheck_pic -lsubunit,$(PC_LIBS)) -lm -lpthread
 TEST_LIBS := $(PC_LIBS) -lm -lpthread
@@ -23,16 +23,19 @@ OPT ?= -O3 -march=native
 # target's registers when OPT lacks -march=native (asan); no ABI is crossed.
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -Wno-missing-field-initializers -Wno-psabi
 BASE_CFLAGS := -std=gnu11 -I. -fopenmp $(WARN) $(PC_CFLAGS) -DHWNAS_VERSION='"$(VERSION)"'
-CFLAGS_ALL = $(BASE_CFLAGS) $(OPT) -DHWNAS_CFLAGS='"$(OPT)"' $(EXTRA_CFLAGS)
+CFLAGS_ALL = $(BASE_CFLAGS) -I$(BUILD)/gen $(OPT) -DHWNAS_CFLAGS='"$(OPT)"' $(EXTRA_CFLAGS)
 BUILD ?= build
 
-MODULES := util space nn db latency evaluator supernet search netadapt
+MODULES := util space nn db latency evaluator supernet search netadapt deploy
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
+# The ONNX protobuf code is generated from Debian's onnx.proto (libonnx-dev)
+# by protoc-c at build time; it lives in the build folder only.
+ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 CLI_SRC := $(filter-out cli/main.c,$(wildcard cli/*.c))
 TEST_SRC := $(wildcard tests/test_*.c) tests/cli_run.c
 BENCH_SRC := $(wildcard bench/*.c)
 
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tests/run_tests.o
 LIB := $(BUILD)/libhwnas.a
@@ -47,6 +50,17 @@ deps:
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "CC $<"; $(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h &: $(ONNX_PROTO)
+	@mkdir -p $(BUILD)/gen
+	@test -r $(ONNX_PROTO) || { echo "$(ONNX_PROTO) is missing: run 'make deps' (libonnx-dev)"; exit 1; }
+	protoc-c --c_out=$(BUILD)/gen -I$(dir $(ONNX_PROTO)) $(ONNX_PROTO)
+
+# Generated code: compiled without -Werror (its style is protoc-c's, not ours).
+$(BUILD)/gen/onnx.pb-c.o: $(BUILD)/gen/onnx.pb-c.c
+	@echo "CC $<"; $(CC) $(filter-out -Werror -Wextra,$(CFLAGS_ALL)) -c $< -o $@
+
+$(BUILD)/deploy/onnx.o: $(BUILD)/gen/onnx.pb-c.h
 
 # space/space.c compiles the shipped spaces in with .incbin: rebuild on edits.
 $(BUILD)/space/space.o: $(wildcard spaces/*.json)

@@ -1,5 +1,7 @@
 /* hwnas export RUN: a search's winning architecture (or its front) as arch
- * JSON, timm block strings or MnasNet strings; optionally trained for real. */
+ * JSON, timm block strings or MnasNet strings; optionally trained for real.
+ * hwnas export MODEL --format onnx: a trained model with its weights as ONNX
+ * (also RUN --train-final E --format onnx: train the choice, then export it). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,13 +12,16 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "db/db.h"
+#include "deploy/onnx.h"
+#include "evaluator/data.h"
+#include "evaluator/model.h"
 #include "evaluator/train.h"
 #include "search/pareto.h"
 #include "space/arch_json.h"
 #include "space/export.h"
 
 struct export_opts {
-    const char *db, *format, *out, *model, *data;
+    const char *db, *format, *out, *model, *data, *norm;
     int best, pareto, id, train_final, threads, reranked;
 };
 
@@ -58,13 +63,13 @@ static int candidate_arch(const struct db_run *r, const struct db_candidate *c, 
 /* Trains the chosen arch for real and reports validation and test accuracy
  * of the saved model; the model is registered in the database. */
 static int train_final(struct db *db, const struct db_run *r, const struct db_candidate *c,
-                       const struct arch *a, const struct export_opts *o, struct hw_err *err)
+                       const struct arch *a, const struct export_opts *o, char *model,
+                       size_t model_size, struct hw_err *err)
 {
-    char model[1024];
     if (o->model)
-        snprintf(model, sizeof model, "%s", o->model);
+        snprintf(model, model_size, "%s", o->model);
     else
-        snprintf(model, sizeof model, "%s-t%d.hwm", r->name, c->trial);
+        snprintf(model, model_size, "%s-t%d.hwm", r->name, c->trial);
     struct train_config tc;
     train_config_default(&tc);
     tc.epochs = o->train_final;
@@ -96,6 +101,57 @@ static int train_final(struct db *db, const struct db_run *r, const struct db_ca
     return rc;
 }
 
+/* The pixel normalization the model was trained with: --norm MEAN,STD, or
+ * the statistics of the training split of the dataset it was trained on. */
+static int model_norm(const struct arch *a, const struct export_opts *o, float *mean,
+                      float *std, struct hw_err *err)
+{
+    if (o->norm) {
+        char *end;
+        *mean = strtof(o->norm, &end);
+        if (*end == ',')
+            *std = strtof(end + 1, &end);
+        if (end == o->norm || *end || !(*std > 0.f) || !isfinite(*mean))
+            return hw_error(err, HW_EINVAL, "--norm: '%s' is not MEAN,STD with STD > 0 "
+                            "(e.g. 0.286,0.353)", o->norm);
+        return HW_OK;
+    }
+    struct data_set train, val;
+    int rc = data_load_trainval(o->data, a->classes, &train, &val, err);
+    if (rc == HW_OK && (train.h != a->in_h || train.w != a->in_w || train.c != a->in_c))
+        rc = hw_error(err, HW_EMISMATCH, "%s: images are %dx%dx%d but model '%s' takes "
+                      "%dx%dx%d: give its normalization with --norm MEAN,STD",
+                      o->data ? o->data : DATA_DEFAULT_DIR, train.h, train.w, train.c, a->name,
+                      a->in_h, a->in_w, a->in_c);
+    if (rc == HW_OK) {
+        *mean = train.mean;
+        *std = train.std;
+    }
+    data_set_release(&train);
+    data_set_release(&val);
+    return rc;
+}
+
+/* A model file's network and weights as ONNX at o->out. */
+static int export_onnx(const char *model, const struct export_opts *o, struct hw_err *err)
+{
+    struct nn_net *net = NULL;
+    int rc = model_load(model, 2, &net, err);
+    float mean = 0.f, std = 1.f;
+    if (rc == HW_OK)
+        rc = model_norm(nn_net_arch(net), o, &mean, &std, err);
+    if (rc == HW_OK)
+        rc = onnx_export(o->out, net, mean, std, err);
+    if (rc == HW_OK)
+        fprintf(stderr, "wrote %s: %s as ONNX (opset %d), input 'input' Nx%dx%dx%d raw pixels "
+                "in [0, 1] (normalized by the graph: mean %.4f, std %.4f), output 'logits' "
+                "Nx%d\n", o->out, nn_net_arch(net)->name, ONNX_OPSET, nn_net_arch(net)->in_c,
+                nn_net_arch(net)->in_h, nn_net_arch(net)->in_w, mean, std,
+                nn_net_arch(net)->classes);
+    nn_net_free(net);
+    return rc;
+}
+
 int cmd_export(int argc, char **argv)
 {
     struct export_opts o = {.format = "json", .id = -1, .threads = 2};
@@ -105,13 +161,16 @@ int cmd_export(int argc, char **argv)
          "the candidate with the best accuracy after 'hwnas runs rerank'"},
         {"id", CLI_INT, &o.id, "N", "the candidate of trial N (as 'hwnas runs show' lists)"},
         {"pareto", CLI_BOOL, &o.pareto, NULL, "every candidate on the accuracy/latency front"},
-        {"format", CLI_STR, &o.format, "F", "json (hwnas arch), timm (arch_def strings) or mnasnet"},
+        {"format", CLI_STR, &o.format, "F",
+         "json (hwnas arch), timm (arch_def strings), mnasnet, or onnx (graph and weights)"},
         {"out", CLI_STR, &o.out, "FILE", "write to FILE instead of stdout"},
         {"train-final", CLI_INT, &o.train_final, "E",
          "train the chosen arch on the 50k split for E epochs; report val and test accuracy"},
         {"model", CLI_STR, &o.model, "FILE", "model file for --train-final (default RUN-tN.hwm)"},
         {"threads", CLI_INT, &o.threads, "T", "training threads for --train-final (default 2)"},
         {"data", CLI_STR, &o.data, "DIR", "IDX dataset folder (default " DATA_DEFAULT_DIR ")"},
+        {"norm", CLI_STR, &o.norm, "MEAN,STD",
+         "onnx: pixel normalization (default: that of --data's training split)"},
         {"db", CLI_STR, &o.db, "FILE", "database (default ./hwnas.db or $HWNAS_DB)"},
         {0},
     };
@@ -119,18 +178,41 @@ int cmd_export(int argc, char **argv)
         "export",
         "Export a search run's chosen architecture: as hwnas arch JSON (loadable by every\n"
         "command), timm arch_def block strings or MnasNet block strings. With\n"
-        "--train-final E the architecture is trained for real and saved with its weights.",
+        "--train-final E the architecture is trained for real and saved with its weights.\n"
+        "\n"
+        "--format onnx writes a deployable model: the network with its weights (BN\n"
+        "folded), input 'input' float32 N x C x H x W of raw pixels in [0, 1] (the\n"
+        "dataset normalization is the graph's first nodes), output 'logits' N x classes,\n"
+        "opset 14. Its source is a model file (hwnas train --out, export --train-final),\n"
+        "or a run's choice with --train-final E (trained first, then exported).",
         "hwnas export RUN (--best | --reranked | --id N | --pareto) [--format json|timm|mnasnet]\n"
-        "                    [--out FILE] [--train-final E [--model FILE]]",
+        "                    [--out FILE] [--train-final E [--model FILE]]\n"
+        "       hwnas export MODEL.hwm --format onnx --out FILE.onnx [--norm MEAN,STD]\n"
+        "       hwnas export RUN (--best | --reranked | --id N) --train-final E --format onnx\n"
+        "                    --out FILE.onnx",
         flags, 1, 1};
     char *pos[argc];
     int npos, rc = cli_parse(&cmd, argc, argv, pos, &npos);
     if (rc)
         return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
-    if (o.best + o.reranked + o.pareto + (o.id >= 0) != 1)
+    int onnx = !strcmp(o.format, "onnx"), chosen = o.best + o.reranked + o.pareto + (o.id >= 0);
+    if (strcmp(o.format, "json") && strcmp(o.format, "timm") && strcmp(o.format, "mnasnet") &&
+        !onnx)
+        return cli_usage_error(&cmd, "--format: '%s' is not json, timm, mnasnet or onnx",
+                               o.format);
+    if (onnx && !o.out)
+        return cli_usage_error(&cmd, "--format onnx writes a binary model: give --out FILE.onnx");
+    if (onnx && (o.pareto || (chosen && !o.train_final)))
+        return cli_usage_error(&cmd, "--format onnx needs weights: export a model file "
+                               "(hwnas export MODEL.hwm --format onnx), or one run choice "
+                               "with --train-final E (--best, --reranked or --id)");
+    if (onnx && !chosen) {
+        struct hw_err e;
+        hw_err_clear(&e);
+        return export_onnx(pos[0], &o, &e) ? cli_fail(&e) : CLI_EXIT_OK;
+    }
+    if (chosen != 1)
         return cli_usage_error(&cmd, "choose exactly one of --best, --reranked, --id N, --pareto");
-    if (strcmp(o.format, "json") && strcmp(o.format, "timm") && strcmp(o.format, "mnasnet"))
-        return cli_usage_error(&cmd, "--format: '%s' is not json, timm or mnasnet", o.format);
     if (o.train_final < 0 || (o.train_final && o.pareto))
         return cli_usage_error(&cmd, "--train-final takes a positive epoch count and one arch "
                                      "(--best, --reranked or --id)");
@@ -190,7 +272,7 @@ int cmd_export(int argc, char **argv)
         free(pts);
     }
     FILE *f = stdout;
-    if (!rc && o.out && !(f = fopen(o.out, "w"))) {
+    if (!rc && o.out && !onnx && !(f = fopen(o.out, "w"))) {
         rc = hw_error(&e, HW_EIO, "%s: cannot write: %s", o.out, strerror(errno));
         f = stdout;
     }
@@ -207,16 +289,22 @@ int cmd_export(int argc, char **argv)
             break;
         if (o.pareto && !strcmp(o.format, "json") && k)
             fprintf(f, ",\n");
-        rc = write_arch(f, o.format, &a, label, &e);
+        if (!onnx)
+            rc = write_arch(f, o.format, &a, label, &e);
+        else
+            fprintf(stderr, "%s\n", label);
     }
     if (!rc && o.pareto && !strcmp(o.format, "json"))
         fprintf(f, "]\n");
     if (f != stdout && fclose(f) != 0 && !rc)
         rc = hw_error(&e, HW_EIO, "%s: write failed", o.out);
-    if (!rc && o.out)
+    if (!rc && o.out && !onnx)
         fprintf(stderr, "wrote %d architecture%s to %s\n", n_pick, n_pick == 1 ? "" : "s", o.out);
+    char model[1024];
     if (!rc && o.train_final)
-        rc = train_final(db, &r, &cs[pick[0]], &a, &o, &e);
+        rc = train_final(db, &r, &cs[pick[0]], &a, &o, model, sizeof model, &e);
+    if (!rc && onnx)
+        rc = export_onnx(model, &o, &e);
     free(pick);
     db_candidate_list_free(cs, n);
     db_run_release(&r);

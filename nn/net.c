@@ -223,7 +223,7 @@ static int add_se(struct nn_net *net, int unit, int in, int sq)
     return out;
 }
 
-static enum nn_act act_of(enum arch_act a)
+int nn_act_of_arch(enum arch_act a)
 {
     switch (a) {
     case ARCH_ACT_RELU: return NN_ACT_RELU;
@@ -232,6 +232,8 @@ static enum nn_act act_of(enum arch_act a)
     }
     return NN_ACT_NONE;
 }
+
+static enum nn_act act_of(enum arch_act a) { return (enum nn_act)nn_act_of_arch(a); }
 
 static void build(struct nn_net *net)
 {

@@ -28,6 +28,9 @@
 
 enum nn_mode { NN_MODE_TRAIN, NN_MODE_INFER };
 
+/* The kernels' activation for an arch's (an enum nn_act of nn/kernels.h). */
+int nn_act_of_arch(enum arch_act a);
+
 struct nn_net; /* opaque; owned by the caller of nn_net_create */
 
 /* Builds a net for arch a (copied) with room for batches up to max_batch.

@@ -5,7 +5,7 @@
 #   2. check the table against whole-network timings (hwnas validate)
 #   3. search under a latency target with a supernet   (hwnas supernet train, search, runs rerank)
 #   4. show the accuracy/latency front                (hwnas runs pareto)
-#   5. export the winner and train it for real        (hwnas export)
+#   5. export the winner, train it for real, and write it as ONNX (hwnas export)
 # Everything lands in ./hwnas-demo.db (SQLite) and ./demo-out/.
 set -e
 HWNAS=${HWNAS:-./hwnas}
@@ -50,5 +50,7 @@ $HWNAS export "$name" --reranked --format json --out "$OUT/winner.json" --db "$D
 $HWNAS export "$name" --reranked --format timm --out "$OUT/winner.timm.txt" --db "$DB"
 $HWNAS export "$name" --reranked --format mnasnet --out "$OUT/winner.mnasnet.txt" --db "$DB"
 $HWNAS export "$name" --reranked --train-final "$FINAL_EPOCHS" --model "$OUT/winner.hwm" --db "$DB"
+# The deployable model: graph and weights, runs under ONNX Runtime as it is.
+$HWNAS export "$OUT/winner.hwm" --format onnx --out "$OUT/winner.onnx"
 $HWNAS latency "$OUT/winner.json" --measure --db "$DB"
-printf '\ndemo done: database %s, outputs in %s/ (supernet.hwsn, winner.json, winner.timm.txt, winner.mnasnet.txt, winner.hwm, pareto.svg)\n' "$DB" "$OUT"
+printf '\ndemo done: database %s, outputs in %s/ (supernet.hwsn, winner.json, winner.timm.txt, winner.mnasnet.txt, winner.hwm, winner.onnx, pareto.svg)\n' "$DB" "$OUT"

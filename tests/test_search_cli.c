@@ -494,7 +494,7 @@ START_TEST(test_search_refusals)
         {"runs rerank k --epochs 0 --db %s/x.db", 2, "--epochs: 0"},
         {"runs rerank nosuchrun --db %s/x.db", 1, "nosuchrun"},
         {"runs rerank k --seed -3 --db %s/x.db", 2, "--seed: -3 is negative"},
-        {"export k --best --format onnx --db %s/x.db", 2, "'onnx' is not json"},
+        {"export k --best --format tflite --db %s/x.db", 2, "'tflite' is not json"},
         {"runs list --db %s/newer.db", 1, "schema version 42"},
         {"search --space fmnist --target-ms 0.3 --db %s/newer.db", 1, "schema version 42"},
         {"profile --space fmnist --db %s/newer.db", 1, "schema version 42"},
