@@ -26,9 +26,13 @@ static int core_is_avx512(const char *core)
 
 static int cpu_runs_skylakex_kernels(void)
 {
+#if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+#else /* OpenBLAS's choice stands on other architectures */
+    return 0;
+#endif
 }
 
 void cli_choose_blas_core(char **argv)

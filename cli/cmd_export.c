@@ -101,28 +101,41 @@ static int train_final(struct db *db, const struct db_run *r, const struct db_ca
     return rc;
 }
 
+/* --norm MEAN,STD: both finite, STD > 0. */
+static int parse_norm(const char *text, float *mean, float *std, struct hw_err *err)
+{
+    char *end;
+    *mean = strtof(text, &end);
+    int ok = end != text && *end == ',';
+    if (ok) {
+        const char *s = end + 1;
+        *std = strtof(s, &end);
+        ok = end != s && !*end && isfinite(*mean) && isfinite(*std) && *std > 0.f;
+    }
+    return ok ? HW_OK
+              : hw_error(err, HW_EINVAL, "--norm: '%s' is not MEAN,STD with a finite STD > 0 "
+                         "(e.g. 0.286,0.353)", text);
+}
+
 /* The pixel normalization the model was trained with: --norm MEAN,STD, or
- * the statistics of the training split of the dataset it was trained on. */
+ * the statistics of the training split of the dataset it was trained on
+ * (model files do not record it). *source says which, for the report. */
 static int model_norm(const struct arch *a, const struct export_opts *o, float *mean,
-                      float *std, struct hw_err *err)
+                      float *std, char *source, size_t source_size, struct hw_err *err)
 {
     if (o->norm) {
-        char *end;
-        *mean = strtof(o->norm, &end);
-        if (*end == ',')
-            *std = strtof(end + 1, &end);
-        if (end == o->norm || *end || !(*std > 0.f) || !isfinite(*mean))
-            return hw_error(err, HW_EINVAL, "--norm: '%s' is not MEAN,STD with STD > 0 "
-                            "(e.g. 0.286,0.353)", o->norm);
-        return HW_OK;
+        snprintf(source, source_size, "--norm");
+        return parse_norm(o->norm, mean, std, err);
     }
+    const char *dir = o->data ? o->data : DATA_DEFAULT_DIR;
+    snprintf(source, source_size, "the training split of %s; pass --norm if the model was "
+             "trained on other data", dir);
     struct data_set train, val;
     int rc = data_load_trainval(o->data, a->classes, &train, &val, err);
     if (rc == HW_OK && (train.h != a->in_h || train.w != a->in_w || train.c != a->in_c))
         rc = hw_error(err, HW_EMISMATCH, "%s: images are %dx%dx%d but model '%s' takes "
-                      "%dx%dx%d: give its normalization with --norm MEAN,STD",
-                      o->data ? o->data : DATA_DEFAULT_DIR, train.h, train.w, train.c, a->name,
-                      a->in_h, a->in_w, a->in_c);
+                      "%dx%dx%d: give its normalization with --norm MEAN,STD", dir, train.h,
+                      train.w, train.c, a->name, a->in_h, a->in_w, a->in_c);
     if (rc == HW_OK) {
         *mean = train.mean;
         *std = train.std;
@@ -138,16 +151,17 @@ static int export_onnx(const char *model, const struct export_opts *o, struct hw
     struct nn_net *net = NULL;
     int rc = model_load(model, 2, &net, err);
     float mean = 0.f, std = 1.f;
+    char source[1200];
     if (rc == HW_OK)
-        rc = model_norm(nn_net_arch(net), o, &mean, &std, err);
+        rc = model_norm(nn_net_arch(net), o, &mean, &std, source, sizeof source, err);
     if (rc == HW_OK)
         rc = onnx_export(o->out, net, mean, std, err);
     if (rc == HW_OK)
         fprintf(stderr, "wrote %s: %s as ONNX (opset %d), input 'input' Nx%dx%dx%d raw pixels "
-                "in [0, 1] (normalized by the graph: mean %.4f, std %.4f), output 'logits' "
-                "Nx%d\n", o->out, nn_net_arch(net)->name, ONNX_OPSET, nn_net_arch(net)->in_c,
-                nn_net_arch(net)->in_h, nn_net_arch(net)->in_w, mean, std,
-                nn_net_arch(net)->classes);
+                "in [0, 1], output 'logits' Nx%d; the graph normalizes pixels with mean %.4f, "
+                "std %.4f (from %s)\n", o->out, nn_net_arch(net)->name, ONNX_OPSET,
+                nn_net_arch(net)->in_c, nn_net_arch(net)->in_h, nn_net_arch(net)->in_w,
+                nn_net_arch(net)->classes, mean, std, source);
     nn_net_free(net);
     return rc;
 }
@@ -206,6 +220,17 @@ int cmd_export(int argc, char **argv)
         return cli_usage_error(&cmd, "--format onnx needs weights: export a model file "
                                "(hwnas export MODEL.hwm --format onnx), or one run choice "
                                "with --train-final E (--best, --reranked or --id)");
+    if (onnx && !chosen && (o.train_final || o.model))
+        return cli_usage_error(&cmd, "--train-final and --model choose a run's candidate: "
+                               "'%s' is exported as the model file it names", pos[0]);
+    if (o.norm && !onnx)
+        return cli_usage_error(&cmd, "--norm is for --format onnx");
+    if (o.norm) { /* refused now, not after a --train-final training */
+        float m, sd;
+        struct hw_err ne;
+        if (parse_norm(o.norm, &m, &sd, &ne))
+            return cli_usage_error(&cmd, "%s", ne.msg);
+    }
     if (onnx && !chosen) {
         struct hw_err e;
         hw_err_clear(&e);
@@ -300,7 +325,7 @@ int cmd_export(int argc, char **argv)
         rc = hw_error(&e, HW_EIO, "%s: write failed", o.out);
     if (!rc && o.out && !onnx)
         fprintf(stderr, "wrote %d architecture%s to %s\n", n_pick, n_pick == 1 ? "" : "s", o.out);
-    char model[1024];
+    char model[1024] = "";
     if (!rc && o.train_final)
         rc = train_final(db, &r, &cs[pick[0]], &a, &o, model, sizeof model, &e);
     if (!rc && onnx)

@@ -57,6 +57,8 @@ static void *ob_alloc(struct ob *b, size_t size)
 
 static char *ob_strf(struct ob *b, const char *fmt, ...)
 {
+    if (b->oom)
+        return NULL;
     char tmp[160];
     va_list ap;
     va_start(ap, fmt);
@@ -100,7 +102,8 @@ static float *ob_init(struct ob *b, const char *name, int ndims, const int64_t *
     if (!t || !d || !data || !nm)
         return NULL;
     onnx__tensor_proto__init(t);
-    memcpy(d, dims, sizeof *d * ndims);
+    if (ndims)
+        memcpy(d, dims, sizeof *d * ndims);
     t->n_dims = ndims;
     t->dims = d;
     t->has_data_type = 1;
@@ -209,10 +212,10 @@ static const float *tensor(struct ob *b, int unit, const char *name, size_t want
     return t.data;
 }
 
+/* A rank-0 float initializer (Clip's bounds, the normalization). */
 static void scalar(struct ob *b, const char *name, float v)
 {
-    int64_t d[1] = {1};
-    float *p = ob_init(b, name, 1, d);
+    float *p = ob_init(b, name, 0, NULL);
     if (p)
         *p = v;
 }

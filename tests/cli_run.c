@@ -41,6 +41,9 @@ int cli_run(struct cli_run *r, const char *args)
     memset(r, 0, sizeof *r);
     r->status = -1;
     const char *bin = getenv("HWNAS_BIN"), *root = getenv("HWNAS_ROOT");
+    const char *runner = getenv("HWNAS_RUNNER"); /* e.g. qemu-aarch64 -L SYSROOT */
+    if (!runner)
+        runner = "";
     char out_path[] = "/tmp/hwnas-cli-out-XXXXXX", err_path[] = "/tmp/hwnas-cli-err-XXXXXX";
     int fo = mkstemp(out_path), fe = mkstemp(err_path);
     if (!bin || fo < 0 || fe < 0) {
@@ -52,12 +55,12 @@ int cli_run(struct cli_run *r, const char *args)
     }
     close(fo);
     close(fe);
-    size_t n = strlen(bin) + strlen(args) + (root ? strlen(root) : 1) + 128;
+    size_t n = strlen(runner) + strlen(bin) + strlen(args) + (root ? strlen(root) : 1) + 128;
     char *cmd = malloc(n);
     if (!cmd)
         return -1;
-    snprintf(cmd, n, "cd '%s' && '%s' %s >%s 2>%s", root ? root : ".", bin, args, out_path,
-             err_path);
+    snprintf(cmd, n, "cd '%s' && %s '%s' %s >%s 2>%s", root ? root : ".", runner, bin, args,
+             out_path, err_path);
     int st = system(cmd);
     free(cmd);
     r->status = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;

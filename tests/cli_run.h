@@ -1,7 +1,9 @@
 /* Runs the built hwnas binary for CLI tests and captures what it printed.
  *
  * The binary is $HWNAS_BIN (set by `make test`/`make asan`), run from
- * $HWNAS_ROOT (the repo root) through /bin/sh, so args are shell words. */
+ * $HWNAS_ROOT (the repo root) through /bin/sh, so args are shell words.
+ * $HWNAS_RUNNER, when set, prefixes the command (an emulator for a
+ * cross-built binary: make check-aarch64 sets qemu-aarch64). */
 #ifndef HWNAS_TESTS_CLI_RUN_H
 #define HWNAS_TESTS_CLI_RUN_H
 

@@ -1142,9 +1142,13 @@ START_TEST(test_cli_blas_core)
     snprintf(args, sizeof args, "latency fmnist-ref --runs 1 --quiet --db %s", db);
     run_ok(&r, args);
     cli_run_release(&r);
+#if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                  __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+#else
+    int avx512 = 0;
+#endif
     /* profile tells a user whose core type holds back this CPU, and only them */
     char *space_path = strdup(write_tmp(tiny_space_json));
     char prof[512];
