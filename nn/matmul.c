@@ -24,10 +24,11 @@ void nn_sgemm(int ta, int tb, int m, int n, int k, const float *a, int lda, cons
      * from rows of op(A), columns of C from columns of op(B). */
     int split_m = m >= n;
     int len = split_m ? m : n;
-    int chunk = ((len + threads - 1) / threads + 15) / 16 * 16;
 #pragma omp parallel num_threads(threads)
     {
-        int t = omp_get_thread_num();
+        /* split by the team actually given (OMP_THREAD_LIMIT may shrink it) */
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int chunk = ((len + nt - 1) / nt + 15) / 16 * 16;
         int lo = t * chunk, hi = lo + chunk < len ? lo + chunk : len;
         if (lo < hi) {
             if (split_m) {

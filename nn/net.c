@@ -917,7 +917,9 @@ const float *nn_net_forward(struct nn_net *net, const float *x, int n, struct pc
     struct team_barrier bar = {0, 0};
 #pragma omp parallel num_threads(nt)
     {
-        struct slice s = slice_of(omp_get_thread_num(), nt, n, NULL, &bar);
+        /* OpenMP may give fewer threads than asked (OMP_THREAD_LIMIT): the
+         * slices and the barrier follow the team that runs. */
+        struct slice s = slice_of(omp_get_thread_num(), omp_get_num_threads(), n, NULL, &bar);
         for (int i = 0; i < net->n_ops; i++)
             op_forward(net, &net->ops[i], &s);
     }
@@ -934,9 +936,9 @@ static void backward_from_logits(struct nn_net *net, int n)
     struct team_barrier bar = {0, 0};
 #pragma omp parallel num_threads(nt)
     {
-        int t = omp_get_thread_num();
+        int t = omp_get_thread_num(), run = omp_get_num_threads(); /* run <= nt */
         float *g = t == 0 ? net->grads : net->tgrads + (size_t)(t - 1) * np;
-        struct slice s = slice_of(t, nt, n, g, &bar);
+        struct slice s = slice_of(t, run, n, g, &bar);
         if (t > 0)
             memset(g, 0, np * sizeof(float));
         for (int i = 1; i < net->n_bufs - 1; i++)
@@ -944,11 +946,11 @@ static void backward_from_logits(struct nn_net *net, int n)
                 memset(bgrad(net, i, s.b0), 0, (size_t)s.n * net->bufs[i].per * sizeof(float));
         for (int i = net->n_ops - 1; i >= 0; i--)
             op_backward(net, &net->ops[i], &s);
-        if (nt > 1) {
-            team_barrier_wait(&bar, nt);
+        if (run > 1) {
+            team_barrier_wait(&bar, run);
 #pragma omp for simd schedule(static) nowait
             for (size_t j = 0; j < np; j++)
-                for (int u = 1; u < nt; u++)
+                for (int u = 1; u < run; u++)
                     net->grads[j] += net->tgrads[(size_t)(u - 1) * np + j];
         }
     }
