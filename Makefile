@@ -137,7 +137,7 @@ AARCH64_CC ?= aarch64-linux-gnu-gcc
 AARCH64_OPT ?= -O3 -march=armv8-a
 AARCH64_SYSROOT ?= /usr/aarch64-linux-gnu
 QEMU_AARCH64 ?= qemu-aarch64 -L $(AARCH64_SYSROOT)
-AARCH64_SUITES ?= util space nn
+AARCH64_SUITES ?= util space nn latency evaluator
 deps-aarch64:
 	@sh scripts/install-deps.sh aarch64
 aarch64: deps-aarch64
@@ -145,7 +145,7 @@ aarch64: deps-aarch64
 	    $(MAKE) BUILD=build/aarch64 CC=$(AARCH64_CC) OPT="$(AARCH64_OPT)" EXTRA_CFLAGS= \
 	    TEST_EXTRA_CFLAGS=-fno-tree-loop-vectorize \
 	    build/aarch64/hwnas build/aarch64/run_tests
-check-aarch64: aarch64
+check-aarch64: aarch64 $(BUILD)/hwnas
 	@# qemu-user 7.2 hangs here in fork() and in any guest pthread_create
 	@# (posix_spawn works): Check runs the tests in-process (CK_FORK=no) and
 	@# OpenMP and OpenBLAS keep to one thread (OMP_THREAD_LIMIT=1: the kernels
@@ -157,6 +157,8 @@ check-aarch64: aarch64
 	    HWNAS_BIN=$(CURDIR)/build/aarch64/hwnas HWNAS_ROOT=$(CURDIR) \
 	    $(QEMU_AARCH64) build/aarch64/run_tests || exit 1; \
 	done
+	OMP_THREAD_LIMIT=1 OPENBLAS_NUM_THREADS=1 sh tests/device_workflow.sh $(CURDIR)/$(BUILD)/hwnas \
+	    "$(QEMU_AARCH64)" $(CURDIR)/build/aarch64/hwnas
 
 clean:
 	rm -rf build build-asan hwnas

@@ -7,7 +7,8 @@
 #include "util/err.h"
 
 struct lat_fingerprint {
-    char cpu[128];      /* /proc/cpuinfo "model name" */
+    char cpu[128];      /* "model | architecture | N cores | Linux release"; the model
+                           from /proc/cpuinfo ("model name", or ARM's core parts) */
     int threads;        /* threads the kernels ran with */
     char backend[64];   /* hwnas kernel backend and layout */
     char blas_core[32]; /* OpenBLAS core in use (OPENBLAS_CORETYPE or detected) */
