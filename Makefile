@@ -142,7 +142,7 @@ deps-aarch64:
 	@sh scripts/install-deps.sh aarch64
 aarch64: deps-aarch64
 	PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig \
-	    $(MAKE) BUILD=build/aarch64 CC=$(AARCH64_CC) OPT="$(AARCH64_OPT)" EXTRA_CFLAGS= \
+	    $(MAKE) -j2 BUILD=build/aarch64 CC=$(AARCH64_CC) OPT="$(AARCH64_OPT)" EXTRA_CFLAGS= \
 	    TEST_EXTRA_CFLAGS=-fno-tree-loop-vectorize \
 	    build/aarch64/hwnas build/aarch64/run_tests
 check-aarch64: aarch64 $(BUILD)/hwnas

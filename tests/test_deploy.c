@@ -359,6 +359,42 @@ START_TEST(test_onnx_refusals)
 }
 END_TEST
 
+/* A run's choice trained and exported in one command: export RUN --best
+ * --train-final E --format onnx (a tiny space: the final training on the
+ * 50k split takes seconds). */
+START_TEST(test_onnx_run_train_final)
+{
+    char space[128], db[128], onnx[128], model[128], args[1024];
+    snprintf(space, sizeof space, "%s/space.json", dir);
+    snprintf(db, sizeof db, "%s/runs.db", dir);
+    snprintf(onnx, sizeof onnx, "%s/run.onnx", dir);
+    snprintf(model, sizeof model, "%s/run.hwm", dir);
+    FILE *f = fopen(space, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"version\":1,\"name\":\"onnx-run\",\"input\":{\"h\":28,\"w\":28,\"c\":1},"
+          "\"classes\":10,\"stem\":{\"k\":3,\"stride\":2,\"out\":8,\"act\":\"relu\"},"
+          "\"head\":{\"conv_out\":32,\"conv_act\":\"hswish\",\"fc_hidden\":0,"
+          "\"fc_act\":\"relu\",\"dropout\":0},\"blocks\":[{\"stride\":2,\"width\":16,"
+          "\"kernel\":[3],\"expansion\":[2],\"se\":[1],\"act\":[\"hswish\"],\"layers\":[1,2],"
+          "\"width_mult\":[1.0]}]}", f);
+    fclose(f);
+    snprintf(args, sizeof args, "profile --space '%s' --runs 1 --warmup 0 --rounds 1 "
+             "--calib-samples 0 --db '%s' --quiet", space, db);
+    hwnas_ok(args);
+    snprintf(args, sizeof args, "search --space '%s' --target-ms 100 --trials 1 --proxy-epochs 1 "
+             "--proxy-subset 256 --proxy-val 256 --db '%s' --name r --quiet", space, db);
+    hwnas_ok(args);
+    snprintf(args, sizeof args, "export r --best --train-final 1 --format onnx --out '%s' "
+             "--model '%s' --threads 2 --db '%s'", onnx, model, db);
+    hwnas_ok(args);
+    onnx_checker(onnx);
+    float mean, std;
+    float *raw = test_images(&mean, &std);
+    compare_with_ort(model, onnx, raw, N_IMAGES, mean, std, 1e-4);
+    free(raw);
+}
+END_TEST
+
 Suite *suite_deploy(void)
 {
     Suite *s = suite_create("deploy");
@@ -369,6 +405,7 @@ Suite *suite_deploy(void)
     tcase_add_test(tc, test_onnx_searched);
     tcase_add_test(tc, test_onnx_mobilenetv3_small);
     tcase_add_test(tc, test_onnx_mobilenetv2);
+    tcase_add_test(tc, test_onnx_run_train_final);
     tcase_add_test(tc, test_onnx_refusals);
     suite_add_tcase(s, tc);
     return s;
