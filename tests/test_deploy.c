@@ -168,6 +168,17 @@ static float *test_images(float *mean, float *std)
     return raw;
 }
 
+/* The ONNX checker, then ONNX Runtime against hwnas on the first test
+ * images with the training split's normalization (bound 1e-4). */
+static void check_on_test_images(const char *model, const char *onnx)
+{
+    onnx_checker(onnx);
+    float mean, std;
+    float *raw = test_images(&mean, &std);
+    compare_with_ort(model, onnx, raw, N_IMAGES, mean, std, 1e-4);
+    free(raw);
+}
+
 /* Trains arch (a reference name or a JSON file) briefly, exports it through
  * the CLI and compares ONNX Runtime with hwnas on the test images. */
 static void trained_roundtrip(const char *arch, const char *name)
@@ -180,11 +191,7 @@ static void trained_roundtrip(const char *arch, const char *name)
     hwnas_ok(args);
     snprintf(args, sizeof args, "export '%s' --format onnx --out '%s'", model, onnx);
     hwnas_ok(args);
-    onnx_checker(onnx);
-    float mean, std;
-    float *raw = test_images(&mean, &std);
-    compare_with_ort(model, onnx, raw, N_IMAGES, mean, std, 1e-4);
-    free(raw);
+    check_on_test_images(model, onnx);
 }
 
 START_TEST(test_onnx_fmnist_ref)
@@ -387,11 +394,7 @@ START_TEST(test_onnx_run_train_final)
     snprintf(args, sizeof args, "export r --best --train-final 1 --format onnx --out '%s' "
              "--model '%s' --threads 2 --db '%s'", onnx, model, db);
     hwnas_ok(args);
-    onnx_checker(onnx);
-    float mean, std;
-    float *raw = test_images(&mean, &std);
-    compare_with_ort(model, onnx, raw, N_IMAGES, mean, std, 1e-4);
-    free(raw);
+    check_on_test_images(model, onnx);
 }
 END_TEST
 
