@@ -17,8 +17,16 @@ PC_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ifeq ($(strip $(PC_LIBS)),)
 PC_LIBS := -lopenblas -lsqlite3 -lcjson -lcheck -lz -lprotobuf-c
 endif
-LIBS := $(filter-out -lcheck -lcheck_pic -lsubunit,$(PC_LIBS)) -lm -lpthread
-TEST_LIBS := $(PC_LIBS) -lm -lpthread
+# Open MPI (cluster/, the only code that includes mpi.h) is linked when
+# pkg-config finds it, as after 'make deps'; MPI=0 builds without it (as the
+# aarch64 build does), and hwnas then refuses to run under mpirun.
+MPI ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c) -DHWNAS_MPI
+MPI_LIBS := $(shell pkg-config --libs ompi-c)
+endif
+LIBS := $(filter-out -lcheck -lcheck_pic -lsubunit,$(PC_LIBS)) $(MPI_LIBS) -lm -lpthread
+TEST_LIBS := $(PC_LIBS) $(MPI_LIBS) -lm -lpthread
 
 OPT ?= -O3 -march=native
 # -Wno-psabi: nn/simd.h's static inline helpers return vectors wider than the
@@ -28,7 +36,7 @@ BASE_CFLAGS := -std=gnu11 -I. -fopenmp $(WARN) $(PC_CFLAGS) -DHWNAS_VERSION='"$(
 CFLAGS_ALL = $(BASE_CFLAGS) -I$(BUILD)/gen $(OPT) -DHWNAS_CFLAGS='"$(OPT)"' $(EXTRA_CFLAGS) $(TEST_FLAGS)
 BUILD ?= build
 
-MODULES := util space nn db latency evaluator supernet search netadapt deploy
+MODULES := util space nn db latency evaluator supernet search netadapt deploy cluster
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 # The ONNX protobuf code is generated from Debian's onnx.proto (libonnx-dev)
 # by protoc-c at build time; it lives in the build folder only.
@@ -65,6 +73,11 @@ $(BUILD)/gen/onnx.pb-c.o: $(BUILD)/gen/onnx.pb-c.c
 	@echo "CC $<"; $(CC) $(filter-out -Werror -Wextra,$(CFLAGS_ALL)) -c $< -o $@
 
 $(BUILD)/deploy/onnx.o: $(BUILD)/gen/onnx.pb-c.h
+
+$(BUILD)/cluster/cluster.o: CFLAGS_ALL += $(MPI_CFLAGS)
+$(BUILD)/cluster/cluster.o: $(BUILD)/mpi-$(MPI).stamp
+$(BUILD)/mpi-$(MPI).stamp:
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/mpi-*.stamp && touch $@
 
 # space/space.c compiles the shipped spaces in with .incbin: rebuild on edits.
 $(BUILD)/space/space.o: $(wildcard spaces/*.json)
@@ -142,7 +155,7 @@ deps-aarch64:
 	@sh scripts/install-deps.sh aarch64
 aarch64: deps-aarch64
 	PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig \
-	    $(MAKE) -j2 BUILD=build/aarch64 CC=$(AARCH64_CC) OPT="$(AARCH64_OPT)" EXTRA_CFLAGS= \
+	    $(MAKE) -j2 BUILD=build/aarch64 MPI=0 CC=$(AARCH64_CC) OPT="$(AARCH64_OPT)" EXTRA_CFLAGS= \
 	    TEST_EXTRA_CFLAGS=-fno-tree-loop-vectorize \
 	    build/aarch64/hwnas build/aarch64/run_tests
 check-aarch64: aarch64 $(BUILD)/hwnas

@@ -14,6 +14,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cluster/cluster.h"
 #include "db/db.h"
 #include "evaluator/data.h"
 #include "evaluator/proxy.h"
@@ -92,6 +93,21 @@ int cli_rerank_best(const struct db_rerank *rr, int nr, const struct db_candidat
     return 1;
 }
 
+/* One stand-alone training (the proxy with the rerank's recipe, ctx). */
+static int rerank_eval(void *ctx, const struct arch *a, uint64_t seed, struct search_eval *out,
+                       struct hw_err *err)
+{
+    struct eval_result res;
+    int rc = eval_proxy(a, ctx, seed, &res, err);
+    if (rc == HW_OK) {
+        out->acc = res.val_acc;
+        out->loss = res.val_loss;
+        out->train_loss = res.train_loss;
+        out->wall_s = res.wall_s;
+    }
+    return rc;
+}
+
 /* The data folder run r was searched on (its config), or NULL. */
 static const char *run_data_dir(const struct db_run *r, char *buf, size_t size)
 {
@@ -111,6 +127,7 @@ int cmd_runs_rerank(int argc, char **argv)
     const char *db_flag = NULL, *data = NULL;
     int top = 5, epochs = 3, subset = 0, threads = 2, any_latency = 0;
     long seed = SEED_RUNS;
+    double worker_timeout = 0;
     const struct cli_flag flags[] = {
         {"top", CLI_INT, &top, "K", "candidates to train again, best reward first (default 5)"},
         {"epochs", CLI_INT, &epochs, "E", "training epochs each (default 3)"},
@@ -119,7 +136,8 @@ int cmd_runs_rerank(int argc, char **argv)
         {"seed", CLI_LONG, &seed, "S", "training seed, >= 0 (default: the run's)"},
         {"any-latency", CLI_BOOL, &any_latency, NULL,
          "also candidates predicted over the run's target"},
-        {"threads", CLI_INT, &threads, "T", "training threads (default 2)"},
+        {"threads", CLI_INT, &threads, "T", "training threads (per worker under mpirun; default 2)"},
+        {"worker-timeout", CLI_DURATION, &worker_timeout, "D", "under mpirun: give a worker up when it has not answered a training after D (default: 5 min, or 10 x the longest so far)"},
         {"data", CLI_STR, &data, "DIR", "IDX dataset folder (default: the run's)"},
         {"db", CLI_STR, &db_flag, "FILE", "database (default ./hwnas.db or $HWNAS_DB)"},
         {0},
@@ -206,30 +224,64 @@ int cmd_runs_rerank(int argc, char **argv)
     pc.threads = threads;
     pc.train = &train;
     pc.val = &val;
-    for (int i = 0, done = 0; !rc && i < np; i++) {
+    /* the trainings are independent: under mpirun the workers take them,
+     * several at once; otherwise this process trains one after another */
+    struct search_pool pool;
+    struct search_local_pool local;
+    struct cluster_pool *cp = NULL;
+    struct arch *archs = NULL;
+    search_pool_local(&pool, &local, rerank_eval, &pc);
+    if (!rc && todo > 0 && cluster_active()) {
+        char abs[PATH_MAX];
+        struct cluster_eval_setup cs_setup;
+        memset(&cs_setup, 0, sizeof cs_setup);
+        cs_setup.data_dir = data && realpath(data, abs) ? abs : data ? data : DATA_DEFAULT_DIR;
+        cs_setup.classes = a.classes;
+        cs_setup.proxy = pc;
+        supernet_eval_config_default(&cs_setup.sn_eval);
+        cs_setup.threads = threads;
+        cs_setup.timeout_s = worker_timeout;
+        if ((rc = cluster_pool_open(&cp, &cs_setup, &pool, &e)) == HW_OK && !cli_quiet)
+            printf("training on %d MPI workers, %d thread%s each\n", pool.slots, threads,
+                   threads == 1 ? "" : "s");
+    }
+    if (!rc && !(archs = malloc(sizeof *archs * (size_t)(np ? np : 1))))
+        rc = hw_error(&e, HW_ENOMEM, "out of memory");
+    for (int next = 0, busy = 0, done = 0; !rc;) {
+        while (!rc && busy < pool.slots && next < np) {
+            const struct db_candidate *c = &cs[pick[next]];
+            char src[160];
+            snprintf(src, sizeof src, "run %s trial %d", r.name, c->trial);
+            if (!find_rerank(rr, nr, c, epochs, subset, s) &&
+                !(rc = arch_from_json_string(c->arch_json, src, &archs[next], &e)) &&
+                !(rc = pool.submit(pool.ctx, next, &archs[next], s, &e)))
+                busy++;
+            next++;
+        }
+        if (rc || busy == 0)
+            break;
+        int i;
+        struct search_eval res = {NAN, NAN, NAN, NAN, ""};
+        if ((rc = pool.collect(pool.ctx, &i, &res, &e)))
+            break;
+        busy--;
         const struct db_candidate *c = &cs[pick[i]];
-        if (find_rerank(rr, nr, c, epochs, subset, s))
-            continue;
-        char src[160];
-        snprintf(src, sizeof src, "run %s trial %d", r.name, c->trial);
-        if ((rc = arch_from_json_string(c->arch_json, src, &a, &e)))
-            break;
-        struct eval_result res;
-        if ((rc = eval_proxy(&a, &pc, s, &res, &e)))
-            break;
         struct db_rerank row = {.run_id = r.id, .candidate_id = c->id, .trial = c->trial,
                                 .epochs = epochs, .subset = subset, .seed = s,
-                                .val_acc = res.val_acc, .wall_s = res.wall_s};
+                                .val_acc = res.acc, .wall_s = res.wall_s};
         snprintf(row.arch_hash, sizeof row.arch_hash, "%s", c->arch_hash);
         if ((rc = db_rerank_add(db, &row, &e)))
             break;
         done++;
         if (!cli_quiet) {
-            printf("  [%d/%d] trial %d: search %.2f%% -> %.2f%% (%.0f s)\n", done, todo, c->trial,
-                   100 * c->val_acc, 100 * res.val_acc, res.wall_s);
+            printf("  [%d/%d] trial %d: search %.2f%% -> %.2f%% (%.0f s%s%s)\n", done, todo,
+                   c->trial, 100 * c->val_acc, 100 * res.acc, res.wall_s,
+                   res.worker[0] ? ", worker " : "", res.worker);
             fflush(stdout);
         }
     }
+    cluster_pool_close(cp);
+    free(archs);
     free(rr);
     rr = NULL;
     if (!rc)

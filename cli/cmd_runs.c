@@ -84,8 +84,9 @@ static int do_list(const char *unused)
 
 static void print_candidate_header(void)
 {
-    printf("%6s %-10s %12s %8s %8s %10s %10s %9s %8s %8s\n", "trial", "status", "predicted_ms",
-           "val_acc", "val_loss", "train_loss", "reward", "MACs", "params", "wall_s");
+    printf("%6s %-10s %12s %8s %8s %10s %10s %9s %8s %8s  %s\n", "trial", "status",
+           "predicted_ms", "val_acc", "val_loss", "train_loss", "reward", "MACs", "params",
+           "wall_s", "worker");
 }
 
 static void print_candidate(const struct db_candidate *c)
@@ -95,9 +96,11 @@ static void print_candidate(const struct db_candidate *c)
         snprintf(loss, sizeof loss, "%.4f", c->val_loss);
     if (!isnan(c->train_loss))
         snprintf(tloss, sizeof tloss, "%.4f", c->train_loss);
-    printf("%6d %-10s %12.4f %7.2f%% %8s %10s %10.5f %8.2fM %7.3fM %8.1f\n", c->trial,
+    /* "-": evaluated by the searching process itself (no MPI worker) */
+    printf("%6d %-10s %12.4f %7.2f%% %8s %10s %10.5f %8.2fM %7.3fM %8.1f  %s\n", c->trial,
            db_cand_status_name(c->status), c->predicted_ms, 100 * c->val_acc, loss, tloss, c->reward,
-           (double)c->macs / 1e6, (double)c->params / 1e6, c->wall_s);
+           (double)c->macs / 1e6, (double)c->params / 1e6, c->wall_s,
+           c->worker[0] ? c->worker : "-");
 }
 
 static int do_show(const char *name)
@@ -111,8 +114,9 @@ static int do_show(const char *name)
         db_close(db);
         return cli_fail(&e);
     }
-    int count = 0;
+    int count = 0, used = 0;
     db_candidate_count(db, r.id, &count, &e);
+    db_trials_used(db, r.id, &used, &e);
     printf("run %lld '%s': space %s, controller %s, status %s\n", (long long)r.id, r.name,
            r.space, r.controller, db_run_status_name(r.status));
     cJSON *cfg = r.config_json ? cJSON_Parse(r.config_json) : NULL;
@@ -127,6 +131,9 @@ static int do_show(const char *name)
     printf("seed %llu, trials %d of %d, time budget %s, device %lld\n",
            (unsigned long long)r.seed, count, r.trials_max,
            r.time_budget_s > 0 ? "set" : "none", (long long)r.device_id);
+    if (used > count)
+        printf("%d candidate%s proposed but not evaluated yet ('hwnas search --resume %s' "
+               "evaluates them first)\n", used - count, used - count == 1 ? "" : "s", r.name);
     /* the config without the space file's copy, which runs to kilobytes of
      * escaped JSON: its size stands in for it */
     cJSON *space_copy = cJSON_DetachItemFromObjectCaseSensitive(cfg, "space_json");

@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/lat_cli.h"
+#include "cluster/cluster.h"
 #include "db/db.h"
 #include "evaluator/data.h"
 #include "evaluator/proxy.h"
@@ -21,6 +23,15 @@
 #include "util/progress.h"
 
 static volatile sig_atomic_t stop_requested;
+
+/* CPU time of this process (user + system), seconds. */
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+}
 
 static void on_sigint(int sig)
 {
@@ -33,7 +44,7 @@ struct opts {
     const char *evaluator, *supernet;
     int rerank;
     struct supernet_eval_config sn_eval;
-    double target_ms, w, time_budget, max_over, max_params;
+    double target_ms, w, time_budget, max_over, max_params, worker_timeout;
     int hard, trials, lat_threads, train_threads, population, sample_size, hidden;
     double lr;
     long seed;
@@ -67,6 +78,7 @@ static const struct cli_flag flags[] = {
     {"sn-recal", CLI_INT, &o.sn_eval.recal, "N", "supernet: training images for each subnet's BN statistics (default " CLI_STR_OF(SUPERNET_EVAL_RECAL) ")"},
     {"sn-val", CLI_INT, &o.sn_eval.val, "N", "supernet: validation images per subnet (default " CLI_STR_OF(SUPERNET_EVAL_VAL) "; 0: all)"},
     {"rerank", CLI_INT, &o.rerank, "K", "when the search ends, train its K best distinct candidates under the target stand-alone ('hwnas runs rerank RUN --top K'), so the winner is picked on real training"},
+    {"worker-timeout", CLI_DURATION, &o.worker_timeout, "D", "under mpirun: give a worker up when it has not answered a candidate after D, and give the candidate to another (default: 5 min, or 10 x the longest evaluation so far if longer)"},
     {"name", CLI_STR, &o.name, "RUN", "name of the new run (default run-<id>)"},
     {"resume", CLI_STR, &o.resume, "RUN", "continue a stopped or crashed run"},
     {"proxy-epochs", CLI_INT, &o.proxy.epochs, "E", "proxy training epochs per candidate (default " CLI_STR_OF(EVAL_PROXY_EPOCHS) ")"},
@@ -93,7 +105,8 @@ static const struct cli_command cmd = {
     "                    [--time-budget 30m] [--seed S] [--device ID] [--name RUN] [--hard]\n"
     "                    [--max-over R] [--score acc|loss|train-loss]\n"
     "                    [--evaluator supernet --supernet FILE] [--rerank K]\n"
-    "       hwnas search --resume RUN [--trials N] [--time-budget D] [--train-threads N]",
+    "       hwnas search --resume RUN [--trials N] [--time-budget D] [--train-threads N]\n"
+    "       mpirun -np N hwnas search ...   (rank 0 searches, ranks 1..N-1 evaluate candidates)",
     flags, 0, 0};
 
 struct ctx {
@@ -105,6 +118,9 @@ struct ctx {
     struct nn_pool pools[2];
     struct progress bar;
     double target_ms;
+    int stored; /* candidates of the run stored so far */
+    int evaluated;   /* this session, duplicates not counted */
+    double eval_wall; /* their evaluation time, summed */
 };
 
 static int predict_hook(void *p, const struct arch *a, double *ms, struct hw_err *err)
@@ -144,17 +160,22 @@ static void trial_hook(void *p, const struct search_trial_info *t)
     char best_acc[16] = "-", eta[24] = "";
     if (isfinite(t->best_acc_under_target))
         snprintf(best_acc, sizeof best_acc, "%.2f%%", 100 * t->best_acc_under_target);
-    progress_update(&c->bar, t->trial + 1);
+    progress_update(&c->bar, ++c->stored);
+    if (!t->duplicate) {
+        c->evaluated++;
+        c->eval_wall += t->wall_s;
+    }
     if (!c->bar.enabled && t->trials_max > 0)
-        snprintf(eta, sizeof eta, " (%d/%d)", t->trial + 1, t->trials_max);
+        snprintf(eta, sizeof eta, " (%d/%d)", c->stored, t->trials_max);
     progress_note(&c->bar, "best reward %.4f, best acc under target %s", t->best_reward, best_acc);
     if (c->bar.enabled)
         fputs("\r\033[K", stderr);
     printf("trial %4d%s %7.4f ms %s acc %6.2f%% loss %.4f train %.4f reward %.4f%s | best "
-           "%.4f, under target %s\n",
+           "%.4f, under target %s%s%s\n",
            t->trial, eta, t->predicted_ms, t->predicted_ms <= c->target_ms ? "<=T" : "> T",
            100 * t->val_acc, t->val_loss, t->train_loss, t->reward, t->duplicate ? " (duplicate, not retrained)" : "",
-           t->best_reward, best_acc);
+           t->best_reward, best_acc, t->worker && t->worker[0] ? " | worker " : "",
+           t->worker ? t->worker : "");
     if (t->redrawn > 0)
         printf("           (%d proposal%s over a cap redrawn before it)\n", t->redrawn,
                t->redrawn == 1 ? "" : "s");
@@ -546,13 +567,38 @@ int cmd_search(int argc, char **argv)
     int done = 0;
     db_candidate_count(db, run.id, &done, NULL);
     progress_init(&c.bar, "search", run.trials_max, "trials", cli_quiet);
-    c.bar.done = c.bar.base = done;
+    c.bar.done = c.bar.base = c.stored = done;
     printf("run '%s' (id %lld): space %s, controller %s, target %.4f ms, w %g/%g, %d of %d "
            "trials done\n", run.name, (long long)run.id, run.space, run.controller,
            run.target_ms, run.w_alpha, run.w_beta, done, run.trials_max);
     fflush(stdout);
     struct search_hooks hooks = {predict_hook, &c, eval_hook, &c, trial_hook, &c,
                                  have_sn ? sn_name : "proxy"};
+    struct search_pool workers;
+    struct cluster_pool *cp = NULL;
+    if (cluster_active()) {
+        /* the workers evaluate; this process proposes and stores */
+        struct cluster_eval_setup cs;
+        memset(&cs, 0, sizeof cs);
+        cs.data_dir = realpath(o.data ? o.data : DATA_DEFAULT_DIR, data_abs) ? data_abs
+                      : o.data ? o.data : DATA_DEFAULT_DIR;
+        cs.classes = space.base.classes;
+        cs.proxy = c.proxy;
+        cs.supernet = have_sn ? o.supernet : NULL;
+        cs.sn_eval = c.sn_eval;
+        if (!have_sn)
+            supernet_eval_config_default(&cs.sn_eval);
+        cs.threads = o.train_threads;
+        cs.timeout_s = o.worker_timeout;
+        cs.stop = &stop_requested;
+        if ((rc = cluster_pool_open(&cp, &cs, &workers, &e))) {
+            db_run_set_status(db, run.id, DB_RUN_STOPPED, NULL);
+            goto out;
+        }
+        hooks.pool = &workers;
+        printf("evaluating on %d MPI workers (ranks 1..%d), %d training thread%s each\n",
+               workers.slots, workers.slots, o.train_threads, o.train_threads == 1 ? "" : "s");
+    }
     struct search_limits lim = {run.trials_max, o.time_budget, &stop_requested,
                                 o.max_over * run.target_ms, o.max_params};
     if (o.max_over > 0)
@@ -579,8 +625,16 @@ int cmd_search(int argc, char **argv)
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    double cpu0 = cpu_seconds();
     rc = search_run(db, run.id, &space, &rcfg, ctrl, run.seed, &hooks, &lim, &e);
+    cluster_pool_close(cp);
     progress_finish(&c.bar);
+    if (cp && c.evaluated > 0) {
+        /* what this process spends per candidate while workers train */
+        double per = (cpu_seconds() - cpu0) / (c.stored - done), mean = c.eval_wall / c.evaluated;
+        printf("coordinator (rank 0): %.2f ms CPU per candidate, %.3f %% of the mean "
+               "evaluation (%.2f s)\n", 1e3 * per, 100 * per / mean, mean);
+    }
     if (rc == HW_EINTR) {
         db_run_set_status(db, run.id, DB_RUN_STOPPED, NULL);
         fprintf(stderr, "hwnas: %s; continue with 'hwnas search --resume %s'\n", e.msg, run.name);

@@ -2,6 +2,7 @@
  * subcommand per cli/cmd_<name>.c. */
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cluster/cluster.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,15 @@ static void print_usage(FILE *out)
 int main(int argc, char **argv)
 {
     cli_choose_blas_core(argv);
+    struct hw_err e;
+    hw_err_clear(&e);
+    if (cluster_init(&argc, &argv, &e)) {
+        fprintf(stderr, "hwnas: %s\n", e.msg);
+        return CLI_EXIT_FAIL;
+    }
+    if (cluster_active() && cluster_rank() > 0)
+        return cluster_worker_main(); /* rank 0 runs the command; the others evaluate for it */
+    atexit(cluster_finish);
     if (argc < 2) {
         print_usage(stderr);
         return CLI_EXIT_USAGE;
@@ -61,8 +71,11 @@ int main(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     for (size_t i = 0; commands[i].name; i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            int rc = commands[i].run(argc - 1, argv + 1);
+            cluster_set_exit_status(rc);
+            return rc;
+        }
     fprintf(stderr, "hwnas: unknown command '%s' (see 'hwnas --help')\n", argv[1]);
     return CLI_EXIT_USAGE;
 }

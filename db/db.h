@@ -28,7 +28,7 @@
 #include "util/err.h"
 
 /* Schema version this hwnas writes (PRAGMA user_version). */
-#define DB_SCHEMA_VERSION 8
+#define DB_SCHEMA_VERSION 9
 
 #define DB_HASH_MAX 65   /* hex hash + NUL */
 #define DB_NAME_MAX 128  /* run / model / space / controller names */
@@ -36,6 +36,7 @@
 #define DB_KEY_MAX 160   /* latency table keys (== LUT_KEY_MAX) */
 #define DB_TIME_MAX 32   /* ISO-8601 timestamps */
 #define DB_EVALUATOR_MAX 48 /* a candidate's evaluator name */
+#define DB_WORKER_MAX 96    /* "host:rank" of the worker that evaluated a candidate */
 #define DB_TOKENS_MAX 256
 #define DB_LAYERS_MAX 256 /* NetAdapt step layer list, e.g. "2,3,5" */
 
@@ -275,14 +276,17 @@ struct db_candidate {
     double wall_s;       /* evaluation wall time */
     char evaluator[DB_EVALUATOR_MAX]; /* what scored it: "proxy", or "supernet:" and the
                                        * supernet file's CRC-32; "" before schema 8 (proxy) */
+    char worker[DB_WORKER_MAX]; /* "host:rank" of the MPI worker that evaluated it; ""
+                                 * when the searching process did (and before schema 9) */
     enum db_cand_status status;
     char created_at[DB_TIME_MAX];
 };
 
 /* The crash-safety contract of the search: in ONE transaction, inserts *c
- * (id and created_at ignored; c->id is set on success) and, when state is not
- * NULL, replaces the run's controller state with state[0..len) and touches
- * the run's updated_at. After a crash either both are stored or neither.
+ * (id and created_at ignored; c->id is set on success), deletes the pending
+ * row of the same trial if there is one, and, when state is not NULL,
+ * replaces the run's controller state with state[0..len) and touches the
+ * run's updated_at. After a crash either all are stored or none.
  * A second candidate with the same (run, trial), an unknown run or invalid
  * fields (no arch JSON, empty hash, negative token) are HW_EINVAL. */
 int db_candidate_add(struct db *db, struct db_candidate *c, const void *state, size_t len,
@@ -293,10 +297,24 @@ int db_candidate_get(struct db *db, int64_t id, struct db_candidate *out, struct
  * duplicate arch is not trained twice); HW_ENOTFOUND when there is none. */
 int db_candidate_find_by_hash(struct db *db, int64_t run_id, const char *hash,
                               struct db_candidate *out, struct hw_err *err);
-/* Number of candidates of the run (every status). Trials are numbered
- * 0..count-1 when the search adds one row per trial, so this is also the
- * next trial index on resume. */
+/* Number of candidates of the run (every status). */
 int db_candidate_count(struct db *db, int64_t run_id, int *n, struct hw_err *err);
+
+/* Pending candidates: proposed by the controller, not yet evaluated. The
+ * search stores one the moment it is proposed, in ONE transaction with the
+ * controller state that proposed it (state as in db_candidate_add), so a
+ * crash while it is evaluated loses neither: a resume evaluates it again.
+ * db_candidate_add of the same trial removes it. Uses the fields trial,
+ * arch_json, arch_hash, tokens, macs, params and predicted_ms of *c. */
+int db_pending_add(struct db *db, const struct db_candidate *c, const void *state, size_t len,
+                   struct hw_err *err);
+/* The run's pending candidates in trial order (fields as stored; the rest
+ * read NaN or 0). Free with db_candidate_list_free. */
+int db_pending_list(struct db *db, int64_t run_id, struct db_candidate **out, int *n,
+                    struct hw_err *err);
+/* Trials used by the run: its candidates plus its pending ones. The search
+ * numbers trials 0..n-1, so this is the next trial index on resume. */
+int db_trials_used(struct db *db, int64_t run_id, int *n, struct hw_err *err);
 
 enum db_cand_order {
     DB_ORDER_TRIAL,  /* trial ascending: the whole history, for fronts/resume */

@@ -231,12 +231,24 @@ int db_run_load_state(struct db *db, int64_t run_id, void **blob, size_t *len,
 
 #define CAND_COLS                                                                       \
     "id, run_id, trial, arch_json, arch_hash, tokens, macs, params, predicted_ms, "    \
-    "val_acc, reward, wall_s, status, created_at, val_loss, train_loss, evaluator"
+    "val_acc, reward, wall_s, status, created_at, val_loss, train_loss, evaluator, worker"
 
 static const char sql_cand_insert[] =
     "INSERT INTO candidates (run_id, trial, arch_json, arch_hash, tokens, macs, params, "
-    "predicted_ms, val_acc, reward, wall_s, status, val_loss, train_loss, evaluator) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+    "predicted_ms, val_acc, reward, wall_s, status, val_loss, train_loss, evaluator, worker) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+static const char sql_pending_done[] = "DELETE FROM pending WHERE run_id = ?1 AND trial = ?2";
+static const char sql_pending_insert[] =
+    "INSERT INTO pending (run_id, trial, arch_json, arch_hash, tokens, macs, params, "
+    "predicted_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+/* the candidate columns, so one decoder reads both */
+static const char sql_pending_list[] =
+    "SELECT 0, run_id, trial, arch_json, arch_hash, tokens, macs, params, predicted_ms, "
+    "NULL, NULL, NULL, 'ok', created_at, NULL, NULL, '', '' FROM pending WHERE run_id = ?1 "
+    "ORDER BY trial";
+static const char sql_trials_used[] =
+    "SELECT (SELECT count(*) FROM candidates WHERE run_id = ?1) + "
+    "(SELECT count(*) FROM pending WHERE run_id = ?1)";
 static const char sql_cand_by_id[] = "SELECT " CAND_COLS " FROM candidates WHERE id = ?1";
 static const char sql_cand_by_hash[] =
     "SELECT " CAND_COLS " FROM candidates WHERE run_id = ?1 AND arch_hash = ?2 "
@@ -314,6 +326,7 @@ static int decode_candidate(struct db_reader *rd, void *row)
     c->val_loss = db_read_real(rd, 14);
     c->train_loss = db_read_real(rd, 15);
     db_read_text(rd, 16, c->evaluator, sizeof c->evaluator);
+    db_read_text(rd, 17, c->worker, sizeof c->worker);
     return rd->rc;
 }
 
@@ -345,11 +358,16 @@ static int check_candidate(struct db *db, const struct db_candidate *c, struct h
     if (!memchr(c->arch_hash, 0, sizeof c->arch_hash))
         return hw_error(err, HW_EINVAL, "%s: candidate trial %d: arch hash is not terminated",
                         db->path, c->trial);
+    if (!memchr(c->worker, 0, sizeof c->worker))
+        return hw_error(err, HW_EINVAL, "%s: candidate trial %d: worker is not terminated",
+                        db->path, c->trial);
     return db_check_text(db, "candidate arch hash", c->arch_hash, sizeof c->arch_hash, 1, err);
 }
 
-int db_candidate_add(struct db *db, struct db_candidate *c, const void *state, size_t len,
-                     struct hw_err *err)
+/* A candidate (pending 0) or a pending row (pending 1) and the run's state,
+ * in one transaction; a candidate replaces its pending row. */
+static int add_row(struct db *db, struct db_candidate *c, int pending, const void *state,
+                   size_t len, struct hw_err *err)
 {
     char *tokens = NULL;
     int rc = check_candidate(db, c, err);
@@ -358,30 +376,41 @@ int db_candidate_add(struct db *db, struct db_candidate *c, const void *state, s
     if (rc != HW_OK)
         return rc;
     char what[64];
-    snprintf(what, sizeof what, "add candidate trial %d of run %lld", c->trial,
-             (long long)c->run_id);
+    snprintf(what, sizeof what, "add %s trial %d of run %lld",
+             pending ? "pending" : "candidate", c->trial, (long long)c->run_id);
     int64_t id = 0;
     rc = db_begin(db, err);
-    if (rc == HW_OK)
-        rc = db_write(db, sql_cand_insert, what, NULL, err, "litttllddddtddt", c->run_id,
+    if (rc == HW_OK && pending)
+        rc = db_write(db, sql_pending_insert, what, NULL, err, "litttlld", c->run_id, c->trial,
+                      c->arch_json, c->arch_hash, tokens, c->macs, c->params, c->predicted_ms);
+    if (rc == HW_OK && !pending) {
+        rc = db_write(db, sql_cand_insert, what, NULL, err, "litttllddddtddtt", c->run_id,
                       c->trial, c->arch_json, c->arch_hash, tokens, c->macs, c->params,
                       c->predicted_ms, c->val_acc, c->reward, c->wall_s,
                       cand_status_names[c->status], c->val_loss, c->train_loss,
-                      c->evaluator[0] ? c->evaluator : "proxy");
-    if (rc == HW_OK) {
+                      c->evaluator[0] ? c->evaluator : "proxy", c->worker);
         id = sqlite3_last_insert_rowid(db->conn);
+        if (rc == HW_OK)
+            rc = db_write(db, sql_pending_done, what, NULL, err, "li", c->run_id, c->trial);
+    }
+    if (rc == HW_OK)
         rc = state ? db_update(db, sql_run_state, what, "run", c->run_id, err, "lb", c->run_id,
                                state, len)
                    : db_update(db, sql_run_touch, what, "run", c->run_id, err, "l", c->run_id);
-    }
     if (rc == HW_OK)
         rc = db_commit(db, err);
     if (rc != HW_OK)
         db_rollback(db);
-    else
+    else if (!pending)
         c->id = id;
     free(tokens);
     return rc;
+}
+
+int db_candidate_add(struct db *db, struct db_candidate *c, const void *state, size_t len,
+                     struct hw_err *err)
+{
+    return add_row(db, c, 0, state, len, err);
 }
 
 int db_candidate_get(struct db *db, int64_t id, struct db_candidate *out, struct hw_err *err)
@@ -403,6 +432,25 @@ int db_candidate_find_by_hash(struct db *db, int64_t run_id, const char *hash,
 int db_candidate_count(struct db *db, int64_t run_id, int *n, struct hw_err *err)
 {
     return db_select_int(db, sql_cand_count, run_id, n, "count candidates", err);
+}
+
+int db_pending_add(struct db *db, const struct db_candidate *c, const void *state, size_t len,
+                   struct hw_err *err)
+{
+    struct db_candidate row = *c; /* add_row sets the id of candidates only */
+    return add_row(db, &row, 1, state, len, err);
+}
+
+int db_pending_list(struct db *db, int64_t run_id, struct db_candidate **out, int *n,
+                    struct hw_err *err)
+{
+    return db_select(db, &cand_row, (void **)out, n, sql_pending_list, "list pending candidates",
+                     err, "l", run_id);
+}
+
+int db_trials_used(struct db *db, int64_t run_id, int *n, struct hw_err *err)
+{
+    return db_select_int(db, sql_trials_used, run_id, n, "count trials", err);
 }
 
 int db_candidate_list(struct db *db, int64_t run_id, enum db_cand_order order, int limit,

@@ -173,8 +173,26 @@ static const char migration_7[] = "ALTER TABLE candidates ADD COLUMN train_loss 
  * candidates read "" (the proxy, the only evaluator then). */
 static const char migration_8[] = "ALTER TABLE candidates ADD COLUMN evaluator TEXT;";
 
+/* 9: candidates proposed but not yet evaluated (a search keeps several in
+ * flight when workers evaluate them; a resume evaluates them again), and
+ * which worker evaluated each candidate ("host:rank"; "" in this process). */
+static const char migration_9[] =
+    "ALTER TABLE candidates ADD COLUMN worker TEXT;"
+    "CREATE TABLE pending ("
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  trial INTEGER NOT NULL CHECK (trial >= 0),"
+    "  arch_json TEXT NOT NULL,"
+    "  arch_hash TEXT NOT NULL,"
+    "  tokens TEXT NOT NULL,"
+    "  macs INTEGER NOT NULL,"
+    "  params INTEGER NOT NULL,"
+    "  predicted_ms REAL,"
+    "  created_at TEXT NOT NULL DEFAULT " DB_NOW ","
+    "  PRIMARY KEY (run_id, trial));";
+
 const char *const db_migrations[] = {migration_1, migration_2, migration_3, migration_4,
-                                     migration_5, migration_6, migration_7, migration_8};
+                                     migration_5, migration_6, migration_7, migration_8,
+                                     migration_9};
 const int db_n_migrations = (int)(sizeof db_migrations / sizeof db_migrations[0]);
 
 _Static_assert(sizeof db_migrations / sizeof db_migrations[0] == DB_SCHEMA_VERSION,

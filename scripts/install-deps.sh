@@ -21,7 +21,7 @@ if [ "$1" = aarch64 ]; then
     exit 0
 fi
 PKGS="libopenblas-dev libsqlite3-dev libcjson-dev check zlib1g-dev pkg-config dataset-fashion-mnist
-      libonnx-dev libprotobuf-c-dev protobuf-c-compiler python3-onnx"
+      libonnx-dev libprotobuf-c-dev protobuf-c-compiler python3-onnx libopenmpi-dev openmpi-bin"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

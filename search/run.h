@@ -1,8 +1,11 @@
 /* The search loop: sample -> predicted latency -> proxy accuracy -> reward ->
- * controller update, every candidate written to the database in its own
+ * controller update. Every proposal is stored as a pending candidate the
+ * moment it is made, and every result replaces its pending row, each in one
  * transaction together with the controller state, so a run stopped at any
- * point (Ctrl-C, kill -9, power loss) resumes losing at most the candidate
- * in flight, and continues the same sequence. */
+ * point (Ctrl-C, kill -9, power loss) resumes losing at most the
+ * evaluations in flight, which it makes again, and continues the same
+ * sequence. Where candidates are evaluated (this process, or workers of a
+ * cluster several at a time) is the evaluator pool's business. */
 #ifndef HWNAS_SEARCH_RUN_H
 #define HWNAS_SEARCH_RUN_H
 
@@ -25,6 +28,7 @@ struct search_trial_info {
     double best_reward;
     double best_acc_under_target; /* NaN until a candidate meets the target */
     double elapsed_s;   /* this session */
+    const char *worker; /* who evaluated it ("host:rank"); "": this process */
 };
 
 struct search_eval {
@@ -32,7 +36,39 @@ struct search_eval {
     double loss;   /* validation cross-entropy; inf when the training diverged */
     double train_loss; /* mean training loss of the last epoch; inf when diverged */
     double wall_s;
+    char worker[96]; /* who evaluated it ("host:rank"); "": this process */
 };
+
+/* Where candidates are evaluated, up to `slots` at once. submit starts the
+ * evaluation of arch a (proxy training seeded with seed) under the ticket
+ * `trial`; collect waits until one submitted candidate is done and gives its
+ * ticket and result. Results may come in any order. An error of either
+ * fails the search; the run stays resumable (what was in flight is stored
+ * as pending and evaluated again). */
+struct search_pool {
+    int slots;
+    int (*submit)(void *ctx, int trial, const struct arch *a, uint64_t seed,
+                  struct hw_err *err);
+    int (*collect)(void *ctx, int *trial, struct search_eval *out, struct hw_err *err);
+    void *ctx;
+};
+
+/* The pool of one slot that runs evaluate in this process (collect does
+ * the work): what a search uses without a pool of its own, and what other
+ * queues of trainings (reranks) use outside a cluster. Fill *pool; *lp
+ * holds its state and must outlive it. */
+struct search_local_pool {
+    int (*evaluate)(void *ctx, const struct arch *a, uint64_t seed, struct search_eval *out,
+                    struct hw_err *err);
+    void *ctx;
+    int busy, trial;
+    uint64_t seed;
+    const struct arch *a;
+};
+void search_pool_local(struct search_pool *pool, struct search_local_pool *lp,
+                       int (*evaluate)(void *ctx, const struct arch *a, uint64_t seed,
+                                       struct search_eval *out, struct hw_err *err),
+                       void *ctx);
 
 struct search_hooks {
     /* Predicted latency of a in milliseconds (a latency table lookup that may
@@ -51,6 +87,9 @@ struct search_hooks {
     /* What evaluate is, recorded with each candidate it scores ("proxy",
      * "supernet:<crc>"); NULL: "proxy". */
     const char *evaluator;
+    /* Evaluates candidates instead of evaluate, several at once (a cluster's
+     * workers); NULL: evaluate, one at a time, in this process. */
+    const struct search_pool *pool;
 };
 
 struct search_limits {
@@ -91,12 +130,18 @@ int search_run_median_quality(struct db *db, int64_t run_id, const struct reward
                               double *q, struct hw_err *err);
 
 /* Runs trials for run_id until a limit or *stop. The controller c must be
- * the run's controller in the state saved with its last candidate (or fresh
- * for a new run); the candidates already stored are kept and trial numbering
- * continues after them. Each trial's evaluation seed is derived from seed and
- * the trial index, so the same seed and latency table give the same
- * candidates. Returns HW_OK when a limit was reached, HW_EINTR when stopped
- * by *stop, or the error of a failed step (the run stays resumable). */
+ * the run's controller in the state saved with its last candidate or
+ * pending row (or fresh for a new run); the candidates already stored are
+ * kept, the pending ones are evaluated first, and trial numbering continues
+ * after both. Each trial's evaluation seed is derived from seed and the
+ * trial index, so the same seed and latency table give the same candidates;
+ * with a pool of one slot the sequence is the serial one. A proposal whose
+ * arch was evaluated before in the run is stored as a duplicate of it, never
+ * evaluated twice (one whose arch is still being evaluated waits for that
+ * result). When a limit is reached no new proposal is made and the ones in
+ * flight are collected. Returns HW_OK when a limit was reached, HW_EINTR
+ * when stopped by *stop (a pool's evaluations in flight stay pending), or
+ * the error of a failed step (the run stays resumable). */
 int search_run(struct db *db, int64_t run_id, const struct space *s,
                const struct reward_cfg *rc, struct ctrl *c, uint64_t seed,
                const struct search_hooks *hooks, const struct search_limits *lim,

@@ -77,3 +77,27 @@ void cli_run_release(struct cli_run *r)
     free(r->err);
     r->out = r->err = NULL;
 }
+
+const char cli_tiny_space[] =
+    "{\"version\":1,\"name\":\"tiny\",\"input\":{\"h\":28,\"w\":28,\"c\":1},\"classes\":10,"
+    "\"stem\":{\"k\":3,\"stride\":2,\"out\":8,\"act\":\"hswish\"},"
+    "\"head\":{\"conv_out\":32,\"conv_act\":\"hswish\",\"fc_hidden\":0,\"fc_act\":\"relu\","
+    "\"dropout\":0},\"blocks\":["
+    "{\"stride\":2,\"width\":16,\"kernel\":[3,5],\"expansion\":[2,4],\"se\":[0,1],"
+    "\"act\":[\"relu\"],\"layers\":[1,2],\"width_mult\":[1.0]},"
+    "{\"stride\":2,\"width\":24,\"kernel\":[3],\"expansion\":[2,3],\"se\":[0],"
+    "\"act\":[\"relu\",\"hswish\"],\"layers\":[1],\"width_mult\":[1.0]}]}";
+
+int cli_tiny_dir(char *dir, const char *tag)
+{
+    snprintf(dir, 64, "/tmp/hwnas-%.16s-XXXXXX", tag);
+    if (!mkdtemp(dir))
+        return -1;
+    char path[128];
+    snprintf(path, sizeof path, "%s/tiny.json", dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    int bad = fputs(cli_tiny_space, f) < 0;
+    return fclose(f) || bad ? -1 : 0;
+}

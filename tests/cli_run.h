@@ -19,4 +19,10 @@ int cli_run(struct cli_run *r, const char *args);
 /* Frees r's buffers. */
 void cli_run_release(struct cli_run *r);
 
+/* A two-block space of 64 archs, small enough to profile in a second or two. */
+extern const char cli_tiny_space[];
+/* Makes a fresh folder /tmp/hwnas-<tag>-XXXXXX (its path into dir, 64
+ * bytes) holding cli_tiny_space as tiny.json; 0, or -1 on failure. */
+int cli_tiny_dir(char *dir, const char *tag);
+
 #endif

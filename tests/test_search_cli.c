@@ -19,17 +19,6 @@
 #include "space/refs.h"
 #include "tests/cli_run.h"
 
-/* A two-block space small enough to profile in a second or two. */
-static const char *tiny_space =
-    "{\"version\":1,\"name\":\"tiny\",\"input\":{\"h\":28,\"w\":28,\"c\":1},\"classes\":10,"
-    "\"stem\":{\"k\":3,\"stride\":2,\"out\":8,\"act\":\"hswish\"},"
-    "\"head\":{\"conv_out\":32,\"conv_act\":\"hswish\",\"fc_hidden\":0,\"fc_act\":\"relu\","
-    "\"dropout\":0},\"blocks\":["
-    "{\"stride\":2,\"width\":16,\"kernel\":[3,5],\"expansion\":[2,4],\"se\":[0,1],"
-    "\"act\":[\"relu\"],\"layers\":[1,2],\"width_mult\":[1.0]},"
-    "{\"stride\":2,\"width\":24,\"kernel\":[3],\"expansion\":[2,3],\"se\":[0],"
-    "\"act\":[\"relu\",\"hswish\"],\"layers\":[1],\"width_mult\":[1.0]}]}";
-
 #define SEARCH_FLAGS "--space %s --target-ms 0.05 --controller evolution --trials 12 --seed 4 " \
                      "--proxy-epochs 1 --proxy-subset 256 --proxy-val 256 --train-threads 1 --quiet"
 
@@ -37,13 +26,7 @@ static char dir[64];
 
 static void setup_dir(void)
 {
-    strcpy(dir, "/tmp/hwnas-scli-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    char path[128];
-    snprintf(path, sizeof path, "%s/tiny.json", dir);
-    FILE *f = fopen(path, "w");
-    fputs(tiny_space, f);
-    fclose(f);
+    ck_assert_int_eq(cli_tiny_dir(dir, "scli"), 0);
 }
 
 static void run_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -226,7 +209,7 @@ START_TEST(test_search_survives_kill9)
     /* the space file edited under the run: the run goes on in the space it
      * searched, from the copy stored with it, and says the file changed */
     FILE *sf = fopen(space, "w");
-    char *edited = strdup(tiny_space);
+    char *edited = strdup(cli_tiny_space);
     memcpy(strstr(edited, "\"width\":24"), "\"width\":32", 10);
     fputs(edited, sf);
     fclose(sf);
@@ -265,7 +248,7 @@ START_TEST(test_search_survives_kill9)
     cli_run_release(&r);
     ck_assert_int_eq(count_candidates(b_db), before + 2);
     sf = fopen(space, "w");
-    fputs(tiny_space, sf);
+    fputs(cli_tiny_space, sf);
     fclose(sf);
     free(edited);
 

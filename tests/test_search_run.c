@@ -231,6 +231,175 @@ START_TEST(test_search_scores_by_loss)
 }
 END_TEST
 
+/* A pool of `slots` that evaluates with fake_eval and gives results back
+ * newest first (out of order); after fail_after results, collect fails. */
+struct fake_pool {
+    int slots, n, fail_after, given;
+    int trials[8];
+    uint64_t seeds[8];
+    struct arch archs[8];
+};
+
+static int fake_submit(void *p, int trial, const struct arch *a, uint64_t seed,
+                       struct hw_err *err)
+{
+    struct fake_pool *fp = p;
+    ck_assert_int_lt(fp->n, fp->slots);
+    fp->trials[fp->n] = trial;
+    fp->seeds[fp->n] = seed;
+    fp->archs[fp->n++] = *a;
+    return HW_OK;
+}
+
+static int fake_collect(void *p, int *trial, struct search_eval *out, struct hw_err *err)
+{
+    struct fake_pool *fp = p;
+    if (fp->fail_after >= 0 && fp->given >= fp->fail_after)
+        return hw_error(err, HW_EIO, "fake worker died");
+    ck_assert_int_gt(fp->n, 0);
+    fp->n--;
+    fp->given++;
+    *trial = fp->trials[fp->n];
+    snprintf(out->worker, sizeof out->worker, "fake:%d", 1 + fp->n);
+    return fake_eval(NULL, &fp->archs[fp->n], fp->seeds[fp->n], out, err);
+}
+
+/* Every trial of run is stored once, nothing is pending, each evaluated
+ * candidate carries fake_eval's scores for its own trial's seed and a
+ * worker, each duplicate those of the evaluated candidate of its arch, and
+ * no arch was evaluated twice; returns the number evaluated. */
+static int check_pool_run(struct db *db, int64_t run, const struct space *s, int trials)
+{
+    struct db_candidate *cs, *pend;
+    int n, np, ok = 0;
+    struct hw_err e;
+    ck_assert_int_eq(db_candidate_list(db, run, DB_ORDER_TRIAL, 0, &cs, &n, &e), HW_OK);
+    ck_assert_int_eq(db_pending_list(db, run, &pend, &np, &e), HW_OK);
+    ck_assert_int_eq(np, 0);
+    db_candidate_list_free(pend, np);
+    ck_assert_int_eq(n, trials);
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(cs[i].trial, i);
+        int first = -1;
+        for (int j = 0; j < n && first < 0; j++)
+            if (cs[j].status == DB_CAND_OK && !strcmp(cs[j].arch_hash, cs[i].arch_hash))
+                first = j;
+        ck_assert_int_ge(first, 0);
+        if (cs[i].status == DB_CAND_OK) {
+            ck_assert_int_eq(first, i); /* evaluated once */
+            ok++;
+        }
+        struct arch a;
+        struct search_eval want;
+        ck_assert_int_eq(space_decode(s, cs[i].tokens, &a, &e), HW_OK);
+        fake_eval(NULL, &a, search_trial_seed(5, first), &want, &e);
+        ck_assert_double_eq(cs[i].val_acc, want.acc);
+        ck_assert_double_eq(cs[i].val_loss, want.loss);
+        ck_assert_str_eq(cs[i].worker, cs[first].worker);
+        ck_assert_int_eq(strncmp(cs[i].worker, "fake:", 5), 0);
+    }
+    db_candidate_list_free(cs, n);
+    return ok;
+}
+
+/* A pool of several slots answering out of order: every trial is stored
+ * once with its own trial's result, a proposal whose arch is still being
+ * evaluated waits for that result instead of evaluating it again; one slot
+ * gives the serial sequence; a failed pool leaves pending candidates that a
+ * resume evaluates. */
+START_TEST(test_search_pool)
+{
+    char path[64];
+    struct db *db = tmp_db(path);
+    struct space s;
+    struct hw_err e;
+    ck_assert_int_eq(space_load_builtin("fmnist", &s, &e), HW_OK);
+    struct reward_cfg rc = reward_cfg_soft(0.5, -0.07);
+    struct search_limits lim = {80, 0, NULL};
+
+    struct fake_pool fp = {.slots = 3, .fail_after = -1};
+    struct search_pool pool = {3, fake_submit, fake_collect, &fp};
+    struct search_hooks h = hooks;
+    h.pool = &pool;
+    int64_t run = new_run(db, "pool");
+    struct ctrl *c = new_ctrl(&s, CTRL_EVOLUTION);
+    n_eval = 0;
+    ck_assert_msg(search_run(db, run, &s, &rc, c, 5, &h, &lim, &e) == HW_OK, "%s", e.msg);
+    int evaluated = n_eval;
+    ck_assert_int_eq(check_pool_run(db, run, &s, 80), evaluated);
+    ck_assert_int_lt(evaluated, 80); /* evolution revisits archs */
+    ctrl_free(c);
+
+    /* a space of 8 archs: random proposals repeat archs still in flight
+     * (the pool answers newest first, so the first ones stay out long),
+     * and those wait for the result instead of being evaluated again */
+    struct space tiny;
+    ck_assert_msg(space_from_json_string(
+                      "{\"version\":1,\"name\":\"t8\",\"input\":{\"h\":28,\"w\":28,\"c\":1},"
+                      "\"classes\":10,\"stem\":{\"k\":3,\"stride\":2,\"out\":8,\"act\":\"relu\"},"
+                      "\"head\":{\"conv_out\":16,\"conv_act\":\"relu\",\"fc_hidden\":0,"
+                      "\"fc_act\":\"relu\",\"dropout\":0},\"blocks\":[{\"stride\":2,\"width\":16,"
+                      "\"kernel\":[3,5],\"expansion\":[2,4],\"se\":[0,1],\"act\":[\"relu\"],"
+                      "\"layers\":[1],\"width_mult\":[1.0]}]}", "t8", &tiny, &e) == HW_OK,
+                  "%s", e.msg);
+    int64_t rnd = new_run(db, "random");
+    c = new_ctrl(&tiny, CTRL_RANDOM);
+    fp = (struct fake_pool){.slots = 3, .fail_after = -1};
+    n_eval = 0;
+    ck_assert_msg(search_run(db, rnd, &tiny, &rc, c, 5, &h, &lim, &e) == HW_OK, "%s", e.msg);
+    evaluated = n_eval;
+    ck_assert_int_eq(check_pool_run(db, rnd, &tiny, 80), evaluated);
+    ck_assert_int_eq(evaluated, 8);
+    ctrl_free(c);
+
+    /* one slot: the serial run's candidates */
+    int64_t serial = new_run(db, "serial"), one = new_run(db, "one");
+    struct ctrl *c1 = new_ctrl(&s, CTRL_RL), *c2 = new_ctrl(&s, CTRL_RL);
+    ck_assert_int_eq(search_run(db, serial, &s, &rc, c1, 5, &hooks, &lim, &e), HW_OK);
+    fp = (struct fake_pool){.slots = 1, .fail_after = -1};
+    pool.slots = 1;
+    ck_assert_int_eq(search_run(db, one, &s, &rc, c2, 5, &h, &lim, &e), HW_OK);
+    char *hs = hashes(db, serial), *h1 = hashes(db, one);
+    ck_assert_str_eq(hs, h1);
+    free(hs);
+    free(h1);
+    ctrl_free(c1);
+    ctrl_free(c2);
+
+    /* the pool fails after 10 results with 3 in flight: they stay pending,
+     * and a resume from the saved state evaluates them first */
+    int64_t crash = new_run(db, "crash");
+    c = new_ctrl(&s, CTRL_EVOLUTION);
+    fp = (struct fake_pool){.slots = 3, .fail_after = 10};
+    pool.slots = 3;
+    ck_assert_int_eq(search_run(db, crash, &s, &rc, c, 5, &h, &lim, &e), HW_EIO);
+    ctrl_free(c);
+    struct db_candidate *pend;
+    int np, used;
+    ck_assert_int_eq(db_pending_list(db, crash, &pend, &np, &e), HW_OK);
+    ck_assert_int_eq(np, 3);
+    db_candidate_list_free(pend, np);
+    ck_assert_int_eq(db_trials_used(db, crash, &used, &e), HW_OK);
+    void *blob;
+    size_t len;
+    ck_assert_int_eq(db_run_load_state(db, crash, &blob, &len, &e), HW_OK);
+    ck_assert_int_eq(ctrl_load(&c, blob, len, &e), HW_OK);
+    free(blob);
+    fp = (struct fake_pool){.slots = 3, .fail_after = -1};
+    ck_assert_msg(search_run(db, crash, &s, &rc, c, 5, &h, &lim, &e) == HW_OK, "%s", e.msg);
+    check_pool_run(db, crash, &s, 80);
+    /* the candidates equal the uninterrupted run's (evolution's proposals do
+     * not depend on the order its results arrive in while it is random) */
+    char *ha = hashes(db, run), *hb = hashes(db, crash);
+    ck_assert_int_eq(strncmp(ha, hb, 6 * 17), 0);
+    free(ha);
+    free(hb);
+    ctrl_free(c);
+    db_close(db);
+    unlink(path);
+}
+END_TEST
+
 START_TEST(test_search_resume_same_sequence)
 {
     char p1[64], p2[64];
@@ -566,6 +735,7 @@ Suite *suite_search_run(void)
     tcase_add_test(tc, test_search_stores_every_trial_once);
     tcase_add_test(tc, test_search_scores_by_loss);
     tcase_add_test(tc, test_search_resume_same_sequence);
+    tcase_add_test(tc, test_search_pool);
     tcase_add_test(tc, test_search_stop_flag);
     tcase_add_test(tc, test_search_caps);
     tcase_add_test(tc, test_search_rl_under_cap);

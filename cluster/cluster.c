@@ -1,0 +1,732 @@
+#include "cluster/cluster.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef HWNAS_MPI
+
+/* A build without Open MPI: one process, and a clear refusal under mpirun. */
+
+int cluster_init(int *argc, char ***argv, struct hw_err *err)
+{
+    (void)argc;
+    (void)argv;
+    const char *size = getenv("OMPI_COMM_WORLD_SIZE");
+    if (size && atoi(size) > 1)
+        return hw_error(err, HW_EINVAL, "mpirun started %s processes, but this hwnas was built "
+                        "without Open MPI: each would run the whole command; install "
+                        "libopenmpi-dev ('make deps') and rebuild", size);
+    return HW_OK;
+}
+
+int cluster_active(void) { return 0; }
+void cluster_set_exit_status(int status) { (void)status; }
+int cluster_rank(void) { return 0; }
+int cluster_size(void) { return 1; }
+int cluster_built_with_mpi(void) { return 0; }
+int cluster_worker_main(void) { return 0; }
+void cluster_finish(void) {}
+
+int cluster_pool_open(struct cluster_pool **out, const struct cluster_eval_setup *setup,
+                      struct search_pool *pool, struct hw_err *err)
+{
+    (void)setup;
+    (void)pool;
+    *out = NULL;
+    return hw_error(err, HW_EINVAL, "this hwnas was built without Open MPI");
+}
+
+void cluster_pool_close(struct cluster_pool *cp) { (void)cp; }
+
+#else
+
+#include <cJSON.h>
+#include <math.h>
+#include <mpi.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "evaluator/data.h"
+#include "nn/net.h"
+#include "space/arch_json.h"
+#include "util/progress.h"
+#include "util/timer.h"
+
+enum tag {
+    TAG_SETUP = 1,  /* rank 0 -> worker: JSON text */
+    TAG_JOB = 2,    /* rank 0 -> worker: struct job_head + arch JSON */
+    TAG_RESULT = 3, /* worker -> rank 0: struct wire_result */
+    TAG_QUIT = 4,   /* rank 0 -> worker: empty */
+};
+
+struct job_head {
+    int32_t pool;  /* generation of the pool that sent it */
+    int32_t trial; /* -1: the setup's acknowledgement */
+    uint64_t seed;
+    double limit_s; /* the worker ends itself past a multiple of it; 0: none */
+};
+
+struct wire_result {
+    int32_t pool, trial;
+    int32_t status; /* HW_OK or the failure's HW_E* */
+    int32_t pad;
+    double acc, loss, train_loss, wall_s;
+    char worker[96];
+    char msg[HW_ERR_MSG_MAX];
+};
+
+static int g_active, g_rank, g_size, g_finished;
+static volatile sig_atomic_t g_exit_status;
+/* rank 0: workers given up and not heard from since (never told to quit:
+ * MPI_Finalize waits forever for a message to a dead process) */
+static unsigned char *g_lost;
+
+int cluster_built_with_mpi(void) { return 1; }
+
+void cluster_set_exit_status(int status) { g_exit_status = status; }
+
+static void finalize_overdue(int sig)
+{
+    (void)sig;
+    _exit(g_exit_status);
+}
+
+/* Open MPI 4.1's MPI_Finalize waits for every process and, with a dead one
+ * (mpirun --enable-recovery), sometimes forever; the work is done by now, so
+ * past FINALIZE_WAIT_S the process just exits (mpirun, in recovery mode,
+ * then ends with the others). */
+#define FINALIZE_WAIT_S 10
+static void finalize(void)
+{
+    signal(SIGALRM, finalize_overdue);
+    alarm(FINALIZE_WAIT_S);
+    MPI_Finalize();
+    alarm(0);
+}
+int cluster_active(void) { return g_active; }
+int cluster_rank(void) { return g_rank; }
+int cluster_size(void) { return g_active ? g_size : 1; }
+
+int cluster_init(int *argc, char ***argv, struct hw_err *err)
+{
+    const char *size = getenv("OMPI_COMM_WORLD_SIZE");
+    if (!size || atoi(size) <= 1)
+        return HW_OK;
+    int provided;
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+        return hw_error(err, HW_EINVAL, "MPI_Init failed under mpirun (%s processes)", size);
+    /* a failed send or receive returns an error here, not an abort */
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+    g_active = g_size > 1;
+    if (!g_active) {
+        MPI_Finalize();
+        return HW_OK;
+    }
+    if (g_rank == 0 && !(g_lost = calloc((size_t)g_size, 1))) {
+        MPI_Abort(MPI_COMM_WORLD, 1);
+        return hw_error(err, HW_ENOMEM, "out of memory starting MPI");
+    }
+    return HW_OK;
+}
+
+static void worker_name(char *buf, size_t n)
+{
+    char host[64] = "?";
+    gethostname(host, sizeof host);
+    host[sizeof host - 1] = '\0';
+    snprintf(buf, n, "%s:%d", host, g_rank);
+}
+
+void cluster_finish(void)
+{
+    if (!g_active || g_finished)
+        return;
+    g_finished = 1;
+    if (g_rank == 0) {
+        /* answers nobody waits for any more: a sender is alive after all */
+        for (;;) {
+            int flag = 0;
+            MPI_Status ms;
+            if (MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, MPI_COMM_WORLD, &flag, &ms) !=
+                    MPI_SUCCESS || !flag)
+                break;
+            int n = 0;
+            MPI_Get_count(&ms, MPI_BYTE, &n);
+            char *junk = malloc(n > 0 ? (size_t)n : 1);
+            if (!junk)
+                break;
+            MPI_Recv(junk, n, MPI_BYTE, ms.MPI_SOURCE, TAG_RESULT, MPI_COMM_WORLD,
+                     MPI_STATUS_IGNORE);
+            free(junk);
+            if (g_lost)
+                g_lost[ms.MPI_SOURCE] = 0;
+        }
+        for (int r = 1; r < g_size; r++) {
+            if (g_lost && g_lost[r]) {
+                log_warn("worker rank %d was given up and has not answered since: not waiting "
+                         "for it", r);
+                continue;
+            }
+            MPI_Request rq;
+            if (MPI_Isend(NULL, 0, MPI_BYTE, r, TAG_QUIT, MPI_COMM_WORLD, &rq) == MPI_SUCCESS)
+                MPI_Request_free(&rq);
+        }
+    }
+    free(g_lost);
+    g_lost = NULL;
+    finalize();
+}
+
+/* ---- workers -------------------------------------------------------------- */
+
+struct worker {
+    struct cluster_eval_setup setup;
+    char data_dir[1024], supernet_path[1024];
+    int have_data, have_sn;
+    struct data_set train, val;
+    struct supernet sn;
+    struct nn_pool pools[2];
+};
+
+static void worker_release(struct worker *w)
+{
+    if (w->have_data) {
+        data_set_release(&w->train);
+        data_set_release(&w->val);
+    }
+    if (w->have_sn)
+        supernet_release(&w->sn);
+    nn_pool_release(&w->pools[0]);
+    nn_pool_release(&w->pools[1]);
+    memset(w, 0, sizeof *w);
+}
+
+static int json_num(const cJSON *o, const char *key, double *v, struct hw_err *err)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(x))
+        return hw_error(err, HW_EINVAL, "evaluation setup: '%s' is missing", key);
+    *v = x->valuedouble;
+    return HW_OK;
+}
+
+/* Applies a setup: (re)loads the data and the supernet when they changed. */
+static int worker_setup(struct worker *w, const char *text, struct hw_err *err)
+{
+    cJSON *root = cJSON_Parse(text);
+    if (!root)
+        return hw_error(err, HW_EINVAL, "evaluation setup is not JSON");
+    static const char *const keys[] = {"classes", "epochs", "subset", "val_subset", "batch",
+                                       "lr", "augment", "threads", "recal", "sn_batch",
+                                       "sn_val"};
+    double v[11];
+    int st = HW_OK;
+    for (int i = 0; i < 11 && st == HW_OK; i++)
+        st = json_num(root, keys[i], &v[i], err);
+    const char *data = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "data"));
+    const char *sn = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "supernet"));
+    if (st == HW_OK && !data)
+        st = hw_error(err, HW_EINVAL, "evaluation setup: 'data' is missing");
+    if (st) {
+        cJSON_Delete(root);
+        return st;
+    }
+    struct cluster_eval_setup *s = &w->setup;
+    s->classes = (int)v[0];
+    eval_proxy_config_default(&s->proxy);
+    s->proxy.epochs = (int)v[1];
+    s->proxy.subset = (int)v[2];
+    s->proxy.val_subset = (int)v[3];
+    s->proxy.batch = (int)v[4];
+    s->proxy.lr = v[5];
+    s->proxy.augment = (int)v[6];
+    s->threads = (int)v[7];
+    s->proxy.threads = s->threads;
+    s->sn_eval.recal = (int)v[8];
+    s->sn_eval.batch = (int)v[9];
+    s->sn_eval.val = (int)v[10];
+    if (!w->have_data || strcmp(w->data_dir, data) || w->train.classes != s->classes) {
+        if (w->have_data) {
+            data_set_release(&w->train);
+            data_set_release(&w->val);
+            w->have_data = 0;
+        }
+        snprintf(w->data_dir, sizeof w->data_dir, "%s", data);
+        if ((st = data_load_trainval(w->data_dir, s->classes, &w->train, &w->val, err)) == HW_OK)
+            w->have_data = 1;
+    }
+    if (st == HW_OK && sn && (!w->have_sn || strcmp(w->supernet_path, sn))) {
+        if (w->have_sn)
+            supernet_release(&w->sn);
+        w->have_sn = 0;
+        snprintf(w->supernet_path, sizeof w->supernet_path, "%s", sn);
+        if ((st = supernet_load(w->supernet_path, &w->sn, err)) == HW_OK)
+            w->have_sn = 1;
+    }
+    s->supernet = sn ? w->supernet_path : NULL;
+    s->proxy.train = &w->train;
+    s->proxy.val = &w->val;
+    cJSON_Delete(root);
+    if (st == HW_OK)
+        nn_set_threads(s->threads);
+    return st;
+}
+
+static void worker_evaluate(struct worker *w, const struct job_head *h, const char *arch_json,
+                            struct wire_result *r)
+{
+    struct hw_err err;
+    hw_err_clear(&err);
+    struct arch a;
+    struct eval_result er;
+    memset(&er, 0, sizeof er);
+    int st = arch_from_json_string(arch_json, "job", &a, &err);
+    if (st == HW_OK) {
+        /* a hung evaluation ends this worker; rank 0 gives its candidate to
+         * another one long before */
+        if (h->limit_s > 0)
+            alarm((unsigned)ceil(3 * h->limit_s + 60));
+        st = w->setup.supernet
+                 ? supernet_eval(&w->sn, &a, &w->setup.sn_eval, &w->train, &w->val, w->pools, &er,
+                                 &err)
+                 : eval_proxy(&a, &w->setup.proxy, h->seed, &er, &err);
+        alarm(0);
+    }
+    r->status = st;
+    r->acc = er.val_acc;
+    r->loss = er.val_loss;
+    r->train_loss = er.train_loss;
+    r->wall_s = er.wall_s;
+    if (st)
+        snprintf(r->msg, sizeof r->msg, "%s", err.msg);
+}
+
+int cluster_worker_main(void)
+{
+    struct worker *w = calloc(1, sizeof *w);
+    if (!w) {
+        fprintf(stderr, "hwnas: worker rank %d: out of memory\n", g_rank);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    char name[96];
+    worker_name(name, sizeof name);
+    int have_setup = 0, pool = -1;
+    for (;;) {
+        MPI_Status ms;
+        if (MPI_Probe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &ms) != MPI_SUCCESS)
+            break;
+        int n;
+        MPI_Get_count(&ms, MPI_BYTE, &n);
+        char *buf = malloc((size_t)n + 1);
+        if (!buf || MPI_Recv(buf, n, MPI_BYTE, 0, ms.MPI_TAG, MPI_COMM_WORLD,
+                             MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+            free(buf);
+            break;
+        }
+        buf[n] = '\0';
+        if (ms.MPI_TAG == TAG_QUIT) {
+            free(buf);
+            break;
+        }
+        struct wire_result r;
+        memset(&r, 0, sizeof r);
+        snprintf(r.worker, sizeof r.worker, "%s", name);
+        struct hw_err err;
+        hw_err_clear(&err);
+        if (ms.MPI_TAG == TAG_SETUP && n >= (int)sizeof(int32_t)) {
+            memcpy(&r.pool, buf, sizeof r.pool);
+            r.trial = -1;
+            r.status = worker_setup(w, buf + sizeof(int32_t), &err);
+            have_setup = r.status == HW_OK;
+            pool = r.pool;
+            if (r.status)
+                snprintf(r.msg, sizeof r.msg, "%s", err.msg);
+            else
+                log_info("worker %s (pid %ld): ready", name, (long)getpid());
+        } else if (ms.MPI_TAG == TAG_JOB && n >= (int)sizeof(struct job_head)) {
+            struct job_head h;
+            memcpy(&h, buf, sizeof h);
+            r.pool = h.pool;
+            r.trial = h.trial;
+            if (!have_setup || h.pool != pool) {
+                r.status = HW_EINVAL;
+                snprintf(r.msg, sizeof r.msg, "a candidate came before its evaluation setup");
+            } else {
+                worker_evaluate(w, &h, buf + sizeof h, &r);
+            }
+        } else {
+            free(buf);
+            continue; /* nothing this hwnas sends */
+        }
+        free(buf);
+        if (MPI_Send(&r, (int)sizeof r, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD) != MPI_SUCCESS)
+            break;
+    }
+    worker_release(w);
+    free(w);
+    g_finished = 1;
+    finalize();
+    return 0;
+}
+
+/* ---- rank 0: the pool ------------------------------------------------------- */
+
+enum wstate { W_IDLE, W_BUSY, W_GIVEN_UP };
+
+struct wslot {
+    enum wstate state;
+    int trial;        /* when busy */
+    double since;     /* seconds on the pool's clock, when busy */
+    char name[96];
+    /* the job sent last, until the worker's answer shows it arrived (a
+     * blocking send of a large message to a dead worker never returns) */
+    MPI_Request rq;
+    char *sent;
+};
+
+struct job {
+    int trial;
+    uint64_t seed;
+    char *arch_json;
+};
+
+struct cluster_pool {
+    struct cluster_eval_setup setup;
+    struct search_pool *face;
+    int gen;
+    uint64_t t0;
+    struct wslot *w; /* [g_size]; [0] unused */
+    struct job *jobs; /* submitted and not collected */
+    int n_jobs, cap_jobs;
+    double longest_s; /* longest evaluation seen */
+};
+
+static int g_pool_gen;
+
+static double now_s(const struct cluster_pool *cp)
+{
+    return timer_since_s(cp->t0);
+}
+
+static int live_workers(const struct cluster_pool *cp)
+{
+    int n = 0;
+    for (int r = 1; r < g_size; r++)
+        n += cp->w[r].state != W_GIVEN_UP;
+    return n;
+}
+
+static double limit_s(const struct cluster_pool *cp)
+{
+    if (cp->setup.timeout_s > 0)
+        return cp->setup.timeout_s;
+    return fmax(300, 10 * cp->longest_s);
+}
+
+static struct job *find_job(struct cluster_pool *cp, int trial)
+{
+    for (int i = 0; i < cp->n_jobs; i++)
+        if (cp->jobs[i].trial == trial)
+            return &cp->jobs[i];
+    return NULL;
+}
+
+static int job_assigned(const struct cluster_pool *cp, int trial)
+{
+    for (int r = 1; r < g_size; r++)
+        if (cp->w[r].state == W_BUSY && cp->w[r].trial == trial)
+            return 1;
+    return 0;
+}
+
+static int send_job(struct cluster_pool *cp, int r, const struct job *j, struct hw_err *err)
+{
+    size_t len = strlen(j->arch_json) + 1;
+    struct job_head h = {cp->gen, j->trial, j->seed, limit_s(cp)};
+    char *buf = malloc(sizeof h + len);
+    if (!buf)
+        return hw_error(err, HW_ENOMEM, "out of memory sending trial %d", j->trial);
+    memcpy(buf, &h, sizeof h);
+    memcpy(buf + sizeof h, j->arch_json, len);
+    struct wslot *w = &cp->w[r];
+    if (w->sent) { /* answered since, so long received */
+        MPI_Wait(&w->rq, MPI_STATUS_IGNORE);
+        free(w->sent);
+    }
+    w->sent = buf;
+    int rc = MPI_Isend(buf, (int)(sizeof h + len), MPI_BYTE, r, TAG_JOB, MPI_COMM_WORLD, &w->rq);
+    if (rc != MPI_SUCCESS) {
+        free(buf);
+        w->sent = NULL;
+        /* this worker is gone: the job waits for another */
+        log_warn("worker %s: sending trial %d failed; it is given up", cp->w[r].name, j->trial);
+        cp->w[r].state = W_GIVEN_UP;
+        g_lost[r] = 1;
+        return HW_OK;
+    }
+    cp->w[r].state = W_BUSY;
+    cp->w[r].trial = j->trial;
+    cp->w[r].since = now_s(cp);
+    return HW_OK;
+}
+
+/* Hands every job no live worker holds to an idle worker. */
+static int dispatch(struct cluster_pool *cp, struct hw_err *err)
+{
+    for (int i = 0; i < cp->n_jobs; i++) {
+        if (job_assigned(cp, cp->jobs[i].trial))
+            continue;
+        for (int r = 1; r < g_size; r++)
+            if (cp->w[r].state == W_IDLE) {
+                int st = send_job(cp, r, &cp->jobs[i], err);
+                if (st)
+                    return st;
+                if (cp->w[r].state == W_BUSY)
+                    break;
+            }
+    }
+    return HW_OK;
+}
+
+static int pool_submit(void *p, int trial, const struct arch *a, uint64_t seed,
+                       struct hw_err *err)
+{
+    struct cluster_pool *cp = p;
+    if (cp->n_jobs == cp->cap_jobs) {
+        int cap = cp->cap_jobs ? 2 * cp->cap_jobs : 8;
+        struct job *j = realloc(cp->jobs, sizeof *j * (size_t)cap);
+        if (!j)
+            return hw_error(err, HW_ENOMEM, "out of memory queueing trial %d", trial);
+        cp->jobs = j;
+        cp->cap_jobs = cap;
+    }
+    char *json = arch_to_json_string(a);
+    if (!json)
+        return hw_error(err, HW_ENOMEM, "out of memory writing trial %d's arch", trial);
+    cp->jobs[cp->n_jobs++] = (struct job){trial, seed, json};
+    return dispatch(cp, err);
+}
+
+static void drop_job(struct cluster_pool *cp, int trial)
+{
+    for (int i = 0; i < cp->n_jobs; i++)
+        if (cp->jobs[i].trial == trial) {
+            free(cp->jobs[i].arch_json);
+            cp->jobs[i] = cp->jobs[--cp->n_jobs];
+            return;
+        }
+}
+
+/* Gives up the busy workers past the time limit (their jobs go to others). */
+static void check_limits(struct cluster_pool *cp)
+{
+    double lim = limit_s(cp), t = now_s(cp);
+    for (int r = 1; r < g_size; r++)
+        if (cp->w[r].state == W_BUSY && t - cp->w[r].since > lim) {
+            log_warn("worker %s did not answer trial %d within %.0f s; it is given up and the "
+                     "trial goes to another worker", cp->w[r].name, cp->w[r].trial, lim);
+            cp->w[r].state = W_GIVEN_UP;
+            g_lost[r] = 1;
+        }
+}
+
+static void nap(void)
+{
+    struct timespec ts = {0, 2000000}; /* 2 ms: rank 0 shares a core with a worker */
+    nanosleep(&ts, NULL);
+}
+
+/* Waits for one message from a worker with tag TAG_RESULT into *r, giving up
+ * workers past the limit; HW_EINTR when *stop is set, an error when no
+ * worker is left for what is still to do. */
+static int receive(struct cluster_pool *cp, struct wire_result *r, int *from, struct hw_err *err)
+{
+    for (;;) {
+        int flag = 0;
+        MPI_Status ms;
+        if (MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, MPI_COMM_WORLD, &flag, &ms) != MPI_SUCCESS)
+            return hw_error(err, HW_EIO, "MPI: probing for results failed");
+        if (flag) {
+            memset(r, 0, sizeof *r);
+            int n = 0;
+            MPI_Get_count(&ms, MPI_BYTE, &n);
+            if (n != (int)sizeof *r) {
+                char junk[8];
+                MPI_Recv(junk, 0, MPI_BYTE, ms.MPI_SOURCE, TAG_RESULT, MPI_COMM_WORLD,
+                         MPI_STATUS_IGNORE);
+                return hw_error(err, HW_EINVAL, "worker rank %d sent a result of %d bytes, "
+                                "not %zu: is it the same hwnas build?", ms.MPI_SOURCE, n,
+                                sizeof *r);
+            }
+            if (MPI_Recv(r, n, MPI_BYTE, ms.MPI_SOURCE, TAG_RESULT, MPI_COMM_WORLD,
+                         MPI_STATUS_IGNORE) != MPI_SUCCESS)
+                return hw_error(err, HW_EIO, "MPI: receiving a result from rank %d failed",
+                                ms.MPI_SOURCE);
+            r->worker[sizeof r->worker - 1] = '\0';
+            r->msg[sizeof r->msg - 1] = '\0';
+            *from = ms.MPI_SOURCE;
+            g_lost[*from] = 0;
+            return HW_OK;
+        }
+        if (cp->setup.stop && *cp->setup.stop)
+            return hw_error(err, HW_EINTR, "stopped while %d candidate%s were evaluated by "
+                            "workers", cp->n_jobs, cp->n_jobs == 1 ? "" : "s");
+        check_limits(cp);
+        if (live_workers(cp) == 0)
+            return hw_error(err, HW_EIO, "all %d workers were given up (none answered within "
+                            "%.0f s)", g_size - 1, limit_s(cp));
+        int st = dispatch(cp, err);
+        if (st)
+            return st;
+        nap();
+    }
+}
+
+static int pool_collect(void *p, int *trial, struct search_eval *out, struct hw_err *err)
+{
+    struct cluster_pool *cp = p;
+    for (;;) {
+        if (cp->n_jobs == 0)
+            return hw_error(err, HW_EINVAL, "cluster: nothing submitted to collect");
+        struct wire_result r;
+        int from, st = receive(cp, &r, &from, err);
+        if (st)
+            return st;
+        struct wslot *w = &cp->w[from];
+        snprintf(w->name, sizeof w->name, "%s", r.worker);
+        int mine = r.pool == cp->gen && r.trial >= 0;
+        if (w->state == W_GIVEN_UP)
+            log_warn("worker %s answered again (trial %d)%s", w->name, r.trial,
+                     mine && find_job(cp, r.trial) ? "" : "; that answer is dropped");
+        w->state = W_IDLE; /* one job at a time: an answer frees the worker */
+        if (!mine || !find_job(cp, r.trial))
+            continue; /* an answer of an earlier pool, or one already given by another */
+        if (r.status)
+            return hw_error(err, r.status, "worker %s, trial %d: %s", r.worker, r.trial, r.msg);
+        /* another worker may still hold a copy of it: its answer is dropped */
+        for (int q = 1; q < g_size; q++)
+            if (q != from && cp->w[q].state == W_BUSY && cp->w[q].trial == r.trial)
+                cp->w[q].trial = -1;
+        drop_job(cp, r.trial);
+        if (r.wall_s > cp->longest_s)
+            cp->longest_s = r.wall_s;
+        *trial = r.trial;
+        out->acc = r.acc;
+        out->loss = r.loss;
+        out->train_loss = r.train_loss;
+        out->wall_s = r.wall_s;
+        snprintf(out->worker, sizeof out->worker, "%s", r.worker);
+        return dispatch(cp, err);
+    }
+}
+
+static char *setup_json(const struct cluster_eval_setup *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "data", s->data_dir);
+    cJSON_AddNumberToObject(o, "classes", s->classes);
+    cJSON_AddNumberToObject(o, "epochs", s->proxy.epochs);
+    cJSON_AddNumberToObject(o, "subset", s->proxy.subset);
+    cJSON_AddNumberToObject(o, "val_subset", s->proxy.val_subset);
+    cJSON_AddNumberToObject(o, "batch", s->proxy.batch);
+    cJSON_AddNumberToObject(o, "lr", s->proxy.lr);
+    cJSON_AddNumberToObject(o, "augment", s->proxy.augment);
+    cJSON_AddNumberToObject(o, "threads", s->threads);
+    if (s->supernet)
+        cJSON_AddStringToObject(o, "supernet", s->supernet);
+    cJSON_AddNumberToObject(o, "recal", s->sn_eval.recal);
+    cJSON_AddNumberToObject(o, "sn_batch", s->sn_eval.batch);
+    cJSON_AddNumberToObject(o, "sn_val", s->sn_eval.val);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+void cluster_pool_close(struct cluster_pool *cp)
+{
+    if (!cp)
+        return;
+    /* a job sent to a worker that answered it has arrived; one sent to a
+     * worker given up may never: its buffer is left to the process's end */
+    for (int r = 1; cp->w && r < g_size; r++)
+        if (cp->w[r].sent && cp->w[r].state != W_GIVEN_UP) {
+            int done = 0;
+            MPI_Test(&cp->w[r].rq, &done, MPI_STATUS_IGNORE);
+            if (done)
+                free(cp->w[r].sent);
+        }
+    for (int i = 0; i < cp->n_jobs; i++)
+        free(cp->jobs[i].arch_json);
+    free(cp->jobs);
+    free(cp->w);
+    free(cp);
+}
+
+int cluster_pool_open(struct cluster_pool **out, const struct cluster_eval_setup *setup,
+                      struct search_pool *pool, struct hw_err *err)
+{
+    *out = NULL;
+    if (!g_active || g_rank != 0)
+        return hw_error(err, HW_EINVAL, "cluster: no workers (not run by mpirun -np N > 1)");
+    struct cluster_pool *cp = calloc(1, sizeof *cp);
+    if (cp)
+        cp->w = calloc((size_t)g_size, sizeof *cp->w);
+    char *text = setup_json(setup);
+    if (!cp || !cp->w || !text) {
+        free(text);
+        cluster_pool_close(cp);
+        return hw_error(err, HW_ENOMEM, "out of memory opening the cluster pool");
+    }
+    cp->setup = *setup;
+    cp->gen = ++g_pool_gen;
+    cp->t0 = timer_now_ns();
+    size_t len = strlen(text) + 1;
+    char *buf = malloc(sizeof(int32_t) + len);
+    int st = HW_OK;
+    if (!buf)
+        st = hw_error(err, HW_ENOMEM, "out of memory opening the cluster pool");
+    for (int r = 1; r < g_size && st == HW_OK; r++) {
+        int32_t gen = cp->gen;
+        memcpy(buf, &gen, sizeof gen);
+        memcpy(buf + sizeof gen, text, len);
+        snprintf(cp->w[r].name, sizeof cp->w[r].name, "rank %d", r);
+        cp->w[r].state = W_BUSY; /* until it acknowledges the setup */
+        cp->w[r].trial = -1;
+        if (MPI_Send(buf, (int)(sizeof gen + len), MPI_BYTE, r, TAG_SETUP, MPI_COMM_WORLD) !=
+            MPI_SUCCESS)
+            st = hw_error(err, HW_EIO, "MPI: sending the evaluation setup to rank %d failed", r);
+    }
+    free(buf);
+    free(text);
+    /* every worker loads its data: the first answers say whether it can */
+    for (int acked = 0; st == HW_OK && acked < g_size - 1;) {
+        struct wire_result r;
+        int from;
+        if ((st = receive(cp, &r, &from, err)))
+            break;
+        if (r.pool != cp->gen || r.trial != -1)
+            continue; /* a late answer to an earlier pool */
+        snprintf(cp->w[from].name, sizeof cp->w[from].name, "%s", r.worker);
+        if (r.status)
+            st = hw_error(err, r.status, "worker %s: %s", r.worker, r.msg);
+        cp->w[from].state = W_IDLE;
+        acked++;
+    }
+    if (st) {
+        cluster_pool_close(cp);
+        return st;
+    }
+    cp->face = pool;
+    pool->slots = g_size - 1;
+    pool->submit = pool_submit;
+    pool->collect = pool_collect;
+    pool->ctx = cp;
+    *out = cp;
+    return HW_OK;
+}
+
+#endif
