@@ -160,6 +160,18 @@ START_TEST(test_mpi_search)
     history_of("r1", &par);
     ck_assert_str_eq(par.text, ser.text);
     ck_assert_int_eq(par.by_worker[1], ser.by_worker[0]);
+    /* the supernet evaluator on a worker: the serial scores, and with one
+     * worker the serial sequence */
+    free(run_ok(0, "supernet train --space %s/tiny.json --epochs 1 --subset 1000 --out "
+                   "%s/sn.bin --quiet", dir, dir));
+    free(run_ok(0, "search " FLAGS " --controller rl --trials 12 --evaluator supernet "
+                   "--supernet %s/sn.bin --sn-recal 200 --sn-val 500 --name ss", dir, dir, dir));
+    free(run_ok(2, "search " FLAGS " --controller rl --trials 12 --evaluator supernet "
+                   "--supernet %s/sn.bin --sn-recal 200 --sn-val 500 --name s1", dir, dir, dir));
+    history_of("ss", &ser);
+    history_of("s1", &par);
+    ck_assert_str_eq(par.text, ser.text);
+    ck_assert_int_eq(par.by_worker[1], ser.by_worker[0]);
     /* runs show names the worker of each candidate */
     struct cli_run r;
     char args[256];
