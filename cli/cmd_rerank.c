@@ -137,7 +137,7 @@ int cmd_runs_rerank(int argc, char **argv)
         {"any-latency", CLI_BOOL, &any_latency, NULL,
          "also candidates predicted over the run's target"},
         {"threads", CLI_INT, &threads, "T", "training threads (per worker under mpirun; default 2)"},
-        {"worker-timeout", CLI_DURATION, &worker_timeout, "D", "under mpirun: give a worker up when it has not answered a training after D (default: 5 min, or 10 x the longest so far)"},
+        {"worker-timeout", CLI_DURATION, &worker_timeout, "D", "under mpirun: give a worker up when it has not answered a training after D (default: 1 h until a first result, then 10 x the longest, at least 5 min)"},
         {"data", CLI_STR, &data, "DIR", "IDX dataset folder (default: the run's)"},
         {"db", CLI_STR, &db_flag, "FILE", "database (default ./hwnas.db or $HWNAS_DB)"},
         {0},

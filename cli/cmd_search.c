@@ -78,7 +78,7 @@ static const struct cli_flag flags[] = {
     {"sn-recal", CLI_INT, &o.sn_eval.recal, "N", "supernet: training images for each subnet's BN statistics (default " CLI_STR_OF(SUPERNET_EVAL_RECAL) ")"},
     {"sn-val", CLI_INT, &o.sn_eval.val, "N", "supernet: validation images per subnet (default " CLI_STR_OF(SUPERNET_EVAL_VAL) "; 0: all)"},
     {"rerank", CLI_INT, &o.rerank, "K", "when the search ends, train its K best distinct candidates under the target stand-alone ('hwnas runs rerank RUN --top K'), so the winner is picked on real training"},
-    {"worker-timeout", CLI_DURATION, &o.worker_timeout, "D", "under mpirun: give a worker up when it has not answered a candidate after D, and give the candidate to another (default: 5 min, or 10 x the longest evaluation so far if longer)"},
+    {"worker-timeout", CLI_DURATION, &o.worker_timeout, "D", "under mpirun: give a worker up when it has not answered a candidate after D, and give the candidate to another; a worker also ends itself 3 x past D (default: 1 h until a first result, then 10 x the longest evaluation, at least 5 min; no self-ending)"},
     {"name", CLI_STR, &o.name, "RUN", "name of the new run (default run-<id>)"},
     {"resume", CLI_STR, &o.resume, "RUN", "continue a stopped or crashed run"},
     {"proxy-epochs", CLI_INT, &o.proxy.epochs, "E", "proxy training epochs per candidate (default " CLI_STR_OF(EVAL_PROXY_EPOCHS) ")"},

@@ -82,6 +82,10 @@ static volatile sig_atomic_t g_exit_status;
 /* rank 0: workers given up and not heard from since (never told to quit:
  * MPI_Finalize waits forever for a message to a dead process) */
 static unsigned char *g_lost;
+/* send buffers of jobs to workers given up: the send may still be in
+ * flight, so they are freed only after MPI_Finalize */
+static char **g_orphans;
+static int g_n_orphans;
 
 int cluster_built_with_mpi(void) { return 1; }
 
@@ -165,12 +169,11 @@ void cluster_finish(void)
             if (g_lost)
                 g_lost[ms.MPI_SOURCE] = 0;
         }
+        /* every rank, the given-up ones too (a slow one would wait forever);
+         * a send to a dead one may hold MPI_Finalize, which finalize() bounds */
         for (int r = 1; r < g_size; r++) {
-            if (g_lost && g_lost[r]) {
-                log_warn("worker rank %d was given up and has not answered since: not waiting "
-                         "for it", r);
-                continue;
-            }
+            if (g_lost && g_lost[r])
+                log_warn("worker rank %d was given up and has not answered since", r);
             MPI_Request rq;
             if (MPI_Isend(NULL, 0, MPI_BYTE, r, TAG_QUIT, MPI_COMM_WORLD, &rq) == MPI_SUCCESS)
                 MPI_Request_free(&rq);
@@ -179,6 +182,10 @@ void cluster_finish(void)
     free(g_lost);
     g_lost = NULL;
     finalize();
+    for (int i = 0; i < g_n_orphans; i++)
+        free(g_orphans[i]);
+    free(g_orphans);
+    g_orphans = NULL;
 }
 
 /* ---- workers -------------------------------------------------------------- */
@@ -316,9 +323,16 @@ int cluster_worker_main(void)
     worker_name(name, sizeof name);
     int have_setup = 0, pool = -1;
     for (;;) {
+        /* polled, not MPI_Probe: Open MPI's blocking calls spin a core */
         MPI_Status ms;
-        if (MPI_Probe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &ms) != MPI_SUCCESS)
+        int flag = 0;
+        if (MPI_Iprobe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &ms) != MPI_SUCCESS)
             break;
+        if (!flag) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
         int n;
         MPI_Get_count(&ms, MPI_BYTE, &n);
         char *buf = malloc((size_t)n + 1);
@@ -403,9 +417,20 @@ struct cluster_pool {
     struct job *jobs; /* submitted and not collected */
     int n_jobs, cap_jobs;
     double longest_s; /* longest evaluation seen */
+    int in_setup;       /* waiting for the setup's acknowledgements */
+    double last_give_up; /* pool clock of the last worker given up */
 };
 
 static int g_pool_gen;
+
+static void orphan(char *buf)
+{
+    char **o = realloc(g_orphans, sizeof *o * (size_t)(g_n_orphans + 1));
+    if (!o)
+        return; /* left to the process's end */
+    g_orphans = o;
+    g_orphans[g_n_orphans++] = buf;
+}
 
 static double now_s(const struct cluster_pool *cp)
 {
@@ -420,11 +445,21 @@ static int live_workers(const struct cluster_pool *cp)
     return n;
 }
 
+/* The time a worker may take for one candidate. Without --worker-timeout:
+ * an hour until a first result says how long they take (a 10-epoch rerank
+ * may take many minutes), then 10 x the longest, at least 5 minutes. */
 static double limit_s(const struct cluster_pool *cp)
 {
     if (cp->setup.timeout_s > 0)
         return cp->setup.timeout_s;
-    return fmax(300, 10 * cp->longest_s);
+    return cp->longest_s > 0 ? fmax(300, 10 * cp->longest_s) : 3600;
+}
+
+/* Loading the dataset (and the supernet) is not one candidate: at least 10
+ * minutes for the setup's acknowledgement. */
+static double setup_limit_s(const struct cluster_pool *cp)
+{
+    return fmax(600, limit_s(cp));
 }
 
 static struct job *find_job(struct cluster_pool *cp, int trial)
@@ -446,7 +481,8 @@ static int job_assigned(const struct cluster_pool *cp, int trial)
 static int send_job(struct cluster_pool *cp, int r, const struct job *j, struct hw_err *err)
 {
     size_t len = strlen(j->arch_json) + 1;
-    struct job_head h = {cp->gen, j->trial, j->seed, limit_s(cp)};
+    /* the worker ends itself only under a limit the user set */
+    struct job_head h = {cp->gen, j->trial, j->seed, cp->setup.timeout_s};
     char *buf = malloc(sizeof h + len);
     if (!buf)
         return hw_error(err, HW_ENOMEM, "out of memory sending trial %d", j->trial);
@@ -524,14 +560,28 @@ static void drop_job(struct cluster_pool *cp, int trial)
 /* Gives up the busy workers past the time limit (their jobs go to others). */
 static void check_limits(struct cluster_pool *cp)
 {
-    double lim = limit_s(cp), t = now_s(cp);
-    for (int r = 1; r < g_size; r++)
-        if (cp->w[r].state == W_BUSY && t - cp->w[r].since > lim) {
+    double t = now_s(cp);
+    for (int r = 1; r < g_size; r++) {
+        /* busy on a copy another worker answered: nothing waits for it */
+        if (cp->w[r].state != W_BUSY || (cp->w[r].trial < 0 && !cp->in_setup))
+            continue;
+        double lim = cp->in_setup ? setup_limit_s(cp) : limit_s(cp);
+        if (t - cp->w[r].since > lim) {
+            if (cp->in_setup) {
+                log_warn("worker %s did not load its data within %.0f s; it is given up",
+                         cp->w[r].name, lim);
+                cp->w[r].state = W_GIVEN_UP;
+                g_lost[r] = 1;
+                cp->last_give_up = t;
+                continue;
+            }
             log_warn("worker %s did not answer trial %d within %.0f s; it is given up and the "
                      "trial goes to another worker", cp->w[r].name, cp->w[r].trial, lim);
             cp->w[r].state = W_GIVEN_UP;
             g_lost[r] = 1;
+            cp->last_give_up = t;
         }
+    }
 }
 
 static void nap(void)
@@ -576,9 +626,12 @@ static int receive(struct cluster_pool *cp, struct wire_result *r, int *from, st
             return hw_error(err, HW_EINTR, "stopped while %d candidate%s were evaluated by "
                             "workers", cp->n_jobs, cp->n_jobs == 1 ? "" : "s");
         check_limits(cp);
-        if (live_workers(cp) == 0)
-            return hw_error(err, HW_EIO, "all %d workers were given up (none answered within "
-                            "%.0f s)", g_size - 1, limit_s(cp));
+        /* a worker given up may still answer (slow, not dead): with none
+         * left, wait one more limit for that before failing */
+        double lim = cp->in_setup ? setup_limit_s(cp) : limit_s(cp);
+        if (live_workers(cp) == 0 && now_s(cp) - cp->last_give_up > lim)
+            return hw_error(err, HW_EIO, "all %d workers were given up and none answered "
+                            "within %.0f s more; resume when they are back", g_size - 1, lim);
         int st = dispatch(cp, err);
         if (st)
             return st;
@@ -653,11 +706,14 @@ void cluster_pool_close(struct cluster_pool *cp)
     /* a job sent to a worker that answered it has arrived; one sent to a
      * worker given up may never: its buffer is left to the process's end */
     for (int r = 1; cp->w && r < g_size; r++)
-        if (cp->w[r].sent && cp->w[r].state != W_GIVEN_UP) {
+        if (cp->w[r].sent) {
             int done = 0;
-            MPI_Test(&cp->w[r].rq, &done, MPI_STATUS_IGNORE);
+            if (cp->w[r].state != W_GIVEN_UP)
+                MPI_Test(&cp->w[r].rq, &done, MPI_STATUS_IGNORE);
             if (done)
                 free(cp->w[r].sent);
+            else
+                orphan(cp->w[r].sent);
         }
     for (int i = 0; i < cp->n_jobs; i++)
         free(cp->jobs[i].arch_json);
@@ -694,8 +750,12 @@ int cluster_pool_open(struct cluster_pool **out, const struct cluster_eval_setup
         memcpy(buf, &gen, sizeof gen);
         memcpy(buf + sizeof gen, text, len);
         snprintf(cp->w[r].name, sizeof cp->w[r].name, "rank %d", r);
-        cp->w[r].state = W_BUSY; /* until it acknowledges the setup */
         cp->w[r].trial = -1;
+        if (g_lost[r]) { /* given up before and silent since */
+            cp->w[r].state = W_GIVEN_UP;
+            continue;
+        }
+        cp->w[r].state = W_BUSY; /* until it acknowledges the setup */
         if (MPI_Send(buf, (int)(sizeof gen + len), MPI_BYTE, r, TAG_SETUP, MPI_COMM_WORLD) !=
             MPI_SUCCESS)
             st = hw_error(err, HW_EIO, "MPI: sending the evaluation setup to rank %d failed", r);
@@ -703,7 +763,9 @@ int cluster_pool_open(struct cluster_pool **out, const struct cluster_eval_setup
     free(buf);
     free(text);
     /* every worker loads its data: the first answers say whether it can */
-    for (int acked = 0; st == HW_OK && acked < g_size - 1;) {
+    cp->in_setup = 1;
+    int acked = 0;
+    while (st == HW_OK && acked + (g_size - 1 - live_workers(cp)) < g_size - 1) {
         struct wire_result r;
         int from;
         if ((st = receive(cp, &r, &from, err)))
@@ -716,6 +778,10 @@ int cluster_pool_open(struct cluster_pool **out, const struct cluster_eval_setup
         cp->w[from].state = W_IDLE;
         acked++;
     }
+    cp->in_setup = 0;
+    if (st == HW_OK && acked == 0)
+        st = hw_error(err, HW_EIO, "none of the %d workers is available (each was given up "
+                      "before)", g_size - 1);
     if (st) {
         cluster_pool_close(cp);
         return st;

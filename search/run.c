@@ -121,7 +121,7 @@ static int local_submit(void *p, int trial, const struct arch *a, uint64_t seed,
     lp->busy = 1;
     lp->trial = trial;
     lp->seed = seed;
-    lp->a = a;
+    lp->a = *a;
     return HW_OK;
 }
 
@@ -133,7 +133,7 @@ static int local_collect(void *p, int *trial, struct search_eval *out, struct hw
         return hw_error(err, HW_EINVAL, "local evaluator: nothing in flight to collect");
     lp->busy = 0;
     *trial = lp->trial;
-    return lp->evaluate(lp->ctx, lp->a, lp->seed, out, err);
+    return lp->evaluate(lp->ctx, &lp->a, lp->seed, out, err);
 }
 
 void search_pool_local(struct search_pool *pool, struct search_local_pool *lp,
@@ -414,11 +414,16 @@ static int load_pending(struct loop *L, struct hw_err *err)
         return st;
     for (int i = 0; i < n && st == HW_OK; i++) {
         struct arch a;
+        if (pend[i].n_tokens != space_n_tokens(L->s)) {
+            st = hw_error(err, HW_EINVAL, "pending trial %d has %d tokens, the space %d",
+                          pend[i].trial, pend[i].n_tokens, space_n_tokens(L->s));
+            break;
+        }
         if ((st = space_decode(L->s, pend[i].tokens, &a, err)))
             break;
         char hash[DB_HASH_MAX];
         snprintf(hash, sizeof hash, "%016llx", (unsigned long long)arch_hash(&a));
-        if (pend[i].n_tokens != space_n_tokens(L->s) || strcmp(hash, pend[i].arch_hash)) {
+        if (strcmp(hash, pend[i].arch_hash)) {
             st = hw_error(err, HW_EINVAL, "pending trial %d: its tokens give arch %s, not the "
                           "stored %s", pend[i].trial, hash, pend[i].arch_hash);
             break;

@@ -63,7 +63,7 @@ struct search_local_pool {
     void *ctx;
     int busy, trial;
     uint64_t seed;
-    const struct arch *a;
+    struct arch a; /* a copy: the caller's may move before collect */
 };
 void search_pool_local(struct search_pool *pool, struct search_local_pool *lp,
                        int (*evaluate)(void *ctx, const struct arch *a, uint64_t seed,

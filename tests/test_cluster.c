@@ -350,13 +350,46 @@ START_TEST(test_mpi_faults)
     int st = wait_exit(mp, getenv("HWNAS_ASAN") ? 400 : 120);
     char *err = slurp_err("kw");
     ck_assert_msg(st == 0, "exit %d: %s", st, err);
-    ck_assert_msg(strstr(err, "is given up and the trial goes to another worker"), "%s", err);
+    /* the killed one (rank 2) was given up */
+    ck_assert_msg(strstr(err, ":2 did not answer trial") &&
+                      strstr(err, "is given up and the trial goes to another worker"), "%s", err);
     free(err);
     history_of("kw", &h);
     ck_assert_int_eq(h.n, 10);
     ck_assert_int_eq(h.pending, 0);
     ck_assert_int_eq(h.gaps, 0);
     ck_assert_str_eq(h.text, ser.text);
+
+    /* a worker that hangs (stopped) past the limit, then comes back: its
+     * candidate went to the other, its late answer is dropped or taken, and
+     * it works again; 30 trials so the run is still going when it returns */
+    char a3[1100];
+    snprintf(a3, sizeof a3, FLAGS " --controller evolution --trials 30 --proxy-subset 4000 "
+             "--name ks --worker-timeout %s", dir, dir, getenv("HWNAS_ASAN") ? "30s" : "3s");
+    mp = start_mpi("--enable-recovery -np 3", a3, "ks");
+    worker_pids("ks", pids);
+    wait_candidates("ks", 2);
+    kill(pids[2], SIGSTOP);
+    for (int i = 0; i < 1200; i++) { /* until rank 0 gives it up */
+        usleep(50000);
+        err = slurp_err("ks");
+        int given_up = strstr(err, ":2 did not answer trial") != NULL;
+        free(err);
+        if (given_up)
+            break;
+    }
+    kill(pids[2], SIGCONT);
+    st = wait_exit(mp, getenv("HWNAS_ASAN") ? 400 : 120);
+    err = slurp_err("ks");
+    ck_assert_msg(st == 0 && strstr(err, ":2 did not answer trial") &&
+                      strstr(err, ":2 answered again"), "exit %d: %s", st, err);
+    free(err);
+    history_of("ks", &h);
+    ck_assert_int_eq(h.n, 30);
+    ck_assert_int_eq(h.pending, 0);
+    ck_assert_int_eq(h.gaps, 0);
+    /* its first 10 candidates are the serial 10-trial run's */
+    ck_assert_int_eq(strncmp(h.text, ser.text, strlen(ser.text)), 0);
 
     /* rank 0 killed: Open MPI ends the job; a resume evaluates what was in
      * flight again and finishes with the serial run's candidates */

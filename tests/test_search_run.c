@@ -380,6 +380,10 @@ START_TEST(test_search_pool)
     ck_assert_int_eq(np, 3);
     db_candidate_list_free(pend, np);
     ck_assert_int_eq(db_trials_used(db, crash, &used, &e), HW_OK);
+    int stored;
+    ck_assert_int_eq(db_candidate_count(db, crash, &stored, &e), HW_OK);
+    ck_assert_int_ge(stored, 10); /* 10 results, and any duplicates of them */
+    ck_assert_int_eq(used, stored + 3);
     void *blob;
     size_t len;
     ck_assert_int_eq(db_run_load_state(db, crash, &blob, &len, &e), HW_OK);
