@@ -5,6 +5,7 @@
 #   make demo     profile this CPU, search fmnist under a latency budget, export
 #   make bench    build the benchmarks in bench/
 #   make fuzz     build libFuzzer targets (clang) into build/fuzz/
+#   make fuzz-run [FUZZ_S=60]  run each target that long from its seeds; fails on any report
 #   make aarch64  cross-build build/aarch64/hwnas for 64-bit ARM (NEON)
 #   make check-aarch64  the kernel, network, latency and file tests under qemu-aarch64
 
@@ -50,7 +51,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tests/run_tests.o
 LIB := $(BUILD)/libhwnas.a
 
-.PHONY: all check asan demo bench fuzz clean deps test aarch64 check-aarch64 deps-aarch64
+.PHONY: all check asan demo bench fuzz fuzz-run clean deps test aarch64 check-aarch64 deps-aarch64
 
 all: hwnas
 
@@ -133,14 +134,36 @@ demo: deps hwnas
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-# The parsers under fuzz live in util/ and space/ only; linking just those keeps
-# the targets independent of the heavier modules.
+# The arch parsers live in util/ and space/ only; linking just those keeps
+# these targets independent of the heavier modules.
 FUZZ_LIB_SRC := $(wildcard util/*.c space/*.c)
 build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(FUZZ_LIB_SRC) $(wildcard spaces/*.json)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -I. -g -O1 -fsanitize=fuzzer,address,undefined $(PC_CFLAGS) \
 	    -o $@ $< $(FUZZ_LIB_SRC) -lcjson -lm
+# The file readers (IDX, model files, latency tables) need nn/, evaluator/ and
+# latency/ too: those modules are compiled once, instrumented, into an archive
+# that each of these targets links (the linker takes only the objects used).
+FUZZ_HEAVY := fuzz_idx fuzz_model fuzz_lut_json fuzz_lut_csv
+FUZZ_HEAVY_BIN := $(FUZZ_HEAVY:%=build/fuzz/%)
+FUZZ_HEAVY_SRC := $(foreach m,util space nn evaluator latency,$(wildcard $(m)/*.c))
+FUZZ_HEAVY_OBJ := $(FUZZ_HEAVY_SRC:%.c=build/fuzz/obj/%.o)
+# -Wno-pass-failed: clang notes each `omp parallel for simd` it does not vectorize at -O1.
+FUZZ_CFLAGS := -std=gnu11 -I. -g -O1 -fopenmp -Wno-pass-failed $(PC_CFLAGS) -DHWNAS_VERSION='"$(VERSION)"'
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "CC (fuzz) $<"; clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined \
+	    -MMD -MP -c $< -o $@
+build/fuzz/obj/space/space.o: $(wildcard spaces/*.json)
+build/fuzz/libhwnas-fuzz.a: $(FUZZ_HEAVY_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(FUZZ_HEAVY_BIN): build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) build/fuzz/libhwnas-fuzz.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
+	    build/fuzz/libhwnas-fuzz.a $(LIBS)
 fuzz: deps $(FUZZ_BIN)
+FUZZ_S ?= 60
+fuzz-run: fuzz
+	sh tests/fuzz/run.sh $(FUZZ_S) $(FUZZ_BIN)
 
 # 64-bit ARM: Debian's cross compiler and the :arm64 -dev packages (make
 # deps-aarch64 adds the architecture and installs them), NEON through the
@@ -176,4 +199,4 @@ check-aarch64: aarch64 $(BUILD)/hwnas
 clean:
 	rm -rf build build-asan hwnas
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(FUZZ_HEAVY_OBJ:.o=.d)

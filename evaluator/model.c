@@ -43,24 +43,27 @@ int model_save(const char *path, struct nn_net *net, struct hw_err *err)
     return rc;
 }
 
-/* Reads a u64 count and its floats into dst, which must hold `want`. */
-static int take_floats(struct bin_cursor *c, float *dst, uint64_t want, const char *what,
-                       const char *arch_name, struct hw_err *err)
+/* Reads a u64 count of floats and steps over them; *at gets their offset. */
+static int skip_floats(struct bin_cursor *c, uint64_t *n, size_t *at, const char *what,
+                       struct hw_err *err)
 {
-    uint64_t n = 0;
-    int rc = bin_take(c, &n, 8, what, err);
+    int rc = bin_take(c, n, 8, what, err);
     if (rc != HW_OK)
         return rc;
-    if (n != want)
-        return hw_error(err, HW_EMISMATCH,
-                        "%s: %s: file has %llu values, arch %s needs %llu", c->path,
-                        what, (unsigned long long)n, arch_name,
-                        (unsigned long long)want);
-    return bin_take(c, dst, want * sizeof(float), what, err);
+    if (*n > (c->len - c->pos) / sizeof(float))
+        return hw_error(err, HW_EINVAL,
+                        "%s: truncated: %s: %llu values do not fit in the %zu bytes left at "
+                        "offset %zu", c->path, what, (unsigned long long)*n, c->len - c->pos,
+                        c->pos);
+    *at = c->pos;
+    c->pos += *n * sizeof(float);
+    return HW_OK;
 }
 
-/* Structure first (so a cut file says "truncated", an edited arch says
- * which count differs), then the checksum over everything before it. */
+/* Structure first (so a cut file says "truncated"), then the checksum over
+ * everything before it, and only then the arch and its net: a damaged file
+ * is refused before an arch it garbled (one asking for gigabytes) is built.
+ * A sound file whose counts are not what its arch needs says which differs. */
 static int parse_model(struct bin_cursor *c, int max_batch, struct nn_net **out,
                        struct hw_err *err)
 {
@@ -84,12 +87,29 @@ static int parse_model(struct bin_cursor *c, int max_batch, struct nn_net **out,
         return hw_error(err, HW_EINVAL,
                         "%s: truncated: arch JSON of %u bytes does not fit in the file",
                         c->path, jlen);
+    size_t json_at = c->pos, params_at = 0, state_at = 0;
+    uint64_t np = 0, ns = 0;
+    c->pos += jlen;
+    rc = skip_floats(c, &np, &params_at, "params", err);
+    rc = rc ? rc : skip_floats(c, &ns, &state_at, "state", err);
+    size_t body = c->pos;
+    rc = rc ? rc : bin_take(c, &stored, 4, "checksum", err);
+    if (rc != HW_OK)
+        return rc;
+    if (c->pos != c->len)
+        return hw_error(err, HW_EINVAL, "%s: %zu trailing bytes after the checksum", c->path,
+                        c->len - c->pos);
+    uint32_t actual = (uint32_t)crc32(0L, c->p, (uInt)body);
+    if (stored != actual)
+        return hw_error(err, HW_EINVAL,
+                        "%s: checksum: stored CRC-32 %08x, contents give %08x (file damaged)",
+                        c->path, stored, actual);
+
     char *json = malloc((size_t)jlen + 1);
     if (!json)
         return hw_error(err, HW_ENOMEM, "%s: out of memory", c->path);
-    memcpy(json, c->p + c->pos, jlen); /* fits: checked above */
+    memcpy(json, c->p + json_at, jlen);
     json[jlen] = 0;
-    c->pos += jlen;
     struct arch a;
     rc = arch_from_json_string(json, c->path, &a, err);
     free(json);
@@ -99,26 +119,36 @@ static int parse_model(struct bin_cursor *c, int max_batch, struct nn_net **out,
     rc = nn_net_create(&net, &a, max_batch, NN_MODE_TRAIN, err);
     if (rc != HW_OK)
         return rc;
-    rc = take_floats(c, nn_net_params(net), nn_net_n_params(net), "params", a.name, err);
-    rc = rc ? rc : take_floats(c, nn_net_state(net), nn_net_n_state(net), "state", a.name, err);
-    size_t body = c->pos;
-    rc = rc ? rc : bin_take(c, &stored, 4, "checksum", err);
-    if (rc == HW_OK && c->pos != c->len)
-        rc = hw_error(err, HW_EINVAL, "%s: %zu trailing bytes after the checksum",
-                      c->path, c->len - c->pos);
-    if (rc == HW_OK) {
-        uint32_t actual = (uint32_t)crc32(0L, c->p, (uInt)body);
-        if (stored != actual)
-            rc = hw_error(err, HW_EINVAL,
-                          "%s: checksum: stored CRC-32 %08x, contents give %08x "
-                          "(file damaged)", c->path, stored, actual);
-    }
-    if (rc != HW_OK) {
-        nn_net_free(net);
-        return rc;
+    const struct {
+        const char *what;
+        uint64_t n, want;
+        size_t at;
+        float *dst;
+    } part[] = {{"params", np, nn_net_n_params(net), params_at, nn_net_params(net)},
+                {"state", ns, nn_net_n_state(net), state_at, nn_net_state(net)}};
+    for (int i = 0; i < 2; i++) {
+        if (part[i].n != part[i].want) {
+            rc = hw_error(err, HW_EMISMATCH, "%s: %s: file has %llu values, arch %s needs %llu",
+                          c->path, part[i].what, (unsigned long long)part[i].n, a.name,
+                          (unsigned long long)part[i].want);
+            nn_net_free(net);
+            return rc;
+        }
+        memcpy(part[i].dst, c->p + part[i].at, part[i].n * sizeof(float));
     }
     *out = net;
     return HW_OK;
+}
+
+int model_load_bytes(const void *bytes, size_t len, const char *name, int max_batch,
+                     struct nn_net **out, struct hw_err *err)
+{
+    *out = NULL;
+    if (len > MODEL_MAX_BYTES) /* the checksum covers at most 4 GiB */
+        return hw_error(err, HW_EINVAL, "%s: larger than %zu bytes: not a model", name,
+                        MODEL_MAX_BYTES);
+    struct bin_cursor c = {bytes, len, 0, name};
+    return parse_model(&c, max_batch, out, err);
 }
 
 int model_load(const char *path, int max_batch, struct nn_net **out,
@@ -130,8 +160,7 @@ int model_load(const char *path, int max_batch, struct nn_net **out,
     int rc = bin_read_file(path, MODEL_MAX_BYTES, "a model", &bytes, &len, err);
     if (rc != HW_OK)
         return rc;
-    struct bin_cursor c = {bytes, len, 0, path};
-    rc = parse_model(&c, max_batch, out, err);
+    rc = model_load_bytes(bytes, len, path, max_batch, out, err);
     free(bytes);
     return rc;
 }

@@ -16,6 +16,8 @@
 #ifndef HWNAS_EVALUATOR_MODEL_H
 #define HWNAS_EVALUATOR_MODEL_H
 
+#include <stddef.h>
+
 #include "nn/net.h"
 #include "util/err.h"
 
@@ -31,5 +33,10 @@ int model_save(const char *path, struct nn_net *net, struct hw_err *err);
  * (nn_net_fold_from) for deployment or evaluation. */
 int model_load(const char *path, int max_batch, struct nn_net **out,
                struct hw_err *err);
+
+/* The same from a model file's bytes already in memory (borrowed); name
+ * stands for the file in messages. */
+int model_load_bytes(const void *bytes, size_t len, const char *name, int max_batch,
+                     struct nn_net **out, struct hw_err *err);
 
 #endif

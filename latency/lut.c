@@ -11,6 +11,13 @@
 #include "space/jfield.h"
 #include "util/fnv.h"
 
+/* How lut_key writes the three kinds of key and lut_input_shape an input
+ * shape; the import prints what it read back with the same formats. */
+#define INPUT_SHAPE "%dx%dx%d"
+#define KEY_STEM "stem-in:%dx%dx%d-k:%d-s:%d-out:%d-act:%s"
+#define KEY_LAYER "layer-in:%dx%dx%d-mid:%d-out:%d-k:%d-s:%d-se:%d-act:%s-res:%d"
+#define KEY_HEAD "head-in:%dx%dx%d-conv:%d-cact:%s-fc:%d-fact:%s-cls:%d"
+
 int lut_n_units(const struct arch *a)
 {
     return a->n_layers + 2;
@@ -20,8 +27,8 @@ void lut_key(const struct arch *a, int u, char *key)
 {
     int h = a->in_h, w = a->in_w;
     if (u == 0) {
-        snprintf(key, LUT_KEY_MAX, "stem-in:%dx%dx%d-k:%d-s:%d-out:%d-act:%s", h, w, a->in_c,
-                 a->stem.k, a->stem.stride, a->stem.out, arch_act_name(a->stem.act));
+        snprintf(key, LUT_KEY_MAX, KEY_STEM, h, w, a->in_c, a->stem.k, a->stem.stride,
+                 a->stem.out, arch_act_name(a->stem.act));
         return;
     }
     h = arch_conv_out_size(h, a->stem.k, a->stem.stride);
@@ -35,15 +42,13 @@ void lut_key(const struct arch *a, int u, char *key)
     if (u <= a->n_layers) {
         const struct arch_layer *l = &a->layers[u - 1];
         /* se: the squeeze channels (0: no SE), so every SE size is its own key */
-        snprintf(key, LUT_KEY_MAX, "layer-in:%dx%dx%d-mid:%d-out:%d-k:%d-s:%d-se:%d-act:%s-res:%d",
-                 h, w, l->in, l->mid, l->out, l->k, l->stride, arch_layer_squeeze(l),
-                 arch_act_name(l->act), arch_layer_residual(l));
+        snprintf(key, LUT_KEY_MAX, KEY_LAYER, h, w, l->in, l->mid, l->out, l->k, l->stride,
+                 arch_layer_squeeze(l), arch_act_name(l->act), arch_layer_residual(l));
         return;
     }
     const struct arch_head *hd = &a->head;
-    snprintf(key, LUT_KEY_MAX, "head-in:%dx%dx%d-conv:%d-cact:%s-fc:%d-fact:%s-cls:%d", h, w, c,
-             hd->conv_out, arch_act_name(hd->conv_act), hd->fc_hidden,
-             arch_act_name(hd->fc_act), a->classes);
+    snprintf(key, LUT_KEY_MAX, KEY_HEAD, h, w, c, hd->conv_out, arch_act_name(hd->conv_act),
+             hd->fc_hidden, arch_act_name(hd->fc_act), a->classes);
 }
 
 void lut_init(struct lut *t, const struct lat_fingerprint *fp)
@@ -127,7 +132,7 @@ int lut_predict(const struct lut *t, const struct arch *a, double *total_us,
 
 void lut_input_shape(const struct arch *a, char *buf)
 {
-    snprintf(buf, LUT_INPUT_MAX, "%dx%dx%d", a->in_h, a->in_w, a->in_c);
+    snprintf(buf, LUT_INPUT_MAX, INPUT_SHAPE, a->in_h, a->in_w, a->in_c);
 }
 
 int lut_set_calib(struct lut *t, const char *input, const struct lat_calib *c)
@@ -267,21 +272,55 @@ int lut_export_csv(const struct lut *t, FILE *out, struct hw_err *err)
 
 /* ---- import ---- */
 
-/* Whether key has the shape lut_key produces (prefix and integer fields). */
+/* Whether k is a key lut_key writes: one of the three shapes, with
+ * non-negative numbers and known activations, and written as lut_key writes
+ * it (printed back from what was read, it is the same string): sscanf alone
+ * lets spaces, newlines, signs and leading zeros through, and such a key
+ * matches no arch and breaks the CSV export. */
 static int key_valid(const char *k)
 {
-    int v[12], n = 0;
-    char a1[16], a2[16];
-    if (strncmp(k, "stem-", 5) == 0)
-        return sscanf(k, "stem-in:%dx%dx%d-k:%d-s:%d-out:%d-act:%15s%n", &v[0], &v[1], &v[2],
-                      &v[3], &v[4], &v[5], a1, &n) == 7 && !k[n];
-    if (strncmp(k, "layer-", 6) == 0)
-        return sscanf(k, "layer-in:%dx%dx%d-mid:%d-out:%d-k:%d-s:%d-se:%d-act:%15[a-z0-9]-res:%d%n",
-                      &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], a1, &v[8], &n) == 10 &&
-               !k[n];
-    if (strncmp(k, "head-", 5) == 0)
-        return sscanf(k, "head-in:%dx%dx%d-conv:%d-cact:%15[a-z0-9]-fc:%d-fact:%15[a-z0-9]-cls:%d%n",
-                      &v[0], &v[1], &v[2], &v[3], a1, &v[4], a2, &v[5], &n) == 8 && !k[n];
+    int v[9] = {0}, got = 0, want = 0;
+    char a1[16] = "", a2[16] = "relu", back[LUT_KEY_MAX] = "";
+    if (strncmp(k, "stem-", 5) == 0) {
+        want = 7;
+        got = sscanf(k, "stem-in:%dx%dx%d-k:%d-s:%d-out:%d-act:%15[a-z0-9]", &v[0], &v[1],
+                     &v[2], &v[3], &v[4], &v[5], a1);
+        snprintf(back, sizeof back, KEY_STEM, v[0], v[1], v[2], v[3], v[4], v[5], a1);
+    } else if (strncmp(k, "layer-", 6) == 0) {
+        want = 10;
+        got = sscanf(k, "layer-in:%dx%dx%d-mid:%d-out:%d-k:%d-s:%d-se:%d-act:%15[a-z0-9]-res:%d",
+                     &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], a1, &v[8]);
+        snprintf(back, sizeof back, KEY_LAYER, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7],
+                 a1, v[8]);
+    } else if (strncmp(k, "head-", 5) == 0) {
+        want = 8;
+        got = sscanf(k, "head-in:%dx%dx%d-conv:%d-cact:%15[a-z0-9]-fc:%d-fact:%15[a-z0-9]-cls:%d",
+                     &v[0], &v[1], &v[2], &v[3], a1, &v[4], a2, &v[5]);
+        snprintf(back, sizeof back, KEY_HEAD, v[0], v[1], v[2], v[3], a1, v[4], a2, v[5]);
+    }
+    for (int i = 0; i < 9; i++)
+        if (v[i] < 0)
+            return 0;
+    enum arch_act act;
+    return want && got == want && arch_act_parse(a1, &act) == HW_OK &&
+           arch_act_parse(a2, &act) == HW_OK && strcmp(back, k) == 0;
+}
+
+/* Limits of an imported table, the same for both formats (a table taken
+ * from a CSV file exports to JSON and imports back): times up to 1e12 us
+ * (11.6 days), a variance up to that squared. */
+#define LUT_MAX_US 1e12
+#define LUT_MAX_VAR_US 1e24
+#define LUT_MAX_COUNT 1000000000
+#define LUT_MAX_THREADS 1024
+
+/* Whether a fingerprint field has a control character: none has one on a
+ * real machine, and a newline or CR would break the CSV export's header. */
+static int has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 1;
     return 0;
 }
 
@@ -289,13 +328,15 @@ static int check_stats(const struct lat_stats *st, const char *where, struct hw_
 {
     const double f[] = {st->mean_us, st->median_us, st->var_us, st->min_us, st->max_us};
     const char *names[] = {"mean_us", "median_us", "var_us", "min_us", "max_us"};
-    for (int i = 0; i < 5; i++)
-        if (!isfinite(f[i]) || f[i] < 0)
-            return hw_error(err, HW_EINVAL, "%s.%s: %g is not a non-negative time", where,
-                            names[i], f[i]);
-    if (st->count < 1)
-        return hw_error(err, HW_EINVAL, "%s.count: %d is not a positive run count", where,
-                        st->count);
+    for (int i = 0; i < 5; i++) {
+        double hi = i == 2 ? LUT_MAX_VAR_US : LUT_MAX_US;
+        if (!isfinite(f[i]) || f[i] < 0 || f[i] > hi)
+            return hw_error(err, HW_EINVAL, "%s.%s: %g is not a time in [0, %g]", where,
+                            names[i], f[i], hi);
+    }
+    if (st->count < 1 || st->count > LUT_MAX_COUNT)
+        return hw_error(err, HW_EINVAL, "%s.count: %d is not a run count in 1..%d", where,
+                        st->count, LUT_MAX_COUNT);
     if (st->min_us > st->median_us || st->median_us > st->max_us)
         return hw_error(err, HW_EINVAL, "%s: median_us %g is not between min_us %g and max_us %g",
                         where, st->median_us, st->min_us, st->max_us);
@@ -327,7 +368,7 @@ static int import_json(struct lut *t, const char *text, const char *path, struct
     const struct jfield fpf[] = {
         {"hash", JF_STRING, hash, 0, sizeof hash},
         {"cpu", JF_STRING, f.cpu, 0, sizeof f.cpu},
-        {"threads", JF_INT, &f.threads, 1, 1024},
+        {"threads", JF_INT, &f.threads, 1, LUT_MAX_THREADS},
         {"backend", JF_STRING, f.backend, 0, sizeof f.backend},
         {"blas_core", JF_STRING, f.blas_core, 0, sizeof f.blas_core},
         {"compiler", JF_STRING, f.compiler, 0, sizeof f.compiler},
@@ -345,6 +386,12 @@ static int import_json(struct lut *t, const char *text, const char *path, struct
     }
     if ((rc = jfield_read_object(&c_ctx, fp, "$.fingerprint", fpf)))
         goto out;
+    for (const struct jfield *x = fpf; x->key; x++)
+        if (x->type == JF_STRING && has_control(x->dest)) {
+            rc = hw_error(err, HW_EINVAL, "%s: $.fingerprint.%s: '%.40s' has a control character",
+                          path, x->key, (const char *)x->dest);
+            goto out;
+        }
     lat_fingerprint_rehash(&f);
     if (strcmp(f.hash, hash) != 0) {
         rc = hw_error(err, HW_EINVAL, "%s: $.fingerprint.hash: '%s' does not match its fields (%s)",
@@ -359,12 +406,12 @@ static int import_json(struct lut *t, const char *text, const char *path, struct
         struct lat_stats st;
         const struct jfield ef[] = {
             {"key", JF_STRING, key, 0, sizeof key},
-            {"count", JF_INT, &st.count, 1, 1e9},
-            {"mean_us", JF_NUMBER, &st.mean_us, 0, 1e12},
-            {"median_us", JF_NUMBER, &st.median_us, 0, 1e12},
-            {"var_us", JF_NUMBER, &st.var_us, 0, 1e24},
-            {"min_us", JF_NUMBER, &st.min_us, 0, 1e12},
-            {"max_us", JF_NUMBER, &st.max_us, 0, 1e12},
+            {"count", JF_INT, &st.count, 1, LUT_MAX_COUNT},
+            {"mean_us", JF_NUMBER, &st.mean_us, 0, LUT_MAX_US},
+            {"median_us", JF_NUMBER, &st.median_us, 0, LUT_MAX_US},
+            {"var_us", JF_NUMBER, &st.var_us, 0, LUT_MAX_VAR_US},
+            {"min_us", JF_NUMBER, &st.min_us, 0, LUT_MAX_US},
+            {"max_us", JF_NUMBER, &st.max_us, 0, LUT_MAX_US},
             {NULL}};
         if ((rc = jfield_read_object(&c_ctx, e, where, ef)))
             goto out;
@@ -409,9 +456,11 @@ static int import_json(struct lut *t, const char *text, const char *path, struct
             goto out;
         }
         c.stat_min = strcmp(stat, "min") == 0;
-        int h, w, ch, end = 0;
-        if (sscanf(in, "%dx%dx%d%n", &h, &w, &ch, &end) != 3 || in[end] || h < 1 || w < 1 ||
-            ch < 1) {
+        int h = 0, w = 0, ch = 0;
+        char back[LUT_INPUT_MAX] = "";
+        if (sscanf(in, INPUT_SHAPE, &h, &w, &ch) == 3)
+            snprintf(back, sizeof back, INPUT_SHAPE, h, w, ch);
+        if (strcmp(back, in) != 0 || h < 1 || w < 1 || ch < 1) {
             rc = hw_error(err, HW_EINVAL, "%s: %s.input: '%s' is not an input shape HxWxC", path,
                           where, in);
             goto out;
@@ -452,12 +501,55 @@ static int parse_double_field(const char *s, double *out)
     return end != s && !*end && !errno;
 }
 
+/* The fingerprint's '#' header lines of a CSV export, each required once. */
+static const char *const csv_fp_fields[] = {"hash", "cpu", "threads", "backend", "blas_core",
+                                            "compiler", "hwnas_version"};
+#define CSV_FP_FIELDS ((int)(sizeof csv_fp_fields / sizeof csv_fp_fields[0]))
+
+/* One header line "k=v" into the fingerprint or hash, flagging field i in
+ * *seen; refused where the JSON import refuses the same field (not silently
+ * cut or read as 0), and when it is repeated. */
+static int csv_header_field(const char *k, const char *v, int lineno, struct lat_fingerprint *f,
+                            char *hash, unsigned *seen, struct hw_err *err)
+{
+    int i = 0;
+    while (i < CSV_FP_FIELDS && strcmp(k, csv_fp_fields[i]) != 0)
+        i++;
+    if (i == CSV_FP_FIELDS)
+        return hw_error(err, HW_EINVAL, "line %d: unknown header field '%s'", lineno, k);
+    if (*seen & 1u << i)
+        return hw_error(err, HW_EINVAL, "line %d: header field '%s' appears twice", lineno, k);
+    *seen |= 1u << i;
+    if (!strcmp(k, "threads")) {
+        char *end;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (end == v || *end || errno || n < 1 || n > LUT_MAX_THREADS)
+            return hw_error(err, HW_EINVAL, "line %d: threads: '%s' is not a thread count in 1..%d",
+                            lineno, v, LUT_MAX_THREADS);
+        f->threads = (int)n;
+        return HW_OK;
+    }
+    char *const dst[] = {hash, f->cpu, NULL, f->backend, f->blas_core, f->compiler, f->version};
+    const size_t size[] = {sizeof f->hash, sizeof f->cpu, 0, sizeof f->backend,
+                           sizeof f->blas_core, sizeof f->compiler, sizeof f->version};
+    if (strlen(v) >= size[i])
+        return hw_error(err, HW_EINVAL, "line %d: %s: '%.40s...' is longer than %zu bytes", lineno,
+                        k, v, size[i] - 1);
+    if (has_control(v))
+        return hw_error(err, HW_EINVAL, "line %d: %s: '%.40s' has a control character", lineno, k,
+                        v);
+    memcpy(dst[i], v, strlen(v) + 1);
+    return HW_OK;
+}
+
 static int import_csv(struct lut *t, char *text, struct hw_err *err)
 {
     struct lat_fingerprint f;
     memset(&f, 0, sizeof f);
     char hash[17] = "";
-    int have_header = 0, lineno = 0, seen_fp = 0;
+    int have_header = 0, lineno = 0;
+    unsigned seen = 0;
     lut_init(t, NULL);
     for (char *line = text, *next; line && *line; line = next) {
         next = strchr(line, '\n');
@@ -475,16 +567,9 @@ static int import_csv(struct lut *t, char *text, struct hw_err *err)
             const char *k = line + 1;
             while (*k == ' ')
                 k++;
-            seen_fp++;
-            if (!strcmp(k, "hash")) snprintf(hash, sizeof hash, "%s", v);
-            else if (!strcmp(k, "cpu")) snprintf(f.cpu, sizeof f.cpu, "%s", v);
-            else if (!strcmp(k, "threads")) f.threads = atoi(v);
-            else if (!strcmp(k, "backend")) snprintf(f.backend, sizeof f.backend, "%s", v);
-            else if (!strcmp(k, "blas_core")) snprintf(f.blas_core, sizeof f.blas_core, "%s", v);
-            else if (!strcmp(k, "compiler")) snprintf(f.compiler, sizeof f.compiler, "%s", v);
-            else if (!strcmp(k, "hwnas_version")) snprintf(f.version, sizeof f.version, "%s", v);
-            else
-                return hw_error(err, HW_EINVAL, "line %d: unknown header field '%s'", lineno, k);
+            int rc = csv_header_field(k, v, lineno, &f, hash, &seen, err);
+            if (rc)
+                return rc;
             continue;
         }
         if (!have_header) {
@@ -492,9 +577,11 @@ static int import_csv(struct lut *t, char *text, struct hw_err *err)
                 return hw_error(err, HW_EINVAL,
                                 "line %d: expected the header 'key,count,mean_us,median_us,var_us,min_us,max_us'",
                                 lineno);
-            if (seen_fp < 7)
-                return hw_error(err, HW_EINVAL, "line %d: the fingerprint comment lines are missing",
-                                lineno);
+            for (int i = 0; i < CSV_FP_FIELDS; i++)
+                if (!(seen & 1u << i))
+                    return hw_error(err, HW_EINVAL,
+                                    "line %d: the fingerprint comment line '# %s=' is missing",
+                                    lineno, csv_fp_fields[i]);
             lat_fingerprint_rehash(&f);
             if (strcmp(f.hash, hash) != 0)
                 return hw_error(err, HW_EINVAL, "hash: '%s' does not match the fingerprint fields (%s)",
@@ -517,7 +604,10 @@ static int import_csv(struct lut *t, char *text, struct hw_err *err)
             if (!parse_double_field(fld[i + 1], &v[i]))
                 return hw_error(err, HW_EINVAL, "line %d: %s: '%s' is not a number", lineno,
                                 names[i], fld[i + 1]);
-        struct lat_stats st = {v[0] >= 1 && v[0] < 1e9 ? (int)v[0] : 0, v[1], v[2], v[3], v[4], v[5]};
+        if (v[0] != floor(v[0]) || v[0] < 1 || v[0] > LUT_MAX_COUNT)
+            return hw_error(err, HW_EINVAL, "line %d: count: '%s' is not a run count in 1..%d",
+                            lineno, fld[1], LUT_MAX_COUNT);
+        struct lat_stats st = {(int)v[0], v[1], v[2], v[3], v[4], v[5]};
         char where[32];
         snprintf(where, sizeof where, "line %d", lineno);
         int rc = check_stats(&st, where, err);
@@ -531,6 +621,23 @@ static int import_csv(struct lut *t, char *text, struct hw_err *err)
     return HW_OK;
 }
 
+/* Format by the first non-blank character; text is consumed (the CSV reader
+ * splits it in place). On failure t is left empty. */
+static int import_text(struct lut *t, char *text, const char *path, struct hw_err *err)
+{
+    const char *p = text;
+    while (isspace((unsigned char)*p))
+        p++;
+    int rc;
+    if (*p == '{')
+        rc = import_json(t, text, path, err);
+    else if ((rc = import_csv(t, text, err)))
+        hw_error_prefix(err, "%s", path);
+    if (rc)
+        lut_release(t);
+    return rc;
+}
+
 int lut_import(struct lut *t, const char *path, struct hw_err *err)
 {
     lut_init(t, NULL);
@@ -538,15 +645,18 @@ int lut_import(struct lut *t, const char *path, struct hw_err *err)
     int rc = jfield_read_file(path, &text, err);
     if (rc)
         return rc;
-    const char *p = text;
-    while (isspace((unsigned char)*p))
-        p++;
-    if (*p == '{')
-        rc = import_json(t, text, path, err);
-    else if ((rc = import_csv(t, text, err)))
-        hw_error_prefix(err, "%s", path);
+    rc = import_text(t, text, path, err);
     free(text);
-    if (rc)
-        lut_release(t);
+    return rc;
+}
+
+int lut_import_string(struct lut *t, const char *text, const char *name, struct hw_err *err)
+{
+    lut_init(t, NULL);
+    char *copy = strdup(text);
+    if (!copy)
+        return hw_error(err, HW_ENOMEM, "%s: out of memory", name);
+    int rc = import_text(t, copy, name, err);
+    free(copy);
     return rc;
 }

@@ -85,5 +85,8 @@ int lut_export_csv(const struct lut *t, FILE *out, struct hw_err *err);
  * message names the file, line or JSON path and value, and t is left empty.
  * On success t is initialised and owns the entries. */
 int lut_import(struct lut *t, const char *path, struct hw_err *err);
+/* The same from a file's text already in memory (borrowed, NUL-terminated);
+ * name stands for the file in messages. */
+int lut_import_string(struct lut *t, const char *text, const char *name, struct hw_err *err);
 
 #endif

@@ -13,6 +13,7 @@
 #include "evaluator/proxy.h"
 #include "evaluator/train.h"
 #include "nn/net.h"
+#include "space/arch_json.h"
 #include "tests/cli_run.h"
 
 /* ---- helpers: IDX files written byte by byte, independent of the reader */
@@ -929,12 +930,16 @@ START_TEST(test_model_load_bad_files)
     expect_model_error(p, HW_EINVAL, "checksum: stored CRC-32");
     b[params_at + 8 + 40] ^= 0x10;
 
-    /* A params count that disagrees with the arch (CRC made consistent). */
+    /* A sound file whose params count disagrees with its arch (one weight
+     * fewer, CRC made consistent: another layout). */
     tmp_path(p, sizeof p, "count.model");
     uint64_t np;
     memcpy(&np, b + params_at, 8);
     uint64_t wrong = np - 1;
     memcpy(b + params_at, &wrong, 8);
+    size_t last = params_at + 8 + wrong * sizeof(float); /* the weight dropped */
+    memmove(b + last, b + last + sizeof(float), n - last - sizeof(float));
+    n -= sizeof(float);
     fix_crc(b, n);
     write_bytes(p, b, n);
     char want[128];
@@ -944,6 +949,51 @@ START_TEST(test_model_load_bad_files)
 
     tmp_path(p, sizeof p, "missing.model");
     expect_model_error(p, HW_EIO, "cannot open");
+    free(b);
+    nn_net_free(net);
+    remove_tmpdir();
+}
+END_TEST
+
+/* A saved file's bytes load to the same net; a refusal names the name given
+ * for them. */
+START_TEST(test_model_load_bytes)
+{
+    char p[512];
+    model_tmp(p, sizeof p, "bytes.model");
+    struct nn_net *net = tiny_net(3, 8), *back = NULL;
+    struct hw_err err = {0};
+    ck_assert_int_eq(model_save(p, net, &err), HW_OK);
+    size_t n;
+    unsigned char *b = slurp(p, &n);
+    ck_assert_msg(model_load_bytes(b, n, "mem.hwm", 8, &back, &err) == HW_OK, "%s", err.msg);
+    ck_assert(arch_equal(nn_net_arch(net), nn_net_arch(back)));
+    ck_assert_mem_eq(nn_net_params(back), nn_net_params(net),
+                     nn_net_n_params(net) * sizeof(float));
+    nn_net_free(back);
+    ck_assert_int_eq(model_load_bytes(b, n - 1, "mem.hwm", 8, &back, &err), HW_EINVAL);
+    ck_assert_ptr_null(back);
+    ck_assert_msg(strstr(err.msg, "mem.hwm: truncated: checksum"), "%s", err.msg);
+
+    /* A damaged arch asking for terabytes (4096x4096 input, 16384 channels)
+     * is refused by the checksum before its net is built. */
+    struct arch huge = tiny_arch();
+    huge.in_h = huge.in_w = ARCH_MAX_SIZE;
+    huge.stem.out = huge.layers[0].in = huge.layers[0].mid = ARCH_MAX_CHANNELS;
+    huge.layers[0].out = huge.layers[1].in = ARCH_MAX_CHANNELS;
+    char *json = arch_to_json_string(&huge);
+    uint32_t jlen, hlen = (uint32_t)strlen(json);
+    memcpy(&jlen, b + 12, 4);
+    size_t rest = n - 16 - jlen; /* counts, floats and the checksum, now wrong */
+    unsigned char *d = malloc(16 + hlen + rest);
+    memcpy(d, b, 12);
+    memcpy(d + 12, &hlen, 4);
+    memcpy(d + 16, json, hlen);
+    memcpy(d + 16 + hlen, b + 16 + jlen, rest);
+    ck_assert_int_eq(model_load_bytes(d, 16 + hlen + rest, "mem.hwm", 8, &back, &err), HW_EINVAL);
+    ck_assert_msg(strstr(err.msg, "mem.hwm: checksum: stored CRC-32"), "%s", err.msg);
+    free(d);
+    free(json);
     free(b);
     nn_net_free(net);
     remove_tmpdir();
@@ -1096,6 +1146,7 @@ Suite *suite_evaluator(void)
         {"train_run", test_train_run_refuses},
         {"model_save", test_model_save_load},
         {"model_load", test_model_load_bad_files},
+        {"model_load_bytes", test_model_load_bytes},
         {"eval_proxy", test_eval_proxy},
         {"cmd_train", test_cmd_train_usage},
         {"cmd_eval", test_cmd_eval_usage},

@@ -175,7 +175,8 @@ static const char *good_json =
     "\"compiler\":\"gcc\",\"hwnas_version\":\"0\"},\"entries\":[{\"key\":"
     "\"KEY\",\"count\":5,\"mean_us\":2,\"median_us\":MED,\"var_us\":0,\"min_us\":1,\"max_us\":3}]}";
 
-static char *make_json(const char *key, const char *med, int good_hash)
+/* The fingerprint of good_json and good_csv. */
+static struct lat_fingerprint test_fp(void)
 {
     struct lat_fingerprint f;
     memset(&f, 0, sizeof f);
@@ -186,6 +187,12 @@ static char *make_json(const char *key, const char *med, int good_hash)
     strcpy(f.compiler, "gcc");
     strcpy(f.version, "0");
     lat_fingerprint_rehash(&f);
+    return f;
+}
+
+static char *make_json(const char *key, const char *med, int good_hash)
+{
+    struct lat_fingerprint f = test_fp();
     static char buf[2048];
     const char *src = good_json;
     char *o = buf;
@@ -239,11 +246,20 @@ START_TEST(test_lut_import_refusals)
         {make_json("stem-in:28x28", "2", 1), "$.entries[0].key: 'stem-in:28x28'"},
         {make_json(okkey, "-4", 1), "median_us: -4"},
         {make_json(okkey, "9", 1), "median_us 9 is not between"},
+        /* keys sscanf reads but lut_key never writes (fuzz_lut_json: a
+         * newline inside a key broke the table's CSV export) */
+        {make_json("stem-in:\\n28x28x1-k:3-s:1-out:16-act:hswish", "2", 1),
+         "$.entries[0].key: 'stem-in:\n28x28x1"},
+        {make_json("stem-in:28x28x1-k:03-s:1-out:16-act:hswish", "2", 1), "-k:03-s"},
+        {make_json("stem-in:28x28x1-k:3-s:-1-out:16-act:hswish", "2", 1), "-s:-1-out"},
+        {make_json("head-in:7x7x8-conv:0-cact:relu-fc:0-fact:gelu-cls:10", "2", 1),
+         "fact:gelu-cls:10' is not a latency table key"},
         {"{\"format\":\"hwnas-lut\",\"version\":5}", "$.version: 5"},
         {"{\"format\":\"x\"", "invalid JSON at byte"},
         {"{\"format\":\"hwnas-lut\",\"extra\":1}", "$.extra: unknown key"},
         {"key,count\n", "expected the header"},
         {with_calib(good, CALIB("28x28")), "$.calibrations[0].input: '28x28'"},
+        {with_calib(good, CALIB(" 28x28x01")), "$.calibrations[0].input: ' 28x28x01'"},
         {with_calib(good, CALIB("28x28x1") "," CALIB("28x28x1")),
          "$.calibrations[1].input: '28x28x1' appears twice"},
         {with_calib(good, CALIB_MACS("28x28x1", "\"x\"")), "$.calibrations[0].delta_us"},
@@ -258,12 +274,96 @@ START_TEST(test_lut_import_refusals)
         ck_assert_int_eq(t.n, 0);
         unlink(path);
     }
-    for (int i = 0; i < 4; i++)
+    /* a control character in a fingerprint field (it would break the CSV
+     * export's header lines) */
+    char *ctl = make_json(okkey, "2", 1);
+    memcpy(strstr(ctl, "\"cpu\""), "\"cpu\":\"\\nu\"", 11); /* "cpu":"cpu" -> "cpu":"\nu" */
+    ck_assert_int_eq(lut_import_string(&t, ctl, "c.json", &e), HW_EINVAL);
+    ck_assert_msg(strstr(e.msg, "c.json: $.fingerprint.cpu: '\nu' has a control character"), "%s",
+                  e.msg);
+    free(ctl);
+    for (int i = 0; i < 8; i++) /* the make_json cases */
         free((char *)bad[i].text);
-    for (size_t i = 8; i < sizeof bad / sizeof bad[0]; i++) /* the with_calib cases */
+    for (size_t i = 12; i < sizeof bad / sizeof bad[0]; i++) /* the with_calib cases */
         free((char *)bad[i].text);
     free(good);
     ck_assert_int_eq(lut_import(&t, "/nonexistent/lut.json", &e), HW_EIO);
+}
+END_TEST
+
+/* A CSV export of test_fp() with its threads line (line 4) and one entry's
+ * fields after its key (line 10) given; malloc'd. */
+static char *make_csv(const char *threads_line, const char *fields)
+{
+    struct lat_fingerprint f = test_fp();
+    char buf[2048];
+    snprintf(buf, sizeof buf,
+             "# hwnas-lut version 1, units microseconds\n# hash=%s\n# cpu=cpu\n%s\n"
+             "# backend=b\n# blas_core=c\n# compiler=gcc\n# hwnas_version=0\n"
+             "key,count,mean_us,median_us,var_us,min_us,max_us\n"
+             "stem-in:28x28x1-k:3-s:1-out:16-act:hswish,%s\n", f.hash, threads_line, fields);
+    return strdup(buf);
+}
+
+/* The CSV reader refuses what the JSON reader refuses, naming the line,
+ * field and value (found by fuzz_lut_csv: a var_us of 4e125, or no threads
+ * line, imported from CSV, and the table's JSON export was then refused). */
+START_TEST(test_lut_import_csv_refusals)
+{
+    struct lut t, back;
+    struct hw_err e;
+    char *text = make_csv("# threads=1", "5,2,2,1e24,1,1e12");
+    ck_assert_msg(lut_import_string(&t, text, "t.csv", &e) == HW_OK, "%s", e.msg);
+    free(text);
+    char *json = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&json, &len);
+    ck_assert_int_eq(lut_export_json(&t, f, &e), HW_OK);
+    fclose(f);
+    ck_assert_msg(lut_import_string(&back, json, "t.json", &e) == HW_OK, "%s", e.msg);
+    ck_assert_int_eq(back.n, 1);
+    free(json);
+    lut_release(&t);
+    lut_release(&back);
+    struct { const char *threads_line, *fields, *msg; } bad[] = {
+        {"# threads=1", "5,2,2,4.4e125,1,3", "line 10.var_us: 4.4e+125 is not a time in [0, 1e+24]"},
+        {"# threads=1", "5,2,2e12,0,1,3e12", "line 10.median_us: 2e+12 is not a time in [0, 1e+12]"},
+        {"# threads=1", "2.5,2,2,0,1,3", "line 10: count: '2.5' is not a run count in 1..1000000000"},
+        {"# threads=1", "1e10,2,2,0,1,3", "line 10: count: '1e10' is not a run count"},
+        {"# threads=1", "nan,2,2,0,1,3", "line 10: count: 'nan' is not a run count"},
+        {"# threads=x1", "5,2,2,0,1,3", "line 4: threads: 'x1' is not a thread count in 1..1024"},
+        {"# threads=0", "5,2,2,0,1,3", "line 4: threads: '0' is not a thread count"},
+        {"# threads=99999999999999999999", "5,2,2,0,1,3", "line 4: threads: '99999999999999999999'"},
+        {"", "5,2,2,0,1,3", "line 9: the fingerprint comment line '# threads=' is missing"},
+        {"# threads=1\n# cpu=cpu", "5,2,2,0,1,3", "line 5: header field 'cpu' appears twice"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        text = make_csv(bad[i].threads_line, bad[i].fields);
+        ck_assert_int_eq(lut_import_string(&t, text, "t.csv", &e), HW_EINVAL);
+        ck_assert_msg(strstr(e.msg, bad[i].msg) && !strncmp(e.msg, "t.csv: ", 7), "case %zu: %s",
+                      i, e.msg);
+        ck_assert_int_eq(t.n, 0);
+        free(text);
+    }
+    /* a cpu field longer than the JSON reader takes is refused, not cut; one
+     * with a control character is refused */
+    char cpu[300];
+    memset(cpu, 'x', sizeof cpu - 1);
+    cpu[sizeof cpu - 1] = '\0';
+    const char *cpus[][2] = {{cpu, "' is longer than 127 bytes"},
+                             {"c\tpu", "c\tpu' has a control character"}};
+    text = make_csv("# threads=1", "5,2,2,0,1,3");
+    char *at = strstr(text, "# cpu=cpu");
+    for (int i = 0; i < 2; i++) {
+        char *edited = malloc(strlen(text) + sizeof cpu);
+        sprintf(edited, "%.*s# cpu=%s%s", (int)(at - text), text, cpus[i][0],
+                at + strlen("# cpu=cpu"));
+        ck_assert_int_eq(lut_import_string(&t, edited, "t.csv", &e), HW_EINVAL);
+        ck_assert_msg(!strncmp(e.msg, "t.csv: line 3: cpu: '", 21) && strstr(e.msg, cpus[i][1]),
+                      "%s", e.msg);
+        free(edited);
+    }
+    free(text);
 }
 END_TEST
 
@@ -1296,6 +1396,7 @@ Suite *suite_latency(void)
     tcase_add_test(tc, test_lut_json_round_trip);
     tcase_add_test(tc, test_lut_csv_round_trip);
     tcase_add_test(tc, test_lut_import_refusals);
+    tcase_add_test(tc, test_lut_import_csv_refusals);
     tcase_add_test(tc, test_calib_fit);
     tcase_add_test(tc, test_sample_spread);
     suite_add_tcase(s, tc);

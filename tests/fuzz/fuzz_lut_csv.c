@@ -1,0 +1,8 @@
+/* libFuzzer: the latency-table import, CSV files (hwnas lut import). */
+#include "tests/fuzz/fuzz_lut.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_lut_import(data, size, 0);
+    return 0;
+}
