@@ -3,7 +3,9 @@
 # one search in one process (2 training threads), and under mpirun with 1
 # worker (2 threads) and 2 workers (1 thread each), the same proxy and seed;
 # plus the coordinator's (rank 0's) CPU time per candidate as a share of a
-# proxy training, which hwnas search prints under mpirun.
+# proxy training, which hwnas search prints under mpirun. --bind-to none:
+# Open MPI binds each rank to one core by default when it starts two or
+# fewer, which squeezes a worker's two training threads onto one core.
 #   sh bench/mpi_throughput.sh [TRIALS] [PROXY_SUBSET]
 # Run from the repository after make (profiles fmnist into a scratch
 # database first, about a minute).
@@ -32,8 +34,8 @@ run() { # name, threads, launcher...
 }
 echo "fmnist, evolution, $trials candidates, proxy 1 epoch x $subset images, $(nproc) cores"
 run serial-2threads 2
-run mpi-1worker-2threads 2 mpirun --oversubscribe -np 2
-run mpi-2workers-1thread 1 mpirun --oversubscribe -np 3
+run mpi-1worker-2threads 2 mpirun --oversubscribe --bind-to none -np 2
+run mpi-2workers-1thread 1 mpirun --oversubscribe --bind-to none -np 3
 # the same candidates, whatever evaluated them
 for r in mpi-1worker-2threads mpi-2workers-1thread; do
     a=$(./hwnas runs show serial-2threads --db "$db" --top 1000 | awk '$1 ~ /^[0-9]+$/ {print $1, $3}' | sort -n | md5sum)
