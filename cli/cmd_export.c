@@ -76,7 +76,7 @@ static int train_final(struct db *db, const struct db_run *r, const struct db_ca
     tc.threads = o->threads;
     tc.quiet = cli_quiet;
     struct train_result res;
-    int rc = cli_train_arch(a, &tc, r->seed, "onecycle", o->data, model, &res, err);
+    int rc = cli_train_arch(a, &tc, r->seed, "onecycle", o->data, model, NULL, &res, err);
     if (rc)
         return rc;
     double val_acc, test_acc;

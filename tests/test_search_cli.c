@@ -2,6 +2,7 @@
  * mid-run and resumed, must end with exactly the candidates of a run that was
  * never interrupted; while it runs, no second process may resume it. */
 #include <check.h>
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -128,6 +129,51 @@ static int last_arch_has(const char *db_path, const char *needle)
     db_run_release(&r);
     db_close(db);
     return has;
+}
+
+/* Runs hwnas with args (exit 0 required) and parses its stdout as exactly
+ * one JSON document with the shared root keys; the caller deletes it. */
+static cJSON *run_json(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static cJSON *run_json(const char *fmt, ...)
+{
+    char args[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    struct cli_run r;
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0, "hwnas %s: exit %d: %s", args, r.status, r.err);
+    const char *end = NULL;
+    cJSON *o = cJSON_ParseWithOpts(r.out, &end, 0);
+    ck_assert_msg(cJSON_IsObject(o), "hwnas %s: stdout is no JSON object: %s", args, r.out);
+    ck_assert_msg(strspn(end, " \t\r\n") == strlen(end), "hwnas %s: text after the JSON: %s",
+                  args, end);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "version");
+    ck_assert_msg(cJSON_IsNumber(v) && v->valueint == 1, "hwnas %s: no \"version\": 1", args);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "hwnas_version")),
+                     HWNAS_VERSION);
+    cli_run_release(&r);
+    return o;
+}
+
+/* The number at the '/'-separated path of o ("run/candidates", "top/0/trial"). */
+static double jnum(const cJSON *o, const char *path)
+{
+    char buf[128], *save, *part;
+    snprintf(buf, sizeof buf, "%s", path);
+    for (part = strtok_r(buf, "/", &save); part && o; part = strtok_r(NULL, "/", &save))
+        o = cJSON_IsArray(o) ? cJSON_GetArrayItem(o, atoi(part))
+                             : cJSON_GetObjectItemCaseSensitive(o, part);
+    ck_assert_msg(cJSON_IsNumber(o), "no number at %s", path);
+    return o->valuedouble;
+}
+
+static const char *jstr(const cJSON *o, const char *key)
+{
+    const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+    ck_assert_msg(s, "no string \"%s\"", key);
+    return s;
 }
 
 START_TEST(test_search_survives_kill9)
@@ -668,6 +714,54 @@ START_TEST(test_netadapt_survives_kill9)
 }
 END_TEST
 
+/* ---- --json (docs/json.md) ------------------------------------------------ */
+
+START_TEST(test_json_train_eval)
+{
+    setup_dir();
+    struct cli_run r;
+    char args[512], arch[128];
+    snprintf(args, sizeof args, "space sample %s/tiny.json --seed 5", dir);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    snprintf(arch, sizeof arch, "%s/arch.json", dir);
+    FILE *f = fopen(arch, "w");
+    fputs(r.out, f);
+    fclose(f);
+    cli_run_release(&r);
+    cJSON *t = run_json("train %s --epochs 1 --subset 256 --threads 1 --out %s/m.hwm --json",
+                        arch, dir);
+    ck_assert_double_eq(jnum(t, "epochs"), 1);
+    ck_assert_double_eq(jnum(t, "train_images"), 256);
+    const cJSON *log = cJSON_GetObjectItemCaseSensitive(t, "epoch_log");
+    ck_assert_int_eq(cJSON_GetArraySize(log), 1);
+    double val = jnum(t, "val_acc_pct");
+    ck_assert_double_eq_tol(jnum(log, "0/val_acc_pct"), val, 1e-12);
+    char model[128];
+    snprintf(model, sizeof model, "%s/m.hwm", dir);
+    ck_assert_str_eq(jstr(t, "model_file"), model);
+
+    /* eval of the saved model: the accuracy train reported, and the text's */
+    cJSON *ev = run_json("eval %s --threads 1 --json", model);
+    ck_assert_str_eq(jstr(ev, "split"), "val");
+    ck_assert_double_eq(jnum(ev, "images"), jnum(t, "val_images"));
+    double acc = jnum(ev, "val_acc_pct");
+    ck_assert_double_eq_tol(acc, 100 * jnum(ev, "correct") / jnum(ev, "images"), 1e-9);
+    ck_assert_double_eq_tol(acc, val, 0.2); /* a BN-folded copy: a few images may differ */
+    snprintf(args, sizeof args, "eval %s --threads 1", model);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    char want[64];
+    snprintf(want, sizeof want, "validation accuracy %.2f%% (%d/%d)", acc,
+             (int)jnum(ev, "correct"), (int)jnum(ev, "images"));
+    ck_assert_msg(r.status == 0 && strstr(r.out, want), "no '%s' in %s", want, r.out);
+    cli_run_release(&r);
+    cJSON_Delete(ev);
+    cJSON_Delete(t);
+    snprintf(args, sizeof args, "rm -rf %s", dir);
+    ck_assert_int_eq(system(args), 0);
+}
+END_TEST
+
 Suite *suite_search_cli(void)
 {
     Suite *s = suite_create("search_cli");
@@ -678,5 +772,9 @@ Suite *suite_search_cli(void)
     tcase_add_test(tc, test_model_file_as_arch);
     tcase_add_test(tc, test_netadapt_survives_kill9);
     suite_add_tcase(s, tc);
+    TCase *json = tcase_create("json");
+    tcase_set_timeout(json, 240);
+    tcase_add_test(json, test_json_train_eval);
+    suite_add_tcase(s, json);
     return s;
 }
