@@ -12,10 +12,24 @@
  * renamed or removed or changes its meaning, not when one is added. */
 #define CLI_JSON_VERSION 1
 
+struct db_candidate;
+struct db_run;
+
 /* A root object holding "version" and "hwnas_version"; NULL when out of
  * memory. The caller owns it (cli_json_print deletes it). */
 cJSON *cli_json_root(void);
 /* Prints root (may be NULL: out of memory) as the one document on stdout and
  * deletes it. CLI_EXIT_OK, or CLI_EXIT_FAIL with a message on stderr. */
 int cli_json_print(cJSON *root);
+/* A search candidate as a new object (caller owns): trial, status,
+ * predicted_ms, val_acc_pct, val_loss, train_loss, reward, macs, params,
+ * wall_s, evaluator, worker, arch_hash. Unknown figures (NaN) print as null,
+ * as cJSON prints every NaN or infinity. NULL when out of memory. */
+cJSON *cli_json_candidate(const struct db_candidate *c);
+/* A search run as a new object (caller owns): id, name, space, controller,
+ * status, target_ms, w_under, w_over, seed, trials_max, time_budget_s,
+ * device_id, candidates (its count, given by the caller), created_at,
+ * updated_at. NULL when out of memory. */
+cJSON *cli_json_run(const struct db_run *r, int candidates);
+
 #endif

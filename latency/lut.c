@@ -204,11 +204,11 @@ static struct lut_entry *lut_sorted(const struct lut *t)
     return s;
 }
 
-int lut_export_json(const struct lut *t, FILE *out, struct hw_err *err)
+cJSON *lut_to_json(const struct lut *t)
 {
     struct lut_entry *s = lut_sorted(t);
     if (!s)
-        return hw_error(err, HW_ENOMEM, "out of memory exporting the latency table");
+        return NULL;
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "format", "hwnas-lut");
     cJSON_AddNumberToObject(root, "version", 4);
@@ -241,9 +241,15 @@ int lut_export_json(const struct lut *t, FILE *out, struct hw_err *err)
         cJSON_AddStringToObject(e, "stat", c->stat_min ? "min" : "median");
         cJSON_AddItemToArray(cal, e);
     }
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
     free(s);
+    return root;
+}
+
+int lut_export_json(const struct lut *t, FILE *out, struct hw_err *err)
+{
+    cJSON *root = lut_to_json(t);
+    char *text = root ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
     if (!text)
         return hw_error(err, HW_ENOMEM, "out of memory exporting the latency table");
     int ok = fputs(text, out) >= 0 && fputc('\n', out) != EOF;

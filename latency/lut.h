@@ -79,6 +79,8 @@ double lut_calibrated(const struct lut *t, const struct arch *a, double sum_us);
  * '#'-comment header carrying the fingerprint and units, then
  * key,count,mean_us,median_us,var_us,min_us,max_us; no calibrations). */
 int lut_export_json(const struct lut *t, FILE *out, struct hw_err *err);
+/* The JSON export as a new tree (caller deletes it); NULL when out of memory. */
+struct cJSON *lut_to_json(const struct lut *t);
 int lut_export_csv(const struct lut *t, FILE *out, struct hw_err *err);
 /* Import from a file (format from its first non-blank character: '{' JSON,
  * otherwise CSV). Validates everything before returning: on any error the

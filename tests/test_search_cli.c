@@ -176,6 +176,18 @@ static const char *jstr(const cJSON *o, const char *key)
     return s;
 }
 
+/* A candidate object agrees with the database's row of its trial (cJSON
+ * prints 15 significant digits when they read back within DBL_EPSILON). */
+static void check_candidate(const cJSON *j, const struct db_candidate *cs, int n)
+{
+    int trial = (int)jnum(j, "trial");
+    ck_assert(trial >= 0 && trial < n && cs[trial].trial == trial);
+    ck_assert_double_eq_tol(jnum(j, "predicted_ms"), cs[trial].predicted_ms, 1e-12);
+    ck_assert_double_eq_tol(jnum(j, "val_acc_pct"), 100 * cs[trial].val_acc, 1e-9);
+    ck_assert_double_eq_tol(jnum(j, "reward"), cs[trial].reward, 1e-12);
+    ck_assert_str_eq(jstr(j, "arch_hash"), cs[trial].arch_hash);
+}
+
 START_TEST(test_search_survives_kill9)
 {
     setup_dir();
@@ -514,6 +526,7 @@ START_TEST(test_search_refusals)
         {"search --target-ms 0.3 --max-over 1 --db %s/x.db", 1, "no latency table for device"},
         {"search --target-ms 0.3 --proxy-augment 2 --db %s/x.db", 2, "--proxy-augment: 2"},
         {"search --target-ms 0.3 --proxy-lr 0 --db %s/x.db", 2, "must be positive"},
+        {"search --target-ms 0.3 --json --rerank 2 --db %s/x.db", 2, "rerank after it"},
         {"runs show nosuchrun --db %s/x.db", 1, "nosuchrun"},
         {"validate --run nosuchrun --db %s/x.db", 1, "nosuchrun"},
         {"export nosuchrun --best --db %s/x.db", 1, "nosuchrun"},
@@ -709,12 +722,143 @@ START_TEST(test_netadapt_survives_kill9)
     ck_assert_str_eq(ha, hb);
     free(ha);
     free(hb);
+
     snprintf(args, sizeof args, "rm -rf %s", dir);
     ck_assert_int_eq(system(args), 0);
 }
 END_TEST
 
 /* ---- --json (docs/json.md) ------------------------------------------------ */
+
+START_TEST(test_json_search_results)
+{
+    setup_dir();
+    char db_path[128], space[128];
+    snprintf(db_path, sizeof db_path, "%s/j.db", dir);
+    snprintf(space, sizeof space, "%s/tiny.json", dir);
+    run_ok("profile --space %s --db %s --runs 3 --warmup 1 --quiet", space, db_path);
+
+    cJSON *o = run_json("lut list --db %s --json", db_path);
+    const cJSON *devs = cJSON_GetObjectItemCaseSensitive(o, "devices");
+    ck_assert_int_eq(cJSON_GetArraySize(devs), 1);
+    double device = jnum(devs, "0/id"), entries = jnum(devs, "0/entries");
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(devs, 0), "here")));
+    cJSON_Delete(o);
+    struct db *db;
+    struct hw_err e;
+    ck_assert_int_eq(db_open(&db, db_path, DB_OPEN_EXISTING, &e), HW_OK);
+    int count;
+    ck_assert_int_eq(db_lut_count(db, (int64_t)device, &count, &e), HW_OK);
+    ck_assert_int_eq((int)entries, count);
+    o = run_json("lut show --db %s --json", db_path);
+    ck_assert_double_eq(jnum(o, "device_id"), device);
+    ck_assert_double_eq(jnum(o, "entries"), entries);
+    const cJSON *table = cJSON_GetObjectItemCaseSensitive(o, "table");
+    ck_assert_str_eq(jstr(table, "format"), "hwnas-lut");
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(table, "entries")),
+                     count);
+    cJSON_Delete(o);
+
+    /* the search's summary against the database it wrote */
+    o = run_json("search --space %s --target-ms 0.05 --controller evolution --trials 4 --seed 4 "
+                 "--proxy-epochs 1 --proxy-subset 256 --proxy-val 256 --train-threads 1 "
+                 "--name j --db %s --json", space, db_path);
+    struct db_run run;
+    ck_assert_int_eq(db_run_lookup(db, "j", &run, &e), HW_OK);
+    struct db_candidate *cs;
+    int n;
+    ck_assert_int_eq(db_candidate_list(db, run.id, DB_ORDER_TRIAL, 0, &cs, &n, &e), HW_OK);
+    ck_assert_int_eq(n, 4);
+    const cJSON *jr = cJSON_GetObjectItemCaseSensitive(o, "run");
+    ck_assert_str_eq(jstr(jr, "name"), "j");
+    ck_assert_str_eq(jstr(jr, "status"), "done");
+    ck_assert_double_eq(jnum(jr, "id"), (double)run.id);
+    ck_assert_double_eq(jnum(jr, "candidates"), 4);
+    ck_assert_double_eq(jnum(o, "session_candidates"), 4);
+    double best = -INFINITY, best_acc = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        best = fmax(best, cs[i].reward);
+        if (cs[i].status == DB_CAND_OK && cs[i].predicted_ms <= run.target_ms)
+            best_acc = fmax(best_acc, cs[i].val_acc);
+    }
+    ck_assert_double_eq_tol(jnum(o, "best_reward"), best, 1e-12);
+    const cJSON *jb = cJSON_GetObjectItemCaseSensitive(o, "best_reward_candidate");
+    check_candidate(jb, cs, n);
+    ck_assert_double_eq_tol(jnum(jb, "reward"), best, 1e-12);
+    const cJSON *under = cJSON_GetObjectItemCaseSensitive(o, "best_under_target");
+    if (isfinite(best_acc)) {
+        check_candidate(under, cs, n);
+        ck_assert_double_eq_tol(jnum(under, "val_acc_pct"), 100 * best_acc, 1e-9);
+        ck_assert(jnum(under, "predicted_ms") <= run.target_ms);
+    } else {
+        ck_assert(cJSON_IsNull(under));
+    }
+    int best_trial = (int)jnum(jb, "trial");
+    cJSON_Delete(o);
+
+    o = run_json("runs list --db %s --json", db_path);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "runs")), 1);
+    jr = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "runs"), 0);
+    ck_assert_str_eq(jstr(jr, "name"), "j");
+    ck_assert_double_eq(jnum(jr, "candidates"), 4);
+    ck_assert_double_eq_tol(jnum(jr, "target_ms"), 0.05, 1e-12);
+    ck_assert_double_eq_tol(jnum(jr, "best_reward"), best, 1e-12);
+    ck_assert_double_eq_tol(jnum(jr, "best_reward_val_acc_pct"), 100 * cs[best_trial].val_acc,
+                            1e-9);
+    cJSON_Delete(o);
+
+    o = run_json("runs show j --top 3 --db %s --json", db_path);
+    const cJSON *top = cJSON_GetObjectItemCaseSensitive(o, "top");
+    ck_assert_int_eq(cJSON_GetArraySize(top), 3);
+    for (int i = 0; i < 3; i++)
+        check_candidate(cJSON_GetArrayItem(top, i), cs, n);
+    ck_assert_int_eq((int)jnum(top, "0/trial"), best_trial);
+    ck_assert_str_eq(jstr(o, "score"), "train-loss");
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(o, "config");
+    ck_assert_str_eq(jstr(cfg, "score"), "train-loss");
+    ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(cfg, "space_json"));
+    ck_assert(jnum(o, "space_json_bytes") > 100);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "reranks")), 0);
+    cJSON_Delete(o);
+
+    /* the front: the candidates the table lists, as many as it says */
+    struct cli_run r;
+    char args[256];
+    snprintf(args, sizeof args, "runs pareto j --db %s", db_path);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    int nf = -1;
+    const char *p = strstr(r.out, "4 candidates, ");
+    ck_assert_msg(r.status == 0 && p && sscanf(p, "4 candidates, %d on", &nf) == 1, "%s", r.out);
+    cli_run_release(&r);
+    o = run_json("runs pareto j --db %s --svg %s/front.svg --json", db_path, dir);
+    const cJSON *front = cJSON_GetObjectItemCaseSensitive(o, "front");
+    ck_assert_int_eq(cJSON_GetArraySize(front), nf);
+    for (int i = 0; i < nf; i++)
+        check_candidate(cJSON_GetArrayItem(front, i), cs, n);
+    ck_assert_str_eq(strrchr(jstr(o, "svg_file"), '/'), "/front.svg");
+    ck_assert_int_eq(access(jstr(o, "svg_file"), R_OK), 0);
+    cJSON_Delete(o);
+
+    /* the outputs that had --json before share the root */
+    char arch[128];
+    snprintf(arch, sizeof arch, "%s/t0.json", dir);
+    FILE *f = fopen(arch, "w");
+    fputs(cs[0].arch_json, f);
+    fclose(f);
+    o = run_json("latency %s --db %s --json", arch, db_path);
+    ck_assert_double_eq_tol(jnum(o, "predicted_us"), 1000 * cs[0].predicted_ms, 1e-6);
+    cJSON_Delete(o);
+    o = run_json("space show %s --json", arch);
+    ck_assert_double_eq(jnum(o, "params"), (double)cs[0].params);
+    cJSON_Delete(o);
+
+    db_candidate_list_free(cs, n);
+    db_run_release(&run);
+    db_close(db);
+    snprintf(args, sizeof args, "rm -rf %s", dir);
+    ck_assert_int_eq(system(args), 0);
+}
+END_TEST
 
 START_TEST(test_json_train_eval)
 {
@@ -774,6 +918,7 @@ Suite *suite_search_cli(void)
     suite_add_tcase(s, tc);
     TCase *json = tcase_create("json");
     tcase_set_timeout(json, 240);
+    tcase_add_test(json, test_json_search_results);
     tcase_add_test(json, test_json_train_eval);
     suite_add_tcase(s, json);
     return s;
