@@ -723,6 +723,34 @@ START_TEST(test_netadapt_survives_kill9)
     free(ha);
     free(hb);
 
+    /* list and show --json against the database */
+    cJSON *o = run_json("netadapt list --db %s --json", a_db);
+    const cJSON *runs = cJSON_GetObjectItemCaseSensitive(o, "runs");
+    ck_assert_int_eq(cJSON_GetArraySize(runs), 1);
+    ck_assert_double_eq(jnum(runs, "0/id"), 1);
+    ck_assert_double_eq(jnum(runs, "0/iterations"), total);
+    ck_assert_str_eq(jstr(cJSON_GetArrayItem(runs, 0), "status"), "done");
+    cJSON_Delete(o);
+    struct db *db;
+    struct hw_err e;
+    ck_assert_int_eq(db_open(&db, a_db, DB_OPEN_EXISTING, &e), HW_OK);
+    struct db_na_step *steps;
+    int n;
+    ck_assert_int_eq(db_netadapt_steps(db, 1, &steps, &n, &e), HW_OK);
+    db_close(db);
+    o = run_json("netadapt show 1 --db %s --json", a_db);
+    const cJSON *js = cJSON_GetObjectItemCaseSensitive(o, "steps");
+    ck_assert_int_eq(cJSON_GetArraySize(js), n);
+    for (int i = 0; i < n; i++) {
+        const cJSON *x = cJSON_GetArrayItem(js, i);
+        ck_assert_double_eq(jnum(x, "iteration"), steps[i].iteration + 1);
+        ck_assert_double_eq_tol(jnum(x, "latency_ms"), steps[i].latency_ms, 1e-12);
+        ck_assert_int_eq(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "chosen")),
+                         steps[i].chosen);
+    }
+    ck_assert_double_eq(jnum(o, "run/iterations"), total);
+    free(steps);
+    cJSON_Delete(o);
     snprintf(args, sizeof args, "rm -rf %s", dir);
     ck_assert_int_eq(system(args), 0);
 }
