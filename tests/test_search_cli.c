@@ -527,6 +527,7 @@ START_TEST(test_search_refusals)
         {"search --target-ms 0.3 --proxy-augment 2 --db %s/x.db", 2, "--proxy-augment: 2"},
         {"search --target-ms 0.3 --proxy-lr 0 --db %s/x.db", 2, "must be positive"},
         {"search --target-ms 0.3 --json --rerank 2 --db %s/x.db", 2, "rerank after it"},
+        {"export k --best --json --db %s/x.db", 2, "give --out FILE"},
         {"runs show nosuchrun --db %s/x.db", 1, "nosuchrun"},
         {"validate --run nosuchrun --db %s/x.db", 1, "nosuchrun"},
         {"export nosuchrun --best --db %s/x.db", 1, "nosuchrun"},
@@ -867,6 +868,21 @@ START_TEST(test_json_search_results)
     ck_assert_int_eq(access(jstr(o, "svg_file"), R_OK), 0);
     cJSON_Delete(o);
 
+    /* export: what was written where */
+    o = run_json("export j --best --out %s/best.json --db %s --json", dir, db_path);
+    const cJSON *archs = cJSON_GetObjectItemCaseSensitive(o, "archs");
+    ck_assert_int_eq(cJSON_GetArraySize(archs), 1);
+    check_candidate(cJSON_GetArrayItem(archs, 0), cs, n);
+    ck_assert_int_eq((int)jnum(archs, "0/trial"), best_trial);
+    ck_assert_str_eq(jstr(o, "choice"), "best");
+    ck_assert_str_eq(strrchr(jstr(o, "out_file"), '/'), "/best.json");
+    ck_assert_int_eq(access(jstr(o, "out_file"), R_OK), 0);
+    cJSON_Delete(o);
+    o = run_json("export j --pareto --format timm --out %s/front.txt --db %s --json", dir,
+                 db_path);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "archs")), nf);
+    cJSON_Delete(o);
+
     /* the outputs that had --json before share the root */
     char arch[128];
     snprintf(arch, sizeof arch, "%s/t0.json", dir);
@@ -927,6 +943,15 @@ START_TEST(test_json_train_eval)
              (int)jnum(ev, "correct"), (int)jnum(ev, "images"));
     ck_assert_msg(r.status == 0 && strstr(r.out, want), "no '%s' in %s", want, r.out);
     cli_run_release(&r);
+    /* the model as ONNX */
+    cJSON *x = run_json("export %s --format onnx --out %s/m.onnx --json", model, dir);
+    const cJSON *onnx = cJSON_GetObjectItemCaseSensitive(x, "onnx");
+    ck_assert_str_eq(jstr(onnx, "arch"), jstr(t, "arch"));
+    ck_assert_str_eq(jstr(onnx, "model_file"), model);
+    ck_assert_int_eq(access(jstr(onnx, "onnx_file"), R_OK), 0);
+    ck_assert_double_eq(jnum(onnx, "opset"), 14);
+    ck_assert(jnum(onnx, "norm_std") > 0);
+    cJSON_Delete(x);
     cJSON_Delete(ev);
     cJSON_Delete(t);
     snprintf(args, sizeof args, "rm -rf %s", dir);
