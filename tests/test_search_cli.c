@@ -765,9 +765,22 @@ START_TEST(test_json_search_results)
     char db_path[128], space[128];
     snprintf(db_path, sizeof db_path, "%s/j.db", dir);
     snprintf(space, sizeof space, "%s/tiny.json", dir);
-    run_ok("profile --space %s --db %s --runs 3 --warmup 1 --quiet", space, db_path);
+    cJSON *o = run_json("profile --space %s --db %s --runs 3 --warmup 1 --json", space, db_path);
+    double measured = jnum(o, "keys_measured"), alpha = jnum(o, "calibration/alpha_us");
+    ck_assert(measured > 0 && measured == jnum(o, "keys_needed"));
+    ck_assert_double_eq(jnum(o, "keys_present_before"), 0);
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "calibrated_now")));
+    ck_assert_double_eq(jnum(o, "calibration/samples"), 100);
+    cJSON_Delete(o);
+    /* again: nothing to measure or fit, the same calibration reported */
+    o = run_json("profile --space %s --db %s --json", space, db_path);
+    ck_assert_double_eq(jnum(o, "keys_measured"), 0);
+    ck_assert_double_eq(jnum(o, "keys_present_before"), measured);
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(o, "calibrated_now")));
+    ck_assert_double_eq(jnum(o, "calibration/alpha_us"), alpha);
+    cJSON_Delete(o);
 
-    cJSON *o = run_json("lut list --db %s --json", db_path);
+    o = run_json("lut list --db %s --json", db_path);
     const cJSON *devs = cJSON_GetObjectItemCaseSensitive(o, "devices");
     ck_assert_int_eq(cJSON_GetArraySize(devs), 1);
     double device = jnum(devs, "0/id"), entries = jnum(devs, "0/entries");
@@ -779,6 +792,7 @@ START_TEST(test_json_search_results)
     int count;
     ck_assert_int_eq(db_lut_count(db, (int64_t)device, &count, &e), HW_OK);
     ck_assert_int_eq((int)entries, count);
+    ck_assert_double_eq(entries, measured);
     o = run_json("lut show --db %s --json", db_path);
     ck_assert_double_eq(jnum(o, "device_id"), device);
     ck_assert_double_eq(jnum(o, "entries"), entries);
@@ -786,6 +800,7 @@ START_TEST(test_json_search_results)
     ck_assert_str_eq(jstr(table, "format"), "hwnas-lut");
     ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(table, "entries")),
                      count);
+    ck_assert_double_eq_tol(jnum(table, "calibrations/0/alpha_us"), alpha, 1e-12 * fabs(alpha));
     cJSON_Delete(o);
 
     /* the search's summary against the database it wrote */
