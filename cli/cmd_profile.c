@@ -118,16 +118,9 @@ static cJSON *report_json(const struct space *s, const struct lat_table *t, cons
     }
     char text[160];
     lat_calib_text(&cal->c, text, sizeof text);
-    cJSON *c = cJSON_AddObjectToObject(o, "calibration");
-    cJSON_AddStringToObject(c, "input", cal->input);
-    cJSON_AddNumberToObject(c, "samples", cal->c.samples);
-    cJSON_AddNumberToObject(c, "alpha_us", cal->c.alpha_us);
-    cJSON_AddNumberToObject(c, "beta", cal->c.beta);
-    cJSON_AddNumberToObject(c, "gamma_us", cal->c.gamma_us);
-    cJSON_AddNumberToObject(c, "delta_us", cal->c.delta_us);
-    cJSON_AddNumberToObject(c, "rmspe_sum_pct", 100 * cal->c.rmspe_sum);
-    cJSON_AddNumberToObject(c, "rmspe_fit_pct", 100 * cal->c.rmspe_fit);
+    cJSON *c = lut_calib_to_json(cal);
     cJSON_AddStringToObject(c, "formula", text);
+    cJSON_AddItemToObject(o, "calibration", c);
     return o;
 }
 

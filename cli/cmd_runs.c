@@ -52,6 +52,15 @@ static int open_db(struct db **db, struct hw_err *e)
     return db_open(db, cli_db_path(db_flag), DB_OPEN_EXISTING, e);
 }
 
+/* Opens the database and looks run `name` up; on failure nothing stays open. */
+static int open_run(const char *name, struct db **db, struct db_run *r, struct hw_err *e)
+{
+    int rc = open_db(db, e);
+    if (rc == HW_OK && (rc = db_run_lookup(*db, name, r, e)))
+        db_close(*db);
+    return rc;
+}
+
 static int do_list(const char *unused)
 {
     struct hw_err e;
@@ -204,13 +213,9 @@ static int do_show(const char *name)
 {
     struct hw_err e;
     struct db *db;
-    if (open_db(&db, &e))
-        return cli_fail(&e);
     struct db_run r;
-    if (db_run_lookup(db, name, &r, &e)) {
-        db_close(db);
+    if (open_run(name, &db, &r, &e))
         return cli_fail(&e);
-    }
     int count = 0, used = 0;
     db_candidate_count(db, r.id, &count, &e);
     db_trials_used(db, r.id, &used, &e);
@@ -244,13 +249,9 @@ static int do_pareto(const char *name)
 {
     struct hw_err e;
     struct db *db;
-    if (open_db(&db, &e))
-        return cli_fail(&e);
     struct db_run r;
-    if (db_run_lookup(db, name, &r, &e)) {
-        db_close(db);
+    if (open_run(name, &db, &r, &e))
         return cli_fail(&e);
-    }
     struct db_candidate *cs = NULL;
     int n = 0, nf = 0, rc = db_candidate_list(db, r.id, DB_ORDER_TRIAL, 0, &cs, &n, &e);
     struct pareto_point *pts = rc ? NULL : malloc(sizeof *pts * (size_t)(n ? n : 1));

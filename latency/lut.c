@@ -227,22 +227,26 @@ cJSON *lut_to_json(const struct lut *t)
         cJSON_AddItemToArray(arr, e);
     }
     cJSON *cal = cJSON_AddArrayToObject(root, "calibrations");
-    for (int i = 0; i < t->n_calib; i++) {
-        const struct lat_calib *c = &t->calib[i].c;
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "input", t->calib[i].input);
-        cJSON_AddNumberToObject(e, "samples", c->samples);
-        cJSON_AddNumberToObject(e, "alpha_us", c->alpha_us);
-        cJSON_AddNumberToObject(e, "beta", c->beta);
-        cJSON_AddNumberToObject(e, "gamma_us", c->gamma_us);
-        cJSON_AddNumberToObject(e, "delta_us", c->delta_us);
-        cJSON_AddNumberToObject(e, "rmspe_sum", c->rmspe_sum);
-        cJSON_AddNumberToObject(e, "rmspe_fit", c->rmspe_fit);
-        cJSON_AddStringToObject(e, "stat", c->stat_min ? "min" : "median");
-        cJSON_AddItemToArray(cal, e);
-    }
+    for (int i = 0; i < t->n_calib; i++)
+        cJSON_AddItemToArray(cal, lut_calib_to_json(&t->calib[i]));
     free(s);
     return root;
+}
+
+cJSON *lut_calib_to_json(const struct lut_calib *cal)
+{
+    const struct lat_calib *c = &cal->c;
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "input", cal->input);
+    cJSON_AddNumberToObject(e, "samples", c->samples);
+    cJSON_AddNumberToObject(e, "alpha_us", c->alpha_us);
+    cJSON_AddNumberToObject(e, "beta", c->beta);
+    cJSON_AddNumberToObject(e, "gamma_us", c->gamma_us);
+    cJSON_AddNumberToObject(e, "delta_us", c->delta_us);
+    cJSON_AddNumberToObject(e, "rmspe_sum", c->rmspe_sum);
+    cJSON_AddNumberToObject(e, "rmspe_fit", c->rmspe_fit);
+    cJSON_AddStringToObject(e, "stat", c->stat_min ? "min" : "median");
+    return e;
 }
 
 int lut_export_json(const struct lut *t, FILE *out, struct hw_err *err)

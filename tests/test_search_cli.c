@@ -30,17 +30,32 @@ static void setup_dir(void)
     ck_assert_int_eq(cli_tiny_dir(dir, "scli"), 0);
 }
 
+/* Removes the folder setup_dir made. */
+static void remove_dir(void)
+{
+    char args[128];
+    snprintf(args, sizeof args, "rm -rf %s", dir);
+    ck_assert_int_eq(system(args), 0);
+}
+
+/* Runs hwnas with the args fmt and ap make (into args[1024]) and requires
+ * exit 0; r is the caller's to release. */
+static void run_vok(struct cli_run *r, char *args, const char *fmt, va_list ap)
+{
+    vsnprintf(args, 1024, fmt, ap);
+    ck_assert_int_eq(cli_run(r, args), 0);
+    ck_assert_msg(r->status == 0, "hwnas %s: exit %d: %s", args, r->status, r->err);
+}
+
 static void run_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void run_ok(const char *fmt, ...)
 {
     char args[1024];
+    struct cli_run r;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
+    run_vok(&r, args, fmt, ap);
     va_end(ap);
-    struct cli_run r;
-    ck_assert_int_eq(cli_run(&r, args), 0);
-    ck_assert_msg(r.status == 0, "hwnas %s: exit %d: %s", args, r.status, r.err);
     cli_run_release(&r);
 }
 
@@ -137,13 +152,11 @@ static cJSON *run_json(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 static cJSON *run_json(const char *fmt, ...)
 {
     char args[1024];
+    struct cli_run r;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
+    run_vok(&r, args, fmt, ap);
     va_end(ap);
-    struct cli_run r;
-    ck_assert_int_eq(cli_run(&r, args), 0);
-    ck_assert_msg(r.status == 0, "hwnas %s: exit %d: %s", args, r.status, r.err);
     const char *end = NULL;
     cJSON *o = cJSON_ParseWithOpts(r.out, &end, 0);
     ck_assert_msg(cJSON_IsObject(o), "hwnas %s: stdout is no JSON object: %s", args, r.out);
@@ -914,8 +927,7 @@ START_TEST(test_json_search_results)
     db_candidate_list_free(cs, n);
     db_run_release(&run);
     db_close(db);
-    snprintf(args, sizeof args, "rm -rf %s", dir);
-    ck_assert_int_eq(system(args), 0);
+    remove_dir();
 }
 END_TEST
 
@@ -969,8 +981,7 @@ START_TEST(test_json_train_eval)
     cJSON_Delete(x);
     cJSON_Delete(ev);
     cJSON_Delete(t);
-    snprintf(args, sizeof args, "rm -rf %s", dir);
-    ck_assert_int_eq(system(args), 0);
+    remove_dir();
 }
 END_TEST
 
