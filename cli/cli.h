@@ -16,6 +16,11 @@
 /* Returned by cli_parse when --help was printed: the command exits 0. */
 #define CLI_HELP_SHOWN 3
 
+/* The release, from the Makefile's VERSION. */
+#ifndef HWNAS_VERSION
+#define HWNAS_VERSION "0.1.0"
+#endif
+
 /* A numeric macro as a string literal, so flag help quotes the real default:
  * "(default " CLI_STR_OF(EVAL_PROXY_SUBSET) ")". */
 #define CLI_STR_OF_(x) #x

@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/json_out.h"
 #include "evaluator/data.h"
 #include "evaluator/model.h"
 #include "evaluator/train.h"
@@ -39,12 +40,13 @@ int cli_eval_model(const char *path, const char *data, int test, int batch, doub
 int cmd_eval(int argc, char **argv)
 {
     const char *split = "val", *data = NULL;
-    int batch = TRAIN_EVAL_BATCH, threads = 0;
+    int batch = TRAIN_EVAL_BATCH, threads = 0, json = 0;
     const struct cli_flag flags[] = {
         {"split", CLI_STR, &split, "val|test", "which images (default val; test only for a final figure)"},
         {"data", CLI_STR, &data, "DIR", "IDX dataset directory (default " DATA_DEFAULT_DIR ")"},
         {"batch", CLI_INT, &batch, "B", "images per forward pass (default 64)"},
         {"threads", CLI_INT, &threads, "T", "threads (default: nn's default)"},
+        {"json", CLI_BOOL, &json, NULL, "JSON output"},
         {0},
     };
     const struct cli_command cmd = {
@@ -73,7 +75,20 @@ int cmd_eval(int argc, char **argv)
     const char *name;
     if (cli_eval_model(pos[0], data, test, batch, &acc, &n, &name, &err) != HW_OK)
         return cli_fail(&err);
+    long correct = (long)(acc * n + 0.5);
+    double seconds = timer_since_s(t0);
+    if (json) {
+        cJSON *o = cli_json_root();
+        cJSON_AddStringToObject(o, "model_file", pos[0]);
+        cJSON_AddStringToObject(o, "arch", name);
+        cJSON_AddStringToObject(o, "split", test ? "test" : "val");
+        cJSON_AddNumberToObject(o, test ? "test_acc_pct" : "val_acc_pct", 100 * acc);
+        cJSON_AddNumberToObject(o, "correct", (double)correct);
+        cJSON_AddNumberToObject(o, "images", n);
+        cJSON_AddNumberToObject(o, "eval_s", seconds);
+        return cli_json_print(o);
+    }
     printf("%s (%s): %s accuracy %.2f%% (%ld/%d) in %.1fs\n", pos[0], name,
-           test ? "test" : "validation", 100 * acc, (long)(acc * n + 0.5), n, timer_since_s(t0));
+           test ? "test" : "validation", 100 * acc, correct, n, seconds);
     return CLI_EXIT_OK;
 }

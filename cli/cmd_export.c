@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/json_out.h"
 #include "db/db.h"
 #include "deploy/onnx.h"
 #include "evaluator/data.h"
@@ -22,7 +23,7 @@
 
 struct export_opts {
     const char *db, *format, *out, *model, *data, *norm;
-    int best, pareto, id, train_final, threads, reranked;
+    int best, pareto, id, train_final, threads, reranked, json;
 };
 
 static int write_arch(FILE *f, const char *format, const struct arch *a, const char *label,
@@ -61,11 +62,13 @@ static int candidate_arch(const struct db_run *r, const struct db_candidate *c, 
 }
 
 /* Trains the chosen arch for real and reports validation and test accuracy
- * of the saved model; the model is registered in the database. */
+ * of the saved model; the model is registered in the database. With report
+ * (--json) the report goes there as a "train_final" object instead. */
 static int train_final(struct db *db, const struct db_run *r, const struct db_candidate *c,
                        const struct arch *a, const struct export_opts *o, char *model,
-                       size_t model_size, struct hw_err *err)
+                       size_t model_size, cJSON *report, struct hw_err *err)
 {
+    cJSON *tr = report ? cJSON_AddObjectToObject(report, "train_final") : NULL;
     if (o->model)
         snprintf(model, model_size, "%s", o->model);
     else
@@ -76,7 +79,7 @@ static int train_final(struct db *db, const struct db_run *r, const struct db_ca
     tc.threads = o->threads;
     tc.quiet = cli_quiet;
     struct train_result res;
-    int rc = cli_train_arch(a, &tc, r->seed, "onecycle", o->data, model, &res, err);
+    int rc = cli_train_arch(a, &tc, r->seed, "onecycle", o->data, model, tr, &res, err);
     if (rc)
         return rc;
     double val_acc, test_acc;
@@ -85,8 +88,14 @@ static int train_final(struct db *db, const struct db_run *r, const struct db_ca
     if ((rc = cli_eval_model(model, o->data, 0, TRAIN_EVAL_BATCH, &val_acc, &n_val, &name, err)) ||
         (rc = cli_eval_model(model, o->data, 1, TRAIN_EVAL_BATCH, &test_acc, &n_test, &name, err)))
         return rc;
-    printf("%s: validation %.2f%% (%d images), test %.2f%% (%d images), predicted %.4f ms\n",
-           model, 100 * val_acc, n_val, 100 * test_acc, n_test, c->predicted_ms);
+    if (tr) { /* the saved model's accuracies, as 'hwnas eval' measures them */
+        cJSON_AddNumberToObject(tr, "eval_val_acc_pct", 100 * val_acc);
+        cJSON_AddNumberToObject(tr, "test_acc_pct", 100 * test_acc);
+        cJSON_AddNumberToObject(tr, "test_images", n_test);
+    } else {
+        printf("%s: validation %.2f%% (%d images), test %.2f%% (%d images), predicted %.4f "
+               "ms\n", model, 100 * val_acc, n_val, 100 * test_acc, n_test, c->predicted_ms);
+    }
     struct db_model m;
     memset(&m, 0, sizeof m);
     snprintf(m.name, sizeof m.name, "%s", a->name);
@@ -145,8 +154,10 @@ static int model_norm(const struct arch *a, const struct export_opts *o, float *
     return rc;
 }
 
-/* A model file's network and weights as ONNX at o->out. */
-static int export_onnx(const char *model, const struct export_opts *o, struct hw_err *err)
+/* A model file's network and weights as ONNX at o->out; with report (--json)
+ * what was written is added to it as an "onnx" object. */
+static int export_onnx(const char *model, const struct export_opts *o, cJSON *report,
+                       struct hw_err *err)
 {
     struct nn_net *net = NULL;
     int rc = model_load(model, 2, &net, err);
@@ -162,6 +173,16 @@ static int export_onnx(const char *model, const struct export_opts *o, struct hw
                 "std %.4f (from %s)\n", o->out, nn_net_arch(net)->name, ONNX_OPSET,
                 nn_net_arch(net)->in_c, nn_net_arch(net)->in_h, nn_net_arch(net)->in_w,
                 nn_net_arch(net)->classes, mean, std, source);
+    if (rc == HW_OK && report) {
+        cJSON *x = cJSON_AddObjectToObject(report, "onnx");
+        cJSON_AddStringToObject(x, "model_file", model);
+        cJSON_AddStringToObject(x, "onnx_file", o->out);
+        cJSON_AddStringToObject(x, "arch", nn_net_arch(net)->name);
+        cJSON_AddNumberToObject(x, "opset", ONNX_OPSET);
+        cJSON_AddNumberToObject(x, "norm_mean", mean);
+        cJSON_AddNumberToObject(x, "norm_std", std);
+        cJSON_AddStringToObject(x, "norm_source", o->norm ? "--norm" : "training split");
+    }
     nn_net_free(net);
     return rc;
 }
@@ -186,6 +207,7 @@ int cmd_export(int argc, char **argv)
         {"norm", CLI_STR, &o.norm, "MEAN,STD",
          "onnx: pixel normalization (default: that of --data's training split)"},
         {"db", CLI_STR, &o.db, "FILE", "database (default ./hwnas.db or $HWNAS_DB)"},
+        {"json", CLI_BOOL, &o.json, NULL, "report what was written where as JSON (needs --out)"},
         {0},
     };
     const struct cli_command cmd = {
@@ -225,6 +247,8 @@ int cmd_export(int argc, char **argv)
                                "'%s' is exported as the model file it names", pos[0]);
     if (o.norm && !onnx)
         return cli_usage_error(&cmd, "--norm is for --format onnx");
+    if (o.json && !o.out)
+        return cli_usage_error(&cmd, "--json reports what was written where: give --out FILE");
     if (o.norm) { /* refused now, not after a --train-final training */
         float m, sd;
         struct hw_err ne;
@@ -232,9 +256,14 @@ int cmd_export(int argc, char **argv)
             return cli_usage_error(&cmd, "%s", ne.msg);
     }
     if (onnx && !chosen) {
+        cJSON *report = o.json ? cli_json_root() : NULL;
         struct hw_err e;
         hw_err_clear(&e);
-        return export_onnx(pos[0], &o, &e) ? cli_fail(&e) : CLI_EXIT_OK;
+        if (export_onnx(pos[0], &o, report, &e)) {
+            cJSON_Delete(report);
+            return cli_fail(&e);
+        }
+        return report ? cli_json_print(report) : CLI_EXIT_OK;
     }
     if (chosen != 1)
         return cli_usage_error(&cmd, "choose exactly one of --best, --reranked, --id N, --pareto");
@@ -249,6 +278,7 @@ int cmd_export(int argc, char **argv)
     struct db *db;
     if (db_open(&db, cli_db_path(o.db), DB_OPEN_EXISTING, &e))
         return cli_fail(&e);
+    cJSON *report = o.json ? cli_json_root() : NULL, *archs = NULL;
     struct db_run r;
     if (db_run_lookup(db, pos[0], &r, &e)) {
         db_close(db);
@@ -296,6 +326,19 @@ int cmd_export(int argc, char **argv)
             n_pick = pareto_front(pts, n, pick);
         free(pts);
     }
+    if (!rc && report) {
+        static const char *const choices[] = {"best", "reranked", "id", "pareto"};
+        cJSON_AddItemToObject(report, "run", cli_json_run(&r, n));
+        cJSON_AddStringToObject(report, "choice", choices[o.best ? 0 : o.reranked ? 1
+                                                          : o.id >= 0 ? 2 : 3]);
+        cJSON_AddNumberToObject(report, "reranked_val_acc_pct", 100 * rerank_acc);
+        cJSON_AddStringToObject(report, "format", o.format);
+        if (onnx)
+            cJSON_AddNullToObject(report, "out_file");
+        else
+            cJSON_AddStringToObject(report, "out_file", o.out);
+        archs = cJSON_AddArrayToObject(report, "archs");
+    }
     FILE *f = stdout;
     if (!rc && o.out && !onnx && !(f = fopen(o.out, "w"))) {
         rc = hw_error(&e, HW_EIO, "%s: cannot write: %s", o.out, strerror(errno));
@@ -312,6 +355,11 @@ int cmd_export(int argc, char **argv)
                  c->predicted_ms, c->reward);
         if ((rc = candidate_arch(&r, c, &a, &e)))
             break;
+        if (archs) {
+            cJSON *x = cli_json_candidate(c);
+            cJSON_AddStringToObject(x, "name", a.name);
+            cJSON_AddItemToArray(archs, x);
+        }
         if (o.pareto && !strcmp(o.format, "json") && k)
             fprintf(f, ",\n");
         if (!onnx)
@@ -327,12 +375,16 @@ int cmd_export(int argc, char **argv)
         fprintf(stderr, "wrote %d architecture%s to %s\n", n_pick, n_pick == 1 ? "" : "s", o.out);
     char model[1024] = "";
     if (!rc && o.train_final)
-        rc = train_final(db, &r, &cs[pick[0]], &a, &o, model, sizeof model, &e);
+        rc = train_final(db, &r, &cs[pick[0]], &a, &o, model, sizeof model, report, &e);
     if (!rc && onnx)
-        rc = export_onnx(model, &o, &e);
+        rc = export_onnx(model, &o, report, &e);
     free(pick);
     db_candidate_list_free(cs, n);
     db_run_release(&r);
     db_close(db);
-    return rc ? cli_fail(&e) : CLI_EXIT_OK;
+    if (rc) {
+        cJSON_Delete(report);
+        return cli_fail(&e);
+    }
+    return report ? cli_json_print(report) : CLI_EXIT_OK;
 }

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/json_out.h"
 #include "cli/lat_cli.h"
 #include "latency/measure.h"
 #include "space/refs.h"
@@ -22,7 +23,7 @@ static void print_stats_json(cJSON *o, const struct lat_stats *st)
 static int print_json(const struct arch *a, const struct lat_table *t, const double *unit_us,
                       double total, const struct lat_stats *measured)
 {
-    cJSON *o = cJSON_CreateObject();
+    cJSON *o = cli_json_root();
     cJSON_AddStringToObject(o, "arch", a->name);
     cJSON_AddNumberToObject(o, "device", (double)t->device_id);
     cJSON_AddStringToObject(o, "fingerprint", t->lut.fp.hash);
@@ -50,13 +51,7 @@ static int print_json(const struct arch *a, const struct lat_table *t, const dou
         cJSON_AddNumberToObject(o, "error_pct", 100 * (total / lat_stat(measured) - 1));
         cJSON_AddNumberToObject(o, "error_median_pct", 100 * (total / measured->median_us - 1));
     }
-    char *s = cJSON_Print(o);
-    cJSON_Delete(o);
-    if (!s)
-        return CLI_EXIT_FAIL;
-    printf("%s\n", s);
-    free(s);
-    return CLI_EXIT_OK;
+    return cli_json_print(o);
 }
 
 int cmd_latency(int argc, char **argv)

@@ -6,20 +6,22 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/json_out.h"
 #include "cli/lat_cli.h"
 #include "util/progress.h"
 
 static int lut_list(int argc, char **argv)
 {
     const char *db_flag = NULL;
-    int threads = 1;
+    int threads = 1, json = 0;
     const struct cli_flag flags[] = {
         {"threads", CLI_INT, &threads, "N", "thread count that marks this machine's table"},
         {"db", CLI_STR, &db_flag, "FILE", "database (default $HWNAS_DB or ./hwnas.db)"},
+        {"json", CLI_BOOL, &json, NULL, "JSON output"},
         {0}};
     const struct cli_command cmd = {
         "lut list", "Devices (fingerprints) in the database with their entry counts.",
-        "hwnas lut list [--db FILE]", flags, 0, 0};
+        "hwnas lut list [--db FILE] [--json]", flags, 0, 0};
     char *pos[argc > 0 ? argc : 1];
     int npos, rc = cli_parse(&cmd, argc, argv, pos, &npos);
     if (rc)
@@ -36,29 +38,48 @@ static int lut_list(int argc, char **argv)
     }
     struct lat_fingerprint here;
     lat_fingerprint_current(&here, threads);
-    printf("%4s  %-16s %7s %8s  %-10s %-5s %s\n", "id", "hash", "threads", "entries", "blas core",
-           "here", "cpu");
+    cJSON *root = json ? cli_json_root() : NULL, *arr = cJSON_AddArrayToObject(root, "devices");
+    if (!json)
+        printf("%4s  %-16s %7s %8s  %-10s %-5s %s\n", "id", "hash", "threads", "entries",
+               "blas core", "here", "cpu");
     for (int i = 0; rc == HW_OK && i < n; i++) {
-        int count;
+        int count, is_here = strcmp(d[i].hash, here.hash) == 0;
         if ((rc = db_lut_count(db, d[i].id, &count, &err)))
             break;
-        printf("%4" PRId64 "  %-16s %7d %8d  %-10s %-5s %s\n", d[i].id, d[i].hash, d[i].threads,
-               count, d[i].blas_core, strcmp(d[i].hash, here.hash) == 0 ? "yes" : "-", d[i].cpu);
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "id", (double)d[i].id);
+            cJSON_AddStringToObject(o, "hash", d[i].hash);
+            cJSON_AddNumberToObject(o, "threads", d[i].threads);
+            cJSON_AddNumberToObject(o, "entries", count);
+            cJSON_AddStringToObject(o, "blas_core", d[i].blas_core);
+            cJSON_AddBoolToObject(o, "here", is_here);
+            cJSON_AddStringToObject(o, "cpu", d[i].cpu);
+            cJSON_AddItemToArray(arr, o);
+        } else {
+            printf("%4" PRId64 "  %-16s %7d %8d  %-10s %-5s %s\n", d[i].id, d[i].hash,
+                   d[i].threads, count, d[i].blas_core, is_here ? "yes" : "-", d[i].cpu);
+        }
     }
     free(d);
     db_close(db);
-    return rc ? cli_fail(&err) : CLI_EXIT_OK;
+    if (rc) {
+        cJSON_Delete(root);
+        return cli_fail(&err);
+    }
+    return json ? cli_json_print(root) : CLI_EXIT_OK;
 }
 
 /* show and export: a device's table, printed or exported. */
 static int lut_dump(int argc, char **argv, int show)
 {
     const char *device = NULL, *db_flag = NULL, *format = "json", *out_path = NULL;
-    int threads = 1;
+    int threads = 1, json = 0;
     const struct cli_flag show_flags[] = {
         {"device", CLI_STR, &device, "ID|HASH", "device (default: this machine)"},
         {"threads", CLI_INT, &threads, "N", "thread count of this machine's table (default 1)"},
         {"db", CLI_STR, &db_flag, "FILE", "database (default $HWNAS_DB or ./hwnas.db)"},
+        {"json", CLI_BOOL, &json, NULL, "JSON output: the table as 'hwnas lut export' writes it"},
         {0}};
     const struct cli_flag export_flags[] = {
         {"device", CLI_STR, &device, "ID|HASH", "device (default: this machine)"},
@@ -69,7 +90,7 @@ static int lut_dump(int argc, char **argv, int show)
         {0}};
     const struct cli_command show_cmd = {
         "lut show", "A device's latency table: every key with its figures in microseconds.",
-        "hwnas lut show [--device ID|HASH]", show_flags, 0, 0};
+        "hwnas lut show [--device ID|HASH] [--json]", show_flags, 0, 0};
     const struct cli_command export_cmd = {
         "lut export",
         "Exports a device's latency table with its fingerprint and units, as JSON or as\n"
@@ -91,9 +112,17 @@ static int lut_dump(int argc, char **argv, int show)
     struct lat_table t;
     if ((rc = lat_cli_open(db_flag, device, threads, &db, &t)))
         return rc;
-    if (show) {
-        char dev[128];
-        lat_cli_device_name(&t, dev, sizeof dev);
+    int exit_code = CLI_EXIT_OK;
+    char dev[128];
+    lat_cli_device_name(&t, dev, sizeof dev);
+    if (show && json) {
+        cJSON *o = cli_json_root();
+        cJSON_AddNumberToObject(o, "device_id", (double)t.device_id);
+        cJSON_AddStringToObject(o, "device", dev);
+        cJSON_AddNumberToObject(o, "entries", t.lut.n);
+        cJSON_AddItemToObject(o, "table", lut_to_json(&t.lut));
+        exit_code = cli_json_print(o);
+    } else if (show) {
         printf("%s: %d entries\n", dev, t.lut.n);
         for (int i = 0; i < t.lut.n_calib; i++) {
             const struct lat_calib *c = &t.lut.calib[i].c;
@@ -121,7 +150,7 @@ static int lut_dump(int argc, char **argv, int show)
     }
     lat_table_release(&t);
     db_close(db);
-    return rc ? cli_fail(&err) : CLI_EXIT_OK;
+    return rc ? cli_fail(&err) : exit_code;
 }
 
 static int lut_import_cmd(int argc, char **argv)

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/json_out.h"
 #include "cli/lat_cli.h"
 #include "db/db.h"
 #include "evaluator/data.h"
@@ -181,24 +182,49 @@ static int finish(struct db *db, int64_t id, const struct na_settings *s,
     return rc;
 }
 
-static int cmd_list(struct db *db)
+/* A NetAdapt run as a new JSON object (caller owns). */
+static cJSON *run_json(const struct db_netadapt *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "id", (double)r->id);
+    cJSON_AddStringToObject(o, "status", db_run_status_name(r->status));
+    cJSON_AddNumberToObject(o, "iterations", r->iterations);
+    cJSON_AddNumberToObject(o, "initial_ms", r->initial_ms);
+    cJSON_AddNumberToObject(o, "current_ms", r->current_ms);
+    cJSON_AddNumberToObject(o, "target_ms", r->target_ms);
+    cJSON_AddNumberToObject(o, "delta", r->delta);
+    cJSON_AddStringToObject(o, "source_model", r->source_model);
+    cJSON_AddStringToObject(o, "current_model", r->current_model);
+    cJSON_AddNumberToObject(o, "device_id", (double)r->device_id);
+    cJSON_AddStringToObject(o, "created_at", r->created_at);
+    cJSON_AddStringToObject(o, "updated_at", r->updated_at);
+    return o;
+}
+
+static int cmd_list(struct db *db, int json)
 {
     struct db_netadapt *r;
     int n;
     struct hw_err err;
     if (db_netadapt_list(db, &r, &n, &err))
         return cli_fail(&err);
-    printf("%4s  %-8s  %5s  %10s  %10s  %10s  %s\n", "id", "status", "iters", "L0 ms",
-           "now ms", "target ms", "source");
-    for (int i = 0; i < n; i++)
-        printf("%4lld  %-8s  %5d  %10.4f  %10.4f  %10.4f  %s\n", (long long)r[i].id,
-               db_run_status_name(r[i].status), r[i].iterations, r[i].initial_ms,
-               r[i].current_ms, r[i].target_ms, r[i].source_model);
+    cJSON *root = json ? cli_json_root() : NULL, *arr = cJSON_AddArrayToObject(root, "runs");
+    if (!json)
+        printf("%4s  %-8s  %5s  %10s  %10s  %10s  %s\n", "id", "status", "iters", "L0 ms",
+               "now ms", "target ms", "source");
+    for (int i = 0; i < n; i++) {
+        if (json)
+            cJSON_AddItemToArray(arr, run_json(&r[i]));
+        else
+            printf("%4lld  %-8s  %5d  %10.4f  %10.4f  %10.4f  %s\n", (long long)r[i].id,
+                   db_run_status_name(r[i].status), r[i].iterations, r[i].initial_ms,
+                   r[i].current_ms, r[i].target_ms, r[i].source_model);
+    }
     db_netadapt_list_free(r, n);
-    return CLI_EXIT_OK;
+    return json ? cli_json_print(root) : CLI_EXIT_OK;
 }
 
-static int cmd_show(struct db *db, const char *id_text)
+static int cmd_show(struct db *db, const char *id_text, int json)
 {
     struct db_netadapt r;
     struct db_na_step *st;
@@ -212,6 +238,27 @@ static int cmd_show(struct db *db, const char *id_text)
     }
     if (db_netadapt_get(db, id, &r, &err) || db_netadapt_steps(db, id, &st, &n, &err))
         return cli_fail(&err);
+    if (json) {
+        cJSON *o = cli_json_root(), *steps;
+        cJSON_AddItemToObject(o, "run", run_json(&r));
+        steps = cJSON_AddArrayToObject(o, "steps");
+        for (int i = 0; i < n; i++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddNumberToObject(e, "iteration", st[i].iteration + 1);
+            cJSON_AddNumberToObject(e, "proposal", st[i].proposal);
+            cJSON_AddStringToObject(e, "kind", db_na_kind_name(st[i].kind));
+            cJSON_AddStringToObject(e, "layers", st[i].layers);
+            cJSON_AddNumberToObject(e, "channels_before", st[i].channels_before);
+            cJSON_AddNumberToObject(e, "channels_after", st[i].channels_after);
+            cJSON_AddNumberToObject(e, "latency_ms", st[i].latency_ms);
+            cJSON_AddNumberToObject(e, "val_acc_pct", 100 * st[i].val_acc);
+            cJSON_AddBoolToObject(e, "chosen", st[i].chosen);
+            cJSON_AddItemToArray(steps, e);
+        }
+        free(st);
+        db_netadapt_release(&r);
+        return cli_json_print(o);
+    }
     printf("NetAdapt run %lld (%s): %s -> %s\nL0 %.4f ms, target %.4f ms, delta %g, now "
            "%.4f ms after %d iterations\n",
            id, db_run_status_name(r.status), r.source_model, r.current_model, r.initial_ms,
@@ -235,7 +282,7 @@ int cmd_netadapt(int argc, char **argv)
     const char *model = NULL, *run = NULL, *out = NULL, *db_flag = NULL, *data = NULL;
     const char *workdir = ".";
     double target = 0, delta = 0.01;
-    int best = 0, lat_threads = 1;
+    int best = 0, lat_threads = 1, json = 0;
     long resume = 0;
     const struct cli_flag flags[] = {
         {"model", CLI_STR, &model, "FILE", "start from this trained model file"},
@@ -256,13 +303,14 @@ int cmd_netadapt(int argc, char **argv)
         {"lat-threads", CLI_INT, &lat_threads, "T", "threads of the latency table (default 1)"},
         {"data", CLI_STR, &data, "DIR", "IDX dataset directory (default " DATA_DEFAULT_DIR ")"},
         {"db", CLI_STR, &db_flag, "FILE", "database (default $HWNAS_DB or ./hwnas.db)"},
+        {"json", CLI_BOOL, &json, NULL, "list and show: JSON output"},
         {0},
     };
     const struct cli_command cmd = {
         "netadapt", "Trim a trained model's channels until its predicted latency meets a "
                     "target (NetAdapt), then fine-tune; 'list' and 'show ID' print runs.",
         "hwnas netadapt (--model FILE | --run RUN --best) --target-ms T [flags]\n"
-        "       hwnas netadapt --resume ID | list | show ID",
+        "       hwnas netadapt --resume ID | list [--json] | show ID [--json]",
         flags, 0, 2};
     char *pos[3];
     int npos, rc = cli_parse(&cmd, argc, argv, pos, &npos);
@@ -274,6 +322,8 @@ int cmd_netadapt(int argc, char **argv)
     int is_show = npos == 2 && strcmp(pos[0], "show") == 0;
     if (npos && !is_list && !is_show)
         return cli_usage_error(&cmd, "expected 'list' or 'show ID', got '%s'", pos[0]);
+    if (json && !npos)
+        return cli_usage_error(&cmd, "--json is for 'list' and 'show ID'");
     if (!npos && !resume && !model == !(run && best))
         return cli_usage_error(&cmd, "give exactly one of --model FILE or --run RUN --best");
     if (!npos && !resume && !(target > 0))
@@ -288,7 +338,7 @@ int cmd_netadapt(int argc, char **argv)
     if (db_open(&db, cli_db_path(db_flag), 0, &err))
         return cli_fail(&err);
     if (is_list || is_show) {
-        rc = is_list ? cmd_list(db) : cmd_show(db, pos[1]);
+        rc = is_list ? cmd_list(db, json) : cmd_show(db, pos[1], json);
         db_close(db);
         return rc;
     }

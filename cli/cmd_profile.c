@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/json_out.h"
 #include "cli/lat_cli.h"
 #include "latency/keys.h"
 #include "latency/measure.h"
@@ -53,7 +54,8 @@ static int calib_progress(void *ctx, int done)
  * measures each end to end (rounds interleaved passes, the fastest pass) and
  * fits the table's calibration for s's input shape (latency/calib.h). Ctrl-C
  * stops it without fitting (HW_EINTR). */
-static int calibrate(struct lat_table *t, const struct space *s, int n, int rounds,
+/* quiet (--json): no line saying what was fitted */
+static int calibrate(struct lat_table *t, const struct space *s, int n, int rounds, int quiet,
                      struct hw_err *err)
 {
     struct arch *a = malloc(sizeof *a * (size_t)n);
@@ -76,7 +78,8 @@ static int calibrate(struct lat_table *t, const struct space *s, int n, int roun
         rc = lat_measure_archs(a, n, rounds, &t->timing, measured, calib_progress, &p, err);
     progress_finish(&p);
     struct lat_calib c;
-    if (rc == HW_OK && (rc = lat_table_calibrate(t, a, measured, n, &c, err)) == HW_OK) {
+    if (rc == HW_OK && (rc = lat_table_calibrate(t, a, measured, n, &c, err)) == HW_OK &&
+        !quiet) {
         char text[160];
         lat_calib_text(&c, text, sizeof text);
         printf("calibration from %d networks measured end to end: latency = %s; RMSPE on them "
@@ -88,10 +91,44 @@ static int calibrate(struct lat_table *t, const struct space *s, int n, int roun
     return rc;
 }
 
+/* The --json report of a profile run (docs/json.md); cal is the input
+ * shape's calibration now, NULL when there is none. */
+static cJSON *report_json(const struct space *s, const struct lat_table *t, const char *dev,
+                          int needed, int before, int measured, int networks, int passes,
+                          int lowered, double secs, int present, const struct lut_calib *cal,
+                          int calibrated_now)
+{
+    cJSON *o = cli_json_root();
+    cJSON_AddStringToObject(o, "space", s->name);
+    cJSON_AddNumberToObject(o, "device_id", (double)t->device_id);
+    cJSON_AddStringToObject(o, "device", dev);
+    cJSON_AddStringToObject(o, "fingerprint", t->lut.fp.hash);
+    cJSON_AddNumberToObject(o, "keys_needed", needed);
+    cJSON_AddNumberToObject(o, "keys_present_before", before);
+    cJSON_AddNumberToObject(o, "keys_measured", measured);
+    cJSON_AddNumberToObject(o, "keys_present", present);
+    cJSON_AddNumberToObject(o, "networks", networks);
+    cJSON_AddNumberToObject(o, "passes", passes);
+    cJSON_AddNumberToObject(o, "entries_lowered", lowered);
+    cJSON_AddNumberToObject(o, "profile_s", secs);
+    cJSON_AddBoolToObject(o, "calibrated_now", calibrated_now);
+    if (!cal) {
+        cJSON_AddNullToObject(o, "calibration");
+        return o;
+    }
+    char text[160];
+    lat_calib_text(&cal->c, text, sizeof text);
+    cJSON *c = lut_calib_to_json(cal);
+    cJSON_AddStringToObject(c, "formula", text);
+    cJSON_AddItemToObject(o, "calibration", c);
+    return o;
+}
+
 int cmd_profile(int argc, char **argv)
 {
     const char *space_name = NULL, *db_flag = NULL;
     int threads = 1, runs = 0, warmup = -1, cpu = -1, calib_n = 100, recalibrate = 0, rounds = 3;
+    int json = 0;
     const struct cli_flag flags[] = {
         {"space", CLI_STR, &space_name, "S", "search space: a shipped name or a space JSON file"},
         {"threads", CLI_INT, &threads, "N", "kernel threads (default 1, as MobileNetV3 measures)"},
@@ -104,6 +141,7 @@ int cmd_profile(int argc, char **argv)
         {"rounds", CLI_INT, &rounds, "R",
          "interleaved timing passes over the keys' networks and over the calibration networks, fastest kept (default 3)"},
         {"db", CLI_STR, &db_flag, "FILE", "database (default $HWNAS_DB or ./hwnas.db)"},
+        {"json", CLI_BOOL, &json, NULL, "report the keys measured and the calibration as JSON"},
         {0}};
     const struct cli_command cmd = {
         "profile",
@@ -122,7 +160,8 @@ int cmd_profile(int argc, char **argv)
         "uses from then on (the sum alone misses cache effects that grow with the\n"
         "network and per-layer overheads).",
         "hwnas profile --space S [--threads N] [--runs R] [--warmup W] [--cpu N]\n"
-        "                     [--calib-samples N] [--rounds R] [--recalibrate] [--db FILE]",
+        "                     [--calib-samples N] [--rounds R] [--recalibrate] [--db FILE]\n"
+        "                     [--json]",
         flags, 0, 0};
     char *pos[argc > 0 ? argc : 1];
     int npos, rc = cli_parse(&cmd, argc, argv, pos, &npos);
@@ -157,11 +196,12 @@ int cmd_profile(int argc, char **argv)
     lut_init(&need, NULL);
     if ((rc = lat_space_keys(&s, &need, &err)))
         goto fail;
-    int present = count_present(&need, &t.lut), missing = need.n - present;
+    int present = count_present(&need, &t.lut), missing = need.n - present, before = present;
     char dev[128];
     lat_cli_device_name(&t, dev, sizeof dev);
-    printf("space %s: %d distinct keys, %d already measured, %d to measure on %s\n", s.name,
-           need.n, present, missing, dev);
+    if (!json)
+        printf("space %s: %d distinct keys, %d already measured, %d to measure on %s\n",
+               s.name, need.n, present, missing, dev);
     char note[400];
     if (!cli_quiet && cli_blas_core_note(note, sizeof note))
         fprintf(stderr, "%s\n", note);
@@ -222,15 +262,20 @@ int cmd_profile(int argc, char **argv)
     char took[32];
     progress_format_duration(took, sizeof took, secs);
     present = count_present(&need, &t.lut);
-    printf("measured %d keys in %d networks in %s (%.1f s)", done, n_nets, took, secs);
-    if (passes > 1)
-        printf(", fastest of %d passes (%d entries lowered after the first)", passes, improved);
-    printf("; the table has %d of the %d keys of %s", present, need.n, s.name);
-    if (in_pass)
-        printf(" (interrupted in pass %d of %d: every key has an entry, passes %d-%d are "
-               "skipped; run again to calibrate)\n", in_pass, rounds, in_pass, rounds);
-    else
-        printf("%s\n", stop_requested ? " (interrupted: run again to continue)" : "");
+    /* --json: an interrupted profile reports on stderr and exits 1, no JSON */
+    FILE *out = json ? stderr : stdout;
+    if (!json || stop_requested) {
+        fprintf(out, "measured %d keys in %d networks in %s (%.1f s)", done, n_nets, took, secs);
+        if (passes > 1)
+            fprintf(out, ", fastest of %d passes (%d entries lowered after the first)", passes,
+                    improved);
+        fprintf(out, "; the table has %d of the %d keys of %s", present, need.n, s.name);
+        if (in_pass)
+            fprintf(out, " (interrupted in pass %d of %d: every key has an entry, passes %d-%d "
+                    "are skipped; run again to calibrate)\n", in_pass, rounds, in_pass, rounds);
+        else
+            fprintf(out, "%s\n", stop_requested ? " (interrupted: run again to continue)" : "");
+    }
     /* Calibrate when the table changed since the last fit for this input
      * shape (or there is none); the fit belongs to the device and the input
      * shape, so the last space profiled at a shape sets it. */
@@ -240,18 +285,25 @@ int cmd_profile(int argc, char **argv)
         goto fail;
     const struct lut_calib *cal = lut_get_calib(&t.lut, &first);
     int stale = !cal || done > 0 || strcmp(cal->created_at, t.newest_entry) < 0;
+    int calibrated_now = 0;
     if (!stop_requested && present == need.n && calib_n > 0 && (stale || recalibrate)) {
-        rc = calibrate(&t, &s, calib_n, rounds, &err);
+        rc = calibrate(&t, &s, calib_n, rounds, json, &err);
         if (rc == HW_EINTR)
-            printf("calibration interrupted: run again to calibrate\n");
+            fprintf(out, "calibration interrupted: run again to calibrate\n");
         else if (rc)
             goto fail;
+        calibrated_now = rc == HW_OK;
     }
+    int exit_code = stop_requested ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+    if (json && !stop_requested)
+        exit_code = cli_json_print(report_json(&s, &t, dev, need.n, before, done, n_nets, passes,
+                                               improved, secs, present,
+                                               lut_get_calib(&t.lut, &first), calibrated_now));
     sigaction(SIGINT, &old, NULL);
     lut_release(&need);
     lat_table_release(&t);
     db_close(db);
-    return stop_requested ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+    return exit_code;
 fail:
     sigaction(SIGINT, &old, NULL);
     lut_release(&need);

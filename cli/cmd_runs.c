@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/json_out.h"
 #include "db/db.h"
 #include "search/pareto.h"
 #include "search/reward.h"
@@ -14,37 +15,50 @@
 static const char *db_flag;
 static int show_top = 10;
 static const char *svg_path;
+static int json;
 
 static const struct cli_flag list_flags[] = {
     {"db", CLI_STR, &db_flag, "FILE", "database (default ./hwnas.db or $HWNAS_DB)"},
+    {"json", CLI_BOOL, &json, NULL, "JSON output"},
     {0},
 };
 static const struct cli_flag show_flags[] = {
     {"db", CLI_STR, &db_flag, "FILE", "database (default ./hwnas.db or $HWNAS_DB)"},
     {"top", CLI_INT, &show_top, "N", "candidates to list, best reward first (default 10)"},
+    {"json", CLI_BOOL, &json, NULL, "JSON output"},
     {0},
 };
 static const struct cli_flag pareto_flags[] = {
     {"db", CLI_STR, &db_flag, "FILE", "database (default ./hwnas.db or $HWNAS_DB)"},
     {"svg", CLI_STR, &svg_path, "FILE", "also draw the front as an SVG scatter into FILE"},
+    {"json", CLI_BOOL, &json, NULL, "JSON output"},
     {0},
 };
 
 static const struct cli_command runs_list = {
-    "runs list", "List the search runs in the database.", "hwnas runs list [--db FILE]",
+    "runs list", "List the search runs in the database.", "hwnas runs list [--db FILE] [--json]",
     list_flags, 0, 0};
 static const struct cli_command runs_show = {
     "runs show", "Show a run's configuration and its best candidates.",
-    "hwnas runs show RUN [--top N]", show_flags, 1, 1};
+    "hwnas runs show RUN [--top N] [--json]", show_flags, 1, 1};
 static const struct cli_command runs_pareto = {
     "runs pareto",
     "The accuracy/latency Pareto front of a run: candidates no other beats on both\n"
     "validation accuracy and predicted latency.",
-    "hwnas runs pareto RUN [--svg FILE]", pareto_flags, 1, 1};
+    "hwnas runs pareto RUN [--svg FILE] [--json]", pareto_flags, 1, 1};
 
 static int open_db(struct db **db, struct hw_err *e)
 {
     return db_open(db, cli_db_path(db_flag), DB_OPEN_EXISTING, e);
+}
+
+/* Opens the database and looks run `name` up; on failure nothing stays open. */
+static int open_run(const char *name, struct db **db, struct db_run *r, struct hw_err *e)
+{
+    int rc = open_db(db, e);
+    if (rc == HW_OK && (rc = db_run_lookup(*db, name, r, e)))
+        db_close(*db);
+    return rc;
 }
 
 static int do_list(const char *unused)
@@ -59,27 +73,37 @@ static int do_list(const char *unused)
         db_close(db);
         return cli_fail(&e);
     }
-    printf("%-4s %-20s %-10s %-10s %10s %8s %9s %-8s %s\n", "id", "name", "space", "controller",
-           "target_ms", "trials", "best_acc", "status", "updated");
+    cJSON *root = json ? cli_json_root() : NULL, *arr = cJSON_AddArrayToObject(root, "runs");
+    if (!json)
+        printf("%-4s %-20s %-10s %-10s %10s %8s %9s %-8s %s\n", "id", "name", "space",
+               "controller", "target_ms", "trials", "best_acc", "status", "updated");
     for (int i = 0; i < n; i++) {
         int count = 0;
         struct db_candidate *best = NULL;
         int nb = 0;
         db_candidate_count(db, runs[i].id, &count, &e);
         db_candidate_list(db, runs[i].id, DB_ORDER_REWARD, 1, &best, &nb, &e);
-        char acc[16] = "-";
-        if (nb > 0 && isfinite(best[0].val_acc))
-            snprintf(acc, sizeof acc, "%.2f%%", 100 * best[0].val_acc);
-        printf("%-4lld %-20s %-10s %-10s %10.3f %8d %9s %-8s %s\n", (long long)runs[i].id,
-               runs[i].name, runs[i].space, runs[i].controller, runs[i].target_ms, count, acc,
-               db_run_status_name(runs[i].status), runs[i].updated_at);
+        double best_acc = nb > 0 ? best[0].val_acc : NAN;
+        if (json) {
+            cJSON *o = cli_json_run(&runs[i], count);
+            cJSON_AddNumberToObject(o, "best_reward", nb > 0 ? best[0].reward : NAN);
+            cJSON_AddNumberToObject(o, "best_reward_val_acc_pct", 100 * best_acc);
+            cJSON_AddItemToArray(arr, o);
+        } else {
+            char acc[16] = "-";
+            if (isfinite(best_acc))
+                snprintf(acc, sizeof acc, "%.2f%%", 100 * best_acc);
+            printf("%-4lld %-20s %-10s %-10s %10.3f %8d %9s %-8s %s\n", (long long)runs[i].id,
+                   runs[i].name, runs[i].space, runs[i].controller, runs[i].target_ms, count,
+                   acc, db_run_status_name(runs[i].status), runs[i].updated_at);
+        }
         db_candidate_list_free(best, nb);
     }
-    if (n == 0)
+    if (n == 0 && !json)
         printf("(no runs yet: start one with 'hwnas search')\n");
     db_run_list_free(runs, n);
     db_close(db);
-    return CLI_EXIT_OK;
+    return json ? cli_json_print(root) : CLI_EXIT_OK;
 }
 
 static void print_candidate_header(void)
@@ -103,88 +127,133 @@ static void print_candidate(const struct db_candidate *c)
            c->worker[0] ? c->worker : "-");
 }
 
-static int do_show(const char *name)
+/* The reward's quality term of a run: its config's "score" ("acc" when
+ * absent, as for a run from before --score, or unknown). */
+static enum reward_score run_score(const cJSON *cfg)
 {
-    struct hw_err e;
-    struct db *db;
-    if (open_db(&db, &e))
-        return cli_fail(&e);
-    struct db_run r;
-    if (db_run_lookup(db, name, &r, &e)) {
-        db_close(db);
-        return cli_fail(&e);
-    }
-    int count = 0, used = 0;
-    db_candidate_count(db, r.id, &count, &e);
-    db_trials_used(db, r.id, &used, &e);
-    printf("run %lld '%s': space %s, controller %s, status %s\n", (long long)r.id, r.name,
-           r.space, r.controller, db_run_status_name(r.status));
-    cJSON *cfg = r.config_json ? cJSON_Parse(r.config_json) : NULL;
     const char *score = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, "score"));
-    /* absent (a run from before --score) or unknown: accuracy */
-    int kind = score ? reward_score_parse(score) : REWARD_SCORE_ACC;
+    int kind = score ? reward_score_parse(score) : -1;
+    return kind < 0 ? REWARD_SCORE_ACC : (enum reward_score)kind;
+}
+
+static cJSON *show_json(const struct db_run *r, int count, int used, cJSON *cfg,
+                        const cJSON *space_copy, const struct db_candidate *cs, int n,
+                        const struct db_rerank *rr, int nr)
+{
+    cJSON *o = cli_json_root();
+    cJSON_AddItemToObject(o, "run", cli_json_run(r, count));
+    cJSON_AddStringToObject(o, "score", reward_score_name(run_score(cfg)));
+    cJSON_AddNumberToObject(o, "pending", used > count ? used - count : 0);
+    if (cfg)
+        cJSON_AddItemReferenceToObject(o, "config", cfg);
+    else
+        cJSON_AddNullToObject(o, "config");
+    if (cJSON_IsString(space_copy))
+        cJSON_AddNumberToObject(o, "space_json_bytes",
+                                (double)strlen(cJSON_GetStringValue(space_copy)));
+    else
+        cJSON_AddNullToObject(o, "space_json_bytes");
+    cJSON *top = cJSON_AddArrayToObject(o, "top");
+    for (int i = 0; i < n; i++)
+        cJSON_AddItemToArray(top, cli_json_candidate(&cs[i]));
+    cJSON *ra = cJSON_AddArrayToObject(o, "reranks");
+    for (int i = 0; i < nr; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "trial", rr[i].trial);
+        cJSON_AddNumberToObject(e, "val_acc_pct", 100 * rr[i].val_acc);
+        cJSON_AddNumberToObject(e, "epochs", rr[i].epochs);
+        cJSON_AddNumberToObject(e, "subset", rr[i].subset);
+        cJSON_AddNumberToObject(e, "seed", (double)rr[i].seed);
+        cJSON_AddNumberToObject(e, "wall_s", rr[i].wall_s);
+        cJSON_AddItemToArray(ra, e);
+    }
+    return o;
+}
+
+static void show_text(const struct db_run *r, int count, int used, const cJSON *cfg,
+                      const cJSON *space_copy, const struct db_candidate *cs, int n,
+                      const struct db_rerank *rr, int nr)
+{
+    printf("run %lld '%s': space %s, controller %s, status %s\n", (long long)r->id, r->name,
+           r->space, r->controller, db_run_status_name(r->status));
+    enum reward_score kind = run_score(cfg);
     const char *q = kind == REWARD_SCORE_LOSS         ? "exp(-val_loss)"
                     : kind == REWARD_SCORE_TRAIN_LOSS ? "exp(-train_loss)"
                                                       : "ACC";
     printf("target %.4f ms, reward %s x (LAT/T)^w with w = %g under / %g over the target\n",
-           r.target_ms, q, r.w_alpha, r.w_beta);
+           r->target_ms, q, r->w_alpha, r->w_beta);
     printf("seed %llu, trials %d of %d, time budget %s, device %lld\n",
-           (unsigned long long)r.seed, count, r.trials_max,
-           r.time_budget_s > 0 ? "set" : "none", (long long)r.device_id);
+           (unsigned long long)r->seed, count, r->trials_max,
+           r->time_budget_s > 0 ? "set" : "none", (long long)r->device_id);
     if (used > count)
         printf("%d candidate%s proposed but not evaluated yet ('hwnas search --resume %s' "
-               "evaluates them first)\n", used - count, used - count == 1 ? "" : "s", r.name);
-    /* the config without the space file's copy, which runs to kilobytes of
-     * escaped JSON: its size stands in for it */
-    cJSON *space_copy = cJSON_DetachItemFromObjectCaseSensitive(cfg, "space_json");
+               "evaluates them first)\n", used - count, used - count == 1 ? "" : "s", r->name);
     char *rest = cfg ? cJSON_PrintUnformatted(cfg) : NULL;
-    if (rest || r.config_json)
-        printf("config %s\n", rest ? rest : r.config_json);
+    if (rest || r->config_json)
+        printf("config %s\n", rest ? rest : r->config_json);
     if (cJSON_IsString(space_copy))
         printf("space file copy kept with the run (%zu bytes)\n",
                strlen(cJSON_GetStringValue(space_copy)));
     cJSON_free(rest);
-    cJSON_Delete(space_copy);
-    cJSON_Delete(cfg);
-    printf("created %s, updated %s\n\n", r.created_at, r.updated_at);
-    struct db_candidate *cs;
-    int n;
-    int rc = db_candidate_list(db, r.id, DB_ORDER_REWARD, show_top, &cs, &n, &e);
-    if (rc == HW_OK) {
-        printf("top %d by reward:\n", n);
-        print_candidate_header();
-        for (int i = 0; i < n; i++)
-            print_candidate(&cs[i]);
-        db_candidate_list_free(cs, n);
-    }
-    struct db_rerank *rr = NULL;
-    int nr = 0;
-    if (rc == HW_OK && (rc = db_rerank_list(db, r.id, &rr, &nr, &e)) == HW_OK && nr > 0) {
+    printf("created %s, updated %s\n\n", r->created_at, r->updated_at);
+    printf("top %d by reward:\n", n);
+    print_candidate_header();
+    for (int i = 0; i < n; i++)
+        print_candidate(&cs[i]);
+    if (nr > 0) {
         printf("\nreranked ('hwnas runs rerank'), best first:\n%6s %9s %7s %7s %8s\n", "trial",
                "val_acc", "epochs", "subset", "wall_s");
         for (int i = 0; i < nr; i++)
-            printf("%6d %8.2f%% %7d %7d %8.1f\n", rr[i].trial, 100 * rr[i].val_acc, rr[i].epochs,
-                   rr[i].subset, rr[i].wall_s);
+            printf("%6d %8.2f%% %7d %7d %8.1f\n", rr[i].trial, 100 * rr[i].val_acc,
+                   rr[i].epochs, rr[i].subset, rr[i].wall_s);
     }
+}
+
+static int do_show(const char *name)
+{
+    struct hw_err e;
+    struct db *db;
+    struct db_run r;
+    if (open_run(name, &db, &r, &e))
+        return cli_fail(&e);
+    int count = 0, used = 0;
+    db_candidate_count(db, r.id, &count, &e);
+    db_trials_used(db, r.id, &used, &e);
+    struct db_candidate *cs = NULL;
+    struct db_rerank *rr = NULL;
+    int n = 0, nr = 0, exit_code = CLI_EXIT_OK;
+    int rc = db_candidate_list(db, r.id, DB_ORDER_REWARD, show_top, &cs, &n, &e);
+    if (rc == HW_OK)
+        rc = db_rerank_list(db, r.id, &rr, &nr, &e);
+    if (rc == HW_OK) {
+        /* the config without the space file's copy, which runs to kilobytes
+         * of escaped JSON: its size stands in for it */
+        cJSON *cfg = r.config_json ? cJSON_Parse(r.config_json) : NULL;
+        cJSON *space_copy = cJSON_DetachItemFromObjectCaseSensitive(cfg, "space_json");
+        if (json)
+            exit_code =
+                cli_json_print(show_json(&r, count, used, cfg, space_copy, cs, n, rr, nr));
+        else
+            show_text(&r, count, used, cfg, space_copy, cs, n, rr, nr);
+        cJSON_Delete(space_copy);
+        cJSON_Delete(cfg);
+    }
+    db_candidate_list_free(cs, n);
     free(rr);
     db_run_release(&r);
     db_close(db);
-    return rc ? cli_fail(&e) : CLI_EXIT_OK;
+    return rc ? cli_fail(&e) : exit_code;
 }
 
 static int do_pareto(const char *name)
 {
     struct hw_err e;
     struct db *db;
-    if (open_db(&db, &e))
-        return cli_fail(&e);
     struct db_run r;
-    if (db_run_lookup(db, name, &r, &e)) {
-        db_close(db);
+    if (open_run(name, &db, &r, &e))
         return cli_fail(&e);
-    }
     struct db_candidate *cs = NULL;
-    int n = 0, rc = db_candidate_list(db, r.id, DB_ORDER_TRIAL, 0, &cs, &n, &e);
+    int n = 0, nf = 0, rc = db_candidate_list(db, r.id, DB_ORDER_TRIAL, 0, &cs, &n, &e);
     struct pareto_point *pts = rc ? NULL : malloc(sizeof *pts * (size_t)(n ? n : 1));
     int *idx = rc ? NULL : malloc(sizeof *idx * (size_t)(n ? n : 1));
     if (!rc && (!pts || !idx))
@@ -193,12 +262,14 @@ static int do_pareto(const char *name)
         for (int i = 0; i < n; i++) /* duplicates repeat a point: leave them out */
             pts[i] = (struct pareto_point){cs[i].predicted_ms,
                                            cs[i].status == DB_CAND_OK ? cs[i].val_acc : NAN};
-        int nf = pareto_front(pts, n, idx);
-        printf("run '%s': %d candidates, %d on the accuracy/latency front (target %.4f ms)\n",
-               r.name, n, nf, r.target_ms);
-        print_candidate_header();
-        for (int i = 0; i < nf; i++)
-            print_candidate(&cs[idx[i]]);
+        nf = pareto_front(pts, n, idx);
+        if (!json) {
+            printf("run '%s': %d candidates, %d on the accuracy/latency front (target %.4f ms)\n",
+                   r.name, n, nf, r.target_ms);
+            print_candidate_header();
+            for (int i = 0; i < nf; i++)
+                print_candidate(&cs[idx[i]]);
+        }
         if (svg_path) {
             FILE *f = fopen(svg_path, "w");
             char title[256];
@@ -211,16 +282,29 @@ static int do_pareto(const char *name)
                 if (fclose(f) != 0 && !rc)
                     rc = hw_error(&e, HW_EIO, "%s: write failed", svg_path);
             }
-            if (!rc)
+            if (!rc && !json)
                 printf("front drawn to %s\n", svg_path);
         }
+    }
+    int exit_code = CLI_EXIT_OK;
+    if (!rc && json) {
+        cJSON *o = cli_json_root(), *front = NULL;
+        cJSON_AddItemToObject(o, "run", cli_json_run(&r, n));
+        if (svg_path)
+            cJSON_AddStringToObject(o, "svg_file", svg_path);
+        else
+            cJSON_AddNullToObject(o, "svg_file");
+        front = cJSON_AddArrayToObject(o, "front");
+        for (int i = 0; i < nf; i++)
+            cJSON_AddItemToArray(front, cli_json_candidate(&cs[idx[i]]));
+        exit_code = cli_json_print(o);
     }
     free(pts);
     free(idx);
     db_candidate_list_free(cs, n);
     db_run_release(&r);
     db_close(db);
-    return rc ? cli_fail(&e) : CLI_EXIT_OK;
+    return rc ? cli_fail(&e) : exit_code;
 }
 
 /* Parses a subcommand's flags, then runs it with its one positional (if any). */

@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/json_out.h"
 #include "cli/lat_cli.h"
 #include "cluster/cluster.h"
 #include "db/db.h"
@@ -42,7 +43,7 @@ static void on_sigint(int sig)
 struct opts {
     const char *space, *controller, *device, *name, *resume, *db, *data, *score, *max_params_s;
     const char *evaluator, *supernet;
-    int rerank;
+    int rerank, json;
     struct supernet_eval_config sn_eval;
     double target_ms, w, time_budget, max_over, max_params, worker_timeout;
     int hard, trials, lat_threads, train_threads, population, sample_size, hidden;
@@ -89,6 +90,7 @@ static const struct cli_flag flags[] = {
     {"proxy-augment", CLI_INT, &o.proxy.augment, "0|1", "crop/flip augmentation in proxy training (default 0)"},
     {"data", CLI_STR, &o.data, "DIR", "IDX dataset folder (default " DATA_DEFAULT_DIR ")"},
     {"db", CLI_STR, &o.db, "FILE", "database (default ./hwnas.db or $HWNAS_DB)"},
+    {"json", CLI_BOOL, &o.json, NULL, "no line per trial: the run's summary as JSON at the end (not with --rerank)"},
     {0},
 };
 
@@ -104,7 +106,7 @@ static const struct cli_command cmd = {
     "hwnas search --space S --target-ms T [--controller rl|evolution|random] [--trials N]\n"
     "                    [--time-budget 30m] [--seed S] [--device ID] [--name RUN] [--hard]\n"
     "                    [--max-over R] [--score acc|loss|train-loss]\n"
-    "                    [--evaluator supernet --supernet FILE] [--rerank K]\n"
+    "                    [--evaluator supernet --supernet FILE] [--rerank K] [--json]\n"
     "       hwnas search --resume RUN [--trials N] [--time-budget D] [--train-threads N]\n"
     "       mpirun -np N hwnas search ...   (rank 0 searches, ranks 1..N-1 evaluate candidates)",
     flags, 0, 0};
@@ -116,6 +118,7 @@ struct ctx {
     const struct supernet *sn; /* NULL: the proxy evaluates */
     struct supernet_eval_config sn_eval;
     struct nn_pool pools[2];
+    int json; /* no line per trial */
     struct progress bar;
     double target_ms;
     int stored; /* candidates of the run stored so far */
@@ -168,6 +171,8 @@ static void trial_hook(void *p, const struct search_trial_info *t)
     if (!c->bar.enabled && t->trials_max > 0)
         snprintf(eta, sizeof eta, " (%d/%d)", c->stored, t->trials_max);
     progress_note(&c->bar, "best reward %.4f, best acc under target %s", t->best_reward, best_acc);
+    if (c->json)
+        return;
     if (c->bar.enabled)
         fputs("\r\033[K", stderr);
     printf("trial %4d%s %7.4f ms %s acc %6.2f%% loss %.4f train %.4f reward %.4f%s | best "
@@ -308,6 +313,44 @@ static int config_read(const char *text, struct opts *op, struct hw_err *err)
     return HW_OK;
 }
 
+/* The --json summary of a search session into *out (caller owns): the run as
+ * stored now, its best reward and its most accurate candidate within the
+ * target (what the trial lines call "under target"), each null when none. */
+static int summary_json(struct db *db, int64_t run_id, int session, cJSON **out,
+                        struct hw_err *err)
+{
+    struct db_run r;
+    int rc = db_run_get(db, run_id, &r, err);
+    if (rc)
+        return rc;
+    struct db_candidate *cs;
+    int n;
+    if ((rc = db_candidate_list(db, run_id, DB_ORDER_TRIAL, 0, &cs, &n, err))) {
+        db_run_release(&r);
+        return rc;
+    }
+    int best = -1, under = -1; /* the first of equals, as search_run counts them */
+    for (int i = 0; i < n; i++) {
+        if (isfinite(cs[i].reward) && (best < 0 || cs[i].reward > cs[best].reward))
+            best = i;
+        if (cs[i].status == DB_CAND_OK && isfinite(cs[i].val_acc) &&
+            cs[i].predicted_ms <= r.target_ms && (under < 0 || cs[i].val_acc > cs[under].val_acc))
+            under = i;
+    }
+    cJSON *o = cli_json_root();
+    cJSON_AddItemToObject(o, "run", cli_json_run(&r, n));
+    cJSON_AddNumberToObject(o, "session_candidates", session);
+    cJSON_AddNumberToObject(o, "best_reward", best < 0 ? NAN : cs[best].reward);
+    cJSON_AddItemToObject(o, "best_reward_candidate",
+                          best < 0 ? cJSON_CreateNull() : cli_json_candidate(&cs[best]));
+    cJSON_AddItemToObject(o, "best_under_target",
+                          under < 0 ? cJSON_CreateNull() : cli_json_candidate(&cs[under]));
+    db_candidate_list_free(cs, n);
+    db_run_release(&r);
+    *out = o;
+    return o ? HW_OK : hw_error(err, HW_ENOMEM, "out of memory for the run's summary");
+}
+
 int cmd_search(int argc, char **argv)
 {
     memset(&o, 0, sizeof o);
@@ -374,6 +417,9 @@ int cmd_search(int argc, char **argv)
         return cli_usage_error(&cmd, "--sn-recal/--sn-val are for --evaluator supernet");
     if (o.sn_eval.recal < 2 || o.sn_eval.val < 0 || o.rerank < 0)
         return cli_usage_error(&cmd, "--sn-recal must be >= 2, --sn-val and --rerank >= 0");
+    if (o.json && o.rerank > 0)
+        return cli_usage_error(&cmd, "--json prints the search's summary: rerank after it with "
+                                     "'hwnas runs rerank RUN --top %d'", o.rerank);
     if (o.resume && (o.space || o.target_ms > 0 || o.controller || o.name || o.device || o.hard ||
                      o.population || o.sample_size || o.hidden || o.lr > 0 || o.max_over > 0 ||
                      o.max_params_s || o.score || proxy_set || sn_set))
@@ -401,6 +447,7 @@ int cmd_search(int argc, char **argv)
     char sn_abs[PATH_MAX], sn_name[DB_EVALUATOR_MAX];
     char *space_text = NULL, data_abs[PATH_MAX];
     char devsel[32];
+    cJSON *summary = NULL; /* --json */
 
     if ((rc = db_open(&db, cli_db_path(o.db), 0, &e)))
         goto out;
@@ -568,9 +615,11 @@ int cmd_search(int argc, char **argv)
     db_candidate_count(db, run.id, &done, NULL);
     progress_init(&c.bar, "search", run.trials_max, "trials", cli_quiet);
     c.bar.done = c.bar.base = c.stored = done;
-    printf("run '%s' (id %lld): space %s, controller %s, target %.4f ms, w %g/%g, %d of %d "
-           "trials done\n", run.name, (long long)run.id, run.space, run.controller,
-           run.target_ms, run.w_alpha, run.w_beta, done, run.trials_max);
+    c.json = o.json;
+    if (!o.json)
+        printf("run '%s' (id %lld): space %s, controller %s, target %.4f ms, w %g/%g, %d of %d "
+               "trials done\n", run.name, (long long)run.id, run.space, run.controller,
+               run.target_ms, run.w_alpha, run.w_beta, done, run.trials_max);
     fflush(stdout);
     struct search_hooks hooks = {predict_hook, &c, eval_hook, &c, trial_hook, &c,
                                  have_sn ? sn_name : "proxy"};
@@ -596,8 +645,10 @@ int cmd_search(int argc, char **argv)
             goto out;
         }
         hooks.pool = &workers;
-        printf("evaluating on %d MPI workers (ranks 1..%d), %d training thread%s each\n",
-               workers.slots, workers.slots, o.train_threads, o.train_threads == 1 ? "" : "s");
+        if (!o.json)
+            printf("evaluating on %d MPI workers (ranks 1..%d), %d training thread%s each\n",
+                   workers.slots, workers.slots, o.train_threads,
+                   o.train_threads == 1 ? "" : "s");
     }
     struct search_limits lim = {run.trials_max, o.time_budget, &stop_requested,
                                 o.max_over * run.target_ms, o.max_params};
@@ -629,7 +680,7 @@ int cmd_search(int argc, char **argv)
     rc = search_run(db, run.id, &space, &rcfg, ctrl, run.seed, &hooks, &lim, &e);
     cluster_pool_close(cp);
     progress_finish(&c.bar);
-    if (cp && c.evaluated > 0) {
+    if (cp && c.evaluated > 0 && !o.json) {
         /* what this process spends per candidate while workers train */
         double per = (cpu_seconds() - cpu0) / (c.stored - done), mean = c.eval_wall / c.evaluated;
         printf("coordinator (rank 0): %.2f ms CPU per candidate, %.3f %% of the mean "
@@ -643,11 +694,14 @@ int cmd_search(int argc, char **argv)
         db_candidate_count(db, run.id, &done, NULL);
         int finished = run.trials_max > 0 && done >= run.trials_max;
         db_run_set_status(db, run.id, finished ? DB_RUN_DONE : DB_RUN_STOPPED, NULL);
-        printf("run '%s': %d candidates; see 'hwnas runs show %s' and 'hwnas runs pareto %s'\n",
-               run.name, done, run.name, run.name);
+        if (!o.json)
+            printf("run '%s': %d candidates; see 'hwnas runs show %s' and 'hwnas runs pareto "
+                   "%s'\n", run.name, done, run.name, run.name);
     } else {
         db_run_set_status(db, run.id, DB_RUN_FAILED, NULL);
     }
+    if (rc == HW_OK && o.json)
+        rc = summary_json(db, run.id, c.stored - c.bar.base, &summary, &e);
     nn_pool_release(&c.pools[0]);
     nn_pool_release(&c.pools[1]);
 out:
@@ -678,5 +732,7 @@ out:
         fflush(stdout);
         return cmd_runs_rerank(6, av);
     }
+    if (summary) /* made last: rc is HW_OK */
+        return cli_json_print(summary);
     return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/json_out.h"
 #include "cli/commands.h"
 #include "space/arch_json.h"
 #include "space/export.h"
@@ -70,25 +71,10 @@ static void print_table(const struct arch *a)
            (double)a->head.dropout);
 }
 
-/* Prints JSON text (cJSON-owned) and frees it and the tree. */
-static int print_json(cJSON *o)
-{
-    char *s = o ? cJSON_Print(o) : NULL;
-    cJSON_Delete(o);
-    if (!s) {
-        struct hw_err err;
-        hw_error(&err, HW_ENOMEM, "out of memory formatting JSON");
-        return cli_fail(&err);
-    }
-    printf("%s\n", s);
-    free(s);
-    return CLI_EXIT_OK;
-}
-
 static int show_json(const struct arch *a)
 {
     struct arch_cost t = arch_cost(a);
-    cJSON *o = cJSON_CreateObject();
+    cJSON *o = cli_json_root();
     cJSON_AddNumberToObject(o, "params", (double)t.params);
     cJSON_AddNumberToObject(o, "macs", (double)t.macs);
     cJSON_AddItemToObject(o, "arch", arch_to_json(a));
@@ -104,7 +90,7 @@ static int show_json(const struct arch *a)
         cJSON_AddNumberToObject(l, "macs", (double)c.macs);
         cJSON_AddItemToArray(layers, l);
     }
-    return print_json(o);
+    return cli_json_print(o);
 }
 
 static int show_strings(const struct arch *a, int mnasnet)
@@ -315,7 +301,7 @@ static int space_sample_cmd(int argc, char **argv)
             cJSON_AddItemToArray(arr, one);
     }
     free(s);
-    return print_json(arr ? arr : one);
+    return cli_json_print(arr ? arr : one);
 }
 
 /* ---- space list ---- */

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/json_out.h"
 #include "space/jfield.h"
 #include "supernet/supernet.h"
 #include "util/progress.h"
@@ -52,13 +53,13 @@ static int space_text(const char *name_or_file, char **text, struct hw_err *err)
     return jfield_read_file(name_or_file, text, err);
 }
 
-static void print_summary(const struct supernet *sn, const char *path, int json)
+/* Returns an exit code: CLI_EXIT_FAIL when the JSON could not be made. */
+static int print_summary(const struct supernet *sn, const char *path, int json)
 {
     if (json) {
-        cJSON *o = cJSON_CreateObject();
+        cJSON *o = cli_json_root();
         char hash[17];
         snprintf(hash, sizeof hash, "%016" PRIx64, sn->space_hash);
-        cJSON_AddNumberToObject(o, "version", 1);
         cJSON_AddStringToObject(o, "file", path);
         cJSON_AddStringToObject(o, "space", sn->space.name);
         cJSON_AddStringToObject(o, "space_hash", hash);
@@ -75,11 +76,7 @@ static void print_summary(const struct supernet *sn, const char *path, int json)
         cJSON_AddNumberToObject(o, "augment", sn->cfg.augment);
         cJSON_AddNumberToObject(o, "seed", (double)sn->cfg.seed);
         cJSON_AddNumberToObject(o, "train_s", sn->train_s);
-        char *s = cJSON_Print(o);
-        puts(s);
-        free(s);
-        cJSON_Delete(o);
-        return;
+        return cli_json_print(o);
     }
     printf("supernet %s: space %s (hash %016" PRIx64 "), %zu weights in %d slots\n", path,
            sn->space.name, sn->space_hash, sn->n_params, sn->n_slots);
@@ -88,12 +85,13 @@ static void print_summary(const struct supernet *sn, const char *path, int json)
            sn->cfg.epochs, sn->cfg.subset ? "a subset of the" : "all training",
            sn->cfg.batch, sn->cfg.lr, sn->cfg.sandwich, sn->cfg.distill, sn->cfg.augment,
            sn->cfg.seed, sn->train_s);
+    return CLI_EXIT_OK;
 }
 
 static int sn_train(int argc, char **argv)
 {
     const char *space = NULL, *out = NULL, *data = NULL;
-    int resume = 0, threads = 2, json = 0, force = 0;
+    int resume = 0, threads = 2, json = 0, force = 0, exit_code = CLI_EXIT_OK;
     double every = 60;
     long seed = 1;
     struct supernet_config c;
@@ -215,7 +213,7 @@ static int sn_train(int argc, char **argv)
                 "--out %s'\n", e.msg, out, out);
         rc = HW_OK;
     } else if (rc == HW_OK) {
-        print_summary(&sn, out, json);
+        exit_code = print_summary(&sn, out, json);
     }
 done:
     if (rc)
@@ -225,7 +223,7 @@ done:
         data_set_release(&val);
     }
     supernet_release(&sn);
-    return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+    return rc ? CLI_EXIT_FAIL : exit_code;
 }
 
 static int sn_eval(int argc, char **argv)
@@ -332,9 +330,9 @@ static int sn_info(int argc, char **argv)
     struct supernet sn;
     if (supernet_load(pos[0], &sn, &e))
         return cli_fail(&e);
-    print_summary(&sn, pos[0], json);
+    rc = print_summary(&sn, pos[0], json);
     supernet_release(&sn);
-    return CLI_EXIT_OK;
+    return rc;
 }
 
 int cmd_supernet(int argc, char **argv)

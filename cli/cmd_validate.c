@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/json_out.h"
 #include "cli/lat_cli.h"
 #include "latency/measure.h"
 #include "latency/spread.h"
@@ -303,9 +304,9 @@ int cmd_validate(int argc, char **argv)
         goto fail;
     }
     qsort(v, (size_t)samples, sizeof *v, by_abs_rel_desc);
-    int worst = samples < 5 ? samples : 5;
+    int worst = samples < 5 ? samples : 5, exit_code = CLI_EXIT_OK;
     if (json) {
-        cJSON *o = cJSON_CreateObject();
+        cJSON *o = cli_json_root();
         cJSON_AddStringToObject(o, "space", s.name);
         cJSON_AddNumberToObject(o, "device", (double)t.device_id);
         cJSON_AddStringToObject(o, "fingerprint", t.lut.fp.hash);
@@ -340,10 +341,7 @@ int cmd_validate(int argc, char **argv)
         cJSON_Delete(details);
         qsort(v, (size_t)samples, sizeof *v, by_slot);
         cJSON_AddItemToObject(o, "all", samples_json(v, samples, archs));
-        char *text = cJSON_Print(o);
-        cJSON_Delete(o);
-        printf("%s\n", text ? text : "null");
-        free(text);
+        exit_code = cli_json_print(o);
     } else {
         cJSON_Delete(details);
         char dev[128];
@@ -383,7 +381,7 @@ int cmd_validate(int argc, char **argv)
     free(archs);
     lat_table_release(&t);
     db_close(db);
-    return CLI_EXIT_OK;
+    return exit_code;
 fail:
     free(v);
     free(archs);

@@ -21,14 +21,17 @@ int cmd_netadapt(int argc, char **argv);
 
 /* Shared by train and export --train-final: trains arch a from seed on the
  * training split (validating each epoch, printing a line per epoch) and saves
- * the model to out when not NULL. */
+ * the model to out when not NULL. With report (not NULL, caller owns) nothing
+ * is printed: the setup, an "epoch_log" array and the result are added to it
+ * as keys of 'hwnas train --json' (docs/json.md). */
 struct arch;
 struct train_config;
 struct train_result;
 struct hw_err;
+struct cJSON;
 int cli_train_arch(const struct arch *a, const struct train_config *tc, uint64_t seed,
                    const char *schedule, const char *data, const char *out,
-                   struct train_result *res, struct hw_err *err);
+                   struct cJSON *report, struct train_result *res, struct hw_err *err);
 /* Shared by eval and export --train-final: accuracy of the model file at path
  * on the validation split, or the test set when test is set; *n images, *name
  * the arch's name (static storage). */

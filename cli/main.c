@@ -8,10 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef HWNAS_VERSION
-#define HWNAS_VERSION "0.1.0"
-#endif
-
 struct command_entry {
     const char *name;
     int (*run)(int argc, char **argv);

@@ -204,11 +204,11 @@ static struct lut_entry *lut_sorted(const struct lut *t)
     return s;
 }
 
-int lut_export_json(const struct lut *t, FILE *out, struct hw_err *err)
+cJSON *lut_to_json(const struct lut *t)
 {
     struct lut_entry *s = lut_sorted(t);
     if (!s)
-        return hw_error(err, HW_ENOMEM, "out of memory exporting the latency table");
+        return NULL;
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "format", "hwnas-lut");
     cJSON_AddNumberToObject(root, "version", 4);
@@ -227,23 +227,33 @@ int lut_export_json(const struct lut *t, FILE *out, struct hw_err *err)
         cJSON_AddItemToArray(arr, e);
     }
     cJSON *cal = cJSON_AddArrayToObject(root, "calibrations");
-    for (int i = 0; i < t->n_calib; i++) {
-        const struct lat_calib *c = &t->calib[i].c;
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "input", t->calib[i].input);
-        cJSON_AddNumberToObject(e, "samples", c->samples);
-        cJSON_AddNumberToObject(e, "alpha_us", c->alpha_us);
-        cJSON_AddNumberToObject(e, "beta", c->beta);
-        cJSON_AddNumberToObject(e, "gamma_us", c->gamma_us);
-        cJSON_AddNumberToObject(e, "delta_us", c->delta_us);
-        cJSON_AddNumberToObject(e, "rmspe_sum", c->rmspe_sum);
-        cJSON_AddNumberToObject(e, "rmspe_fit", c->rmspe_fit);
-        cJSON_AddStringToObject(e, "stat", c->stat_min ? "min" : "median");
-        cJSON_AddItemToArray(cal, e);
-    }
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
+    for (int i = 0; i < t->n_calib; i++)
+        cJSON_AddItemToArray(cal, lut_calib_to_json(&t->calib[i]));
     free(s);
+    return root;
+}
+
+cJSON *lut_calib_to_json(const struct lut_calib *cal)
+{
+    const struct lat_calib *c = &cal->c;
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "input", cal->input);
+    cJSON_AddNumberToObject(e, "samples", c->samples);
+    cJSON_AddNumberToObject(e, "alpha_us", c->alpha_us);
+    cJSON_AddNumberToObject(e, "beta", c->beta);
+    cJSON_AddNumberToObject(e, "gamma_us", c->gamma_us);
+    cJSON_AddNumberToObject(e, "delta_us", c->delta_us);
+    cJSON_AddNumberToObject(e, "rmspe_sum", c->rmspe_sum);
+    cJSON_AddNumberToObject(e, "rmspe_fit", c->rmspe_fit);
+    cJSON_AddStringToObject(e, "stat", c->stat_min ? "min" : "median");
+    return e;
+}
+
+int lut_export_json(const struct lut *t, FILE *out, struct hw_err *err)
+{
+    cJSON *root = lut_to_json(t);
+    char *text = root ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
     if (!text)
         return hw_error(err, HW_ENOMEM, "out of memory exporting the latency table");
     int ok = fputs(text, out) >= 0 && fputc('\n', out) != EOF;

@@ -79,6 +79,11 @@ double lut_calibrated(const struct lut *t, const struct arch *a, double sum_us);
  * '#'-comment header carrying the fingerprint and units, then
  * key,count,mean_us,median_us,var_us,min_us,max_us; no calibrations). */
 int lut_export_json(const struct lut *t, FILE *out, struct hw_err *err);
+/* The JSON export as a new tree (caller deletes it); NULL when out of memory. */
+struct cJSON *lut_to_json(const struct lut *t);
+/* One calibration as the export writes it: input, samples, alpha_us, beta,
+ * gamma_us, delta_us, rmspe_sum, rmspe_fit (fractions), stat (a new tree). */
+struct cJSON *lut_calib_to_json(const struct lut_calib *cal);
 int lut_export_csv(const struct lut *t, FILE *out, struct hw_err *err);
 /* Import from a file (format from its first non-blank character: '{' JSON,
  * otherwise CSV). Validates everything before returning: on any error the

@@ -1240,6 +1240,7 @@ START_TEST(test_cli_profile_validate_latency)
              space_path, db);
     run_ok(&r, args);
     ck_assert_ptr_nonnull(strstr(r.out, "\"samples\":\t3"));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"hwnas_version\":"));
     ck_assert_ptr_nonnull(strstr(r.out, "\"within10_pct\""));
     ck_assert_ptr_nonnull(strstr(r.out, "\"calibrated\":\ttrue"));
     ck_assert_ptr_nonnull(strstr(r.out, "\"sampling\":\t\"uniform\""));

@@ -2,6 +2,7 @@
  * mid-run and resumed, must end with exactly the candidates of a run that was
  * never interrupted; while it runs, no second process may resume it. */
 #include <check.h>
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,17 +30,32 @@ static void setup_dir(void)
     ck_assert_int_eq(cli_tiny_dir(dir, "scli"), 0);
 }
 
+/* Removes the folder setup_dir made. */
+static void remove_dir(void)
+{
+    char args[128];
+    snprintf(args, sizeof args, "rm -rf %s", dir);
+    ck_assert_int_eq(system(args), 0);
+}
+
+/* Runs hwnas with the args fmt and ap make (into args[1024]) and requires
+ * exit 0; r is the caller's to release. */
+static void run_vok(struct cli_run *r, char *args, const char *fmt, va_list ap)
+{
+    vsnprintf(args, 1024, fmt, ap);
+    ck_assert_int_eq(cli_run(r, args), 0);
+    ck_assert_msg(r->status == 0, "hwnas %s: exit %d: %s", args, r->status, r->err);
+}
+
 static void run_ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void run_ok(const char *fmt, ...)
 {
     char args[1024];
+    struct cli_run r;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
+    run_vok(&r, args, fmt, ap);
     va_end(ap);
-    struct cli_run r;
-    ck_assert_int_eq(cli_run(&r, args), 0);
-    ck_assert_msg(r.status == 0, "hwnas %s: exit %d: %s", args, r.status, r.err);
     cli_run_release(&r);
 }
 
@@ -128,6 +144,61 @@ static int last_arch_has(const char *db_path, const char *needle)
     db_run_release(&r);
     db_close(db);
     return has;
+}
+
+/* Runs hwnas with args (exit 0 required) and parses its stdout as exactly
+ * one JSON document with the shared root keys; the caller deletes it. */
+static cJSON *run_json(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static cJSON *run_json(const char *fmt, ...)
+{
+    char args[1024];
+    struct cli_run r;
+    va_list ap;
+    va_start(ap, fmt);
+    run_vok(&r, args, fmt, ap);
+    va_end(ap);
+    const char *end = NULL;
+    cJSON *o = cJSON_ParseWithOpts(r.out, &end, 0);
+    ck_assert_msg(cJSON_IsObject(o), "hwnas %s: stdout is no JSON object: %s", args, r.out);
+    ck_assert_msg(strspn(end, " \t\r\n") == strlen(end), "hwnas %s: text after the JSON: %s",
+                  args, end);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "version");
+    ck_assert_msg(cJSON_IsNumber(v) && v->valueint == 1, "hwnas %s: no \"version\": 1", args);
+    ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "hwnas_version")),
+                     HWNAS_VERSION);
+    cli_run_release(&r);
+    return o;
+}
+
+/* The number at the '/'-separated path of o ("run/candidates", "top/0/trial"). */
+static double jnum(const cJSON *o, const char *path)
+{
+    char buf[128], *save, *part;
+    snprintf(buf, sizeof buf, "%s", path);
+    for (part = strtok_r(buf, "/", &save); part && o; part = strtok_r(NULL, "/", &save))
+        o = cJSON_IsArray(o) ? cJSON_GetArrayItem(o, atoi(part))
+                             : cJSON_GetObjectItemCaseSensitive(o, part);
+    ck_assert_msg(cJSON_IsNumber(o), "no number at %s", path);
+    return o->valuedouble;
+}
+
+static const char *jstr(const cJSON *o, const char *key)
+{
+    const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+    ck_assert_msg(s, "no string \"%s\"", key);
+    return s;
+}
+
+/* A candidate object agrees with the database's row of its trial (cJSON
+ * prints 15 significant digits when they read back within DBL_EPSILON). */
+static void check_candidate(const cJSON *j, const struct db_candidate *cs, int n)
+{
+    int trial = (int)jnum(j, "trial");
+    ck_assert(trial >= 0 && trial < n && cs[trial].trial == trial);
+    ck_assert_double_eq_tol(jnum(j, "predicted_ms"), cs[trial].predicted_ms, 1e-12);
+    ck_assert_double_eq_tol(jnum(j, "val_acc_pct"), 100 * cs[trial].val_acc, 1e-9);
+    ck_assert_double_eq_tol(jnum(j, "reward"), cs[trial].reward, 1e-12);
+    ck_assert_str_eq(jstr(j, "arch_hash"), cs[trial].arch_hash);
 }
 
 START_TEST(test_search_survives_kill9)
@@ -468,6 +539,8 @@ START_TEST(test_search_refusals)
         {"search --target-ms 0.3 --max-over 1 --db %s/x.db", 1, "no latency table for device"},
         {"search --target-ms 0.3 --proxy-augment 2 --db %s/x.db", 2, "--proxy-augment: 2"},
         {"search --target-ms 0.3 --proxy-lr 0 --db %s/x.db", 2, "must be positive"},
+        {"search --target-ms 0.3 --json --rerank 2 --db %s/x.db", 2, "rerank after it"},
+        {"export k --best --json --db %s/x.db", 2, "give --out FILE"},
         {"runs show nosuchrun --db %s/x.db", 1, "nosuchrun"},
         {"validate --run nosuchrun --db %s/x.db", 1, "nosuchrun"},
         {"export nosuchrun --best --db %s/x.db", 1, "nosuchrun"},
@@ -663,8 +736,252 @@ START_TEST(test_netadapt_survives_kill9)
     ck_assert_str_eq(ha, hb);
     free(ha);
     free(hb);
+
+    /* list and show --json against the database */
+    cJSON *o = run_json("netadapt list --db %s --json", a_db);
+    const cJSON *runs = cJSON_GetObjectItemCaseSensitive(o, "runs");
+    ck_assert_int_eq(cJSON_GetArraySize(runs), 1);
+    ck_assert_double_eq(jnum(runs, "0/id"), 1);
+    ck_assert_double_eq(jnum(runs, "0/iterations"), total);
+    ck_assert_str_eq(jstr(cJSON_GetArrayItem(runs, 0), "status"), "done");
+    cJSON_Delete(o);
+    struct db *db;
+    struct hw_err e;
+    ck_assert_int_eq(db_open(&db, a_db, DB_OPEN_EXISTING, &e), HW_OK);
+    struct db_na_step *steps;
+    int n;
+    ck_assert_int_eq(db_netadapt_steps(db, 1, &steps, &n, &e), HW_OK);
+    db_close(db);
+    o = run_json("netadapt show 1 --db %s --json", a_db);
+    const cJSON *js = cJSON_GetObjectItemCaseSensitive(o, "steps");
+    ck_assert_int_eq(cJSON_GetArraySize(js), n);
+    for (int i = 0; i < n; i++) {
+        const cJSON *x = cJSON_GetArrayItem(js, i);
+        ck_assert_double_eq(jnum(x, "iteration"), steps[i].iteration + 1);
+        ck_assert_double_eq_tol(jnum(x, "latency_ms"), steps[i].latency_ms, 1e-12);
+        ck_assert_int_eq(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "chosen")),
+                         steps[i].chosen);
+    }
+    ck_assert_double_eq(jnum(o, "run/iterations"), total);
+    free(steps);
+    cJSON_Delete(o);
     snprintf(args, sizeof args, "rm -rf %s", dir);
     ck_assert_int_eq(system(args), 0);
+}
+END_TEST
+
+/* ---- --json (docs/json.md) ------------------------------------------------ */
+
+START_TEST(test_json_search_results)
+{
+    setup_dir();
+    char db_path[128], space[128];
+    snprintf(db_path, sizeof db_path, "%s/j.db", dir);
+    snprintf(space, sizeof space, "%s/tiny.json", dir);
+    cJSON *o = run_json("profile --space %s --db %s --runs 3 --warmup 1 --json", space, db_path);
+    double measured = jnum(o, "keys_measured"), alpha = jnum(o, "calibration/alpha_us");
+    ck_assert(measured > 0 && measured == jnum(o, "keys_needed"));
+    ck_assert_double_eq(jnum(o, "keys_present_before"), 0);
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "calibrated_now")));
+    ck_assert_double_eq(jnum(o, "calibration/samples"), 100);
+    cJSON_Delete(o);
+    /* again: nothing to measure or fit, the same calibration reported */
+    o = run_json("profile --space %s --db %s --json", space, db_path);
+    ck_assert_double_eq(jnum(o, "keys_measured"), 0);
+    ck_assert_double_eq(jnum(o, "keys_present_before"), measured);
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(o, "calibrated_now")));
+    ck_assert_double_eq(jnum(o, "calibration/alpha_us"), alpha);
+    cJSON_Delete(o);
+
+    o = run_json("lut list --db %s --json", db_path);
+    const cJSON *devs = cJSON_GetObjectItemCaseSensitive(o, "devices");
+    ck_assert_int_eq(cJSON_GetArraySize(devs), 1);
+    double device = jnum(devs, "0/id"), entries = jnum(devs, "0/entries");
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(devs, 0), "here")));
+    cJSON_Delete(o);
+    struct db *db;
+    struct hw_err e;
+    ck_assert_int_eq(db_open(&db, db_path, DB_OPEN_EXISTING, &e), HW_OK);
+    int count;
+    ck_assert_int_eq(db_lut_count(db, (int64_t)device, &count, &e), HW_OK);
+    ck_assert_int_eq((int)entries, count);
+    ck_assert_double_eq(entries, measured);
+    o = run_json("lut show --db %s --json", db_path);
+    ck_assert_double_eq(jnum(o, "device_id"), device);
+    ck_assert_double_eq(jnum(o, "entries"), entries);
+    const cJSON *table = cJSON_GetObjectItemCaseSensitive(o, "table");
+    ck_assert_str_eq(jstr(table, "format"), "hwnas-lut");
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(table, "entries")),
+                     count);
+    ck_assert_double_eq_tol(jnum(table, "calibrations/0/alpha_us"), alpha, 1e-12 * fabs(alpha));
+    cJSON_Delete(o);
+
+    /* the search's summary against the database it wrote */
+    o = run_json("search --space %s --target-ms 0.05 --controller evolution --trials 4 --seed 4 "
+                 "--proxy-epochs 1 --proxy-subset 256 --proxy-val 256 --train-threads 1 "
+                 "--name j --db %s --json", space, db_path);
+    struct db_run run;
+    ck_assert_int_eq(db_run_lookup(db, "j", &run, &e), HW_OK);
+    struct db_candidate *cs;
+    int n;
+    ck_assert_int_eq(db_candidate_list(db, run.id, DB_ORDER_TRIAL, 0, &cs, &n, &e), HW_OK);
+    ck_assert_int_eq(n, 4);
+    const cJSON *jr = cJSON_GetObjectItemCaseSensitive(o, "run");
+    ck_assert_str_eq(jstr(jr, "name"), "j");
+    ck_assert_str_eq(jstr(jr, "status"), "done");
+    ck_assert_double_eq(jnum(jr, "id"), (double)run.id);
+    ck_assert_double_eq(jnum(jr, "candidates"), 4);
+    ck_assert_double_eq(jnum(o, "session_candidates"), 4);
+    double best = -INFINITY, best_acc = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        best = fmax(best, cs[i].reward);
+        if (cs[i].status == DB_CAND_OK && cs[i].predicted_ms <= run.target_ms)
+            best_acc = fmax(best_acc, cs[i].val_acc);
+    }
+    ck_assert_double_eq_tol(jnum(o, "best_reward"), best, 1e-12);
+    const cJSON *jb = cJSON_GetObjectItemCaseSensitive(o, "best_reward_candidate");
+    check_candidate(jb, cs, n);
+    ck_assert_double_eq_tol(jnum(jb, "reward"), best, 1e-12);
+    const cJSON *under = cJSON_GetObjectItemCaseSensitive(o, "best_under_target");
+    if (isfinite(best_acc)) {
+        check_candidate(under, cs, n);
+        ck_assert_double_eq_tol(jnum(under, "val_acc_pct"), 100 * best_acc, 1e-9);
+        ck_assert(jnum(under, "predicted_ms") <= run.target_ms);
+    } else {
+        ck_assert(cJSON_IsNull(under));
+    }
+    int best_trial = (int)jnum(jb, "trial");
+    cJSON_Delete(o);
+
+    o = run_json("runs list --db %s --json", db_path);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "runs")), 1);
+    jr = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "runs"), 0);
+    ck_assert_str_eq(jstr(jr, "name"), "j");
+    ck_assert_double_eq(jnum(jr, "candidates"), 4);
+    ck_assert_double_eq_tol(jnum(jr, "target_ms"), 0.05, 1e-12);
+    ck_assert_double_eq_tol(jnum(jr, "best_reward"), best, 1e-12);
+    ck_assert_double_eq_tol(jnum(jr, "best_reward_val_acc_pct"), 100 * cs[best_trial].val_acc,
+                            1e-9);
+    cJSON_Delete(o);
+
+    o = run_json("runs show j --top 3 --db %s --json", db_path);
+    const cJSON *top = cJSON_GetObjectItemCaseSensitive(o, "top");
+    ck_assert_int_eq(cJSON_GetArraySize(top), 3);
+    for (int i = 0; i < 3; i++)
+        check_candidate(cJSON_GetArrayItem(top, i), cs, n);
+    ck_assert_int_eq((int)jnum(top, "0/trial"), best_trial);
+    ck_assert_str_eq(jstr(o, "score"), "train-loss");
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(o, "config");
+    ck_assert_str_eq(jstr(cfg, "score"), "train-loss");
+    ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(cfg, "space_json"));
+    ck_assert(jnum(o, "space_json_bytes") > 100);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "reranks")), 0);
+    cJSON_Delete(o);
+
+    /* the front: the candidates the table lists, as many as it says */
+    struct cli_run r;
+    char args[256];
+    snprintf(args, sizeof args, "runs pareto j --db %s", db_path);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    int nf = -1;
+    const char *p = strstr(r.out, "4 candidates, ");
+    ck_assert_msg(r.status == 0 && p && sscanf(p, "4 candidates, %d on", &nf) == 1, "%s", r.out);
+    cli_run_release(&r);
+    o = run_json("runs pareto j --db %s --svg %s/front.svg --json", db_path, dir);
+    const cJSON *front = cJSON_GetObjectItemCaseSensitive(o, "front");
+    ck_assert_int_eq(cJSON_GetArraySize(front), nf);
+    for (int i = 0; i < nf; i++)
+        check_candidate(cJSON_GetArrayItem(front, i), cs, n);
+    ck_assert_str_eq(strrchr(jstr(o, "svg_file"), '/'), "/front.svg");
+    ck_assert_int_eq(access(jstr(o, "svg_file"), R_OK), 0);
+    cJSON_Delete(o);
+
+    /* export: what was written where */
+    o = run_json("export j --best --out %s/best.json --db %s --json", dir, db_path);
+    const cJSON *archs = cJSON_GetObjectItemCaseSensitive(o, "archs");
+    ck_assert_int_eq(cJSON_GetArraySize(archs), 1);
+    check_candidate(cJSON_GetArrayItem(archs, 0), cs, n);
+    ck_assert_int_eq((int)jnum(archs, "0/trial"), best_trial);
+    ck_assert_str_eq(jstr(o, "choice"), "best");
+    ck_assert_str_eq(strrchr(jstr(o, "out_file"), '/'), "/best.json");
+    ck_assert_int_eq(access(jstr(o, "out_file"), R_OK), 0);
+    cJSON_Delete(o);
+    o = run_json("export j --pareto --format timm --out %s/front.txt --db %s --json", dir,
+                 db_path);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "archs")), nf);
+    cJSON_Delete(o);
+
+    /* the outputs that had --json before share the root */
+    char arch[128];
+    snprintf(arch, sizeof arch, "%s/t0.json", dir);
+    FILE *f = fopen(arch, "w");
+    fputs(cs[0].arch_json, f);
+    fclose(f);
+    o = run_json("latency %s --db %s --json", arch, db_path);
+    ck_assert_double_eq_tol(jnum(o, "predicted_us"), 1000 * cs[0].predicted_ms, 1e-6);
+    cJSON_Delete(o);
+    o = run_json("space show %s --json", arch);
+    ck_assert_double_eq(jnum(o, "params"), (double)cs[0].params);
+    cJSON_Delete(o);
+
+    db_candidate_list_free(cs, n);
+    db_run_release(&run);
+    db_close(db);
+    remove_dir();
+}
+END_TEST
+
+START_TEST(test_json_train_eval)
+{
+    setup_dir();
+    struct cli_run r;
+    char args[512], arch[128];
+    snprintf(args, sizeof args, "space sample %s/tiny.json --seed 5", dir);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    snprintf(arch, sizeof arch, "%s/arch.json", dir);
+    FILE *f = fopen(arch, "w");
+    fputs(r.out, f);
+    fclose(f);
+    cli_run_release(&r);
+    cJSON *t = run_json("train %s --epochs 1 --subset 256 --threads 1 --out %s/m.hwm --json",
+                        arch, dir);
+    ck_assert_double_eq(jnum(t, "epochs"), 1);
+    ck_assert_double_eq(jnum(t, "train_images"), 256);
+    const cJSON *log = cJSON_GetObjectItemCaseSensitive(t, "epoch_log");
+    ck_assert_int_eq(cJSON_GetArraySize(log), 1);
+    double val = jnum(t, "val_acc_pct");
+    ck_assert_double_eq_tol(jnum(log, "0/val_acc_pct"), val, 1e-12);
+    char model[128];
+    snprintf(model, sizeof model, "%s/m.hwm", dir);
+    ck_assert_str_eq(jstr(t, "model_file"), model);
+
+    /* eval of the saved model: the accuracy train reported, and the text's */
+    cJSON *ev = run_json("eval %s --threads 1 --json", model);
+    ck_assert_str_eq(jstr(ev, "split"), "val");
+    ck_assert_double_eq(jnum(ev, "images"), jnum(t, "val_images"));
+    double acc = jnum(ev, "val_acc_pct");
+    ck_assert_double_eq_tol(acc, 100 * jnum(ev, "correct") / jnum(ev, "images"), 1e-9);
+    ck_assert_double_eq_tol(acc, val, 0.2); /* a BN-folded copy: a few images may differ */
+    snprintf(args, sizeof args, "eval %s --threads 1", model);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    char want[64];
+    snprintf(want, sizeof want, "validation accuracy %.2f%% (%d/%d)", acc,
+             (int)jnum(ev, "correct"), (int)jnum(ev, "images"));
+    ck_assert_msg(r.status == 0 && strstr(r.out, want), "no '%s' in %s", want, r.out);
+    cli_run_release(&r);
+    /* the model as ONNX */
+    cJSON *x = run_json("export %s --format onnx --out %s/m.onnx --json", model, dir);
+    const cJSON *onnx = cJSON_GetObjectItemCaseSensitive(x, "onnx");
+    ck_assert_str_eq(jstr(onnx, "arch"), jstr(t, "arch"));
+    ck_assert_str_eq(jstr(onnx, "model_file"), model);
+    ck_assert_int_eq(access(jstr(onnx, "onnx_file"), R_OK), 0);
+    ck_assert_double_eq(jnum(onnx, "opset"), 14);
+    ck_assert(jnum(onnx, "norm_std") > 0);
+    cJSON_Delete(x);
+    cJSON_Delete(ev);
+    cJSON_Delete(t);
+    remove_dir();
 }
 END_TEST
 
@@ -678,5 +995,10 @@ Suite *suite_search_cli(void)
     tcase_add_test(tc, test_model_file_as_arch);
     tcase_add_test(tc, test_netadapt_survives_kill9);
     suite_add_tcase(s, tc);
+    TCase *json = tcase_create("json");
+    tcase_set_timeout(json, 240);
+    tcase_add_test(json, test_json_search_results);
+    tcase_add_test(json, test_json_train_eval);
+    suite_add_tcase(s, json);
     return s;
 }
