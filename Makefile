@@ -1,5 +1,5 @@
 # hwnas: plain Makefile, pkg-config for every library.
-#   make          build ./hwnas
+#   make          check the build's Debian packages (installed as root), build ./hwnas
 #   make check    install missing Debian packages, build with -Werror, run all tests
 #   make asan     the test suite under ASan + UBSan
 #   make demo     profile this CPU, search fmnist under a latency budget, export
@@ -53,7 +53,12 @@ LIB := $(BUILD)/libhwnas.a
 
 .PHONY: all check asan demo bench fuzz fuzz-run clean deps test aarch64 check-aarch64 deps-aarch64
 
-all: hwnas
+# Plain make checks the build's Debian packages first (quick when they are
+# there; installs them as root, else names them in one line), then builds in a
+# sub-make that sees what pkg-config finds after the install.
+all:
+	@sh scripts/install-deps.sh build
+	@$(MAKE) --no-print-directory hwnas
 
 deps:
 	@sh scripts/install-deps.sh

@@ -3,9 +3,28 @@
 # then ONNX Runtime for the export check (npm, into tests/ort/node_modules).
 #   install-deps.sh           the host build and its tests
 #   install-deps.sh aarch64   the cross build for 64-bit ARM and qemu to test it
+#   install-deps.sh build     what compiling needs (plain make): a quick check;
+#                             as root the missing ones are installed, otherwise
+#                             one line names them and make deps
 set -e
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+if [ "$1" = build ]; then
+    missing=""
+    for p in libopenblas-dev libsqlite3-dev libcjson-dev check zlib1g-dev pkg-config \
+             libonnx-dev libprotobuf-c-dev protobuf-c-compiler libopenmpi-dev; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+    done
+    [ -z "$missing" ] && exit 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "hwnas: missing Debian packages:$missing; run 'sudo make deps' (installs them and the test tools), then make" >&2
+        exit 1
+    fi
+    echo "install-deps: installing$missing"
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
+    exit 0
+fi
 if [ "$1" = aarch64 ]; then
     PKGS="gcc-aarch64-linux-gnu qemu-user libopenblas-dev:arm64 libsqlite3-dev:arm64
           libcjson-dev:arm64 check:arm64 zlib1g-dev:arm64 libprotobuf-c-dev:arm64"
