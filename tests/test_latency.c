@@ -1252,6 +1252,14 @@ START_TEST(test_cli_profile_validate_latency)
     run_ok(&r, args);
     ck_assert_msg(strstr(r.out, "4 sampled archs (seed 1, spread over the latency range)"), "%s",
                   r.out);
+    /* the drift-scaled figures (a diagnostic) only with --verbose */
+    ck_assert_msg(!strstr(r.out, "speed drift"), "%s", r.out);
+    cli_run_release(&r);
+    snprintf(args, sizeof args, "validate --space %s --samples 2 --runs 3 --rounds 1 --verbose "
+             "--db %s", space_path, db);
+    run_ok(&r, args);
+    ck_assert_msg(strstr(r.out, "machine speed drift") && strstr(r.out, "scaled by its drift"),
+                  "%s", r.out);
     cli_run_release(&r);
     snprintf(args, sizeof args, "validate --run r --spread --db %s", db);
     ck_assert_int_eq(cli_run(&r, args), 0);
