@@ -2,6 +2,7 @@
  * (netadapt/), then fine-tune it long; `netadapt list` and `netadapt show ID`
  * print the recorded runs and their proposals. */
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/json_out.h"
 #include "cli/lat_cli.h"
+#include "cluster/cluster.h"
 #include "db/db.h"
 #include "evaluator/data.h"
 #include "evaluator/model.h"
@@ -275,6 +277,32 @@ static int cmd_show(struct db *db, const char *id_text, int json)
     return CLI_EXIT_OK;
 }
 
+/* Under mpirun: the workers trim and tune each iteration's proposals. */
+static int open_workers(struct cluster_pool **cp, const char *data, const struct na_trainer *tr,
+                        double timeout_s, struct na_ops *ops, struct hw_err *err)
+{
+    char data_abs[PATH_MAX];
+    struct cluster_eval_setup cs;
+    memset(&cs, 0, sizeof cs);
+    const char *dir = data ? data : DATA_DEFAULT_DIR;
+    cs.data_dir = realpath(dir, data_abs) ? data_abs : dir;
+    cs.classes = 10;
+    eval_proxy_config_default(&cs.proxy);
+    supernet_eval_config_default(&cs.sn_eval);
+    cs.netadapt = tr;
+    cs.threads = nn_get_threads();
+    cs.timeout_s = timeout_s;
+    int rc = cluster_pool_open(cp, &cs, NULL, err);
+    if (rc)
+        return rc;
+    ops->farm = cluster_na_farm;
+    ops->farm_ctx = *cp;
+    printf("tuning proposals on %d MPI workers (ranks 1..%d), %d training thread%s each\n",
+           cluster_size() - 1, cluster_size() - 1, cs.threads, cs.threads == 1 ? "" : "s");
+    fflush(stdout);
+    return HW_OK;
+}
+
 int cmd_netadapt(int argc, char **argv)
 {
     struct na_settings s = {.short_steps = 200, .long_epochs = 5, .val_subset = 2000,
@@ -282,7 +310,8 @@ int cmd_netadapt(int argc, char **argv)
     const char *model = NULL, *run = NULL, *out = NULL, *db_flag = NULL, *data = NULL;
     const char *workdir = ".";
     double target = 0, delta = 0.01;
-    int best = 0, lat_threads = 1, json = 0;
+    int best = 0, lat_threads = 1, json = 0, train_threads = 0;
+    double worker_timeout = 0;
     long resume = 0;
     const struct cli_flag flags[] = {
         {"model", CLI_STR, &model, "FILE", "start from this trained model file"},
@@ -301,6 +330,8 @@ int cmd_netadapt(int argc, char **argv)
         {"workdir", CLI_STR, &workdir, "DIR", "where per-iteration models go (default .)"},
         {"resume", CLI_LONG, &resume, "ID", "continue NetAdapt run ID with its saved settings"},
         {"lat-threads", CLI_INT, &lat_threads, "T", "threads of the latency table (default 1)"},
+        {"train-threads", CLI_INT, &train_threads, "N", "threads of each fine-tune (default: all cores; under mpirun: of each worker)"},
+        {"worker-timeout", CLI_DURATION, &worker_timeout, "D", "under mpirun: give a worker up when it has not answered a proposal after D (default as search)"},
         {"data", CLI_STR, &data, "DIR", "IDX dataset directory (default " DATA_DEFAULT_DIR ")"},
         {"db", CLI_STR, &db_flag, "FILE", "database (default $HWNAS_DB or ./hwnas.db)"},
         {"json", CLI_BOOL, &json, NULL, "list and show: JSON output"},
@@ -332,6 +363,10 @@ int cmd_netadapt(int argc, char **argv)
         return cli_usage_error(&cmd, "--delta: %g is not in (0, 1)", delta);
     if (s.short_steps < 0 || s.long_epochs < 0 || s.val_subset < 0 || s.start_epochs < 1)
         return cli_usage_error(&cmd, "steps, epochs and subsets must not be negative");
+    if (train_threads < 0)
+        return cli_usage_error(&cmd, "--train-threads: %d is negative", train_threads);
+    if (train_threads > 0)
+        nn_set_threads(train_threads);
 
     struct hw_err err = {0};
     struct db *db;
@@ -405,10 +440,15 @@ int cmd_netadapt(int argc, char **argv)
         netadapt_trainer_default(&tr);
         tr.train = &train, tr.val = &val, tr.steps = s.short_steps, tr.lr = s.short_lr;
         tr.val_subset = s.val_subset, tr.seed = (uint64_t)s.seed;
-        struct na_ops ops = {netadapt_table_latency, &table, netadapt_tune, &tr};
+        struct na_ops ops = {netadapt_table_latency, &table, netadapt_tune, &tr, NULL, NULL};
         struct na_run_config cfg = {.max_batch = tr.batch, .workdir = s.workdir,
                                     .quiet = cli_quiet};
-        rc = netadapt_run(db, id, &cfg, &ops, &net, &st, &err);
+        struct cluster_pool *cp = NULL;
+        if (cluster_active())
+            rc = open_workers(&cp, data, &tr, worker_timeout, &ops, &err);
+        if (!rc)
+            rc = netadapt_run(db, id, &cfg, &ops, &net, &st, &err);
+        cluster_pool_close(cp);
         if (rc == HW_ENOTFOUND && net) {
             fprintf(stderr, "hwnas: %s; stopping at %.4f ms\n", err.msg, st.latency_ms);
             rc = HW_OK;

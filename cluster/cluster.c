@@ -38,6 +38,15 @@ int cluster_pool_open(struct cluster_pool **out, const struct cluster_eval_setup
 
 void cluster_pool_close(struct cluster_pool *cp) { (void)cp; }
 
+int cluster_na_farm(void *ctx, struct nn_net *cur, int iteration, int max_batch,
+                    const struct na_proposal *props, int n, na_done_fn done, void *dctx,
+                    struct hw_err *err)
+{
+    (void)ctx, (void)cur, (void)iteration, (void)max_batch, (void)props, (void)n, (void)done;
+    (void)dctx;
+    return hw_error(err, HW_EINVAL, "this hwnas was built without Open MPI");
+}
+
 #else
 
 #include <cJSON.h>
@@ -49,6 +58,8 @@ void cluster_pool_close(struct cluster_pool *cp) { (void)cp; }
 #include <unistd.h>
 
 #include "evaluator/data.h"
+#include "evaluator/model.h"
+#include "netadapt/finetune.h"
 #include "nn/net.h"
 #include "space/arch_json.h"
 #include "util/progress.h"
@@ -61,13 +72,28 @@ enum tag {
     TAG_QUIT = 4,   /* rank 0 -> worker: empty */
 };
 
+enum job_kind {
+    JOB_EVAL = 0,     /* body: arch JSON; scored by the proxy or the supernet */
+    JOB_NETADAPT = 1, /* body: struct na_job + the current net's model file bytes */
+};
+
 struct job_head {
     int32_t pool;  /* generation of the pool that sent it */
     int32_t trial; /* -1: the setup's acknowledgement */
+    int32_t kind;  /* enum job_kind */
+    int32_t pad;
     uint64_t seed;
     double limit_s; /* the worker ends itself past a multiple of it; 0: none */
 };
 
+/* One NetAdapt proposal: trim the current net, then the short fine-tune. */
+struct na_job {
+    int32_t iteration, proposal;
+    int32_t kind, unit, channels;
+    int32_t max_batch;
+};
+
+/* A result; a NetAdapt result is followed by the tuned net's model bytes. */
 struct wire_result {
     int32_t pool, trial;
     int32_t status; /* HW_OK or the failure's HW_E* */
@@ -193,8 +219,9 @@ void cluster_finish(void)
 struct worker {
     struct cluster_eval_setup setup;
     char data_dir[1024], supernet_path[1024];
-    int have_data, have_sn;
+    int have_data, have_sn, have_na;
     struct data_set train, val;
+    struct na_trainer na;
     struct supernet sn;
     struct nn_pool pools[2];
 };
@@ -277,6 +304,22 @@ static int worker_setup(struct worker *w, const char *text, struct hw_err *err)
     s->supernet = sn ? w->supernet_path : NULL;
     s->proxy.train = &w->train;
     s->proxy.val = &w->val;
+    w->have_na = 0;
+    const cJSON *na = cJSON_GetObjectItemCaseSensitive(root, "netadapt");
+    if (st == HW_OK && na) {
+        static const char *const na_keys[] = {"steps", "batch", "lr", "val_subset"};
+        double nv[4];
+        for (int i = 0; i < 4 && st == HW_OK; i++)
+            st = json_num(na, na_keys[i], &nv[i], err);
+        const char *seed = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(na, "seed"));
+        if (st == HW_OK && !seed)
+            st = hw_error(err, HW_EINVAL, "evaluation setup: 'seed' is missing");
+        if (st == HW_OK) {
+            w->na = (struct na_trainer){&w->train, &w->val, (int)nv[0], (int)nv[1], nv[2],
+                                        (int)nv[3], strtoull(seed, NULL, 10)};
+            w->have_na = 1;
+        }
+    }
     cJSON_Delete(root);
     if (st == HW_OK)
         nn_set_threads(s->threads);
@@ -308,6 +351,44 @@ static void worker_evaluate(struct worker *w, const struct job_head *h, const ch
     r->loss = er.val_loss;
     r->train_loss = er.train_loss;
     r->wall_s = er.wall_s;
+    if (st)
+        snprintf(r->msg, sizeof r->msg, "%s", err.msg);
+}
+
+/* Trims and tunes one NetAdapt proposal as netadapt_iterate would here; the
+ * tuned net's model bytes into *out (malloc'd). */
+static void worker_netadapt(struct worker *w, const struct job_head *h, const char *body,
+                            size_t len, struct wire_result *r, void **out, size_t *out_len)
+{
+    struct hw_err err;
+    hw_err_clear(&err);
+    struct na_job j;
+    struct nn_net *cur = NULL, *net = NULL;
+    double acc = NAN;
+    int st = HW_OK;
+    if (!w->have_na)
+        st = hw_error(&err, HW_EINVAL, "a NetAdapt proposal came with a setup for candidates");
+    else if (len < sizeof j)
+        st = hw_error(&err, HW_EINVAL, "a NetAdapt job of %zu bytes", len);
+    if (st == HW_OK) {
+        memcpy(&j, body, sizeof j);
+        if (h->limit_s > 0)
+            alarm((unsigned)ceil(3 * h->limit_s + 60));
+        /* the current net only gives its weights: the smallest batch */
+        st = model_load_bytes(body + sizeof j, len - sizeof j, "the current net", 1, &cur, &err);
+        if (st == HW_OK)
+            st = netadapt_trim(cur, (enum na_kind)j.kind, j.unit, j.channels, j.max_batch, &net,
+                               &err);
+        if (st == HW_OK)
+            st = netadapt_tune(&w->na, net, j.iteration, j.proposal, &acc, &err);
+        if (st == HW_OK)
+            st = model_to_bytes(net, out, out_len, &err);
+        alarm(0);
+    }
+    nn_net_free(cur);
+    nn_net_free(net);
+    r->status = st;
+    r->acc = acc;
     if (st)
         snprintf(r->msg, sizeof r->msg, "%s", err.msg);
 }
@@ -349,6 +430,8 @@ int cluster_worker_main(void)
         struct wire_result r;
         memset(&r, 0, sizeof r);
         snprintf(r.worker, sizeof r.worker, "%s", name);
+        void *extra = NULL;
+        size_t extra_len = 0;
         struct hw_err err;
         hw_err_clear(&err);
         if (ms.MPI_TAG == TAG_SETUP && n >= (int)sizeof(int32_t)) {
@@ -369,6 +452,9 @@ int cluster_worker_main(void)
             if (!have_setup || h.pool != pool) {
                 r.status = HW_EINVAL;
                 snprintf(r.msg, sizeof r.msg, "a candidate came before its evaluation setup");
+            } else if (h.kind == JOB_NETADAPT) {
+                worker_netadapt(w, &h, buf + sizeof h, (size_t)n - sizeof h, &r, &extra,
+                                &extra_len);
             } else {
                 worker_evaluate(w, &h, buf + sizeof h, &r);
             }
@@ -377,7 +463,25 @@ int cluster_worker_main(void)
             continue; /* nothing this hwnas sends */
         }
         free(buf);
-        if (MPI_Send(&r, (int)sizeof r, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD) != MPI_SUCCESS)
+        char *msg = malloc(sizeof r + extra_len);
+        if (!msg && extra_len) { /* rank 0 hears of it instead of the net */
+            r.status = HW_ENOMEM;
+            snprintf(r.msg, sizeof r.msg, "out of memory sending a result");
+            extra_len = 0;
+        }
+        int sent;
+        if (msg) {
+            memcpy(msg, &r, sizeof r);
+            if (extra_len)
+                memcpy(msg + sizeof r, extra, extra_len);
+            sent = MPI_Send(msg, (int)(sizeof r + extra_len), MPI_BYTE, 0, TAG_RESULT,
+                            MPI_COMM_WORLD);
+        } else {
+            sent = MPI_Send(&r, (int)sizeof r, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD);
+        }
+        free(msg);
+        free(extra);
+        if (sent != MPI_SUCCESS)
             break;
     }
     worker_release(w);
@@ -404,13 +508,14 @@ struct wslot {
 
 struct job {
     int trial;
+    enum job_kind kind;
     uint64_t seed;
-    char *arch_json;
+    char *body; /* after the job_head */
+    size_t len;
 };
 
 struct cluster_pool {
     struct cluster_eval_setup setup;
-    struct search_pool *face;
     int gen;
     uint64_t t0;
     struct wslot *w; /* [g_size]; [0] unused */
@@ -480,14 +585,14 @@ static int job_assigned(const struct cluster_pool *cp, int trial)
 
 static int send_job(struct cluster_pool *cp, int r, const struct job *j, struct hw_err *err)
 {
-    size_t len = strlen(j->arch_json) + 1;
+    size_t len = j->len;
     /* the worker ends itself only under a limit the user set */
-    struct job_head h = {cp->gen, j->trial, j->seed, cp->setup.timeout_s};
+    struct job_head h = {cp->gen, j->trial, j->kind, 0, j->seed, cp->setup.timeout_s};
     char *buf = malloc(sizeof h + len);
     if (!buf)
         return hw_error(err, HW_ENOMEM, "out of memory sending trial %d", j->trial);
     memcpy(buf, &h, sizeof h);
-    memcpy(buf + sizeof h, j->arch_json, len);
+    memcpy(buf + sizeof h, j->body, len);
     struct wslot *w = &cp->w[r];
     if (w->sent) { /* answered since, so long received */
         MPI_Wait(&w->rq, MPI_STATUS_IGNORE);
@@ -528,30 +633,37 @@ static int dispatch(struct cluster_pool *cp, struct hw_err *err)
     return HW_OK;
 }
 
+/* Queues a job (taking body) and hands it out if a worker is idle. */
+static int submit(struct cluster_pool *cp, struct job j, struct hw_err *err)
+{
+    if (cp->n_jobs == cp->cap_jobs) {
+        int cap = cp->cap_jobs ? 2 * cp->cap_jobs : 8;
+        struct job *q = realloc(cp->jobs, sizeof *q * (size_t)cap);
+        if (!q) {
+            free(j.body);
+            return hw_error(err, HW_ENOMEM, "out of memory queueing trial %d", j.trial);
+        }
+        cp->jobs = q;
+        cp->cap_jobs = cap;
+    }
+    cp->jobs[cp->n_jobs++] = j;
+    return dispatch(cp, err);
+}
+
 static int pool_submit(void *p, int trial, const struct arch *a, uint64_t seed,
                        struct hw_err *err)
 {
-    struct cluster_pool *cp = p;
-    if (cp->n_jobs == cp->cap_jobs) {
-        int cap = cp->cap_jobs ? 2 * cp->cap_jobs : 8;
-        struct job *j = realloc(cp->jobs, sizeof *j * (size_t)cap);
-        if (!j)
-            return hw_error(err, HW_ENOMEM, "out of memory queueing trial %d", trial);
-        cp->jobs = j;
-        cp->cap_jobs = cap;
-    }
     char *json = arch_to_json_string(a);
     if (!json)
         return hw_error(err, HW_ENOMEM, "out of memory writing trial %d's arch", trial);
-    cp->jobs[cp->n_jobs++] = (struct job){trial, seed, json};
-    return dispatch(cp, err);
+    return submit(p, (struct job){trial, JOB_EVAL, seed, json, strlen(json) + 1}, err);
 }
 
 static void drop_job(struct cluster_pool *cp, int trial)
 {
     for (int i = 0; i < cp->n_jobs; i++)
         if (cp->jobs[i].trial == trial) {
-            free(cp->jobs[i].arch_json);
+            free(cp->jobs[i].body);
             cp->jobs[i] = cp->jobs[--cp->n_jobs];
             return;
         }
@@ -595,10 +707,13 @@ static void nap(const struct cluster_pool *cp, double *wait_s)
     nanosleep(&ts, NULL);
 }
 
-/* Waits for one message from a worker with tag TAG_RESULT into *r, giving up
- * workers past the limit; HW_EINTR when *stop is set, an error when no
- * worker is left for what is still to do. */
-static int receive(struct cluster_pool *cp, struct wire_result *r, int *from, struct hw_err *err)
+/* Waits for one message from a worker with tag TAG_RESULT into *r (what
+ * follows the result, a NetAdapt net's bytes, into *extra: malloc'd, of
+ * *extra_len bytes, the caller frees it), giving up workers past the limit;
+ * HW_EINTR when *stop is set, an error when no worker is left for what is
+ * still to do. */
+static int receive(struct cluster_pool *cp, struct wire_result *r, int *from, void **extra,
+                   size_t *extra_len, struct hw_err *err)
 {
     double wait_s = 0;
     for (;;) {
@@ -610,18 +725,27 @@ static int receive(struct cluster_pool *cp, struct wire_result *r, int *from, st
             memset(r, 0, sizeof *r);
             int n = 0;
             MPI_Get_count(&ms, MPI_BYTE, &n);
-            if (n != (int)sizeof *r) {
+            char *buf = n >= (int)sizeof *r ? malloc((size_t)n) : NULL;
+            if (!buf) {
                 char junk[8];
                 MPI_Recv(junk, 0, MPI_BYTE, ms.MPI_SOURCE, TAG_RESULT, MPI_COMM_WORLD,
                          MPI_STATUS_IGNORE);
+                if (n >= (int)sizeof *r)
+                    return hw_error(err, HW_ENOMEM, "out of memory receiving %d bytes", n);
                 return hw_error(err, HW_EINVAL, "worker rank %d sent a result of %d bytes, "
-                                "not %zu: is it the same hwnas build?", ms.MPI_SOURCE, n,
+                                "not %zu or more: is it the same hwnas build?", ms.MPI_SOURCE, n,
                                 sizeof *r);
             }
-            if (MPI_Recv(r, n, MPI_BYTE, ms.MPI_SOURCE, TAG_RESULT, MPI_COMM_WORLD,
-                         MPI_STATUS_IGNORE) != MPI_SUCCESS)
+            if (MPI_Recv(buf, n, MPI_BYTE, ms.MPI_SOURCE, TAG_RESULT, MPI_COMM_WORLD,
+                         MPI_STATUS_IGNORE) != MPI_SUCCESS) {
+                free(buf);
                 return hw_error(err, HW_EIO, "MPI: receiving a result from rank %d failed",
                                 ms.MPI_SOURCE);
+            }
+            memcpy(r, buf, sizeof *r);
+            *extra_len = (size_t)n - sizeof *r;
+            memmove(buf, buf + sizeof *r, *extra_len);
+            *extra = buf;
             r->worker[sizeof r->worker - 1] = '\0';
             r->msg[sizeof r->msg - 1] = '\0';
             *from = ms.MPI_SOURCE;
@@ -645,42 +769,112 @@ static int receive(struct cluster_pool *cp, struct wire_result *r, int *from, st
     }
 }
 
-static int pool_collect(void *p, int *trial, struct search_eval *out, struct hw_err *err)
+/* The next result of a job still wanted into *r and its trailing bytes into
+ * *extra (malloc'd, the caller frees); answers of earlier pools and of
+ * copies another worker answered first are dropped. */
+static int collect_one(struct cluster_pool *cp, struct wire_result *r, void **extra,
+                       size_t *extra_len, struct hw_err *err)
 {
-    struct cluster_pool *cp = p;
     for (;;) {
         if (cp->n_jobs == 0)
             return hw_error(err, HW_EINVAL, "cluster: nothing submitted to collect");
-        struct wire_result r;
-        int from, st = receive(cp, &r, &from, err);
+        int from, st = receive(cp, r, &from, extra, extra_len, err);
         if (st)
             return st;
         struct wslot *w = &cp->w[from];
-        snprintf(w->name, sizeof w->name, "%s", r.worker);
-        int mine = r.pool == cp->gen && r.trial >= 0;
+        snprintf(w->name, sizeof w->name, "%s", r->worker);
+        int mine = r->pool == cp->gen && r->trial >= 0;
         if (w->state == W_GIVEN_UP)
-            log_warn("worker %s answered again (trial %d)%s", w->name, r.trial,
-                     mine && find_job(cp, r.trial) ? "" : "; that answer is dropped");
+            log_warn("worker %s answered again (trial %d)%s", w->name, r->trial,
+                     mine && find_job(cp, r->trial) ? "" : "; that answer is dropped");
         w->state = W_IDLE; /* one job at a time: an answer frees the worker */
-        if (!mine || !find_job(cp, r.trial))
-            continue; /* an answer of an earlier pool, or one already given by another */
-        if (r.status)
-            return hw_error(err, r.status, "worker %s, trial %d: %s", r.worker, r.trial, r.msg);
+        if (!mine || !find_job(cp, r->trial)) {
+            free(*extra); /* an answer of an earlier pool, or one already given by another */
+            continue;
+        }
+        if (r->status) {
+            free(*extra);
+            return hw_error(err, r->status, "worker %s, trial %d: %s", r->worker, r->trial,
+                            r->msg);
+        }
         /* another worker may still hold a copy of it: its answer is dropped */
         for (int q = 1; q < g_size; q++)
-            if (q != from && cp->w[q].state == W_BUSY && cp->w[q].trial == r.trial)
+            if (q != from && cp->w[q].state == W_BUSY && cp->w[q].trial == r->trial)
                 cp->w[q].trial = -1;
-        drop_job(cp, r.trial);
-        if (r.wall_s > cp->longest_s)
-            cp->longest_s = r.wall_s;
-        *trial = r.trial;
-        out->acc = r.acc;
-        out->loss = r.loss;
-        out->train_loss = r.train_loss;
-        out->wall_s = r.wall_s;
-        snprintf(out->worker, sizeof out->worker, "%s", r.worker);
-        return dispatch(cp, err);
+        drop_job(cp, r->trial);
+        if (r->wall_s > cp->longest_s)
+            cp->longest_s = r->wall_s;
+        if ((st = dispatch(cp, err)))
+            free(*extra);
+        return st;
     }
+}
+
+static int pool_collect(void *p, int *trial, struct search_eval *out, struct hw_err *err)
+{
+    struct wire_result r;
+    void *extra;
+    size_t extra_len;
+    int st = collect_one(p, &r, &extra, &extra_len, err);
+    if (st)
+        return st;
+    free(extra);
+    *trial = r.trial;
+    out->acc = r.acc;
+    out->loss = r.loss;
+    out->train_loss = r.train_loss;
+    out->wall_s = r.wall_s;
+    snprintf(out->worker, sizeof out->worker, "%s", r.worker);
+    return HW_OK;
+}
+
+/* Jobs handed out and not collected: their answers will be dropped. */
+static void abandon_jobs(struct cluster_pool *cp)
+{
+    for (int i = 0; i < cp->n_jobs; i++)
+        free(cp->jobs[i].body);
+    cp->n_jobs = 0;
+}
+
+int cluster_na_farm(void *ctx, struct nn_net *cur, int iteration, int max_batch,
+                    const struct na_proposal *props, int n, na_done_fn done, void *dctx,
+                    struct hw_err *err)
+{
+    struct cluster_pool *cp = ctx;
+    if (!cp->setup.netadapt)
+        return hw_error(err, HW_EINVAL, "cluster: this pool was opened for candidates, not "
+                        "NetAdapt");
+    void *model;
+    size_t len;
+    int st = model_to_bytes(cur, &model, &len, err);
+    /* trials unique within the pool: a late answer of an earlier iteration
+     * is never taken for one of this */
+    int base = iteration * NA_MAX_PROPOSALS;
+    for (int i = 0; i < n && st == HW_OK; i++) {
+        struct na_job j = {iteration, i, (int32_t)props[i].kind, props[i].unit,
+                           props[i].channels_after, max_batch};
+        char *body = malloc(sizeof j + len);
+        if (!body) {
+            st = hw_error(err, HW_ENOMEM, "out of memory sending NetAdapt proposals");
+            break;
+        }
+        memcpy(body, &j, sizeof j);
+        memcpy(body + sizeof j, model, len);
+        st = submit(cp, (struct job){base + i, JOB_NETADAPT, 0, body, sizeof j + len}, err);
+    }
+    free(model);
+    for (int got = 0; got < n && st == HW_OK; got++) {
+        struct wire_result r;
+        void *net;
+        size_t net_len;
+        if ((st = collect_one(cp, &r, &net, &net_len, err)))
+            break;
+        st = done(dctx, r.trial - base, r.acc, net, net_len, err);
+        free(net);
+    }
+    if (st)
+        abandon_jobs(cp);
+    return st;
 }
 
 static char *setup_json(const struct cluster_eval_setup *s)
@@ -700,6 +894,17 @@ static char *setup_json(const struct cluster_eval_setup *s)
     cJSON_AddNumberToObject(o, "recal", s->sn_eval.recal);
     cJSON_AddNumberToObject(o, "sn_batch", s->sn_eval.batch);
     cJSON_AddNumberToObject(o, "sn_val", s->sn_eval.val);
+    if (s->netadapt) {
+        const struct na_trainer *t = s->netadapt;
+        cJSON *na = cJSON_AddObjectToObject(o, "netadapt");
+        char seed[24];
+        snprintf(seed, sizeof seed, "%llu", (unsigned long long)t->seed);
+        cJSON_AddNumberToObject(na, "steps", t->steps);
+        cJSON_AddNumberToObject(na, "batch", t->batch);
+        cJSON_AddNumberToObject(na, "lr", t->lr);
+        cJSON_AddNumberToObject(na, "val_subset", t->val_subset);
+        cJSON_AddStringToObject(na, "seed", seed);
+    }
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return text;
@@ -722,7 +927,7 @@ void cluster_pool_close(struct cluster_pool *cp)
                 orphan(cp->w[r].sent);
         }
     for (int i = 0; i < cp->n_jobs; i++)
-        free(cp->jobs[i].arch_json);
+        free(cp->jobs[i].body);
     free(cp->jobs);
     free(cp->w);
     free(cp);
@@ -774,8 +979,11 @@ int cluster_pool_open(struct cluster_pool **out, const struct cluster_eval_setup
     while (st == HW_OK && acked + (g_size - 1 - live_workers(cp)) < g_size - 1) {
         struct wire_result r;
         int from;
-        if ((st = receive(cp, &r, &from, err)))
+        void *extra;
+        size_t extra_len;
+        if ((st = receive(cp, &r, &from, &extra, &extra_len, err)))
             break;
+        free(extra);
         if (r.pool != cp->gen || r.trial != -1)
             continue; /* a late answer to an earlier pool */
         snprintf(cp->w[from].name, sizeof cp->w[from].name, "%s", r.worker);
@@ -792,11 +1000,12 @@ int cluster_pool_open(struct cluster_pool **out, const struct cluster_eval_setup
         cluster_pool_close(cp);
         return st;
     }
-    cp->face = pool;
-    pool->slots = g_size - 1;
-    pool->submit = pool_submit;
-    pool->collect = pool_collect;
-    pool->ctx = cp;
+    if (pool) {
+        pool->slots = g_size - 1;
+        pool->submit = pool_submit;
+        pool->collect = pool_collect;
+        pool->ctx = cp;
+    }
     *out = cp;
     return HW_OK;
 }

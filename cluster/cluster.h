@@ -21,6 +21,10 @@
  * without it Open MPI ends the whole job, and `hwnas search --resume`
  * evaluates the lost candidates again.
  *
+ * NetAdapt farms out the proposals of each iteration the same way: a worker
+ * gets the current net's weights and one proposal, trims and fine-tunes it
+ * and sends back its accuracy and weights (cluster_na_farm).
+ *
  * This is the only part of hwnas that includes mpi.h. */
 #ifndef HWNAS_CLUSTER_CLUSTER_H
 #define HWNAS_CLUSTER_CLUSTER_H
@@ -28,6 +32,8 @@
 #include <signal.h>
 
 #include "evaluator/proxy.h"
+#include "netadapt/finetune.h"
+#include "netadapt/netadapt.h"
 #include "search/run.h"
 #include "supernet/supernet.h"
 #include "util/err.h"
@@ -57,6 +63,8 @@ struct cluster_eval_setup {
     struct eval_proxy_config proxy;   /* its train/val/data_dir are not sent */
     const char *supernet;             /* NULL: the proxy evaluates */
     struct supernet_eval_config sn_eval;
+    const struct na_trainer *netadapt; /* set: the workers tune NetAdapt proposals with its
+                                          settings (its train/val are not sent) */
     int threads;                      /* nn threads per worker */
     double timeout_s;   /* per candidate; 0: max(300 s, 10 x the longest so far) */
     volatile sig_atomic_t *stop;      /* a collect that waits returns HW_EINTR when set */
@@ -65,10 +73,17 @@ struct cluster_eval_setup {
 struct cluster_pool;
 
 /* Sends the setup to every worker and waits for each to load its data
- * (an error names the worker and what failed), then fills *pool: one slot
- * per worker. Rank 0 only, with cluster_active(). */
+ * (an error names the worker and what failed), then fills *pool (may be
+ * NULL for NetAdapt): one slot per worker. Rank 0 only, with
+ * cluster_active(). */
 int cluster_pool_open(struct cluster_pool **out, const struct cluster_eval_setup *setup,
                       struct search_pool *pool, struct hw_err *err);
+/* na_farm_fn (netadapt.h) with ctx the pool, opened with setup->netadapt:
+ * one proposal per free worker, each trimmed and tuned there. */
+int cluster_na_farm(void *ctx, struct nn_net *cur, int iteration, int max_batch,
+                    const struct na_proposal *props, int n, na_done_fn done, void *dctx,
+                    struct hw_err *err);
+
 /* Candidates handed out and not collected are abandoned (the workers finish
  * them; their answers are dropped). */
 void cluster_pool_close(struct cluster_pool *cp);

@@ -15,11 +15,13 @@
 
 #define MODEL_MAX_BYTES ((size_t)1 << 31)
 
-int model_save(const char *path, struct nn_net *net, struct hw_err *err)
+int model_to_bytes(struct nn_net *net, void **bytes, size_t *len, struct hw_err *err)
 {
+    *bytes = NULL;
+    *len = 0;
     char *json = arch_to_json_string(nn_net_arch(net));
     if (!json)
-        return hw_error(err, HW_ENOMEM, "%s: cannot serialize the arch", path);
+        return hw_error(err, HW_ENOMEM, "cannot serialize the arch");
     size_t jlen = strlen(json);
     uint64_t np = nn_net_n_params(net), ns = nn_net_n_state(net);
     struct bin_buf b = {0};
@@ -35,11 +37,25 @@ int model_save(const char *path, struct nn_net *net, struct hw_err *err)
     free(json);
     if (rc != HW_OK) {
         free(b.p);
-        return hw_error(err, rc, "%s: out of memory while serializing", path);
+        return hw_error(err, rc, "out of memory while serializing a model");
+    }
+    *bytes = b.p;
+    *len = b.len;
+    return HW_OK;
+}
+
+int model_save(const char *path, struct nn_net *net, struct hw_err *err)
+{
+    void *bytes;
+    size_t len;
+    int rc = model_to_bytes(net, &bytes, &len, err);
+    if (rc != HW_OK) {
+        hw_error_prefix(err, "%s", path);
+        return rc;
     }
     /* Written beside the target and renamed: a crash never leaves half a model. */
-    rc = bin_write_atomic(path, b.p, b.len, err);
-    free(b.p);
+    rc = bin_write_atomic(path, bytes, len, err);
+    free(bytes);
     return rc;
 }
 

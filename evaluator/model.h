@@ -28,6 +28,9 @@
  * a temporary file and rename). net is read only. */
 int model_save(const char *path, struct nn_net *net, struct hw_err *err);
 
+/* The file's bytes of net in memory: *bytes (malloc'd, caller frees) of *len. */
+int model_to_bytes(struct nn_net *net, void **bytes, size_t *len, struct hw_err *err);
+
 /* Reads path into a new TRAIN-mode net with room for batches of max_batch;
  * *out is owned by the caller (nn_net_free). Fold it into an INFER net
  * (nn_net_fold_from) for deployment or evaluation. */

@@ -3,8 +3,10 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "evaluator/model.h"
 #include "util/progress.h"
 
 double netadapt_score(double acc0, double lat0, double acc, double lat)
@@ -66,6 +68,58 @@ int netadapt_proposals(const struct arch *a, double lat_max_ms, const struct na_
     return HW_OK;
 }
 
+/* Scores proposal i (its acc set); 1 when it is now the chosen one: the
+ * lowest score, of equal ones the first. */
+static int keep(struct na_iteration *it, int i, double acc0, double lat0)
+{
+    struct na_proposal *p = &it->props[i];
+    p->score = netadapt_score(acc0, lat0, p->acc, p->latency_ms);
+    int c = it->chosen;
+    if (c >= 0 && !(p->score < it->props[c].score || (p->score == it->props[c].score && i < c)))
+        return 0;
+    it->chosen = i;
+    return 1;
+}
+
+static void note(struct progress *bar, const struct na_iteration *it)
+{
+    const struct na_proposal *c = &it->props[it->chosen];
+    progress_note(bar, "best: unit %d -> %d ch, acc %.4f", c->unit, c->channels_after, c->acc);
+}
+
+/* What farm_done keeps while farmed proposals come back. */
+struct farmed {
+    struct na_iteration *it;
+    struct progress *bar;
+    double acc0, lat0;
+    int done;
+    void *best; /* the chosen one's model bytes */
+    size_t best_len;
+};
+
+static int farm_done(void *dctx, int i, double acc, const void *model, size_t len,
+                     struct hw_err *err)
+{
+    struct farmed *f = dctx;
+    if (i < 0 || i >= f->it->n || !isnan(f->it->props[i].acc))
+        return hw_error(err, HW_EINVAL, "netadapt: proposal %d came back twice or was never "
+                        "sent", i);
+    f->it->props[i].acc = acc;
+    f->done++;
+    progress_update(f->bar, f->done);
+    if (!keep(f->it, i, f->acc0, f->lat0))
+        return HW_OK;
+    void *copy = malloc(len ? len : 1);
+    if (!copy)
+        return hw_error(err, HW_ENOMEM, "netadapt: out of memory keeping proposal %d", i);
+    memcpy(copy, model, len);
+    free(f->best);
+    f->best = copy;
+    f->best_len = len;
+    note(f->bar, f->it);
+    return HW_OK;
+}
+
 int netadapt_iterate(struct nn_net *cur, double lat0, double acc0, double cut_ms,
                      int iteration, int max_batch, const struct na_ops *ops,
                      struct na_iteration *it, struct hw_err *err)
@@ -85,27 +139,39 @@ int netadapt_iterate(struct nn_net *cur, double lat0, double acc0, double cut_ms
     char label[32];
     snprintf(label, sizeof label, "netadapt iter %d", iteration + 1);
     progress_init(&bar, label, it->n, "proposals", hw_log_quiet);
-    for (int i = 0; i < it->n; i++) {
-        struct na_proposal *p = &it->props[i];
-        progress_update(&bar, i);
-        struct nn_net *net = NULL;
-        rc = netadapt_trim(cur, p->kind, p->unit, p->channels_after, max_batch, &net, err);
+    if (ops->farm) {
+        struct farmed f = {it, &bar, acc0, lat0, 0, NULL, 0};
+        rc = ops->farm(ops->farm_ctx, cur, iteration, max_batch, it->props, it->n, farm_done, &f,
+                       err);
+        if (!rc && f.done < it->n)
+            rc = hw_error(err, HW_EINVAL, "netadapt: iteration %d: %d of %d proposals came back",
+                          iteration, f.done, it->n);
         if (!rc)
-            rc = ops->tune(ops->tune_ctx, net, iteration, i, &p->acc, err);
-        if (rc) {
-            nn_net_free(net);
+            rc = model_load_bytes(f.best, f.best_len, "the chosen proposal", max_batch, &it->net,
+                                  err);
+        free(f.best);
+        if (rc)
             goto error;
+    } else {
+        for (int i = 0; i < it->n; i++) {
+            struct na_proposal *p = &it->props[i];
+            progress_update(&bar, i);
+            struct nn_net *net = NULL;
+            rc = netadapt_trim(cur, p->kind, p->unit, p->channels_after, max_batch, &net, err);
+            if (!rc)
+                rc = ops->tune(ops->tune_ctx, net, iteration, i, &p->acc, err);
+            if (rc) {
+                nn_net_free(net);
+                goto error;
+            }
+            if (keep(it, i, acc0, lat0)) {
+                nn_net_free(it->net);
+                it->net = net;
+            } else {
+                nn_net_free(net);
+            }
+            note(&bar, it);
         }
-        p->score = netadapt_score(acc0, lat0, p->acc, p->latency_ms);
-        if (it->chosen < 0 || p->score < it->props[it->chosen].score) {
-            nn_net_free(it->net);
-            it->net = net;
-            it->chosen = i;
-        } else {
-            nn_net_free(net);
-        }
-        progress_note(&bar, "best: unit %d -> %d ch, acc %.4f", it->props[it->chosen].unit,
-                      it->props[it->chosen].channels_after, it->props[it->chosen].acc);
     }
     progress_update(&bar, it->n);
     progress_finish(&bar);

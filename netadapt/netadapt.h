@@ -41,11 +41,26 @@ typedef int (*na_latency_fn)(void *ctx, const struct arch *a, double *ms, struct
 typedef int (*na_tune_fn)(void *ctx, struct nn_net *net, int iteration, int proposal,
                           double *acc, struct hw_err *err);
 
+struct na_proposal;
+/* A farmed proposal i's result: its accuracy and the tuned net as model
+ * file bytes (evaluator/model.h; borrowed for the call). */
+typedef int (*na_done_fn)(void *dctx, int i, double acc, const void *model, size_t len,
+                          struct hw_err *err);
+/* Trims and tunes proposals 0..n-1 of `iteration` from cur elsewhere (other
+ * processes or machines), exactly as trimming here into a TRAIN net of
+ * max_batch and calling tune(iteration, i) would; every result goes to done,
+ * in any order, before it returns. */
+typedef int (*na_farm_fn)(void *ctx, struct nn_net *cur, int iteration, int max_batch,
+                          const struct na_proposal *props, int n, na_done_fn done, void *dctx,
+                          struct hw_err *err);
+
 struct na_ops {
     na_latency_fn latency;
     void *latency_ctx; /* borrowed */
     na_tune_fn tune;
     void *tune_ctx;    /* borrowed */
+    na_farm_fn farm;   /* NULL: proposals are tuned here, one after another */
+    void *farm_ctx;    /* borrowed */
 };
 
 struct na_proposal {
@@ -76,7 +91,9 @@ struct na_iteration {
 
 /* Runs iteration `iteration` from cur (read only; latency lat0, accuracy
  * acc0): proposals under lat0 - cut_ms, each trimmed into a TRAIN net of
- * max_batch and tuned, the best kept in it->net. HW_ENOTFOUND when no target
+ * max_batch and tuned (by ops->farm when set), the best kept in it->net;
+ * of equal scores the first proposal wins, so farmed and serial choices
+ * agree. HW_ENOTFOUND when no target
  * can cut cut_ms any more. */
 int netadapt_iterate(struct nn_net *cur, double lat0, double acc0, double cut_ms,
                      int iteration, int max_batch, const struct na_ops *ops,

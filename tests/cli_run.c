@@ -1,5 +1,7 @@
 #include "tests/cli_run.h"
 
+#include "db/db.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,4 +102,89 @@ int cli_tiny_dir(char *dir, const char *tag)
         return -1;
     int bad = fputs(cli_tiny_space, f) < 0;
     return fclose(f) || bad ? -1 : 0;
+}
+
+/* Runs hwnas with args; 0 on exit 0, else -1 with the command and its
+ * stderr's end in why. */
+static int run_fixture_step(const char *args, struct cli_run *r, char *why, int why_size)
+{
+    if (cli_run(r, args) != 0) {
+        snprintf(why, (size_t)why_size, "hwnas %s: could not run", args);
+        return -1;
+    }
+    if (r->status == 0)
+        return 0;
+    size_t n = strlen(r->err);
+    snprintf(why, (size_t)why_size, "hwnas %.200s: exit %d: ...%s", args, r->status,
+             r->err + (n > 600 ? n - 600 : 0));
+    cli_run_release(r);
+    return -1;
+}
+
+int cli_na_fixture(const char *dir, const char *db_path, double *l0_ms, char *why, int why_size)
+{
+    char args[1024], arch[128];
+    struct cli_run r;
+    snprintf(args, sizeof args, "profile --space %s/tiny.json --db %s --runs 3 --warmup 1 --quiet",
+             dir, db_path);
+    if (run_fixture_step(args, &r, why, why_size))
+        return -1;
+    cli_run_release(&r);
+    snprintf(args, sizeof args, "space sample %s/tiny.json --seed 5", dir);
+    if (run_fixture_step(args, &r, why, why_size))
+        return -1;
+    snprintf(arch, sizeof arch, "%s/arch.json", dir);
+    FILE *f = fopen(arch, "w");
+    int bad = !f || fputs(r.out, f) < 0;
+    if (f && fclose(f))
+        bad = 1;
+    cli_run_release(&r);
+    if (bad) {
+        snprintf(why, (size_t)why_size, "%s: cannot write", arch);
+        return -1;
+    }
+    snprintf(args, sizeof args, "train %s --epochs 1 --subset 1024 --threads 1 --out %s/m.hwm "
+             "--quiet", arch, dir);
+    if (run_fixture_step(args, &r, why, why_size))
+        return -1;
+    cli_run_release(&r);
+    snprintf(args, sizeof args, "latency %s/m.hwm --db %s --json", dir, db_path);
+    if (run_fixture_step(args, &r, why, why_size))
+        return -1;
+    const char *p = strstr(r.out, "\"predicted_us\":");
+    *l0_ms = p ? strtod(p + strlen("\"predicted_us\":"), NULL) / 1000 : 0;
+    cli_run_release(&r);
+    if (!(*l0_ms > 0)) {
+        snprintf(why, (size_t)why_size, "hwnas latency %s/m.hwm: no predicted_us", dir);
+        return -1;
+    }
+    return 0;
+}
+
+char *cli_na_history(const char *db_path)
+{
+    struct db *db;
+    if (db_open(&db, db_path, DB_OPEN_EXISTING, NULL) != HW_OK)
+        return NULL;
+    struct db_na_step *st = NULL;
+    int n = 0;
+    struct db_netadapt r;
+    char *s = NULL;
+    if (db_netadapt_steps(db, 1, &st, &n, NULL) == HW_OK &&
+        db_netadapt_get(db, 1, &r, NULL) == HW_OK) {
+        s = calloc((size_t)n + 2, 160);
+        if (s) {
+            sprintf(s, "status %d, %d iterations, %.6f ms\n", (int)r.status, r.iterations,
+                    r.current_ms);
+            for (int i = 0; i < n; i++)
+                sprintf(s + strlen(s), "%d.%d %s %s %d->%d %.6f ms %.6f %d\n", st[i].iteration,
+                        st[i].proposal, db_na_kind_name(st[i].kind), st[i].layers,
+                        st[i].channels_before, st[i].channels_after, st[i].latency_ms,
+                        st[i].val_acc, st[i].chosen);
+        }
+        db_netadapt_release(&r);
+    }
+    free(st);
+    db_close(db);
+    return s;
 }

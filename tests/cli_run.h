@@ -25,4 +25,13 @@ extern const char cli_tiny_space[];
  * bytes) holding cli_tiny_space as tiny.json; 0, or -1 on failure. */
 int cli_tiny_dir(char *dir, const char *tag);
 
+/* A NetAdapt starting point in dir (made by cli_tiny_dir): the tiny space
+ * profiled into db_path, a 3-layer arch of it trained briefly into
+ * dir/m.hwm; its predicted latency into *l0_ms. 0, or -1 with what failed in
+ * why. */
+int cli_na_fixture(const char *dir, const char *db_path, double *l0_ms, char *why, int why_size);
+/* Every proposal of NetAdapt run 1 in db_path as a line each, after a line
+ * with the run's end state (malloc'd); NULL when it cannot be read. */
+char *cli_na_history(const char *db_path);
+
 #endif

@@ -46,24 +46,31 @@ static const char *tail(const char *text)
 }
 
 /* Runs hwnas with args (under `mpirun --oversubscribe -np np` when np > 0),
- * expecting exit 0; returns what it printed on stderr (free it). */
+ * expecting exit 0, into *r (the caller releases it). */
+static void run_args(int np, struct cli_run *r, const char *args)
+{
+    char runner[64];
+    snprintf(runner, sizeof runner, "mpirun --oversubscribe -np %d", np);
+    if (np > 0)
+        setenv("HWNAS_RUNNER", runner, 1);
+    int rc = cli_run(r, args);
+    unsetenv("HWNAS_RUNNER");
+    ck_assert_int_eq(rc, 0);
+    ck_assert_msg(r->status == 0, "%s hwnas %.300s: exit %d: ...%s", np > 0 ? runner : "", args,
+                  r->status, tail(r->err));
+}
+
+/* The same with args from fmt, returning what it printed on stderr (free it). */
 static char *run_ok(int np, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static char *run_ok(int np, const char *fmt, ...)
 {
-    char args[1024], runner[64];
+    char args[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(runner, sizeof runner, "mpirun --oversubscribe -np %d", np);
-    if (np > 0)
-        setenv("HWNAS_RUNNER", runner, 1);
     struct cli_run r;
-    int rc = cli_run(&r, args);
-    unsetenv("HWNAS_RUNNER");
-    ck_assert_int_eq(rc, 0);
-    ck_assert_msg(r.status == 0, "%s hwnas %.300s: exit %d: ...%s", np > 0 ? runner : "", args,
-                  r.status, tail(r.err));
+    run_args(np, &r, args);
     free(r.out);
     return r.err;
 }
@@ -422,6 +429,47 @@ START_TEST(test_mpi_faults)
 }
 END_TEST
 
+/* NetAdapt under mpirun: the workers trim and tune every proposal, and the
+ * run makes the serial run's choices with the same accuracies, ending in the
+ * same model file byte for byte. */
+START_TEST(test_mpi_netadapt)
+{
+    setup_dir();
+    char why[1024], a_db[128], b_db[128];
+    double l0_ms;
+    snprintf(a_db, sizeof a_db, "%s/a.db", dir);
+    snprintf(b_db, sizeof b_db, "%s/b.db", dir);
+    ck_assert_msg(cli_na_fixture(dir, a_db, &l0_ms, why, sizeof why) == 0, "%s", why);
+#define NA_FLAGS "netadapt --model %s/m.hwm --target-ms %.6f --delta 0.02 --short-steps 30 " \
+                 "--val-subset 1000 --long-epochs 0 --seed 3 --train-threads 1 --quiet " \
+                 "--workdir %s --db %s --out %s/%s.hwm"
+    free(run_ok(0, NA_FLAGS, dir, 0.85 * l0_ms, dir, a_db, dir, "serial"));
+    /* the keys the serial run measured on demand, so both predict alike */
+    free(run_ok(0, "lut export --db %s --out %s/lut.json", a_db, dir));
+    free(run_ok(0, "lut import %s/lut.json --db %s", dir, b_db));
+    char args[1024];
+    snprintf(args, sizeof args, NA_FLAGS, dir, 0.85 * l0_ms, dir, b_db, dir, "mpi");
+    struct cli_run r;
+    run_args(3, &r, args);
+    ck_assert_msg(strstr(r.out, "tuning proposals on 2 MPI workers"), "%s", r.out);
+    cli_run_release(&r);
+    char *ha = cli_na_history(a_db), *hb = cli_na_history(b_db);
+    ck_assert_ptr_nonnull(ha);
+    ck_assert_ptr_nonnull(hb);
+    int status = -1, iterations = 0;
+    ck_assert_int_eq(sscanf(ha, "status %d, %d iterations", &status, &iterations), 2);
+    ck_assert_int_eq(status, DB_RUN_DONE);
+    ck_assert_int_ge(iterations, 2);
+    ck_assert_str_eq(ha, hb);
+    free(ha);
+    free(hb);
+    char cmp[512];
+    snprintf(cmp, sizeof cmp, "cmp -s %s/serial.hwm %s/mpi.hwm", dir, dir);
+    ck_assert_int_eq(system(cmp), 0);
+#undef NA_FLAGS
+}
+END_TEST
+
 Suite *suite_cluster(void)
 {
     Suite *s = suite_create("cluster");
@@ -429,6 +477,7 @@ Suite *suite_cluster(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_mpi_search);
     tcase_add_test(tc, test_mpi_faults);
+    tcase_add_test(tc, test_mpi_netadapt);
     suite_add_tcase(s, tc);
     return s;
 }

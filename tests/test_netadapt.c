@@ -419,6 +419,93 @@ START_TEST(test_iterate_choice)
 }
 END_TEST
 
+/* A farm as MPI workers would be: trims and tunes here, but reports the
+ * proposals last first (and, by mode, one twice or one never). */
+struct fake_farm {
+    struct fake *f;
+    int mode; /* 0: all, last first; 1: proposal 0 twice; 2: proposal 0 never */
+};
+
+static int fake_farm(void *ctx, struct nn_net *cur, int iteration, int max_batch,
+                     const struct na_proposal *props, int n, na_done_fn done, void *dctx,
+                     struct hw_err *err)
+{
+    struct fake_farm *ff = ctx;
+    for (int k = 0; k <= n; k++) {
+        int i = k == n ? 0 : n - 1 - k;
+        if ((k == n && ff->mode != 1) || (ff->mode == 2 && i == 0))
+            continue;
+        struct nn_net *net;
+        double acc;
+        void *bytes;
+        size_t len;
+        int rc = netadapt_trim(cur, props[i].kind, props[i].unit, props[i].channels_after,
+                               max_batch, &net, err);
+        rc = rc ? rc : fake_tune(ff->f, net, iteration, i, &acc, err);
+        rc = rc ? rc : model_to_bytes(net, &bytes, &len, err);
+        nn_net_free(net);
+        if (!rc) {
+            rc = done(dctx, i, acc, bytes, len, err);
+            free(bytes);
+        }
+        if (rc)
+            return rc;
+    }
+    return HW_OK;
+}
+
+/* Proposals farmed out and reported in any order give the serial choice,
+ * accuracies and chosen net; a proposal reported twice or never is an error. */
+START_TEST(test_iterate_farmed)
+{
+    struct arch a = arch_se();
+    struct nn_net *net = random_net(&a, 9);
+    struct fake f = {.calls = 0};
+    struct na_ops ops = {fake_latency, NULL, fake_tune, &f, NULL, NULL};
+    struct na_iteration serial, farmed;
+    struct hw_err err;
+    double lat0 = fake_ms(&a), cut = 0.04 * lat0, acc0 = 0.85;
+    /* accuracies repeat every 5 proposals */
+    for (int i = 0; i < NA_MAX_PROPOSALS; i++)
+        f.acc[i] = 0.8 + 0.01 * ((i * 3) % 5);
+    ck_assert_int_eq(netadapt_iterate(net, lat0, acc0, cut, 3, BATCH, &ops, &serial, &err),
+                     HW_OK);
+    struct fake_farm ff = {&f, 0};
+    ops.farm = fake_farm;
+    ops.farm_ctx = &ff;
+    ck_assert_msg(netadapt_iterate(net, lat0, acc0, cut, 3, BATCH, &ops, &farmed, &err) ==
+                      HW_OK, "%s", err.msg);
+    ck_assert_int_ge(serial.n, 3);
+    ck_assert_int_eq(farmed.n, serial.n);
+    ck_assert_int_eq(farmed.chosen, serial.chosen);
+    for (int i = 0; i < serial.n; i++) {
+        ck_assert_double_eq(farmed.props[i].acc, serial.props[i].acc);
+        ck_assert_double_eq(farmed.props[i].score, serial.props[i].score);
+    }
+    void *b1, *b2;
+    size_t l1, l2;
+    ck_assert_int_eq(model_to_bytes(serial.net, &b1, &l1, &err), HW_OK);
+    ck_assert_int_eq(model_to_bytes(farmed.net, &b2, &l2, &err), HW_OK);
+    ck_assert_uint_eq(l1, l2);
+    ck_assert_int_eq(memcmp(b1, b2, l1), 0);
+    free(b1);
+    free(b2);
+    nn_net_free(serial.net);
+    nn_net_free(farmed.net);
+    ff.mode = 1;
+    ck_assert_int_eq(netadapt_iterate(net, lat0, acc0, cut, 3, BATCH, &ops, &farmed, &err),
+                     HW_EINVAL);
+    ck_assert_msg(strstr(err.msg, "proposal 0 came back twice"), "%s", err.msg);
+    ck_assert_ptr_null(farmed.net);
+    ff.mode = 2;
+    ck_assert_int_eq(netadapt_iterate(net, lat0, acc0, cut, 3, BATCH, &ops, &farmed, &err),
+                     HW_EINVAL);
+    ck_assert_msg(strstr(err.msg, "proposals came back"), "%s", err.msg);
+    ck_assert_ptr_null(farmed.net);
+    nn_net_free(net);
+}
+END_TEST
+
 START_TEST(test_proposal_units)
 {
     char buf[32];
@@ -602,7 +689,7 @@ Suite *suite_netadapt(void)
         {"netadapt_plan", {test_plan_choice}},
         {"netadapt_plan_apply", {test_expand_se, test_expand_plain, test_bottleneck_se}},
         {"netadapt_plan_apply_plain", {test_bottleneck_plain}},
-        {"netadapt_iterate", {test_iterate_choice}},
+        {"netadapt_iterate", {test_iterate_choice, test_iterate_farmed}},
         {"netadapt_proposal_units", {test_proposal_units}},
         {"netadapt_state", {test_state_codec}},
         {"netadapt_run", {test_run_resume, test_run_small_steps}},

@@ -634,60 +634,17 @@ static int na_iterations(const char *db_path, int *status)
     return n;
 }
 
-/* Every proposal of NetAdapt run 1 as one line each, plus the end state. */
-static char *na_history(const char *db_path)
-{
-    struct db *db;
-    struct hw_err e;
-    ck_assert_msg(db_open(&db, db_path, DB_OPEN_EXISTING, &e) == HW_OK, "%s", e.msg);
-    struct db_na_step *st;
-    int n;
-    ck_assert_int_eq(db_netadapt_steps(db, 1, &st, &n, &e), HW_OK);
-    struct db_netadapt r;
-    ck_assert_int_eq(db_netadapt_get(db, 1, &r, &e), HW_OK);
-    char *s = calloc((size_t)n + 2, 160);
-    sprintf(s, "status %d, %d iterations, %.6f ms\n", (int)r.status, r.iterations,
-            r.current_ms);
-    for (int i = 0; i < n; i++)
-        sprintf(s + strlen(s), "%d.%d %s %s %d->%d %.6f ms %.6f %d\n", st[i].iteration,
-                st[i].proposal, db_na_kind_name(st[i].kind), st[i].layers,
-                st[i].channels_before, st[i].channels_after, st[i].latency_ms, st[i].val_acc,
-                st[i].chosen);
-    free(st);
-    db_netadapt_release(&r);
-    db_close(db);
-    return s;
-}
-
 /* NetAdapt as a user runs it: killed with SIGKILL between iterations and
  * resumed, it must make exactly the choices of a run never interrupted. */
 START_TEST(test_netadapt_survives_kill9)
 {
     setup_dir();
-    char a_db[128], b_db[128], space[128], args[1024];
+    char a_db[128], b_db[128], args[1024];
     snprintf(a_db, sizeof a_db, "%s/a.db", dir);
     snprintf(b_db, sizeof b_db, "%s/b.db", dir);
-    snprintf(space, sizeof space, "%s/tiny.json", dir);
-    run_ok("profile --space %s --db %s --runs 3 --warmup 1 --quiet", space, a_db);
-    /* a 3-layer arch of the tiny space, trained briefly */
-    struct cli_run r;
-    snprintf(args, sizeof args, "space sample %s --seed 5", space);
-    ck_assert_int_eq(cli_run(&r, args), 0);
-    ck_assert_msg(r.status == 0, "%s", r.err);
-    char arch[128];
-    snprintf(arch, sizeof arch, "%s/arch.json", dir);
-    FILE *f = fopen(arch, "w");
-    fputs(r.out, f);
-    fclose(f);
-    cli_run_release(&r);
-    run_ok("train %s --epochs 1 --subset 1024 --threads 1 --out %s/m.hwm --quiet", arch, dir);
-    snprintf(args, sizeof args, "latency %s/m.hwm --db %s --json", dir, a_db);
-    ck_assert_int_eq(cli_run(&r, args), 0);
-    const char *p = strstr(r.out, "\"predicted_us\":");
-    ck_assert_msg(r.status == 0 && p, "%s", r.err);
-    double l0_ms = strtod(p + strlen("\"predicted_us\":"), NULL) / 1000;
-    cli_run_release(&r);
-    ck_assert(l0_ms > 0);
+    char why[1024];
+    double l0_ms;
+    ck_assert_msg(cli_na_fixture(dir, a_db, &l0_ms, why, sizeof why) == 0, "%s", why);
 
 #define NA_FLAGS "netadapt --model %s/m.hwm --target-ms %.6f --delta 0.02 --short-steps 30 " \
                  "--val-subset 1000 --long-epochs 0 --seed 3 --workdir %s --quiet --db %s"
@@ -732,7 +689,9 @@ START_TEST(test_netadapt_survives_kill9)
     ck_assert_int_eq(status, DB_RUN_RUNNING);
     run_ok("netadapt --resume 1 --db %s --quiet", b_db);
 
-    char *ha = na_history(a_db), *hb = na_history(b_db);
+    char *ha = cli_na_history(a_db), *hb = cli_na_history(b_db);
+    ck_assert_ptr_nonnull(ha);
+    ck_assert_ptr_nonnull(hb);
     ck_assert_str_eq(ha, hb);
     free(ha);
     free(hb);

@@ -128,23 +128,33 @@ void progress_finish(struct progress *p)
     fputc('\n', stderr);
 }
 
+/* One line to stderr in one write: the lines of processes sharing a
+ * terminal or file (MPI workers) do not interleave mid-line. */
+static void log_line(const char *prefix, const char *fmt, va_list ap)
+{
+    char buf[4608]; /* room for a path of PATH_MAX and a sentence */
+    size_t n = strlen(prefix);
+    memcpy(buf, prefix, n);
+    vsnprintf(buf + n, sizeof buf - n - 1, fmt, ap);
+    n = strlen(buf);
+    buf[n] = '\n';
+    fwrite(buf, 1, n + 1, stderr);
+}
+
 void log_info(const char *fmt, ...)
 {
     if (hw_log_quiet)
         return;
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    log_line("", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 void log_warn(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("warning: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    log_line("warning: ", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
