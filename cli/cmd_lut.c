@@ -15,7 +15,7 @@ static int lut_list(int argc, char **argv)
     const char *db_flag = NULL;
     int threads = 1, json = 0;
     const struct cli_flag flags[] = {
-        {"threads", CLI_INT, &threads, "N", "thread count that marks this machine's table"},
+        {"threads", CLI_INT, &threads, "N", "thread count that marks this machine's table (default 1)"},
         {"db", CLI_STR, &db_flag, "FILE", "database (default $HWNAS_DB or ./hwnas.db)"},
         {"json", CLI_BOOL, &json, NULL, "JSON output"},
         {0}};
