@@ -16,9 +16,11 @@ trap 'rm -rf "$tmp"' EXIT
 build/bench/bench_train archs 12 wide "$tmp" >/dev/null
 ./hwnas supernet eval "$sn" "$tmp"/wide*.json --recal "$recal" --val "$val" --json -q >"$tmp/scores"
 tail -n +2 bench/data/fidelity-wide.txt >"$tmp/full"
-# columns: full acc, supernet acc, -val loss, -train loss, seconds
-sed 's/.*"val_acc_pct": \([^,]*\), "val_loss": \([^,]*\), "train_loss": \([^,]*\), "seconds": \([^}]*\)}/\1 \2 \3 \4/' \
-    "$tmp/scores" | paste -d' ' "$tmp/full" - >"$tmp/table"
+# columns: full acc, supernet acc, -val loss, -train loss, seconds (one line
+# per subnet of the JSON document, whose keys come in this order)
+awk -F: '{ v = $2; gsub(/[ \t,]/, "", v) }
+/"val_acc_pct"/ { a = v } /"val_loss"/ { l = v } /"train_loss"/ { t = v }
+/"eval_s"/ { print a, l, t, v }' "$tmp/scores" | paste -d' ' "$tmp/full" - >"$tmp/table"
 echo "arch  10-epoch  supernet acc  val loss  train loss  seconds"
 awk '{printf "wide%02d  %6.2f    %6.2f      %.4f    %.4f     %.2f\n", NR-1, $1, $2, $3, $4, $5}' "$tmp/table"
 awk -v recal="$recal" -v val="$val" '

@@ -45,7 +45,7 @@ int cmd_eval(int argc, char **argv)
         {"split", CLI_STR, &split, "val|test", "which images (default val; test only for a final figure)"},
         {"data", CLI_STR, &data, "DIR", "IDX dataset directory (default " DATA_DEFAULT_DIR ")"},
         {"batch", CLI_INT, &batch, "B", "images per forward pass (default 64)"},
-        {"threads", CLI_INT, &threads, "T", "threads (default: nn's default)"},
+        {"threads", CLI_INT, &threads, "T", "threads (default: all cores, or $OMP_NUM_THREADS)"},
         {"json", CLI_BOOL, &json, NULL, "JSON output"},
         {0},
     };

@@ -20,6 +20,7 @@
 #include "search/pareto.h"
 #include "space/arch_json.h"
 #include "space/export.h"
+#include "util/progress.h"
 
 struct export_opts {
     const char *db, *format, *out, *model, *data, *norm;
@@ -372,7 +373,7 @@ int cmd_export(int argc, char **argv)
     if (f != stdout && fclose(f) != 0 && !rc)
         rc = hw_error(&e, HW_EIO, "%s: write failed", o.out);
     if (!rc && o.out && !onnx)
-        fprintf(stderr, "wrote %d architecture%s to %s\n", n_pick, n_pick == 1 ? "" : "s", o.out);
+        log_info("wrote %d architecture%s to %s", n_pick, n_pick == 1 ? "" : "s", o.out);
     char model[1024] = "";
     if (!rc && o.train_final)
         rc = train_final(db, &r, &cs[pick[0]], &a, &o, model, sizeof model, report, &e);

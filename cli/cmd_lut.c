@@ -15,7 +15,7 @@ static int lut_list(int argc, char **argv)
     const char *db_flag = NULL;
     int threads = 1, json = 0;
     const struct cli_flag flags[] = {
-        {"threads", CLI_INT, &threads, "N", "thread count that marks this machine's table"},
+        {"threads", CLI_INT, &threads, "N", "thread count that marks this machine's table (default 1)"},
         {"db", CLI_STR, &db_flag, "FILE", "database (default $HWNAS_DB or ./hwnas.db)"},
         {"json", CLI_BOOL, &json, NULL, "JSON output"},
         {0}};
@@ -70,6 +70,18 @@ static int lut_list(int argc, char **argv)
     return json ? cli_json_print(root) : CLI_EXIT_OK;
 }
 
+/* The --json root of export and import: the file, the device (id and
+ * fingerprint hash) and the entries written or read; the caller owns it. */
+static cJSON *lut_file_json(const char *file, int64_t device_id, const char *hash, int entries)
+{
+    cJSON *o = cli_json_root();
+    cJSON_AddStringToObject(o, "file", file);
+    cJSON_AddNumberToObject(o, "device_id", (double)device_id);
+    cJSON_AddStringToObject(o, "hash", hash);
+    cJSON_AddNumberToObject(o, "entries", entries);
+    return o;
+}
+
 /* show and export: a device's table, printed or exported. */
 static int lut_dump(int argc, char **argv, int show)
 {
@@ -87,6 +99,7 @@ static int lut_dump(int argc, char **argv, int show)
         {"format", CLI_STR, &format, "json|csv", "export format (default json)"},
         {"out", CLI_STR, &out_path, "FILE", "write to FILE instead of stdout"},
         {"db", CLI_STR, &db_flag, "FILE", "database (default $HWNAS_DB or ./hwnas.db)"},
+        {"json", CLI_BOOL, &json, NULL, "report what was written where as JSON (needs --out)"},
         {0}};
     const struct cli_command show_cmd = {
         "lut show", "A device's latency table: every key with its figures in microseconds.",
@@ -95,8 +108,8 @@ static int lut_dump(int argc, char **argv, int show)
         "lut export",
         "Exports a device's latency table with its fingerprint and units, as JSON or as\n"
         "CSV (fingerprint in '#' header lines); 'hwnas lut import' reads either back.",
-        "hwnas lut export [--device ID|HASH] [--format json|csv] [--out FILE]", export_flags, 0,
-        0};
+        "hwnas lut export [--device ID|HASH] [--format json|csv] [--out FILE [--json]]",
+        export_flags, 0, 0};
     const struct cli_command *cmd = show ? &show_cmd : &export_cmd;
     char *pos[argc > 0 ? argc : 1];
     int npos, rc = cli_parse(cmd, argc, argv, pos, &npos);
@@ -107,6 +120,9 @@ static int lut_dump(int argc, char **argv, int show)
         return cli_usage_error(cmd, "--format: '%s' is not json or csv", format);
     if (threads < 1 || threads > 256)
         return cli_usage_error(cmd, "--threads: %d is not in [1, 256]", threads);
+    if (!show && json && !out_path)
+        return cli_usage_error(cmd, "--json reports what was written: give --out FILE (without "
+                                    "it the table itself goes to stdout)");
     struct hw_err err;
     struct db *db;
     struct lat_table t;
@@ -143,7 +159,12 @@ static int lut_dump(int argc, char **argv, int show)
             rc = csv ? lut_export_csv(&t.lut, f, &err) : lut_export_json(&t.lut, f, &err);
             if (out_path && fclose(f) != 0 && rc == HW_OK)
                 rc = hw_error(&err, HW_EIO, "%s: write failed", out_path);
-            if (rc == HW_OK && out_path)
+            if (rc == HW_OK && json) {
+                cJSON *o = lut_file_json(out_path, t.device_id, t.lut.fp.hash, t.lut.n);
+                cJSON_AddStringToObject(o, "format", csv ? "csv" : "json");
+                cJSON_AddNumberToObject(o, "calibrations", t.lut.n_calib);
+                exit_code = cli_json_print(o);
+            } else if (rc == HW_OK && out_path)
                 log_info("wrote %d entries of device %" PRId64 " to %s", t.lut.n, t.device_id,
                          out_path);
         }
@@ -156,15 +177,17 @@ static int lut_dump(int argc, char **argv, int show)
 static int lut_import_cmd(int argc, char **argv)
 {
     const char *db_flag = NULL;
+    int json = 0;
     const struct cli_flag flags[] = {
         {"db", CLI_STR, &db_flag, "FILE", "database (default $HWNAS_DB or ./hwnas.db)"},
+        {"json", CLI_BOOL, &json, NULL, "report the file, the device and the entries read as JSON"},
         {0}};
     const struct cli_command cmd = {
         "lut import",
         "Imports a latency table exported by 'hwnas lut export' (JSON or CSV) under\n"
         "the device of its fingerprint. The whole file is validated first; a bad\n"
         "file is refused with nothing written.",
-        "hwnas lut import FILE [--db FILE]", flags, 1, 1};
+        "hwnas lut import FILE [--db FILE] [--json]", flags, 1, 1};
     char *pos[argc > 0 ? argc : 1];
     int npos, rc = cli_parse(&cmd, argc, argv, pos, &npos);
     if (rc)
@@ -175,10 +198,18 @@ static int lut_import_cmd(int argc, char **argv)
         return cli_fail(&err);
     int64_t id;
     int n;
+    struct db_device d;
     rc = lat_table_import(db, pos[0], &id, &n, &err);
+    if (rc == HW_OK && json)
+        rc = db_device_get(db, id, &d, &err);
     db_close(db);
     if (rc)
         return cli_fail(&err);
+    if (json) {
+        cJSON *o = lut_file_json(pos[0], id, d.hash, n);
+        cJSON_AddStringToObject(o, "cpu", d.cpu);
+        return cli_json_print(o);
+    }
     printf("imported %d entries from %s into device %" PRId64 "\n", n, pos[0], id);
     return CLI_EXIT_OK;
 }

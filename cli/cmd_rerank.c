@@ -14,6 +14,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/json_out.h"
 #include "cluster/cluster.h"
 #include "db/db.h"
 #include "evaluator/data.h"
@@ -93,6 +94,44 @@ int cli_rerank_best(const struct db_rerank *rr, int nr, const struct db_candidat
     return 1;
 }
 
+/* The --json report (docs/json.md): the run, this rerank's budget, the picked
+ * candidates with their reranked accuracy, every stored rerank and the
+ * winner 'export --reranked' takes. The caller owns it. */
+static cJSON *rerank_json(const struct db_run *r, const struct db_candidate *cs, int n,
+                          const int *pick, int np, const struct db_rerank *rr, int nr,
+                          int epochs, int subset, uint64_t seed, int trained)
+{
+    cJSON *o = cli_json_root();
+    cJSON_AddItemToObject(o, "run", cli_json_run(r, n));
+    cJSON_AddNumberToObject(o, "epochs", epochs);
+    cJSON_AddNumberToObject(o, "subset", subset);
+    cJSON_AddNumberToObject(o, "seed", (double)seed);
+    cJSON_AddNumberToObject(o, "trained", trained);
+    cJSON *ca = cJSON_AddArrayToObject(o, "candidates");
+    for (int i = 0; i < np; i++) {
+        const struct db_rerank *x = find_rerank(rr, nr, &cs[pick[i]], epochs, subset, seed);
+        cJSON *c = cli_json_candidate(&cs[pick[i]]);
+        cJSON_AddNumberToObject(c, "rerank_val_acc_pct", x ? 100 * x->val_acc : NAN);
+        cJSON_AddNumberToObject(c, "rerank_wall_s", x ? x->wall_s : NAN);
+        cJSON_AddItemToArray(ca, c);
+    }
+    cJSON *ra = cJSON_AddArrayToObject(o, "reranks");
+    for (int i = 0; i < nr; i++)
+        cJSON_AddItemToArray(ra, cli_json_rerank(&rr[i]));
+    int bi, be, bs;
+    double ba;
+    if (cli_rerank_best(rr, nr, cs, n, r->target_ms, &bi, &ba, &be, &bs)) {
+        cJSON *b = cJSON_AddObjectToObject(o, "best");
+        cJSON_AddNumberToObject(b, "trial", cs[bi].trial);
+        cJSON_AddNumberToObject(b, "val_acc_pct", 100 * ba);
+        cJSON_AddNumberToObject(b, "epochs", be);
+        cJSON_AddNumberToObject(b, "subset", bs);
+    } else {
+        cJSON_AddNullToObject(o, "best");
+    }
+    return o;
+}
+
 /* One stand-alone training (the proxy with the rerank's recipe, ctx). */
 static int rerank_eval(void *ctx, const struct arch *a, uint64_t seed, struct search_eval *out,
                        struct hw_err *err)
@@ -125,7 +164,7 @@ static const char *run_data_dir(const struct db_run *r, char *buf, size_t size)
 int cmd_runs_rerank(int argc, char **argv)
 {
     const char *db_flag = NULL, *data = NULL;
-    int top = 5, epochs = 3, subset = 0, threads = 2, any_latency = 0;
+    int top = 5, epochs = 3, subset = 0, threads = 2, any_latency = 0, json = 0;
     long seed = SEED_RUNS;
     double worker_timeout = 0;
     const struct cli_flag flags[] = {
@@ -140,6 +179,7 @@ int cmd_runs_rerank(int argc, char **argv)
         {"worker-timeout", CLI_DURATION, &worker_timeout, "D", "under mpirun: give a worker up when it has not answered a training after D (default: 1 h until a first result, then 10 x the longest, at least 5 min)"},
         {"data", CLI_STR, &data, "DIR", "IDX dataset folder (default: the run's)"},
         {"db", CLI_STR, &db_flag, "FILE", "database (default ./hwnas.db or $HWNAS_DB)"},
+        {"json", CLI_BOOL, &json, NULL, "progress on stderr; the reranked candidates and the winner as JSON at the end"},
         {0},
     };
     const struct cli_command cmd = {
@@ -151,7 +191,8 @@ int cmd_runs_rerank(int argc, char **argv)
         "running again skips what is stored for the same budget and seed, so an\n"
         "interrupted rerank continues. 'hwnas export RUN --reranked' then exports\n"
         "the best of them.",
-        "hwnas runs rerank RUN [--top K] [--epochs E] [--subset N] [--seed S] [--any-latency]",
+        "hwnas runs rerank RUN [--top K] [--epochs E] [--subset N] [--seed S] [--any-latency]\n"
+        "                      [--json]",
         flags, 1, 1};
     char *pos[argc > 0 ? argc : 1];
     int npos, rc = cli_parse(&cmd, argc, argv, pos, &npos);
@@ -209,8 +250,9 @@ int cmd_runs_rerank(int argc, char **argv)
     char images[32] = "all 50,000";
     if (subset)
         snprintf(images, sizeof images, "%d", subset);
+    FILE *txt = json ? stderr : stdout; /* --json: stdout holds the document alone */
     if (!rc && !cli_quiet)
-        printf("run '%s': %d candidate%s, %d to train (%d epoch%s on %s training images, seed "
+        fprintf(txt, "run '%s': %d candidate%s, %d to train (%d epoch%s on %s training images, seed "
                "%llu)\n", r.name, np, np == 1 ? "" : "s", todo, epochs, epochs == 1 ? "" : "s",
                images, (unsigned long long)s);
     struct eval_proxy_config pc;
@@ -242,12 +284,13 @@ int cmd_runs_rerank(int argc, char **argv)
         cs_setup.threads = threads;
         cs_setup.timeout_s = worker_timeout;
         if ((rc = cluster_pool_open(&cp, &cs_setup, &pool, &e)) == HW_OK && !cli_quiet)
-            printf("training on %d MPI workers, %d thread%s each\n", pool.slots, threads,
+            fprintf(txt, "training on %d MPI workers, %d thread%s each\n", pool.slots, threads,
                    threads == 1 ? "" : "s");
     }
     if (!rc && !(archs = malloc(sizeof *archs * (size_t)(np ? np : 1))))
         rc = hw_error(&e, HW_ENOMEM, "out of memory");
-    for (int next = 0, busy = 0, done = 0; !rc;) {
+    int trained = 0;
+    for (int next = 0, busy = 0; !rc;) {
         while (!rc && busy < pool.slots && next < np) {
             const struct db_candidate *c = &cs[pick[next]];
             char src[160];
@@ -272,12 +315,12 @@ int cmd_runs_rerank(int argc, char **argv)
         snprintf(row.arch_hash, sizeof row.arch_hash, "%s", c->arch_hash);
         if ((rc = db_rerank_add(db, &row, &e)))
             break;
-        done++;
+        trained++;
         if (!cli_quiet) {
-            printf("  [%d/%d] trial %d: search %.2f%% -> %.2f%% (%.0f s%s%s)\n", done, todo,
-                   c->trial, 100 * c->val_acc, 100 * res.acc, res.wall_s,
-                   res.worker[0] ? ", worker " : "", res.worker);
-            fflush(stdout);
+            fprintf(txt, "  [%d/%d] trial %d: search %.2f%% -> %.2f%% (%.0f s%s%s)\n", trained,
+                    todo, c->trial, 100 * c->val_acc, 100 * res.acc, res.wall_s,
+                    res.worker[0] ? ", worker " : "", res.worker);
+            fflush(txt);
         }
     }
     cluster_pool_close(cp);
@@ -286,7 +329,11 @@ int cmd_runs_rerank(int argc, char **argv)
     rr = NULL;
     if (!rc)
         rc = db_rerank_list(db, r.id, &rr, &nr, &e);
-    if (!rc && !cli_quiet) {
+    int exit_code = CLI_EXIT_OK;
+    if (!rc && json)
+        exit_code = cli_json_print(rerank_json(&r, cs, n, pick, np, rr, nr, epochs, subset, s,
+                                               trained));
+    if (!rc && !json && !cli_quiet) {
         printf("%6s %12s %9s %9s %7s %7s %8s\n", "trial", "predicted_ms", "search", "reranked",
                "epochs", "subset", "wall_s");
         for (int j = 0; j < nr; j++) {
@@ -301,7 +348,7 @@ int cmd_runs_rerank(int argc, char **argv)
     }
     int bi, be, bs;
     double ba;
-    if (!rc && cli_rerank_best(rr, nr, cs, n, r.target_ms, &bi, &ba, &be, &bs))
+    if (!rc && !json && cli_rerank_best(rr, nr, cs, n, r.target_ms, &bi, &ba, &be, &bs))
         printf("best within the target at %d epoch%s on %s images: trial %d, %.2f%% (export it "
                "with 'hwnas export %s --reranked')\n", be, be == 1 ? "" : "s",
                bs ? "a subset of" : "all", cs[bi].trial, 100 * ba, r.name);
@@ -312,5 +359,5 @@ int cmd_runs_rerank(int argc, char **argv)
     db_candidate_list_free(cs, n);
     db_run_release(&r);
     db_close(db);
-    return rc ? cli_fail(&e) : CLI_EXIT_OK;
+    return rc ? cli_fail(&e) : exit_code;
 }

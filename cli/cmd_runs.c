@@ -157,16 +157,8 @@ static cJSON *show_json(const struct db_run *r, int count, int used, cJSON *cfg,
     for (int i = 0; i < n; i++)
         cJSON_AddItemToArray(top, cli_json_candidate(&cs[i]));
     cJSON *ra = cJSON_AddArrayToObject(o, "reranks");
-    for (int i = 0; i < nr; i++) {
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddNumberToObject(e, "trial", rr[i].trial);
-        cJSON_AddNumberToObject(e, "val_acc_pct", 100 * rr[i].val_acc);
-        cJSON_AddNumberToObject(e, "epochs", rr[i].epochs);
-        cJSON_AddNumberToObject(e, "subset", rr[i].subset);
-        cJSON_AddNumberToObject(e, "seed", (double)rr[i].seed);
-        cJSON_AddNumberToObject(e, "wall_s", rr[i].wall_s);
-        cJSON_AddItemToArray(ra, e);
-    }
+    for (int i = 0; i < nr; i++)
+        cJSON_AddItemToArray(ra, cli_json_rerank(&rr[i]));
     return o;
 }
 

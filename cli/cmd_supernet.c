@@ -53,16 +53,24 @@ static int space_text(const char *name_or_file, char **text, struct hw_err *err)
     return jfield_read_file(name_or_file, text, err);
 }
 
+/* A --json root naming the supernet: file, space, space_hash; the caller
+ * owns it. */
+static cJSON *supernet_json_root(const struct supernet *sn, const char *path)
+{
+    cJSON *o = cli_json_root();
+    char hash[17];
+    snprintf(hash, sizeof hash, "%016" PRIx64, sn->space_hash);
+    cJSON_AddStringToObject(o, "file", path);
+    cJSON_AddStringToObject(o, "space", sn->space.name);
+    cJSON_AddStringToObject(o, "space_hash", hash);
+    return o;
+}
+
 /* Returns an exit code: CLI_EXIT_FAIL when the JSON could not be made. */
 static int print_summary(const struct supernet *sn, const char *path, int json)
 {
     if (json) {
-        cJSON *o = cli_json_root();
-        char hash[17];
-        snprintf(hash, sizeof hash, "%016" PRIx64, sn->space_hash);
-        cJSON_AddStringToObject(o, "file", path);
-        cJSON_AddStringToObject(o, "space", sn->space.name);
-        cJSON_AddStringToObject(o, "space_hash", hash);
+        cJSON *o = supernet_json_root(sn, path);
         cJSON_AddNumberToObject(o, "weights", (double)sn->n_params);
         cJSON_AddNumberToObject(o, "slots", sn->n_slots);
         cJSON_AddNumberToObject(o, "step", (double)sn->step);
@@ -86,6 +94,37 @@ static int print_summary(const struct supernet *sn, const char *path, int json)
            sn->cfg.batch, sn->cfg.lr, sn->cfg.sandwich, sn->cfg.distill, sn->cfg.augment,
            sn->cfg.seed, sn->train_s);
     return CLI_EXIT_OK;
+}
+
+/* The root of 'supernet eval --json': the supernet and the evaluation's
+ * settings (seed: of --sample, or -1 for ARCHs given by name); the caller
+ * owns it. */
+static cJSON *eval_json_root(const struct supernet *sn, const char *path, int recal,
+                             int val_images, long seed)
+{
+    cJSON *o = supernet_json_root(sn, path);
+    cJSON_AddNumberToObject(o, "recal_images", recal);
+    cJSON_AddNumberToObject(o, "val_images", val_images);
+    if (seed >= 0)
+        cJSON_AddNumberToObject(o, "sample_seed", (double)seed);
+    else
+        cJSON_AddNullToObject(o, "sample_seed");
+    return o;
+}
+
+/* One scored subnet of 'supernet eval --json' (caller owns). */
+static cJSON *eval_json_subnet(const struct arch *a, const struct eval_result *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    char hash[17];
+    snprintf(hash, sizeof hash, "%016" PRIx64, arch_hash(a));
+    cJSON_AddStringToObject(o, "arch", a->name);
+    cJSON_AddStringToObject(o, "arch_hash", hash);
+    cJSON_AddNumberToObject(o, "val_acc_pct", 100 * r->val_acc);
+    cJSON_AddNumberToObject(o, "val_loss", r->val_loss);
+    cJSON_AddNumberToObject(o, "train_loss", r->train_loss);
+    cJSON_AddNumberToObject(o, "eval_s", r->wall_s);
+    return o;
 }
 
 static int sn_train(int argc, char **argv)
@@ -229,7 +268,7 @@ done:
 static int sn_eval(int argc, char **argv)
 {
     const char *data = NULL;
-    int json = 0, sample = 0, threads = 2;
+    int json = 0, sample = 0, threads = 2, exit_code = CLI_EXIT_OK;
     long seed = 1;
     struct supernet_eval_config ec;
     supernet_eval_config_default(&ec);
@@ -240,7 +279,7 @@ static int sn_eval(int argc, char **argv)
         {"val", CLI_INT, &ec.val, "N", "validation images (default " CLI_STR_OF(SUPERNET_EVAL_VAL) "; 0: all 10,000)"},
         {"threads", CLI_INT, &threads, "N", "threads (default 2)"},
         {"data", CLI_STR, &data, "DIR", "IDX dataset folder (default " DATA_DEFAULT_DIR ")"},
-        {"json", CLI_BOOL, &json, NULL, "one JSON object per subnet"},
+        {"json", CLI_BOOL, &json, NULL, "every subnet's scores in one JSON document at the end"},
         {0}};
     const struct cli_command cmd = {
         "supernet eval",
@@ -276,6 +315,13 @@ static int sn_eval(int argc, char **argv)
     pcg32_seed(&rng, (uint64_t)seed, 0x736e6576u); /* "snev" */
     int n = sample > 0 ? sample : npos - 1;
     struct nn_pool pools[2] = {{0}};
+    cJSON *root = json ? eval_json_root(&sn, pos[0], ec.recal,
+                                             ec.val > 0 && ec.val < val.n ? ec.val : val.n,
+                                             sample > 0 ? seed : -1) : NULL;
+    cJSON *subnets = cJSON_AddArrayToObject(root, "subnets");
+    struct progress bar;
+    if (json)
+        progress_init(&bar, "subnets", n, "subnets", cli_quiet);
     for (int i = 0; i < n && rc == HW_OK; i++) {
         struct arch a;
         if (sample > 0) {
@@ -290,18 +336,23 @@ static int sn_eval(int argc, char **argv)
         rc = rc ? rc : supernet_eval(&sn, &a, &ec, &train, &val, pools, &r, &e);
         if (rc)
             break;
-        if (json)
-            printf("{\"version\": 1, \"arch\": \"%s\", \"arch_hash\": \"%016" PRIx64
-                   "\", \"val_acc_pct\": %.4f, \"val_loss\": %.6f, \"train_loss\": %.6f, "
-                   "\"seconds\": %.4f}\n", a.name, arch_hash(&a), 100 * r.val_acc, r.val_loss,
-                   r.train_loss, r.wall_s);
-        else
+        if (json) {
+            cJSON_AddItemToArray(subnets, eval_json_subnet(&a, &r));
+            progress_update(&bar, i + 1);
+        } else {
             printf("%-24s val acc %6.2f%%  val loss %.4f  train loss %.4f  (%.2f s)\n", a.name,
                    100 * r.val_acc, r.val_loss, r.train_loss, r.wall_s);
-        fflush(stdout);
+            fflush(stdout);
+        }
     }
+    if (json)
+        progress_finish(&bar);
     nn_pool_release(&pools[0]);
     nn_pool_release(&pools[1]);
+    if (json && rc == HW_OK)
+        exit_code = cli_json_print(root);
+    else
+        cJSON_Delete(root);
 done:
     if (rc)
         cli_fail(&e);
@@ -310,7 +361,7 @@ done:
         data_set_release(&val);
     }
     supernet_release(&sn);
-    return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+    return rc ? CLI_EXIT_FAIL : exit_code;
 }
 
 static int sn_info(int argc, char **argv)

@@ -150,8 +150,12 @@ int cmd_train(int argc, char **argv)
         {0},
     };
     const struct cli_command cmd = {
-        "train", "Train an architecture (built-in name or JSON file) on the training "
-                 "split, with validation accuracy after every epoch.",
+        "train",
+        "Train an architecture (a built-in name, an arch JSON file or a model file's arch,\n"
+        "from new weights) on the fixed 50,000-image training split (one-cycle SGD,\n"
+        "Nesterov momentum, weight decay 4e-5, label smoothing 0.1, random crop and\n"
+        "flip), with accuracy on the 10,000-image validation split after every epoch;\n"
+        "--out saves the model file that eval, export --format onnx and netadapt read.",
         "hwnas train ARCH [flags]", flags, 1, 1};
     char *pos[2];
     int npos, rc = cli_parse(&cmd, argc, argv, pos, &npos);

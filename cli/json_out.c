@@ -76,3 +76,17 @@ cJSON *cli_json_run(const struct db_run *r, int candidates)
     cJSON_AddStringToObject(o, "updated_at", r->updated_at);
     return o;
 }
+
+cJSON *cli_json_rerank(const struct db_rerank *rr)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    cJSON_AddNumberToObject(o, "trial", rr->trial);
+    cJSON_AddNumberToObject(o, "val_acc_pct", 100 * rr->val_acc);
+    cJSON_AddNumberToObject(o, "epochs", rr->epochs);
+    cJSON_AddNumberToObject(o, "subset", rr->subset);
+    cJSON_AddNumberToObject(o, "seed", (double)rr->seed);
+    cJSON_AddNumberToObject(o, "wall_s", rr->wall_s);
+    return o;
+}

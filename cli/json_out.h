@@ -13,6 +13,7 @@
 #define CLI_JSON_VERSION 1
 
 struct db_candidate;
+struct db_rerank;
 struct db_run;
 
 /* A root object holding "version" and "hwnas_version"; NULL when out of
@@ -31,5 +32,9 @@ cJSON *cli_json_candidate(const struct db_candidate *c);
  * device_id, candidates (its count, given by the caller), created_at,
  * updated_at. NULL when out of memory. */
 cJSON *cli_json_run(const struct db_run *r, int candidates);
+
+/* A stored rerank as a new object (caller owns): trial, val_acc_pct, epochs,
+ * subset, seed, wall_s. NULL when out of memory. */
+cJSON *cli_json_rerank(const struct db_rerank *rr);
 
 #endif

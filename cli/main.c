@@ -24,8 +24,8 @@ static const struct command_entry commands[] = {
     {"eval", cmd_eval, "accuracy of a saved model on the validation or test split"},
     {"supernet", cmd_supernet, "weight-sharing supernet: train over a space, score subnets"},
     {"search", cmd_search, "latency-constrained architecture search (resumable)"},
-    {"runs", cmd_runs, "search runs: list, show, pareto front (table and SVG)"},
-    {"export", cmd_export, "export a run's winner: arch JSON, timm or MnasNet strings, trained weights"},
+    {"runs", cmd_runs, "search runs: list, show, pareto front (table and SVG), rerank"},
+    {"export", cmd_export, "export a run's winner (arch JSON, timm, MnasNet, trained weights) or a model as ONNX"},
     {"netadapt", cmd_netadapt, "trim a trained model's channels to a latency target (NetAdapt)"},
     {NULL, NULL, NULL},
 };

@@ -3,6 +3,7 @@
  * never interrupted; while it runs, no second process may resume it. */
 #include <check.h>
 #include <cjson/cJSON.h>
+#include <inttypes.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -59,24 +60,56 @@ static void run_ok(const char *fmt, ...)
     cli_run_release(&r);
 }
 
+/* A fresh folder (setup_dir) with the tiny space (its path into space, 128
+ * bytes) profiled into a.db (its path into db_path, 128 bytes). */
+static void setup_profiled(char *space, char *db_path)
+{
+    setup_dir();
+    snprintf(space, 128, "%s/tiny.json", dir);
+    snprintf(db_path, 128, "%s/a.db", dir);
+    run_ok("profile --space %s --db %s --runs 3 --warmup 1 --quiet", space, db_path);
+}
+
+/* A run as stored: the open database, the run and its candidates. */
+struct stored_run {
+    struct db *db;
+    struct db_run run;
+    struct db_candidate *cs;
+    int n;
+};
+
+/* Opens db_path and reads run `name` with its candidates in order into x
+ * (failing the test when it cannot); stored_run_release frees them. */
+static void stored_run_read(struct stored_run *x, const char *db_path, const char *name,
+                            enum db_cand_order order)
+{
+    struct hw_err e;
+    ck_assert_msg(db_open(&x->db, db_path, DB_OPEN_EXISTING, &e) == HW_OK, "%s", e.msg);
+    ck_assert_msg(db_run_lookup(x->db, name, &x->run, &e) == HW_OK, "%s", e.msg);
+    ck_assert_msg(db_candidate_list(x->db, x->run.id, order, 0, &x->cs, &x->n, &e) == HW_OK,
+                  "%s", e.msg);
+}
+
+static void stored_run_release(struct stored_run *x)
+{
+    db_candidate_list_free(x->cs, x->n);
+    db_run_release(&x->run);
+    db_close(x->db);
+}
+
 /* Run `name` records score in its config, has n candidates, each with
  * both losses finite and positive and the reward Q x (LAT / 0.05)^-0.07
  * with the quality term Q that score names. */
 static void check_scored_run(const char *db_path, const char *name, const char *score, int n)
 {
-    struct db *db;
-    struct db_run run;
-    struct db_candidate *cs;
-    int nc;
-    struct hw_err he;
-    ck_assert_int_eq(db_open(&db, db_path, DB_OPEN_EXISTING, &he), HW_OK);
-    ck_assert_int_eq(db_run_lookup(db, name, &run, &he), HW_OK);
+    struct stored_run x;
+    stored_run_read(&x, db_path, name, DB_ORDER_TRIAL);
+    const struct db_candidate *cs = x.cs;
     char want[64];
     snprintf(want, sizeof want, "\"score\":\"%s\"", score);
-    ck_assert_msg(strstr(run.config_json, want), "%s", run.config_json);
-    ck_assert_int_eq(db_candidate_list(db, run.id, DB_ORDER_TRIAL, 0, &cs, &nc, &he), HW_OK);
-    ck_assert_int_eq(nc, n);
-    for (int i = 0; i < nc; i++) {
+    ck_assert_msg(strstr(x.run.config_json, want), "%s", x.run.config_json);
+    ck_assert_int_eq(x.n, n);
+    for (int i = 0; i < x.n; i++) {
         ck_assert(cs[i].val_loss > 0 && isfinite(cs[i].val_loss));
         ck_assert(cs[i].train_loss > 0 && isfinite(cs[i].train_loss) &&
                   cs[i].train_loss != cs[i].val_loss);
@@ -85,30 +118,20 @@ static void check_scored_run(const char *db_path, const char *name, const char *
                                                 : exp(-cs[i].train_loss);
         ck_assert_double_eq_tol(cs[i].reward, q * pow(cs[i].predicted_ms / 0.05, -0.07), 1e-9);
     }
-    db_candidate_list_free(cs, nc);
-    db_run_release(&run);
-    db_close(db);
+    stored_run_release(&x);
 }
 
 /* "hash:acc:loss:train_loss" of every candidate of run `name`, in trial order. */
 static char *history(const char *db_path, const char *name, int *n_out)
 {
-    struct db *db;
-    struct hw_err e;
-    ck_assert_msg(db_open(&db, db_path, DB_OPEN_EXISTING, &e) == HW_OK, "%s", e.msg);
-    struct db_run r;
-    ck_assert_int_eq(db_run_lookup(db, name, &r, &e), HW_OK);
-    struct db_candidate *cs;
-    int n;
-    ck_assert_int_eq(db_candidate_list(db, r.id, DB_ORDER_TRIAL, 0, &cs, &n, &e), HW_OK);
-    char *s = calloc((size_t)n + 1, 128);
-    for (int i = 0; i < n; i++)
-        sprintf(s + strlen(s), "%s:%.6f:%.6f:%.6f,", cs[i].arch_hash, cs[i].val_acc,
-                cs[i].val_loss, cs[i].train_loss);
-    db_candidate_list_free(cs, n);
-    db_run_release(&r);
-    db_close(db);
-    *n_out = n;
+    struct stored_run x;
+    stored_run_read(&x, db_path, name, DB_ORDER_TRIAL);
+    char *s = calloc((size_t)x.n + 1, 128);
+    for (int i = 0; i < x.n; i++)
+        sprintf(s + strlen(s), "%s:%.6f:%.6f:%.6f,", x.cs[i].arch_hash, x.cs[i].val_acc,
+                x.cs[i].val_loss, x.cs[i].train_loss);
+    *n_out = x.n;
+    stored_run_release(&x);
     return s;
 }
 
@@ -130,19 +153,12 @@ static int count_candidates(const char *db_path)
 /* Whether the arch JSON of run k's last candidate contains needle. */
 static int last_arch_has(const char *db_path, const char *needle)
 {
-    struct db *db;
-    struct hw_err e;
-    ck_assert_msg(db_open(&db, db_path, DB_OPEN_EXISTING, &e) == HW_OK, "%s", e.msg);
-    struct db_run r;
-    ck_assert_int_eq(db_run_lookup(db, "k", &r, &e), HW_OK);
-    struct db_candidate *cs;
-    int n;
-    ck_assert_int_eq(db_candidate_list(db, r.id, DB_ORDER_TRIAL, 0, &cs, &n, &e), HW_OK);
-    ck_assert_int_gt(n, 0);
-    int has = cs[n - 1].arch_json && strstr(cs[n - 1].arch_json, needle) != NULL;
-    db_candidate_list_free(cs, n);
-    db_run_release(&r);
-    db_close(db);
+    struct stored_run x;
+    stored_run_read(&x, db_path, "k", DB_ORDER_TRIAL);
+    ck_assert_int_gt(x.n, 0);
+    const char *json = x.cs[x.n - 1].arch_json;
+    int has = json && strstr(json, needle) != NULL;
+    stored_run_release(&x);
     return has;
 }
 
@@ -203,12 +219,9 @@ static void check_candidate(const cJSON *j, const struct db_candidate *cs, int n
 
 START_TEST(test_search_survives_kill9)
 {
-    setup_dir();
     char a_db[128], b_db[128], space[128];
-    snprintf(a_db, sizeof a_db, "%s/a.db", dir);
+    setup_profiled(space, a_db);
     snprintf(b_db, sizeof b_db, "%s/b.db", dir);
-    snprintf(space, sizeof space, "%s/tiny.json", dir);
-    run_ok("profile --space %s --db %s --runs 3 --warmup 1 --quiet", space, a_db);
     run_ok("lut export --db %s --out %s/lut.json", a_db, dir);
     run_ok("lut import %s/lut.json --db %s", dir, b_db);
     /* the reference: one uninterrupted run */
@@ -757,6 +770,8 @@ START_TEST(test_json_search_results)
     ck_assert_int_eq(cJSON_GetArraySize(devs), 1);
     double device = jnum(devs, "0/id"), entries = jnum(devs, "0/entries");
     ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(devs, 0), "here")));
+    char hash[32];
+    snprintf(hash, sizeof hash, "%s", jstr(cJSON_GetArrayItem(devs, 0), "hash"));
     cJSON_Delete(o);
     struct db *db;
     struct hw_err e;
@@ -773,6 +788,35 @@ START_TEST(test_json_search_results)
     ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(table, "entries")),
                      count);
     ck_assert_double_eq_tol(jnum(table, "calibrations/0/alpha_us"), alpha, 1e-12 * fabs(alpha));
+    cJSON_Delete(o);
+
+    /* lut export and import: the file, the device and the entries, as written */
+    o = run_json("lut export --db %s --format csv --out %s/lut.csv --json", db_path, dir);
+    char lut_file[128];
+    snprintf(lut_file, sizeof lut_file, "%s/lut.csv", dir);
+    ck_assert_str_eq(jstr(o, "file"), lut_file);
+    ck_assert_str_eq(jstr(o, "format"), "csv");
+    ck_assert_str_eq(jstr(o, "hash"), hash);
+    ck_assert_double_eq(jnum(o, "device_id"), device);
+    ck_assert_double_eq(jnum(o, "entries"), count);
+    ck_assert_double_eq(jnum(o, "calibrations"), 1);
+    cJSON_Delete(o);
+    o = run_json("lut import %s --db %s/imported.db --json", lut_file, dir);
+    ck_assert_str_eq(jstr(o, "file"), lut_file);
+    ck_assert_str_eq(jstr(o, "hash"), hash);
+    ck_assert_double_eq(jnum(o, "entries"), count);
+    struct db *idb;
+    struct db_device idev;
+    char idb_path[128];
+    snprintf(idb_path, sizeof idb_path, "%s/imported.db", dir);
+    ck_assert_int_eq(db_open(&idb, idb_path, DB_OPEN_EXISTING, &e), HW_OK);
+    ck_assert_int_eq(db_device_get(idb, (int64_t)jnum(o, "device_id"), &idev, &e), HW_OK);
+    ck_assert_str_eq(idev.hash, hash);
+    ck_assert_str_eq(jstr(o, "cpu"), idev.cpu);
+    int icount;
+    ck_assert_int_eq(db_lut_count(idb, idev.id, &icount, &e), HW_OK);
+    ck_assert_int_eq(icount, count);
+    db_close(idb);
     cJSON_Delete(o);
 
     /* the search's summary against the database it wrote */
@@ -890,6 +934,154 @@ START_TEST(test_json_search_results)
 }
 END_TEST
 
+/* runs rerank --json against the reranks stored, then export --reranked
+ * --train-final --json against the model row it registered. */
+START_TEST(test_json_rerank_train_final)
+{
+    char db_path[128], space[128], model[128];
+    setup_profiled(space, db_path);
+    snprintf(model, sizeof model, "%s/w.hwm", dir);
+    run_ok("search --db %s --name r " SEARCH_FLAGS, db_path, space);
+    cJSON *o = run_json("runs rerank r --top 3 --epochs 1 --subset 256 --threads 1 --db %s "
+                        "--json", db_path);
+    struct stored_run x;
+    stored_run_read(&x, db_path, "r", DB_ORDER_TRIAL);
+    const struct db_run run = x.run;
+    const struct db_candidate *cs = x.cs;
+    int n = x.n, nr;
+    struct db_rerank *rr;
+    struct hw_err e;
+    ck_assert_int_eq(db_rerank_list(x.db, run.id, &rr, &nr, &e), HW_OK);
+    ck_assert_int_gt(nr, 0);
+    ck_assert_str_eq(jstr(cJSON_GetObjectItemCaseSensitive(o, "run"), "name"), "r");
+    ck_assert_double_eq(jnum(o, "epochs"), 1);
+    ck_assert_double_eq(jnum(o, "subset"), 256);
+    ck_assert_double_eq(jnum(o, "seed"), (double)run.seed);
+    ck_assert_double_eq(jnum(o, "trained"), nr);
+    const cJSON *jc = cJSON_GetObjectItemCaseSensitive(o, "candidates");
+    const cJSON *jr = cJSON_GetObjectItemCaseSensitive(o, "reranks");
+    ck_assert_int_eq(cJSON_GetArraySize(jc), nr); /* one rerank each, distinct archs */
+    ck_assert_int_eq(cJSON_GetArraySize(jr), nr);
+    for (int i = 0; i < nr; i++) {
+        const cJSON *c = cJSON_GetArrayItem(jc, i);
+        check_candidate(c, cs, n);
+        ck_assert(jnum(c, "predicted_ms") <= run.target_ms);
+        const struct db_rerank *x = NULL;
+        for (int j = 0; j < nr && !x; j++)
+            if (rr[j].trial == (int)jnum(c, "trial"))
+                x = &rr[j];
+        ck_assert_ptr_nonnull(x);
+        ck_assert_double_eq_tol(jnum(c, "rerank_val_acc_pct"), 100 * x->val_acc, 1e-9);
+        const cJSON *y = cJSON_GetArrayItem(jr, i); /* as stored, best first */
+        ck_assert_double_eq(jnum(y, "trial"), rr[i].trial);
+        ck_assert_double_eq_tol(jnum(y, "val_acc_pct"), 100 * rr[i].val_acc, 1e-9);
+        if (i > 0) /* in reward order, as the search ranked them */
+            ck_assert(jnum(cJSON_GetArrayItem(jc, i - 1), "reward") >= jnum(c, "reward"));
+    }
+    /* the winner: the best reranked accuracy (one seed, all within the target) */
+    ck_assert_double_eq(jnum(o, "best/trial"), rr[0].trial);
+    ck_assert_double_eq_tol(jnum(o, "best/val_acc_pct"), 100 * rr[0].val_acc, 1e-9);
+    int best_trial = rr[0].trial;
+    cJSON_Delete(o);
+    /* again: everything stored, nothing trained */
+    o = run_json("runs rerank r --top 3 --epochs 1 --subset 256 --threads 1 --db %s --json",
+                 db_path);
+    ck_assert_double_eq(jnum(o, "trained"), 0);
+    ck_assert_double_eq(jnum(o, "best/trial"), best_trial);
+    cJSON_Delete(o);
+
+    o = run_json("export r --reranked --train-final 1 --threads 1 --model %s --out %s/w.json "
+                 "--db %s --json", model, dir, db_path);
+    ck_assert_str_eq(jstr(o, "choice"), "reranked");
+    ck_assert_double_eq(jnum(o, "archs/0/trial"), best_trial);
+    ck_assert_double_eq_tol(jnum(o, "reranked_val_acc_pct"), 100 * rr[0].val_acc, 1e-9);
+    const cJSON *tf = cJSON_GetObjectItemCaseSensitive(o, "train_final");
+    ck_assert_double_eq(jnum(tf, "epochs"), 1);
+    ck_assert_double_eq(jnum(tf, "train_images"), 50000);
+    ck_assert_double_eq(jnum(tf, "test_images"), 10000);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(tf, "epoch_log")), 1);
+    ck_assert_str_eq(jstr(tf, "model_file"), model);
+    struct db_model m;
+    ck_assert_int_eq(db_model_find_by_path(x.db, model, &m, &e), HW_OK);
+    ck_assert_int_eq(m.source, DB_MODEL_CANDIDATE);
+    ck_assert_int_eq(m.source_id, cs[best_trial].id);
+    ck_assert_double_eq_tol(jnum(tf, "eval_val_acc_pct"), 100 * m.val_acc, 1e-9);
+    ck_assert_double_eq_tol(jnum(tf, "test_acc_pct"), 100 * m.test_acc, 1e-9);
+    double test_acc = jnum(tf, "test_acc_pct");
+    db_model_release(&m);
+    cJSON_Delete(o);
+    /* the model's test accuracy, as 'hwnas eval' measures it */
+    o = run_json("eval %s --split test --threads 1 --json", model);
+    ck_assert_str_eq(jstr(o, "split"), "test");
+    ck_assert_double_eq_tol(jnum(o, "test_acc_pct"), test_acc, 1e-9);
+    cJSON_Delete(o);
+
+    free(rr);
+    stored_run_release(&x);
+    remove_dir();
+}
+END_TEST
+
+/* supernet eval --json: one document whose scores are the text output's. */
+START_TEST(test_json_supernet_eval)
+{
+    setup_dir();
+    char sn[128], arch[128];
+    snprintf(sn, sizeof sn, "%s/t.hwsn", dir);
+    run_ok("supernet train --space %s/tiny.json --subset 1000 --epochs 1 --batch 32 --threads 1 "
+           "--quiet --out %s", dir, sn);
+    cJSON *o = run_json("supernet eval %s --sample 3 --recal 200 --val 500 --threads 1 --json",
+                        sn);
+    ck_assert_str_eq(jstr(o, "file"), sn);
+    ck_assert_str_eq(jstr(o, "space"), "tiny");
+    ck_assert_double_eq(jnum(o, "recal_images"), 200);
+    ck_assert_double_eq(jnum(o, "val_images"), 500);
+    ck_assert_double_eq(jnum(o, "sample_seed"), 1);
+    const cJSON *subs = cJSON_GetObjectItemCaseSensitive(o, "subnets");
+    ck_assert_int_eq(cJSON_GetArraySize(subs), 3);
+    struct cli_run r;
+    char args[512];
+    snprintf(args, sizeof args, "supernet eval %s --sample 3 --recal 200 --val 500 --threads 1",
+             sn);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    const char *line = r.out;
+    for (int i = 0; i < 3; i++) {
+        const cJSON *x = cJSON_GetArrayItem(subs, i);
+        char name[32], want[128];
+        snprintf(name, sizeof name, "sample-%d", i);
+        ck_assert_str_eq(jstr(x, "arch"), name);
+        snprintf(want, sizeof want, "%-24s val acc %6.2f%%  val loss %.4f", name,
+                 jnum(x, "val_acc_pct"), jnum(x, "val_loss"));
+        ck_assert_msg(strncmp(line, want, strlen(want)) == 0, "want '%s' in %s", want, r.out);
+        ck_assert(jnum(x, "eval_s") > 0 && jnum(x, "train_loss") > 0);
+        line = strchr(line, '\n') + 1;
+    }
+    cli_run_release(&r);
+    /* an arch given as a file: its hash, and no sample seed */
+    snprintf(args, sizeof args, "space sample %s/tiny.json --seed 3", dir);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    snprintf(arch, sizeof arch, "%s/a.json", dir);
+    FILE *f = fopen(arch, "w");
+    fputs(r.out, f);
+    fclose(f);
+    cli_run_release(&r);
+    struct arch a;
+    struct hw_err e;
+    ck_assert_int_eq(arch_resolve(arch, NULL, &a, &e), HW_OK);
+    char hash[17];
+    snprintf(hash, sizeof hash, "%016" PRIx64, arch_hash(&a));
+    cJSON_Delete(o);
+    o = run_json("supernet eval %s %s --recal 200 --val 0 --threads 1 --json", sn, arch);
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, "sample_seed")));
+    ck_assert_double_eq(jnum(o, "val_images"), 10000);
+    ck_assert_str_eq(jstr(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "subnets"), 0),
+                          "arch_hash"), hash);
+    cJSON_Delete(o);
+    remove_dir();
+}
+END_TEST
+
 START_TEST(test_json_train_eval)
 {
     setup_dir();
@@ -958,6 +1150,8 @@ Suite *suite_search_cli(void)
     tcase_set_timeout(json, 240);
     tcase_add_test(json, test_json_search_results);
     tcase_add_test(json, test_json_train_eval);
+    tcase_add_test(json, test_json_rerank_train_final);
+    tcase_add_test(json, test_json_supernet_eval);
     suite_add_tcase(s, json);
     return s;
 }
