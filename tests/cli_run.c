@@ -101,3 +101,10 @@ int cli_tiny_dir(char *dir, const char *tag)
     int bad = fputs(cli_tiny_space, f) < 0;
     return fclose(f) || bad ? -1 : 0;
 }
+
+int cli_tiny_dir_remove(const char *dir)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
