@@ -1,4 +1,5 @@
-/* hwnas runs list|show|pareto: what searches have found (rerank: cmd_rerank.c). */
+/* hwnas runs list|show|pareto|report: what searches have found (rerank:
+ * cmd_rerank.c; the report's page: report.c). */
 #include <cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,13 +9,17 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/json_out.h"
+#include "cli/report.h"
 #include "db/db.h"
 #include "search/pareto.h"
 #include "search/reward.h"
+#include "util/binfile.h"
 
 static const char *db_flag;
 static int show_top = 10;
 static const char *svg_path;
+static const char *html_path;
+static int report_top = 10;
 static int json;
 
 static const struct cli_flag list_flags[] = {
@@ -35,6 +40,14 @@ static const struct cli_flag pareto_flags[] = {
     {0},
 };
 
+static const struct cli_flag report_flags[] = {
+    {"db", CLI_STR, &db_flag, "FILE", "database (default ./hwnas.db or $HWNAS_DB)"},
+    {"html", CLI_STR, &html_path, "FILE", "the page to write (required; replaced atomically)"},
+    {"top", CLI_INT, &report_top, "N", "candidates in the table, best reward first (default 10)"},
+    {"json", CLI_BOOL, &json, NULL, "JSON output"},
+    {0},
+};
+
 static const struct cli_command runs_list = {
     "runs list", "List the search runs in the database.", "hwnas runs list [--db FILE] [--json]",
     list_flags, 0, 0};
@@ -46,6 +59,15 @@ static const struct cli_command runs_pareto = {
     "The accuracy/latency Pareto front of a run: candidates no other beats on both\n"
     "validation accuracy and predicted latency.",
     "hwnas runs pareto RUN [--svg FILE] [--json]", pareto_flags, 1, 1};
+static const struct cli_command runs_report = {
+    "runs report",
+    "Write one self-contained HTML page about a run (inline SVG and CSS, no script,\n"
+    "nothing fetched): its configuration, the best reward over trials with every\n"
+    "candidate's reward, the accuracy/latency scatter with the Pareto front and the\n"
+    "target, the latency table's predicted vs measured whole networks on the run's\n"
+    "device (from 'hwnas validate'), and the top candidates with their timm block\n"
+    "strings. Open it in any browser.",
+    "hwnas runs report RUN --html FILE [--top N] [--json]", report_flags, 1, 1};
 
 static int open_db(struct db **db, struct hw_err *e)
 {
@@ -237,6 +259,17 @@ static int do_show(const char *name)
     return rc ? cli_fail(&e) : exit_code;
 }
 
+/* The candidates (trial order) as points of the accuracy/latency plane, as
+ * `runs pareto` and the report draw them; malloc'd, NULL when out of memory. */
+static struct pareto_point *run_points(const struct db_candidate *cs, int n)
+{
+    struct pareto_point *pts = malloc(sizeof *pts * (size_t)(n ? n : 1));
+    for (int i = 0; pts && i < n; i++) /* duplicates repeat a point: leave them out */
+        pts[i] = (struct pareto_point){cs[i].predicted_ms,
+                                       cs[i].status == DB_CAND_OK ? cs[i].val_acc : NAN};
+    return pts;
+}
+
 static int do_pareto(const char *name)
 {
     struct hw_err e;
@@ -246,14 +279,11 @@ static int do_pareto(const char *name)
         return cli_fail(&e);
     struct db_candidate *cs = NULL;
     int n = 0, nf = 0, rc = db_candidate_list(db, r.id, DB_ORDER_TRIAL, 0, &cs, &n, &e);
-    struct pareto_point *pts = rc ? NULL : malloc(sizeof *pts * (size_t)(n ? n : 1));
+    struct pareto_point *pts = rc ? NULL : run_points(cs, n);
     int *idx = rc ? NULL : malloc(sizeof *idx * (size_t)(n ? n : 1));
     if (!rc && (!pts || !idx))
         rc = hw_error(&e, HW_ENOMEM, "out of memory for %d candidates", n);
     if (!rc) {
-        for (int i = 0; i < n; i++) /* duplicates repeat a point: leave them out */
-            pts[i] = (struct pareto_point){cs[i].predicted_ms,
-                                           cs[i].status == DB_CAND_OK ? cs[i].val_acc : NAN};
         nf = pareto_front(pts, n, idx);
         if (!json) {
             printf("run '%s': %d candidates, %d on the accuracy/latency front (target %.4f ms)\n",
@@ -299,6 +329,86 @@ static int do_pareto(const char *name)
     return rc ? cli_fail(&e) : exit_code;
 }
 
+/* The newest validation of the device with its samples stored, into *v
+ * (release it) with *found 1; *found 0 when there is none. */
+static int device_validation(struct db *db, int64_t device_id, struct db_validation *v,
+                             int *found, struct hw_err *e)
+{
+    struct db_validation *vs = NULL;
+    int nv = 0, rc = device_id > 0 ? db_validation_list(db, device_id, &vs, &nv, e) : HW_OK;
+    *found = 0;
+    for (int i = 0; !rc && i < nv && !*found; i++)
+        if (vs[i].samples > 0 && vs[i].details_json) {
+            *v = vs[i];
+            vs[i].details_json = NULL; /* moved to *v */
+            *found = 1;
+        }
+    db_validation_list_free(vs, nv);
+    return rc;
+}
+
+static int do_report(const char *name)
+{
+    if (!html_path || !html_path[0])
+        return cli_usage_error(&runs_report, "--html FILE is required");
+    if (report_top < 1)
+        return cli_usage_error(&runs_report, "--top: %d is not positive", report_top);
+    struct hw_err e;
+    struct db *db;
+    struct db_run r;
+    if (open_run(name, &db, &r, &e))
+        return cli_fail(&e);
+    struct db_candidate *cs = NULL, *top = NULL;
+    struct db_validation v = {0};
+    struct pareto_point *pts = NULL;
+    char *page = NULL;
+    size_t len = 0;
+    int n = 0, nt = 0, has_val = 0;
+    int rc = db_candidate_list(db, r.id, DB_ORDER_TRIAL, 0, &cs, &n, &e);
+    if (!rc)
+        rc = db_candidate_list(db, r.id, DB_ORDER_REWARD, report_top, &top, &nt, &e);
+    if (!rc)
+        rc = device_validation(db, r.device_id, &v, &has_val, &e);
+    if (!rc && !(pts = run_points(cs, n)))
+        rc = hw_error(&e, HW_ENOMEM, "out of memory for %d candidates", n);
+    if (!rc) {
+        struct cli_report rep = {&r, cs, pts, n, top, nt, has_val ? &v : NULL};
+        FILE *f = open_memstream(&page, &len);
+        if (!f)
+            rc = hw_error(&e, HW_ENOMEM, "report: cannot open a memory stream");
+        else {
+            rc = cli_report_write(f, &rep, &e);
+            if (fclose(f) != 0 && !rc)
+                rc = hw_error(&e, HW_ENOMEM, "report: memory stream failed");
+        }
+    }
+    if (!rc)
+        rc = bin_write_atomic(html_path, page, len, &e);
+    int exit_code = CLI_EXIT_OK;
+    if (!rc && json) {
+        cJSON *o = cli_json_root();
+        cJSON_AddItemToObject(o, "run", cli_json_run(&r, n));
+        cJSON_AddNumberToObject(o, "top", nt);
+        if (has_val)
+            cJSON_AddNumberToObject(o, "validation", (double)v.id);
+        else
+            cJSON_AddNullToObject(o, "validation");
+        cJSON_AddStringToObject(o, "html_file", html_path);
+        exit_code = cli_json_print(o);
+    } else if (!rc) {
+        printf("report written to %s\n", html_path);
+    }
+    free(page);
+    free(pts);
+    if (has_val)
+        db_validation_release(&v);
+    db_candidate_list_free(top, nt);
+    db_candidate_list_free(cs, n);
+    db_run_release(&r);
+    db_close(db);
+    return rc ? cli_fail(&e) : exit_code;
+}
+
 /* Parses a subcommand's flags, then runs it with its one positional (if any). */
 static int run_sub(const struct cli_command *cmd, int (*fn)(const char *arg), int argc, char **argv)
 {
@@ -315,6 +425,10 @@ static int runs_pareto_cmd(int argc, char **argv)
 {
     return run_sub(&runs_pareto, do_pareto, argc, argv);
 }
+static int runs_report_cmd(int argc, char **argv)
+{
+    return run_sub(&runs_report, do_report, argc, argv);
+}
 
 int cmd_runs(int argc, char **argv)
 {
@@ -322,6 +436,7 @@ int cmd_runs(int argc, char **argv)
         {"list", runs_list_cmd, "every search run"},
         {"show", runs_show_cmd, "a run's configuration and best candidates"},
         {"pareto", runs_pareto_cmd, "the accuracy/latency front (--svg FILE to draw it)"},
+        {"report", runs_report_cmd, "one HTML page about a run (--html FILE)"},
         {"rerank", cmd_runs_rerank, "train the best candidates again, longer, to pick the winner"},
         {0},
     };

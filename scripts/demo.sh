@@ -4,7 +4,7 @@
 #   1. profile this CPU into a latency table        (hwnas profile)
 #   2. check the table against whole-network timings (hwnas validate)
 #   3. search under a latency target with a supernet   (hwnas supernet train, search, runs rerank)
-#   4. show the accuracy/latency front                (hwnas runs pareto)
+#   4. show the accuracy/latency front, write the report (hwnas runs pareto, runs report)
 #   5. export the winner, train it for real, and write it as ONNX (hwnas export)
 # Everything lands in ./hwnas-demo.db (SQLite) and ./demo-out/.
 set -e
@@ -42,8 +42,11 @@ $HWNAS search --space fmnist --target-ms "$target" --hard --max-over 1 --control
     --supernet "$OUT/supernet.hwsn" --sn-recal 1000 --sn-val 2000 --name "$name" --db "$DB"
 $HWNAS runs rerank "$name" --top 3 --epochs 1 --subset 20000 --db "$DB"
 
-step "4/5 the accuracy/latency front"
+step "4/5 the accuracy/latency front and the run's HTML report"
 $HWNAS runs pareto "$name" --db "$DB" --svg "$OUT/pareto.svg"
+# One page with all of it (reward over trials, the front, the table's
+# validation from step 2, the top candidates): open it in a browser.
+$HWNAS runs report "$name" --db "$DB" --html "$OUT/report.html"
 
 step "5/5 exporting the winner and training it for $FINAL_EPOCHS epochs on the 50k split"
 $HWNAS export "$name" --reranked --format json --out "$OUT/winner.json" --db "$DB"
@@ -53,4 +56,4 @@ $HWNAS export "$name" --reranked --train-final "$FINAL_EPOCHS" --model "$OUT/win
 # The deployable model: graph and weights, runs under ONNX Runtime as it is.
 $HWNAS export "$OUT/winner.hwm" --format onnx --out "$OUT/winner.onnx"
 $HWNAS latency "$OUT/winner.json" --measure --db "$DB"
-printf '\ndemo done: database %s, outputs in %s/ (supernet.hwsn, winner.json, winner.timm.txt, winner.mnasnet.txt, winner.hwm, winner.onnx, pareto.svg)\n' "$DB" "$OUT"
+printf '\ndemo done: database %s, outputs in %s/ (supernet.hwsn, winner.json, winner.timm.txt, winner.mnasnet.txt, winner.hwm, winner.onnx, pareto.svg)\nreport: %s/report.html (open it in a browser)\n' "$DB" "$OUT" "$OUT"

@@ -39,8 +39,10 @@ if [ "$1" = aarch64 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
     exit 0
 fi
+# chromium: tests/test_report.c opens the run report headless.
 PKGS="libopenblas-dev libsqlite3-dev libcjson-dev check zlib1g-dev pkg-config dataset-fashion-mnist
-      libonnx-dev libprotobuf-c-dev protobuf-c-compiler python3-onnx libopenmpi-dev openmpi-bin"
+      libonnx-dev libprotobuf-c-dev protobuf-c-compiler python3-onnx libopenmpi-dev openmpi-bin
+      chromium"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

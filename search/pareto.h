@@ -26,10 +26,12 @@ struct pareto_svg_opts {
     int width, height;  /* pixels; 0 = 720 x 480 */
 };
 
-/* Writes a standalone SVG scatter: every point a circle (front points
- * highlighted and joined in latency order), the target line, axes with ticks
- * and the units "latency (ms)" / "validation accuracy (%)". Each circle has a
- * <title> tooltip with its values. HW_EIO if the stream fails. */
+/* Writes a standalone SVG scatter (util/plot): every point a circle (front
+ * points highlighted and joined in latency order), the target line with its
+ * label inside the picture, axes with ticks and the units "latency (ms)" /
+ * "validation accuracy (%)". Each circle has a <title> tooltip with its
+ * values. The <svg> element also serves inline in HTML (hwnas runs report).
+ * HW_EIO if the stream fails. */
 int pareto_svg_write(FILE *f, const struct pareto_point *pts, int n,
                      const struct pareto_svg_opts *opts, struct hw_err *err);
 

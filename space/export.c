@@ -107,14 +107,18 @@ static int same_group(const struct arch_layer *l, const struct arch_layer *m)
            m->se == l->se && m->act == l->act && !se_custom(l) && !se_custom(m);
 }
 
-static int write_strings(enum fmt f, const struct arch *a, char **out, struct hw_err *err)
+/* The arch in format f: a list as Python writes it, or with line (timm only)
+ * its blocks on one line without quotes, as timm's own arch_def strings read. */
+static int write_strings(enum fmt f, int line, const struct arch *a, char **out,
+                         struct hw_err *err)
 {
     const char *name = fmt_names[f];
     int rc = arch_validate(a, a->name[0] ? a->name : "arch", err);
     if (rc)
         return rc;
     struct strbuf b = {0};
-    sb_printf(&b, "[\n");
+    const char *q = line ? "" : "'";
+    sb_printf(&b, "%s", line ? "" : "[\n"); /* allocates: an arch without blocks is "" */
     int prev_out = -1;
     for (int g = 0; g < a->n_layers;) {
         const struct arch_layer *l = &a->layers[g];
@@ -151,9 +155,10 @@ static int write_strings(enum fmt f, const struct arch *a, char **out, struct hw
             /* A new stage where the resolution or the width changes, as timm's
              * own MobileNetV3 definitions split them. */
             int new_stage = g == 0 || l->stride == 2 || l->out != prev_out;
-            sb_printf(&b, "%s'%s_r%d_k%d_s%d_e%s_c%d%s_%s'", new_stage ? (g ? "],\n    [" : "    [")
-                      : ", ", ds ? "ds" : "ir", n, l->k, l->stride, ratio, l->out, se,
-                      act_token(l->act));
+            const char *sep = !new_stage ? ", " : line ? (g ? " | " : "")
+                                                       : (g ? "],\n    [" : "    [");
+            sb_printf(&b, "%s%s%s_r%d_k%d_s%d_e%s_c%d%s_%s%s", sep, q, ds ? "ds" : "ir", n, l->k,
+                      l->stride, ratio, l->out, se, act_token(l->act), q);
         } else {
             sb_printf(&b, "    'r%d_k%d_s%d%d_e%s_i%d_o%d%s_%s',\n", n, l->k, l->stride,
                       l->stride, ratio, l->in, l->out, se, act_token(l->act));
@@ -167,13 +172,15 @@ static int write_strings(enum fmt f, const struct arch *a, char **out, struct hw
             return hw_error(err, HW_EINVAL, "%s: head.conv_out: %d is not a multiple of 8 "
                             "(timm rounds channels to 8)", name, a->head.conv_out);
         }
-        if (a->n_layers)
+        if (a->n_layers && !line)
             sb_printf(&b, "],\n");
         if (a->head.conv_out)
-            sb_printf(&b, "    ['cn_r1_k1_s1_c%d_%s'],\n", a->head.conv_out,
+            sb_printf(&b, line ? "%scn_r1_k1_s1_c%d_%s" : "%s    ['cn_r1_k1_s1_c%d_%s'],\n",
+                      line && a->n_layers ? " | " : "", a->head.conv_out,
                       act_token(a->head.conv_act));
     }
-    sb_printf(&b, "]\n");
+    if (!line)
+        sb_printf(&b, "]\n");
     if (b.oom) {
         free(b.s);
         return hw_error(err, HW_ENOMEM, "%s: out of memory", name);
@@ -184,12 +191,17 @@ static int write_strings(enum fmt f, const struct arch *a, char **out, struct hw
 
 int arch_to_timm(const struct arch *a, char **out, struct hw_err *err)
 {
-    return write_strings(FMT_TIMM, a, out, err);
+    return write_strings(FMT_TIMM, 0, a, out, err);
 }
 
 int arch_to_mnasnet(const struct arch *a, char **out, struct hw_err *err)
 {
-    return write_strings(FMT_MNASNET, a, out, err);
+    return write_strings(FMT_MNASNET, 0, a, out, err);
+}
+
+int arch_to_timm_line(const struct arch *a, char **out, struct hw_err *err)
+{
+    return write_strings(FMT_TIMM, 1, a, out, err);
 }
 
 /* ---- parsing ---- */

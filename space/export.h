@@ -36,6 +36,11 @@
  * layer and field the format cannot express (e.g. a mid timm cannot reach). */
 int arch_to_timm(const struct arch *a, char **out, struct hw_err *err);
 int arch_to_mnasnet(const struct arch *a, char **out, struct hw_err *err);
+/* timm's form on one line, as timm's own strings read: no quotes or
+ * brackets, blocks joined by ", " and stages by " | " ("ds_r1_k3_s1_e1_c16_nre
+ * | ir_r1_k3_s2_e4_c24_nre, ir_r1_k3_s1_e3_c24_nre | cn_r1_k1_s1_c960_nhs").
+ * arch_from_timm reads it back. */
+int arch_to_timm_line(const struct arch *a, char **out, struct hw_err *err);
 
 /* Text -> arch, taking input, classes, stem and head from tmpl (for timm the
  * head's conv comes from a cn block, 0 without one). *out is written only on

@@ -188,3 +188,10 @@ char *cli_na_history(const char *db_path)
     db_close(db);
     return s;
 }
+
+int cli_tiny_dir_remove(const char *dir)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}

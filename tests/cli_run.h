@@ -24,6 +24,8 @@ extern const char cli_tiny_space[];
 /* Makes a fresh folder /tmp/hwnas-<tag>-XXXXXX (its path into dir, 64
  * bytes) holding cli_tiny_space as tiny.json; 0, or -1 on failure. */
 int cli_tiny_dir(char *dir, const char *tag);
+/* Removes such a folder with everything in it; 0, or -1 on failure. */
+int cli_tiny_dir_remove(const char *dir);
 
 /* A NetAdapt starting point in dir (made by cli_tiny_dir): the tiny space
  * profiled into db_path, a 3-layer arch of it trained briefly into

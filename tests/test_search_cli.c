@@ -34,9 +34,7 @@ static void setup_dir(void)
 /* Removes the folder setup_dir made. */
 static void remove_dir(void)
 {
-    char args[128];
-    snprintf(args, sizeof args, "rm -rf %s", dir);
-    ck_assert_int_eq(system(args), 0);
+    ck_assert_int_eq(cli_tiny_dir_remove(dir), 0);
 }
 
 /* Runs hwnas with the args fmt and ap make (into args[1024]) and requires

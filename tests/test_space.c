@@ -583,19 +583,25 @@ END_TEST
 
 START_TEST(test_export_round_trip)
 {
-    for (const char *const *n = arch_reference_names(); *n; n++) {
-        struct arch a = ref(*n), back;
-        struct hw_err err;
-        char *text;
-        ck_assert_msg(arch_to_timm(&a, &text, &err) == HW_OK, "%s: %s", *n, err.msg);
-        ck_assert_msg(arch_from_timm(text, &a, &back, &err) == HW_OK, "%s: %s", *n, err.msg);
-        ck_assert_msg(arch_equal(&a, &back), "%s timm: %s", *n, text);
-        free(text);
-        ck_assert_msg(arch_to_mnasnet(&a, &text, &err) == HW_OK, "%s: %s", *n, err.msg);
-        ck_assert_msg(arch_from_mnasnet(text, &a, &back, &err) == HW_OK, "%s: %s", *n, err.msg);
-        ck_assert_msg(arch_equal(&a, &back), "%s mnasnet: %s", *n, text);
-        free(text);
-    }
+    /* the lists, and timm's one-line form (which holds no newline) */
+    static const struct {
+        const char *name;
+        int (*put)(const struct arch *, char **, struct hw_err *);
+        int (*get)(const char *, const struct arch *, struct arch *, struct hw_err *);
+    } fmts[] = {{"timm", arch_to_timm, arch_from_timm},
+                {"mnasnet", arch_to_mnasnet, arch_from_mnasnet},
+                {"timm line", arch_to_timm_line, arch_from_timm}};
+    for (const char *const *n = arch_reference_names(); *n; n++)
+        for (int f = 0; f < 3; f++) {
+            struct arch a = ref(*n), back;
+            struct hw_err err;
+            char *text;
+            ck_assert_msg(fmts[f].put(&a, &text, &err) == HW_OK, "%s: %s", *n, err.msg);
+            ck_assert_msg(fmts[f].get(text, &a, &back, &err) == HW_OK, "%s: %s", *n, err.msg);
+            ck_assert_msg(arch_equal(&a, &back), "%s %s: %s", *n, fmts[f].name, text);
+            ck_assert_msg(f < 2 || !strchr(text, '\n'), "%s %s: %s", *n, fmts[f].name, text);
+            free(text);
+        }
     /* Sampled members of both spaces too. */
     struct space s = shipped("mbv3-224");
     struct pcg32 rng;
@@ -638,6 +644,14 @@ START_TEST(test_export_timm_reference_strings)
     ck_assert_int_eq(arch_to_timm(&a, &text, &err), HW_OK);
     ck_assert_ptr_nonnull(strstr(text, "'ir_r2_k3_s1_e2.3_c80_nhs'"));
     ck_assert_ptr_nonnull(strstr(text, "['cn_r1_k1_s1_c960_nhs']"));
+    free(text);
+    /* one line: timm's own string, activations spelled out, 3.67 as its
+     * shortest equivalent */
+    ck_assert_int_eq(arch_to_timm_line(&s, &text, &err), HW_OK);
+    ck_assert_str_eq(text, "ds_r1_k3_s2_e1_c16_se0.25_nre | ir_r1_k3_s2_e4.5_c24_nre, "
+                           "ir_r1_k3_s1_e3.7_c24_nre | ir_r1_k5_s2_e4_c40_se0.25_nhs, "
+                           "ir_r2_k5_s1_e6_c40_se0.25_nhs | ir_r2_k5_s1_e3_c48_se0.25_nhs | "
+                           "ir_r3_k5_s2_e6_c96_se0.25_nhs | cn_r1_k1_s1_c576_nhs");
     free(text);
     /* A mid timm cannot reach is refused on export. */
     a.layers[3].mid = 76;

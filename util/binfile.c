@@ -40,7 +40,7 @@ int bin_write_atomic(const char *path, const void *bytes, size_t len, struct hw_
         return hw_error(err, HW_EINVAL, "%s: path too long", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
-        return hw_error(err, HW_EIO, "%s: cannot write: %s", tmp, strerror(errno));
+        return hw_error(err, HW_EIO, "%s: cannot write: %s", path, strerror(errno));
     const unsigned char *p = bytes;
     size_t done = 0;
     int bad = 0;
