@@ -35,6 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/stats.h"
 #include "evaluator/data.h"
 #include "evaluator/proxy.h"
 #include "evaluator/train.h"
@@ -253,31 +254,6 @@ static void bench_proxy(int n, uint64_t seed)
     free(secs);
 }
 
-/* Kendall's tau-b of two paired samples. */
-static double kendall_tau(const double *x, const double *y, int n)
-{
-    long conc = 0, disc = 0, tx = 0, ty = 0;
-    for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++) {
-            double dx = x[i] - x[j], dy = y[i] - y[j];
-            if (!isfinite(dx)) /* two diverged archs (both -inf): tied */
-                dx = 0;
-            if (!isfinite(dy))
-                dy = 0;
-            if (dx == 0 && dy == 0)
-                continue;
-            if (dx == 0)
-                tx++;
-            else if (dy == 0)
-                ty++;
-            else if ((dx > 0) == (dy > 0))
-                conc++;
-            else
-                disc++;
-        }
-    double d = sqrt((double)(conc + disc + tx) * (double)(conc + disc + ty));
-    return d > 0 ? (double)(conc - disc) / d : 0;
-}
 
 static void bench_fidelity(int n, int epochs, const char *set, int from)
 {

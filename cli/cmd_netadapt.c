@@ -31,7 +31,23 @@ struct na_settings {
     long seed;
     char out[1024], workdir[1024];
     char calibration[128]; /* lat_cli_calib_text at the start; "" in older runs */
+    enum na_score score;   /* what proposals are ranked by; older runs: accuracy */
 };
+
+static const char *const score_names[] = {"acc", "loss"};
+/* What new runs rank proposals by without --score. */
+#define NA_DEFAULT_SCORE "acc"
+
+/* "acc" or "loss" into *out; -1 for anything else. */
+static int parse_score(const char *text, enum na_score *out)
+{
+    for (int i = 0; i < 2; i++)
+        if (strcmp(text, score_names[i]) == 0) {
+            *out = (enum na_score)i;
+            return 0;
+        }
+    return -1;
+}
 
 static char *settings_json(const struct na_settings *s)
 {
@@ -45,6 +61,7 @@ static char *settings_json(const struct na_settings *s)
     cJSON_AddStringToObject(o, "out", s->out);
     cJSON_AddStringToObject(o, "workdir", s->workdir);
     cJSON_AddStringToObject(o, "latency_calibration", s->calibration);
+    cJSON_AddStringToObject(o, "score", score_names[s->score]);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return text;
@@ -80,6 +97,11 @@ static int settings_parse(const char *json, int64_t id, struct na_settings *s, s
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "latency_calibration");
         snprintf(s->calibration, sizeof s->calibration, "%s",
                  cJSON_IsString(c) ? c->valuestring : "");
+        const cJSON *sc = cJSON_GetObjectItemCaseSensitive(o, "score");
+        s->score = NA_SCORE_ACC; /* runs before --score ranked by accuracy */
+        if (sc && (!cJSON_IsString(sc) || parse_score(sc->valuestring, &s->score)))
+            rc = hw_error(err, HW_EINVAL, "NetAdapt run %lld: config.score: not \"acc\" or "
+                          "\"loss\"", (long long)id);
     }
     cJSON_Delete(o);
     return rc;
@@ -178,7 +200,7 @@ static int finish(struct db *db, int64_t id, const struct na_settings *s,
     if (!rc)
         printf("done: %d iterations, predicted %.4f ms, val accuracy %.2f%% after the long "
                "fine-tune (%.2f%% after the last short one); model %s (model id %lld)\n",
-               st->iteration, st->latency_ms, 100 * acc, 100 * st->acc, path,
+               st->iteration, st->latency_ms, 100 * acc, 100 * st->eval.acc, path,
                (long long)m.id);
     free(m.arch_json);
     return rc;
@@ -254,6 +276,10 @@ static int cmd_show(struct db *db, const char *id_text, int json)
             cJSON_AddNumberToObject(e, "channels_after", st[i].channels_after);
             cJSON_AddNumberToObject(e, "latency_ms", st[i].latency_ms);
             cJSON_AddNumberToObject(e, "val_acc_pct", 100 * st[i].val_acc);
+            if (isnan(st[i].val_loss))
+                cJSON_AddNullToObject(e, "val_loss");
+            else
+                cJSON_AddNumberToObject(e, "val_loss", st[i].val_loss);
             cJSON_AddBoolToObject(e, "chosen", st[i].chosen);
             cJSON_AddItemToArray(steps, e);
         }
@@ -265,13 +291,13 @@ static int cmd_show(struct db *db, const char *id_text, int json)
            "%.4f ms after %d iterations\n",
            id, db_run_status_name(r.status), r.source_model, r.current_model, r.initial_ms,
            r.target_ms, r.delta, r.current_ms, r.iterations);
-    printf("%4s %4s %-10s %-12s %9s %10s %8s %s\n", "iter", "prop", "kind", "units", "channels",
-           "lat ms", "val acc", "chosen");
+    printf("%4s %4s %-10s %-12s %9s %10s %8s %8s %s\n", "iter", "prop", "kind", "units",
+           "channels", "lat ms", "val acc", "val loss", "chosen");
     for (int i = 0; i < n; i++)
-        printf("%4d %4d %-10s %-12s %4d->%-4d %10.4f %7.2f%% %s\n", st[i].iteration + 1,
+        printf("%4d %4d %-10s %-12s %4d->%-4d %10.4f %7.2f%% %8.4f %s\n", st[i].iteration + 1,
                st[i].proposal, db_na_kind_name(st[i].kind), st[i].layers,
                st[i].channels_before, st[i].channels_after, st[i].latency_ms,
-               100 * st[i].val_acc, st[i].chosen ? "*" : "");
+               100 * st[i].val_acc, st[i].val_loss, st[i].chosen ? "*" : "");
     free(st);
     db_netadapt_release(&r);
     return CLI_EXIT_OK;
@@ -308,6 +334,7 @@ int cmd_netadapt(int argc, char **argv)
     struct na_settings s = {.short_steps = 200, .long_epochs = 5, .val_subset = 2000,
                             .start_epochs = 10, .short_lr = 0.01, .long_lr = 0.05, .seed = 1};
     const char *model = NULL, *run = NULL, *out = NULL, *db_flag = NULL, *data = NULL;
+    const char *score_flag = NA_DEFAULT_SCORE;
     const char *workdir = ".";
     double target = 0, delta = 0.01;
     int best = 0, lat_threads = 1, json = 0, train_threads = 0;
@@ -326,6 +353,7 @@ int cmd_netadapt(int argc, char **argv)
         {"long-lr", CLI_DOUBLE, &s.long_lr, "X", "final fine-tune peak lr (default 0.05)"},
         {"val-subset", CLI_INT, &s.val_subset, "N", "validation images per proposal (default 2000)"},
         {"seed", CLI_LONG, &s.seed, "S", "seed (default 1)"},
+        {"score", CLI_STR, &score_flag, "acc|loss", "rank proposals by validation accuracy or loss (default " NA_DEFAULT_SCORE ")"},
         {"out", CLI_STR, &out, "FILE", "final model file (default WORKDIR/netadapt-ID.hwm)"},
         {"workdir", CLI_STR, &workdir, "DIR", "where per-iteration models go (default .)"},
         {"resume", CLI_LONG, &resume, "ID", "continue NetAdapt run ID with its saved settings"},
@@ -365,6 +393,8 @@ int cmd_netadapt(int argc, char **argv)
         return cli_usage_error(&cmd, "steps, epochs and subsets must not be negative");
     if (train_threads < 0)
         return cli_usage_error(&cmd, "--train-threads: %d is negative", train_threads);
+    if (parse_score(score_flag, &s.score))
+        return cli_usage_error(&cmd, "--score: '%s' is not acc or loss", score_flag);
     if (train_threads > 0)
         nn_set_threads(train_threads);
 
@@ -433,14 +463,16 @@ int cmd_netadapt(int argc, char **argv)
         }
     }
     if (!rc) {
-        printf("NetAdapt run %lld: %s, L0 %.4f ms -> target %.4f ms, delta %g x L0\n",
-               (long long)id, r.source_model, r.initial_ms, r.target_ms, r.delta);
+        printf("NetAdapt run %lld: %s, L0 %.4f ms -> target %.4f ms, delta %g x L0, proposals "
+               "ranked by validation %s\n", (long long)id, r.source_model, r.initial_ms,
+               r.target_ms, r.delta, s.score == NA_SCORE_LOSS ? "loss" : "accuracy");
         fflush(stdout);
         struct na_trainer tr;
         netadapt_trainer_default(&tr);
         tr.train = &train, tr.val = &val, tr.steps = s.short_steps, tr.lr = s.short_lr;
         tr.val_subset = s.val_subset, tr.seed = (uint64_t)s.seed;
-        struct na_ops ops = {netadapt_table_latency, &table, netadapt_tune, &tr, NULL, NULL};
+        struct na_ops ops = {netadapt_table_latency, &table, netadapt_tune, &tr, NULL, NULL,
+                             s.score};
         struct na_run_config cfg = {.max_batch = tr.batch, .workdir = s.workdir,
                                     .quiet = cli_quiet};
         struct cluster_pool *cp = NULL;

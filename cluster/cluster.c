@@ -364,7 +364,7 @@ static void worker_netadapt(struct worker *w, const struct job_head *h, const ch
     hw_err_clear(&err);
     struct na_job j;
     struct nn_net *cur = NULL, *net = NULL;
-    double acc = NAN;
+    struct na_eval e = {NAN, NAN};
     int st = HW_OK;
     if (!w->have_na)
         st = hw_error(&err, HW_EINVAL, "a NetAdapt proposal came with a setup for candidates");
@@ -380,7 +380,7 @@ static void worker_netadapt(struct worker *w, const struct job_head *h, const ch
             st = netadapt_trim(cur, (enum na_kind)j.kind, j.unit, j.channels, j.max_batch, &net,
                                &err);
         if (st == HW_OK)
-            st = netadapt_tune(&w->na, net, j.iteration, j.proposal, &acc, &err);
+            st = netadapt_tune(&w->na, net, j.iteration, j.proposal, &e, &err);
         if (st == HW_OK)
             st = model_to_bytes(net, out, out_len, &err);
         alarm(0);
@@ -388,7 +388,8 @@ static void worker_netadapt(struct worker *w, const struct job_head *h, const ch
     nn_net_free(cur);
     nn_net_free(net);
     r->status = st;
-    r->acc = acc;
+    r->acc = e.acc;
+    r->loss = e.loss;
     if (st)
         snprintf(r->msg, sizeof r->msg, "%s", err.msg);
 }
@@ -869,7 +870,8 @@ int cluster_na_farm(void *ctx, struct nn_net *cur, int iteration, int max_batch,
         size_t net_len;
         if ((st = collect_one(cp, &r, &net, &net_len, err)))
             break;
-        st = done(dctx, r.trial - base, r.acc, net, net_len, err);
+        struct na_eval e = {r.acc, r.loss};
+        st = done(dctx, r.trial - base, &e, net, net_len, err);
         free(net);
     }
     if (st)

@@ -28,7 +28,7 @@
 #include "util/err.h"
 
 /* Schema version this hwnas writes (PRAGMA user_version). */
-#define DB_SCHEMA_VERSION 9
+#define DB_SCHEMA_VERSION 10
 
 #define DB_HASH_MAX 65   /* hex hash + NUL */
 #define DB_NAME_MAX 128  /* run / model / space / controller names */
@@ -414,6 +414,7 @@ struct db_na_step {
     int channels_before, channels_after;
     double latency_ms; /* predicted latency of the trimmed net */
     double val_acc;    /* after short fine-tune; NaN if not evaluated */
+    double val_loss;   /* the same's validation loss; NaN: not measured (schema < 10) */
     int chosen;        /* 1 for the proposal kept this iteration */
     char created_at[DB_TIME_MAX];
 };

@@ -35,12 +35,12 @@ static const char sql_na_state[] = "SELECT state FROM netadapt_runs WHERE id = ?
 
 #define STEP_COLS                                                                       \
     "id, netadapt_id, iteration, proposal, kind, layers, channels_before, "            \
-    "channels_after, latency_ms, val_acc, chosen, created_at"
+    "channels_after, latency_ms, val_acc, chosen, created_at, val_loss"
 
 static const char sql_step_insert[] =
     "INSERT INTO netadapt_steps (netadapt_id, iteration, proposal, kind, layers, "
-    "channels_before, channels_after, latency_ms, val_acc, chosen) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    "channels_before, channels_after, latency_ms, val_acc, chosen, val_loss) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 static const char sql_step_list[] =
     "SELECT " STEP_COLS " FROM netadapt_steps WHERE netadapt_id = ?1 "
     "ORDER BY iteration, proposal";
@@ -92,6 +92,7 @@ static int decode_step(struct db_reader *rd, void *row)
     p->val_acc = db_read_real(rd, 9);
     p->chosen = db_read_int(rd, 10);
     db_read_text(rd, 11, p->created_at, sizeof p->created_at);
+    p->val_loss = db_read_real(rd, 12);
     return rd->rc;
 }
 
@@ -217,9 +218,9 @@ int db_netadapt_add_iteration(struct db *db, int64_t id, int iteration,
     rc = db_begin(db, err);
     for (int i = 0; rc == HW_OK && i < n; i++) {
         const struct db_na_step *p = &steps[i];
-        rc = db_bind(db, st, what, err, "liittiiddi", id, iteration, p->proposal,
+        rc = db_bind(db, st, what, err, "liittiiddid", id, iteration, p->proposal,
                      kind_names[p->kind], p->layers, p->channels_before, p->channels_after,
-                     p->latency_ms, p->val_acc, p->chosen);
+                     p->latency_ms, p->val_acc, p->chosen, p->val_loss);
         if (rc == HW_OK)
             rc = db_step_done(db, st, what, err);
     }

@@ -190,9 +190,13 @@ static const char migration_9[] =
     "  created_at TEXT NOT NULL DEFAULT " DB_NOW ","
     "  PRIMARY KEY (run_id, trial));";
 
+/* 10: NetAdapt proposals' validation loss (ranked by with --score loss);
+ * older proposals read NaN. */
+static const char migration_10[] = "ALTER TABLE netadapt_steps ADD COLUMN val_loss REAL;";
+
 const char *const db_migrations[] = {migration_1, migration_2, migration_3, migration_4,
                                      migration_5, migration_6, migration_7, migration_8,
-                                     migration_9};
+                                     migration_9, migration_10};
 const int db_n_migrations = (int)(sizeof db_migrations / sizeof db_migrations[0]);
 
 _Static_assert(sizeof db_migrations / sizeof db_migrations[0] == DB_SCHEMA_VERSION,

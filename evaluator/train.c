@@ -136,17 +136,23 @@ out:
     return rc;
 }
 
-int train_evaluate(const struct nn_net *net, const struct data_set *set, int n,
-                   int batch, double *acc, struct hw_err *err)
+int train_evaluate_loss(const struct nn_net *net, const struct data_set *set, int n, int batch,
+                        double *acc, double *loss, struct hw_err *err)
 {
     struct nn_net *infer = NULL;
     int rc = nn_net_create(&infer, nn_net_arch(net), batch, NN_MODE_INFER, err);
     if (rc == HW_OK)
         rc = nn_net_fold_from(infer, net, err);
     if (rc == HW_OK)
-        rc = train_accuracy(infer, set, n, batch, acc, err);
+        rc = train_accuracy_loss(infer, set, n, batch, acc, loss, err);
     nn_net_free(infer);
     return rc;
+}
+
+int train_evaluate(const struct nn_net *net, const struct data_set *set, int n,
+                   int batch, double *acc, struct hw_err *err)
+{
+    return train_evaluate_loss(net, set, n, batch, acc, NULL, err);
 }
 
 int train_recalibrate_bn(struct nn_net *net, const struct data_set *set, int n,

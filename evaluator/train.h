@@ -145,5 +145,8 @@ int train_accuracy_loss(struct nn_net *infer, const struct data_set *set, int n,
  * (max batch `batch`) and calls train_accuracy. */
 int train_evaluate(const struct nn_net *net, const struct data_set *set, int n,
                    int batch, double *acc, struct hw_err *err);
+/* The same, also giving the mean cross-entropy in *loss (may be NULL). */
+int train_evaluate_loss(const struct nn_net *net, const struct data_set *set, int n, int batch,
+                        double *acc, double *loss, struct hw_err *err);
 
 #endif

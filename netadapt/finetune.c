@@ -19,8 +19,8 @@ static void base_config(struct train_config *c, int batch)
     c->quiet = 1;
 }
 
-int netadapt_tune(void *ctx, struct nn_net *net, int iteration, int proposal, double *acc,
-                  struct hw_err *err)
+int netadapt_tune(void *ctx, struct nn_net *net, int iteration, int proposal,
+                  struct na_eval *out, struct hw_err *err)
 {
     const struct na_trainer *t = ctx;
     int rc = HW_OK;
@@ -47,7 +47,9 @@ int netadapt_tune(void *ctx, struct nn_net *net, int iteration, int proposal, do
             rc = hw_error(err, HW_EINVAL, "netadapt: iteration %d proposal %d: fine-tune diverged",
                           iteration, proposal);
     }
-    return rc ? rc : train_evaluate(net, t->val, t->val_subset, t->batch, acc, err);
+    return rc ? rc
+              : train_evaluate_loss(net, t->val, t->val_subset, t->batch, &out->acc, &out->loss,
+                                    err);
 }
 
 int netadapt_tune_long(const struct na_trainer *t, struct nn_net *net, int epochs, double lr,

@@ -5,7 +5,7 @@
  * of one iteration see the same images in the same order, so they compete
  * fairly; successive iterations see new images), cosine schedule from lr to
  * 0, no warm-up (the weights are trained already). Then validation accuracy
- * on the first val_subset images of the validation split -- never the test
+ * and loss on the first val_subset images of the validation split -- never the test
  * set. Long-term fine-tune: the evaluator's recipe (one-cycle) for a number of
  * epochs on the whole training split at a lower peak lr. */
 #ifndef HWNAS_NETADAPT_FINETUNE_H
@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "evaluator/data.h"
+#include "netadapt/netadapt.h"
 #include "nn/net.h"
 #include "util/err.h"
 
@@ -31,8 +32,8 @@ void netadapt_trainer_default(struct na_trainer *t);
 
 /* na_tune_fn with ctx a struct na_trainer: short fine-tune (skipped for
  * proposal -1), then validation accuracy. */
-int netadapt_tune(void *ctx, struct nn_net *net, int iteration, int proposal, double *acc,
-                  struct hw_err *err);
+int netadapt_tune(void *ctx, struct nn_net *net, int iteration, int proposal,
+                  struct na_eval *out, struct hw_err *err);
 
 /* Long fine-tune: `epochs` of one-cycle at peak lr on the whole training
  * split, then accuracy on the whole validation split into *acc. */

@@ -9,9 +9,14 @@
 #include "evaluator/model.h"
 #include "util/progress.h"
 
-double netadapt_score(double acc0, double lat0, double acc, double lat)
+double netadapt_score(double q0, double lat0, double q, double lat)
 {
-    return (acc0 - acc + 1e-6) / (lat0 - lat + 1e-5);
+    return (q0 - q + 1e-6) / (lat0 - lat + 1e-5);
+}
+
+double netadapt_quality(enum na_score score, const struct na_eval *e)
+{
+    return score == NA_SCORE_LOSS ? -e->loss : e->acc;
 }
 
 /* The largest count (a multiple of NA_CHANNEL_STEP below the current one)
@@ -35,7 +40,7 @@ static int choose_channels(const struct arch *a, enum na_kind kind, int unit, do
         if (ms <= lat_max_ms) {
             *p = (struct na_proposal){.kind = kind, .unit = unit, .first = unit, .last = unit,
                                       .channels_before = cur, .channels_after = c,
-                                      .latency_ms = ms, .acc = NAN, .score = NAN};
+                                      .latency_ms = ms, .eval = {NAN, NAN}, .score = NAN};
             *found = 1;
             return HW_OK;
         }
@@ -68,12 +73,12 @@ int netadapt_proposals(const struct arch *a, double lat_max_ms, const struct na_
     return HW_OK;
 }
 
-/* Scores proposal i (its acc set); 1 when it is now the chosen one: the
- * lowest score, of equal ones the first. */
-static int keep(struct na_iteration *it, int i, double acc0, double lat0)
+/* Scores proposal i (its eval set) against quality q0; 1 when it is now the
+ * chosen one: the lowest score, of equal ones the first. */
+static int keep(struct na_iteration *it, int i, enum na_score by, double q0, double lat0)
 {
     struct na_proposal *p = &it->props[i];
-    p->score = netadapt_score(acc0, lat0, p->acc, p->latency_ms);
+    p->score = netadapt_score(q0, lat0, netadapt_quality(by, &p->eval), p->latency_ms);
     int c = it->chosen;
     if (c >= 0 && !(p->score < it->props[c].score || (p->score == it->props[c].score && i < c)))
         return 0;
@@ -84,30 +89,32 @@ static int keep(struct na_iteration *it, int i, double acc0, double lat0)
 static void note(struct progress *bar, const struct na_iteration *it)
 {
     const struct na_proposal *c = &it->props[it->chosen];
-    progress_note(bar, "best: unit %d -> %d ch, acc %.4f", c->unit, c->channels_after, c->acc);
+    progress_note(bar, "best: unit %d -> %d ch, acc %.4f, loss %.4f", c->unit, c->channels_after,
+                  c->eval.acc, c->eval.loss);
 }
 
 /* What farm_done keeps while farmed proposals come back. */
 struct farmed {
     struct na_iteration *it;
     struct progress *bar;
-    double acc0, lat0;
+    enum na_score by;
+    double q0, lat0;
     int done;
     void *best; /* the chosen one's model bytes */
     size_t best_len;
 };
 
-static int farm_done(void *dctx, int i, double acc, const void *model, size_t len,
+static int farm_done(void *dctx, int i, const struct na_eval *e, const void *model, size_t len,
                      struct hw_err *err)
 {
     struct farmed *f = dctx;
-    if (i < 0 || i >= f->it->n || !isnan(f->it->props[i].acc))
+    if (i < 0 || i >= f->it->n || !isnan(f->it->props[i].score))
         return hw_error(err, HW_EINVAL, "netadapt: proposal %d came back twice or was never "
                         "sent", i);
-    f->it->props[i].acc = acc;
+    f->it->props[i].eval = *e;
     f->done++;
     progress_update(f->bar, f->done);
-    if (!keep(f->it, i, f->acc0, f->lat0))
+    if (!keep(f->it, i, f->by, f->q0, f->lat0))
         return HW_OK;
     void *copy = malloc(len ? len : 1);
     if (!copy)
@@ -120,10 +127,11 @@ static int farm_done(void *dctx, int i, double acc, const void *model, size_t le
     return HW_OK;
 }
 
-int netadapt_iterate(struct nn_net *cur, double lat0, double acc0, double cut_ms,
+int netadapt_iterate(struct nn_net *cur, double lat0, const struct na_eval *e0, double cut_ms,
                      int iteration, int max_batch, const struct na_ops *ops,
                      struct na_iteration *it, struct hw_err *err)
 {
+    double q0 = netadapt_quality(ops->score, e0);
     memset(it, 0, sizeof *it);
     it->iteration = iteration;
     it->chosen = -1;
@@ -140,7 +148,7 @@ int netadapt_iterate(struct nn_net *cur, double lat0, double acc0, double cut_ms
     snprintf(label, sizeof label, "netadapt iter %d", iteration + 1);
     progress_init(&bar, label, it->n, "proposals", hw_log_quiet);
     if (ops->farm) {
-        struct farmed f = {it, &bar, acc0, lat0, 0, NULL, 0};
+        struct farmed f = {it, &bar, ops->score, q0, lat0, 0, NULL, 0};
         rc = ops->farm(ops->farm_ctx, cur, iteration, max_batch, it->props, it->n, farm_done, &f,
                        err);
         if (!rc && f.done < it->n)
@@ -159,12 +167,12 @@ int netadapt_iterate(struct nn_net *cur, double lat0, double acc0, double cut_ms
             struct nn_net *net = NULL;
             rc = netadapt_trim(cur, p->kind, p->unit, p->channels_after, max_batch, &net, err);
             if (!rc)
-                rc = ops->tune(ops->tune_ctx, net, iteration, i, &p->acc, err);
+                rc = ops->tune(ops->tune_ctx, net, iteration, i, &p->eval, err);
             if (rc) {
                 nn_net_free(net);
                 goto error;
             }
-            if (keep(it, i, acc0, lat0)) {
+            if (keep(it, i, ops->score, q0, lat0)) {
                 nn_net_free(it->net);
                 it->net = net;
             } else {

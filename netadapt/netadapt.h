@@ -2,7 +2,7 @@
  * network's channels, one proposal per iteration, until its predicted
  * latency meets a target.
  *
- * Iteration i from a current net (latency lat0, validation accuracy acc0,
+ * Iteration i from a current net (latency lat0, validation quality q0,
  * initial latency L0): for every proposal target -- each layer with an expand
  * conv (NA_EXPAND) and each residual-tied bottleneck group (NA_BOTTLENECK),
  * see surgery.h -- the largest channel count, a multiple of 8 below the
@@ -10,8 +10,12 @@
  * would change a layer's structure are skipped); targets with no such count
  * give no proposal. Each proposal is trimmed (largest L2 norm kept),
  * fine-tuned briefly and validated; the kept proposal minimises
- *     (acc0 - acc + 1e-6) / (lat0 - lat + 1e-5)
- * (the official code's rule, i.e. the best dAcc/|dLatency|).
+ *     (q0 - q + 1e-6) / (lat0 - lat + 1e-5)
+ * (the official code's rule, i.e. the best dAcc/|dLatency|), where the
+ * quality q is the validation accuracy (NA_SCORE_ACC, the paper's) or minus
+ * the validation loss (NA_SCORE_LOSS: on fmnist-ref, two scorings with other
+ * fine-tune seeds and validation images rank proposals alike far more often
+ * by loss; bench_netadapt noise).
  *
  * The work that depends on data and the device comes in through callbacks
  * (struct na_ops), so the algorithm is tested with fakes and the CLI plugs in
@@ -35,17 +39,31 @@
 /* Predicted latency of a, in ms (e.g. the device table, measuring missing
  * keys on demand). */
 typedef int (*na_latency_fn)(void *ctx, const struct arch *a, double *ms, struct hw_err *err);
+/* What validating a net measured. */
+struct na_eval {
+    double acc;  /* validation accuracy in [0,1] */
+    double loss; /* mean validation cross-entropy */
+};
+
+enum na_score {
+    NA_SCORE_ACC = 0,  /* q = accuracy */
+    NA_SCORE_LOSS = 1, /* q = -loss */
+};
+
+/* The quality q of e that `score` ranks by (higher is better). */
+double netadapt_quality(enum na_score score, const struct na_eval *e);
+
 /* Short-term fine-tune of net in place (TRAIN mode; proposal -1 for none:
- * only validate), then its validation accuracy in [0,1] into *acc.
+ * only validate), then its validation accuracy and loss into *out.
  * iteration and proposal let it vary data windows and seeds reproducibly. */
 typedef int (*na_tune_fn)(void *ctx, struct nn_net *net, int iteration, int proposal,
-                          double *acc, struct hw_err *err);
+                          struct na_eval *out, struct hw_err *err);
 
 struct na_proposal;
-/* A farmed proposal i's result: its accuracy and the tuned net as model
+/* A farmed proposal i's result: what it measured and the tuned net as model
  * file bytes (evaluator/model.h; borrowed for the call). */
-typedef int (*na_done_fn)(void *dctx, int i, double acc, const void *model, size_t len,
-                          struct hw_err *err);
+typedef int (*na_done_fn)(void *dctx, int i, const struct na_eval *e, const void *model,
+                          size_t len, struct hw_err *err);
 /* Trims and tunes proposals 0..n-1 of `iteration` from cur elsewhere (other
  * processes or machines), exactly as trimming here into a TRAIN net of
  * max_batch and calling tune(iteration, i) would; every result goes to done,
@@ -61,6 +79,7 @@ struct na_ops {
     void *tune_ctx;    /* borrowed */
     na_farm_fn farm;   /* NULL: proposals are tuned here, one after another */
     void *farm_ctx;    /* borrowed */
+    enum na_score score; /* what the selection rule ranks by */
 };
 
 struct na_proposal {
@@ -68,16 +87,17 @@ struct na_proposal {
     int unit;                  /* surgery.h's target unit */
     int first, last;           /* units whose channels change (first == last: NA_EXPAND) */
     int channels_before, channels_after;
-    double latency_ms, acc;    /* acc after the short fine-tune */
+    double latency_ms;
+    struct na_eval eval;       /* after the short fine-tune */
     double score;              /* the selection rule's value; lower is better */
 };
 
 /* The selection rule above. */
-double netadapt_score(double acc0, double lat0, double acc, double lat);
+double netadapt_score(double q0, double lat0, double q, double lat);
 
 /* ChooseNumFilters for every target of a: proposals (room for
  * NA_MAX_PROPOSALS) whose predicted latency is <= lat_max_ms, in unit order,
- * expand targets before groups; acc and score are left NaN. */
+ * expand targets before groups; eval and score are left NaN. */
 int netadapt_proposals(const struct arch *a, double lat_max_ms, const struct na_ops *ops,
                        struct na_proposal *props, int *n, struct hw_err *err);
 
@@ -89,13 +109,13 @@ struct na_iteration {
     struct nn_net *net;  /* the chosen trimmed, fine-tuned net; owned by the caller */
 };
 
-/* Runs iteration `iteration` from cur (read only; latency lat0, accuracy
- * acc0): proposals under lat0 - cut_ms, each trimmed into a TRAIN net of
+/* Runs iteration `iteration` from cur (read only; latency lat0, measured
+ * e0): proposals under lat0 - cut_ms, each trimmed into a TRAIN net of
  * max_batch and tuned (by ops->farm when set), the best kept in it->net;
  * of equal scores the first proposal wins, so farmed and serial choices
  * agree. HW_ENOTFOUND when no target
  * can cut cut_ms any more. */
-int netadapt_iterate(struct nn_net *cur, double lat0, double acc0, double cut_ms,
+int netadapt_iterate(struct nn_net *cur, double lat0, const struct na_eval *e0, double cut_ms,
                      int iteration, int max_batch, const struct na_ops *ops,
                      struct na_iteration *it, struct hw_err *err);
 

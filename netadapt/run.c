@@ -20,7 +20,9 @@ int netadapt_state_encode(const struct na_state *s, char **json, size_t *len,
         !cJSON_AddNumberToObject(o, "iteration", s->iteration) ||
         !cJSON_AddStringToObject(o, "model", s->model) ||
         !cJSON_AddNumberToObject(o, "latency_ms", s->latency_ms) ||
-        !cJSON_AddNumberToObject(o, "acc", s->acc) || !(*json = cJSON_PrintUnformatted(o))) {
+        !cJSON_AddNumberToObject(o, "acc", s->eval.acc) ||
+        (isfinite(s->eval.loss) && !cJSON_AddNumberToObject(o, "loss", s->eval.loss)) ||
+        !(*json = cJSON_PrintUnformatted(o))) {
         cJSON_Delete(o);
         return hw_error(err, HW_ENOMEM, "netadapt: out of memory encoding the state");
     }
@@ -41,7 +43,8 @@ static int state_number(const cJSON *o, const char *key, double *v, struct hw_er
 
 int netadapt_state_decode(const void *blob, size_t len, struct na_state *s, struct hw_err *err)
 {
-    static const char *keys[] = {"version", "iteration", "model", "latency_ms", "acc"};
+    /* loss: since validation loss is measured (states before it lack it) */
+    static const char *keys[] = {"version", "iteration", "model", "latency_ms", "acc", "loss"};
     double version = 0, iteration = 0;
     cJSON *o = cJSON_ParseWithLength(blob, len);
     int rc = HW_OK;
@@ -70,7 +73,10 @@ int netadapt_state_decode(const void *blob, size_t len, struct na_state *s, stru
     if (!rc)
         rc = state_number(o, "latency_ms", &s->latency_ms, err);
     if (!rc)
-        rc = state_number(o, "acc", &s->acc, err);
+        rc = state_number(o, "acc", &s->eval.acc, err);
+    s->eval.loss = NAN;
+    if (!rc && cJSON_GetObjectItemCaseSensitive(o, "loss"))
+        rc = state_number(o, "loss", &s->eval.loss, err);
     if (!rc) {
         s->iteration = (int)iteration;
         snprintf(s->model, sizeof s->model, "%s", m->valuestring);
@@ -97,14 +103,19 @@ static int load_start(struct db *db, const struct db_netadapt *r, const struct n
             rc = hw_error(err, HW_EINVAL,
                           "netadapt run %lld: state is at iteration %d but the run at %d",
                           (long long)r->id, st->iteration, r->iterations);
-        return rc ? rc : model_load(st->model, cfg->max_batch, net, err);
+        if (!rc)
+            rc = model_load(st->model, cfg->max_batch, net, err);
+        /* a state from before losses were measured, resumed to rank by loss */
+        if (!rc && !isfinite(netadapt_quality(ops->score, &st->eval)))
+            rc = ops->tune(ops->tune_ctx, *net, 0, -1, &st->eval, err);
+        return rc;
     }
     memset(st, 0, sizeof *st);
     snprintf(st->model, sizeof st->model, "%s", r->source_model);
     st->latency_ms = r->initial_ms;
     rc = model_load(st->model, cfg->max_batch, net, err);
     if (!rc)
-        rc = ops->tune(ops->tune_ctx, *net, 0, -1, &st->acc, err);
+        rc = ops->tune(ops->tune_ctx, *net, 0, -1, &st->eval, err);
     return rc;
 }
 
@@ -119,7 +130,8 @@ static int record(struct db *db, int64_t id, const struct na_iteration *it,
             .netadapt_id = id, .iteration = it->iteration, .proposal = i,
             .kind = p->kind == NA_EXPAND ? DB_NA_EXPAND : DB_NA_BOTTLENECK,
             .channels_before = p->channels_before, .channels_after = p->channels_after,
-            .latency_ms = p->latency_ms, .val_acc = p->acc, .chosen = i == it->chosen};
+            .latency_ms = p->latency_ms, .val_acc = p->eval.acc, .val_loss = p->eval.loss,
+            .chosen = i == it->chosen};
         netadapt_proposal_units(p, steps[i].layers, sizeof steps[i].layers);
     }
     char *blob;
@@ -155,13 +167,13 @@ int netadapt_run(struct db *db, int64_t id, const struct na_run_config *cfg,
          * proposal can cut a whole step any more (latency falls in steps as
          * channels go), take the smallest cut each proposal can make. */
         double want = state->latency_ms - r.target_ms < cut ? state->latency_ms - r.target_ms : cut;
-        rc = netadapt_iterate(net, state->latency_ms, state->acc, want, state->iteration,
+        rc = netadapt_iterate(net, state->latency_ms, &state->eval, want, state->iteration,
                               cfg->max_batch, ops, &it, err);
         if (rc == HW_ENOTFOUND && want > NA_MIN_CUT_MS) {
             if (!cfg->quiet)
                 log_info("netadapt %lld iter %d: no proposal cuts %.4f ms; trying smaller cuts",
                          (long long)id, state->iteration + 1, want);
-            rc = netadapt_iterate(net, state->latency_ms, state->acc, NA_MIN_CUT_MS,
+            rc = netadapt_iterate(net, state->latency_ms, &state->eval, NA_MIN_CUT_MS,
                                   state->iteration, cfg->max_batch, ops, &it, err);
         }
         stuck = rc == HW_ENOTFOUND;
@@ -170,7 +182,7 @@ int netadapt_run(struct db *db, int64_t id, const struct na_run_config *cfg,
         const struct na_proposal *p = &it.props[it.chosen];
         next.iteration = state->iteration + 1;
         next.latency_ms = p->latency_ms;
-        next.acc = p->acc;
+        next.eval = p->eval;
         snprintf(next.model, sizeof next.model, "%s/netadapt-%lld-it%03d.hwm", cfg->workdir,
                  (long long)id, next.iteration);
         rc = model_save(next.model, it.net, err);
@@ -187,10 +199,11 @@ int netadapt_run(struct db *db, int64_t id, const struct na_run_config *cfg,
             char units[64];
             netadapt_proposal_units(p, units, sizeof units);
             log_info("netadapt %lld iter %d: %d proposals, kept %s units %s %d->%d ch: "
-                     "%.4f ms (%.1f%% of L0, target %.4f), val acc %.4f",
+                     "%.4f ms (%.1f%% of L0, target %.4f), val acc %.4f, loss %.4f",
                      (long long)id, next.iteration, it.n, p->kind == NA_EXPAND ? "expand" : "bottleneck",
                      units, p->channels_before, p->channels_after, p->latency_ms,
-                     100.0 * p->latency_ms / r.initial_ms, r.target_ms, p->acc);
+                     100.0 * p->latency_ms / r.initial_ms, r.target_ms, p->eval.acc,
+                     p->eval.loss);
         }
     }
     db_netadapt_release(&r);

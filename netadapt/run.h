@@ -18,7 +18,8 @@
 struct na_state {
     int iteration;           /* iterations completed */
     char model[DB_PATH_MAX]; /* current model file */
-    double latency_ms, acc;  /* predicted latency, validation accuracy of that model */
+    double latency_ms;       /* predicted latency of that model */
+    struct na_eval eval;     /* its validation accuracy and loss (NaN: not measured) */
 };
 
 /* JSON text of s into *json (malloc'd, caller frees), length in *len. */

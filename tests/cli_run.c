@@ -177,10 +177,10 @@ char *cli_na_history(const char *db_path)
             sprintf(s, "status %d, %d iterations, %.6f ms\n", (int)r.status, r.iterations,
                     r.current_ms);
             for (int i = 0; i < n; i++)
-                sprintf(s + strlen(s), "%d.%d %s %s %d->%d %.6f ms %.6f %d\n", st[i].iteration,
-                        st[i].proposal, db_na_kind_name(st[i].kind), st[i].layers,
-                        st[i].channels_before, st[i].channels_after, st[i].latency_ms,
-                        st[i].val_acc, st[i].chosen);
+                sprintf(s + strlen(s), "%d.%d %s %s %d->%d %.6f ms %.6f %.6f %d\n",
+                        st[i].iteration, st[i].proposal, db_na_kind_name(st[i].kind),
+                        st[i].layers, st[i].channels_before, st[i].channels_after,
+                        st[i].latency_ms, st[i].val_acc, st[i].val_loss, st[i].chosen);
         }
         db_netadapt_release(&r);
     }

@@ -425,7 +425,7 @@ START_TEST(test_migrate_from_1)
     ck_assert_int_eq(db_lut_put(db, dev, &e, &err), HW_OK);
     db_close(db);
     raw_exec(path, "DROP TABLE reranks; DROP TABLE lut_calibrations; "
-                   "ALTER TABLE candidates DROP COLUMN val_loss; ALTER TABLE candidates DROP COLUMN train_loss; ALTER TABLE candidates DROP COLUMN evaluator; DROP TABLE pending; ALTER TABLE candidates DROP COLUMN worker; PRAGMA user_version = 1");
+                   "ALTER TABLE candidates DROP COLUMN val_loss; ALTER TABLE candidates DROP COLUMN train_loss; ALTER TABLE candidates DROP COLUMN evaluator; DROP TABLE pending; ALTER TABLE candidates DROP COLUMN worker; ALTER TABLE netadapt_steps DROP COLUMN val_loss; PRAGMA user_version = 1");
     db = open_ok(path);
     ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
     int n;
@@ -459,7 +459,7 @@ START_TEST(test_migrate_from_2)
     db_close(db);
     raw_exec(path, "DROP TABLE reranks; ALTER TABLE lut_calibrations DROP COLUMN delta_us; "
                    "ALTER TABLE lut_calibrations DROP COLUMN stat; "
-                   "ALTER TABLE candidates DROP COLUMN val_loss; ALTER TABLE candidates DROP COLUMN train_loss; ALTER TABLE candidates DROP COLUMN evaluator; DROP TABLE pending; ALTER TABLE candidates DROP COLUMN worker; PRAGMA user_version = 2");
+                   "ALTER TABLE candidates DROP COLUMN val_loss; ALTER TABLE candidates DROP COLUMN train_loss; ALTER TABLE candidates DROP COLUMN evaluator; DROP TABLE pending; ALTER TABLE candidates DROP COLUMN worker; ALTER TABLE netadapt_steps DROP COLUMN val_loss; PRAGMA user_version = 2");
     db = open_ok(path);
     ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
     struct db_calibration *list;
@@ -507,7 +507,7 @@ START_TEST(test_migrate_from_4)
     struct db_candidate old, fresh;
     migrate_candidates("ALTER TABLE candidates DROP COLUMN val_loss; "
                        "ALTER TABLE lut_calibrations DROP COLUMN stat; "
-                       "ALTER TABLE candidates DROP COLUMN train_loss; ALTER TABLE candidates DROP COLUMN evaluator; DROP TABLE pending; ALTER TABLE candidates DROP COLUMN worker; PRAGMA user_version = 4",
+                       "ALTER TABLE candidates DROP COLUMN train_loss; ALTER TABLE candidates DROP COLUMN evaluator; DROP TABLE pending; ALTER TABLE candidates DROP COLUMN worker; ALTER TABLE netadapt_steps DROP COLUMN val_loss; PRAGMA user_version = 4",
                        &old, &fresh);
     ck_assert(old.val_acc == 0.9 && old.reward == 0.7 && isnan(old.val_loss));
     ck_assert(fresh.val_loss == 0.3125);
@@ -522,7 +522,7 @@ END_TEST
 START_TEST(test_migrate_from_7)
 {
     struct db_candidate old, fresh;
-    migrate_candidates("ALTER TABLE candidates DROP COLUMN evaluator; DROP TABLE pending; ALTER TABLE candidates DROP COLUMN worker; PRAGMA user_version = 7",
+    migrate_candidates("ALTER TABLE candidates DROP COLUMN evaluator; DROP TABLE pending; ALTER TABLE candidates DROP COLUMN worker; ALTER TABLE netadapt_steps DROP COLUMN val_loss; PRAGMA user_version = 7",
                        &old, &fresh);
     ck_assert_str_eq(old.evaluator, "");
     ck_assert_str_eq(fresh.evaluator, "proxy");
@@ -537,7 +537,7 @@ END_TEST
 START_TEST(test_migrate_from_6)
 {
     struct db_candidate old, fresh;
-    migrate_candidates("ALTER TABLE candidates DROP COLUMN train_loss; ALTER TABLE candidates DROP COLUMN evaluator; DROP TABLE pending; ALTER TABLE candidates DROP COLUMN worker; PRAGMA user_version = 6",
+    migrate_candidates("ALTER TABLE candidates DROP COLUMN train_loss; ALTER TABLE candidates DROP COLUMN evaluator; DROP TABLE pending; ALTER TABLE candidates DROP COLUMN worker; ALTER TABLE netadapt_steps DROP COLUMN val_loss; PRAGMA user_version = 6",
                        &old, &fresh);
     ck_assert(old.val_loss == 0.3125 && old.reward == 0.7 && isnan(old.train_loss));
     ck_assert(fresh.train_loss == 0.6875 && fresh.val_loss == 0.3125);
@@ -558,7 +558,7 @@ START_TEST(test_migrate_from_5)
                                .alpha_us = 3, .beta = 1.5, .stat = "min"};
     ck_assert_msg(db_calibration_put(db, &c, &err) == HW_OK, "%s", err.msg);
     db_close(db);
-    raw_exec(path, "ALTER TABLE lut_calibrations DROP COLUMN stat; ALTER TABLE candidates DROP COLUMN train_loss; ALTER TABLE candidates DROP COLUMN evaluator; DROP TABLE pending; ALTER TABLE candidates DROP COLUMN worker; PRAGMA user_version = 5");
+    raw_exec(path, "ALTER TABLE lut_calibrations DROP COLUMN stat; ALTER TABLE candidates DROP COLUMN train_loss; ALTER TABLE candidates DROP COLUMN evaluator; DROP TABLE pending; ALTER TABLE candidates DROP COLUMN worker; ALTER TABLE netadapt_steps DROP COLUMN val_loss; PRAGMA user_version = 5");
     db = open_ok(path);
     ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
     struct db_calibration *list;
@@ -1356,6 +1356,7 @@ static struct db_na_step step(int64_t na, int it, int proposal, int chosen)
     p.channels_after = 104 - 8 * proposal;
     p.latency_ms = 0.5 - 0.01 * proposal;
     p.val_acc = 0.9 - 0.001 * proposal;
+    p.val_loss = proposal == 2 ? NAN : 0.25 + 0.125 * proposal;
     p.chosen = chosen;
     return p;
 }
@@ -1410,6 +1411,7 @@ START_TEST(test_netadapt_iterations)
     ck_assert_int_eq(steps[1].chosen, 1);
     ck_assert_int_eq(steps[1].channels_after, 96);
     ck_assert(steps[2].val_acc == 0.9 - 0.002);
+    ck_assert(steps[1].val_loss == 0.375 && isnan(steps[2].val_loss));
     ck_assert_int_eq(steps[3].iteration, 1);
     ck_assert_int_eq(steps[4].proposal, 1);
     free(steps);
@@ -1436,6 +1438,15 @@ START_TEST(test_netadapt_iterations)
     r.delta = 2;
     ck_assert_int_eq(db_netadapt_create(db, &r, &err), HW_EINVAL);
     ck_assert_str_eq(db_na_kind_name(DB_NA_EXPAND), "expand");
+    db_close(db);
+    /* a schema-9 file (proposals without their loss) reads them as NaN */
+    raw_exec(path, "ALTER TABLE netadapt_steps DROP COLUMN val_loss; PRAGMA user_version = 9");
+    db = open_ok(path);
+    ck_assert_int_eq(raw_int(path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+    ck_assert_int_eq(db_netadapt_steps(db, r.id, &steps, &n, &err), HW_OK);
+    ck_assert_int_eq(n, 5);
+    ck_assert(steps[1].val_acc == 0.9 - 0.001 && isnan(steps[1].val_loss));
+    free(steps);
     db_close(db);
     remove_db(path);
 }

@@ -347,7 +347,7 @@ END_TEST
  * accuracies per proposal index ---- */
 
 struct fake {
-    double acc[NA_MAX_PROPOSALS];
+    double acc[NA_MAX_PROPOSALS], loss[NA_MAX_PROPOSALS];
     int calls;
     struct arch seen[NA_MAX_PROPOSALS];
 };
@@ -360,13 +360,26 @@ static int fake_latency(void *ctx, const struct arch *a, double *ms, struct hw_e
     return HW_OK;
 }
 
-static int fake_tune(void *ctx, struct nn_net *net, int iteration, int proposal, double *acc,
-                     struct hw_err *err)
+static int fake_tune(void *ctx, struct nn_net *net, int iteration, int proposal,
+                     struct na_eval *out, struct hw_err *err)
 {
     struct fake *f = ctx;
     f->seen[f->calls++] = *nn_net_arch(net);
-    *acc = f->acc[proposal];
+    *out = (struct na_eval){f->acc[proposal], f->loss[proposal]};
     return HW_OK;
+}
+
+/* The proposal the rule picks by q0 and the proposals' qualities q. */
+static int rule_choice(const struct na_iteration *it, double q0, double lat0, const double *q)
+{
+    int best = -1;
+    double best_score = 0;
+    for (int i = 0; i < it->n; i++) {
+        double s = (q0 - q[i] + 1e-6) / (lat0 - it->props[i].latency_ms + 1e-5);
+        if (best < 0 || s < best_score)
+            best = i, best_score = s;
+    }
+    return best;
 }
 
 START_TEST(test_iterate_choice)
@@ -374,19 +387,21 @@ START_TEST(test_iterate_choice)
     struct arch a = arch_se();
     struct nn_net *net = random_net(&a, 9);
     struct fake f = {.calls = 0};
-    struct na_ops ops = {fake_latency, NULL, fake_tune, &f};
+    struct na_ops ops = {fake_latency, NULL, fake_tune, &f, NULL, NULL, NA_SCORE_ACC};
     struct na_iteration it;
     struct hw_err err;
-    double lat0 = fake_ms(&a), cut = 0.04 * lat0, acc0 = 0.85;
-    for (int i = 0; i < NA_MAX_PROPOSALS; i++)
+    double lat0 = fake_ms(&a), cut = 0.04 * lat0;
+    struct na_eval e0 = {0.85, 0.4};
+    /* losses ranked unlike the accuracies */
+    for (int i = 0; i < NA_MAX_PROPOSALS; i++) {
         f.acc[i] = 0.8 + 0.01 * ((i * 5) % 7);
-    ck_assert_msg(netadapt_iterate(net, lat0, acc0, cut, 3, BATCH, &ops, &it, &err) == HW_OK,
+        f.loss[i] = 0.45 + 0.01 * ((i * 3) % 4);
+    }
+    ck_assert_msg(netadapt_iterate(net, lat0, &e0, cut, 3, BATCH, &ops, &it, &err) == HW_OK,
                   "%s", err.msg);
     /* targets: expand units 2, 3, 4; groups starting at 0, 2, 4 */
     ck_assert_int_ge(it.n, 3);
     ck_assert_int_eq(f.calls, it.n);
-    int best = -1;
-    double best_score = 0;
     for (int i = 0; i < it.n; i++) {
         const struct na_proposal *p = &it.props[i];
         struct arch t;
@@ -401,18 +416,31 @@ START_TEST(test_iterate_choice)
         for (int c = p->channels_after + 8; c < p->channels_before; c += 8)
             if (netadapt_trim_arch(&a, p->kind, p->unit, c, &t, &err) == HW_OK)
                 ck_assert(fake_ms(&t) > lat0 - cut);
-        double s = (acc0 - f.acc[i] + 1e-6) / (lat0 - p->latency_ms + 1e-5);
-        if (best < 0 || s < best_score)
-            best = i, best_score = s;
+        ck_assert(p->eval.acc == f.acc[i] && p->eval.loss == f.loss[i]);
     }
+    int best = rule_choice(&it, e0.acc, lat0, f.acc);
     ck_assert_int_eq(it.chosen, best);
     ck_assert(arch_equal(nn_net_arch(it.net), &f.seen[best]));
     nn_net_free(it.net);
+    /* by loss: the quality is minus the loss; accuracy's choice lost most */
+    f.loss[best] = 1.5;
+    double neg_loss[NA_MAX_PROPOSALS];
+    for (int i = 0; i < NA_MAX_PROPOSALS; i++)
+        neg_loss[i] = -f.loss[i];
+    ops.score = NA_SCORE_LOSS;
+    f.calls = 0;
+    ck_assert_int_eq(netadapt_iterate(net, lat0, &e0, cut, 3, BATCH, &ops, &it, &err), HW_OK);
+    int by_loss = rule_choice(&it, -e0.loss, lat0, neg_loss);
+    ck_assert_int_eq(it.chosen, by_loss);
+    ck_assert_int_ne(by_loss, best); /* the fake's losses pick another proposal */
+    ck_assert(arch_equal(nn_net_arch(it.net), &f.seen[by_loss]));
+    nn_net_free(it.net);
+    ops.score = NA_SCORE_ACC;
     /* the rule prefers a smaller accuracy loss per ms saved: a proposal
      * losing 0.01 for 2 ms beats one losing 0.004 for 0.5 ms */
     ck_assert(netadapt_score(0.9, 10, 0.89, 8) < netadapt_score(0.9, 10, 0.896, 9.5));
     /* nothing can cut 90 % */
-    ck_assert_int_eq(netadapt_iterate(net, lat0, acc0, 0.9 * lat0, 4, BATCH, &ops, &it, &err),
+    ck_assert_int_eq(netadapt_iterate(net, lat0, &e0, 0.9 * lat0, 4, BATCH, &ops, &it, &err),
                      HW_ENOTFOUND);
     ck_assert_ptr_null(it.net);
     nn_net_free(net);
@@ -436,16 +464,16 @@ static int fake_farm(void *ctx, struct nn_net *cur, int iteration, int max_batch
         if ((k == n && ff->mode != 1) || (ff->mode == 2 && i == 0))
             continue;
         struct nn_net *net;
-        double acc;
+        struct na_eval e;
         void *bytes;
         size_t len;
         int rc = netadapt_trim(cur, props[i].kind, props[i].unit, props[i].channels_after,
                                max_batch, &net, err);
-        rc = rc ? rc : fake_tune(ff->f, net, iteration, i, &acc, err);
+        rc = rc ? rc : fake_tune(ff->f, net, iteration, i, &e, err);
         rc = rc ? rc : model_to_bytes(net, &bytes, &len, err);
         nn_net_free(net);
         if (!rc) {
-            rc = done(dctx, i, acc, bytes, len, err);
+            rc = done(dctx, i, &e, bytes, len, err);
             free(bytes);
         }
         if (rc)
@@ -461,25 +489,29 @@ START_TEST(test_iterate_farmed)
     struct arch a = arch_se();
     struct nn_net *net = random_net(&a, 9);
     struct fake f = {.calls = 0};
-    struct na_ops ops = {fake_latency, NULL, fake_tune, &f, NULL, NULL};
+    struct na_ops ops = {fake_latency, NULL, fake_tune, &f, NULL, NULL, NA_SCORE_LOSS};
     struct na_iteration serial, farmed;
     struct hw_err err;
-    double lat0 = fake_ms(&a), cut = 0.04 * lat0, acc0 = 0.85;
+    double lat0 = fake_ms(&a), cut = 0.04 * lat0;
+    struct na_eval e0 = {0.85, 0.4};
     /* accuracies repeat every 5 proposals */
-    for (int i = 0; i < NA_MAX_PROPOSALS; i++)
+    for (int i = 0; i < NA_MAX_PROPOSALS; i++) {
         f.acc[i] = 0.8 + 0.01 * ((i * 3) % 5);
-    ck_assert_int_eq(netadapt_iterate(net, lat0, acc0, cut, 3, BATCH, &ops, &serial, &err),
+        f.loss[i] = 0.45 + 0.01 * ((i * 2) % 5);
+    }
+    ck_assert_int_eq(netadapt_iterate(net, lat0, &e0, cut, 3, BATCH, &ops, &serial, &err),
                      HW_OK);
     struct fake_farm ff = {&f, 0};
     ops.farm = fake_farm;
     ops.farm_ctx = &ff;
-    ck_assert_msg(netadapt_iterate(net, lat0, acc0, cut, 3, BATCH, &ops, &farmed, &err) ==
+    ck_assert_msg(netadapt_iterate(net, lat0, &e0, cut, 3, BATCH, &ops, &farmed, &err) ==
                       HW_OK, "%s", err.msg);
     ck_assert_int_ge(serial.n, 3);
     ck_assert_int_eq(farmed.n, serial.n);
     ck_assert_int_eq(farmed.chosen, serial.chosen);
     for (int i = 0; i < serial.n; i++) {
-        ck_assert_double_eq(farmed.props[i].acc, serial.props[i].acc);
+        ck_assert_double_eq(farmed.props[i].eval.acc, serial.props[i].eval.acc);
+        ck_assert_double_eq(farmed.props[i].eval.loss, serial.props[i].eval.loss);
         ck_assert_double_eq(farmed.props[i].score, serial.props[i].score);
     }
     void *b1, *b2;
@@ -493,12 +525,12 @@ START_TEST(test_iterate_farmed)
     nn_net_free(serial.net);
     nn_net_free(farmed.net);
     ff.mode = 1;
-    ck_assert_int_eq(netadapt_iterate(net, lat0, acc0, cut, 3, BATCH, &ops, &farmed, &err),
+    ck_assert_int_eq(netadapt_iterate(net, lat0, &e0, cut, 3, BATCH, &ops, &farmed, &err),
                      HW_EINVAL);
     ck_assert_msg(strstr(err.msg, "proposal 0 came back twice"), "%s", err.msg);
     ck_assert_ptr_null(farmed.net);
     ff.mode = 2;
-    ck_assert_int_eq(netadapt_iterate(net, lat0, acc0, cut, 3, BATCH, &ops, &farmed, &err),
+    ck_assert_int_eq(netadapt_iterate(net, lat0, &e0, cut, 3, BATCH, &ops, &farmed, &err),
                      HW_EINVAL);
     ck_assert_msg(strstr(err.msg, "proposals came back"), "%s", err.msg);
     ck_assert_ptr_null(farmed.net);
@@ -522,7 +554,7 @@ END_TEST
 
 START_TEST(test_state_codec)
 {
-    struct na_state s = {.iteration = 7, .latency_ms = 0.125, .acc = 0.875}, t;
+    struct na_state s = {.iteration = 7, .latency_ms = 0.125, .eval = {0.875, 0.375}}, t;
     struct hw_err err;
     char *json;
     size_t len;
@@ -531,8 +563,12 @@ START_TEST(test_state_codec)
     ck_assert_int_eq(netadapt_state_decode(json, len, &t, &err), HW_OK);
     ck_assert_int_eq(t.iteration, 7);
     ck_assert_str_eq(t.model, s.model);
-    ck_assert(t.latency_ms == 0.125 && t.acc == 0.875);
+    ck_assert(t.latency_ms == 0.125 && t.eval.acc == 0.875 && t.eval.loss == 0.375);
     free(json);
+    /* a state from before losses were stored */
+    const char *old = "{\"version\":1,\"iteration\":1,\"model\":\"m\",\"latency_ms\":1,\"acc\":0.5}";
+    ck_assert_int_eq(netadapt_state_decode(old, strlen(old), &t, &err), HW_OK);
+    ck_assert(t.eval.acc == 0.5 && isnan(t.eval.loss));
     static const char *bad[] = {
         "[]", "{\"version\":1,\"iteration\":1,\"model\":\"m\",\"latency_ms\":1}",
         "{\"version\":2,\"iteration\":1,\"model\":\"m\",\"latency_ms\":1,\"acc\":1}",
@@ -546,11 +582,12 @@ START_TEST(test_state_codec)
 END_TEST
 
 /* Accuracy a deterministic function of the arch, so two runs choose alike. */
-static int arch_tune(void *ctx, struct nn_net *net, int iteration, int proposal, double *acc,
-                     struct hw_err *err)
+static int arch_tune(void *ctx, struct nn_net *net, int iteration, int proposal,
+                     struct na_eval *out, struct hw_err *err)
 {
     const struct arch *a = nn_net_arch(net);
-    *acc = 0.5 + 0.4 * (double)(arch_hash(a) % 1000) / 1000.0;
+    out->acc = 0.5 + 0.4 * (double)(arch_hash(a) % 1000) / 1000.0;
+    out->loss = 1.5 - out->acc;
     return HW_OK;
 }
 

@@ -729,6 +729,8 @@ START_TEST(test_netadapt_survives_kill9)
         const cJSON *x = cJSON_GetArrayItem(js, i);
         ck_assert_double_eq(jnum(x, "iteration"), steps[i].iteration + 1);
         ck_assert_double_eq_tol(jnum(x, "latency_ms"), steps[i].latency_ms, 1e-12);
+        ck_assert(steps[i].val_loss > 0); /* measured, whatever ranks the proposals */
+        ck_assert_double_eq_tol(jnum(x, "val_loss"), steps[i].val_loss, 1e-12);
         ck_assert_int_eq(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "chosen")),
                          steps[i].chosen);
     }
