@@ -266,15 +266,10 @@ int main(int argc, char **argv)
     struct lat_table table;
     check(db_open(&db, dbp, 0, &err), &err);
     check(lat_table_open(&table, db, NULL, 1, &err), &err);
+    int rc = 0;
     if (argc > 1 && strcmp(argv[1], "noise") == 0) {
-        int rc = noise_main(argc, argv, &table, &ref, &train, &val);
-        lat_table_release(&table);
-        db_close(db);
-        data_set_release(&train);
-        data_set_release(&val);
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        return rc || system(cmd) != 0;
+        rc = noise_main(argc, argv, &table, &ref, &train, &val);
+        goto done;
     }
 
     struct nn_net *net;
@@ -315,7 +310,7 @@ int main(int argc, char **argv)
            score == NA_SCORE_LOSS ? "loss" : "accuracy", val_subset);
     struct na_run_config cfg = {.max_batch = tr.batch, .workdir = dir};
     struct na_state st;
-    int rc = netadapt_run(db, r.id, &cfg, &ops, &net, &st, &err);
+    rc = netadapt_run(db, r.id, &cfg, &ops, &net, &st, &err);
     if (rc != HW_OK && !(rc == HW_ENOTFOUND && net))
         die(&err);
     double acc_na, m_na;
@@ -348,11 +343,12 @@ int main(int argc, char **argv)
     printf("%-22s %10.4f %10.3f %8.2f\n", "NetAdapt", m_na, m_na / m0, 100 * acc_na);
     printf("%-22s %10.4f %10.3f %8.2f\n", "uniform width", m_uni, m_uni / m0, 100 * acc_uni);
 
+done:
     lat_table_release(&table);
     db_close(db);
     data_set_release(&train);
     data_set_release(&val);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : 1;
+    return rc || system(cmd) != 0;
 }
