@@ -429,6 +429,10 @@ int db_netadapt_list(struct db *db, struct db_netadapt **out, int *n, struct hw_
 void db_netadapt_release(struct db_netadapt *r);
 void db_netadapt_list_free(struct db_netadapt *r, int n);
 int db_netadapt_set_status(struct db *db, int64_t id, enum db_run_status s, struct hw_err *err);
+/* Ends run id in ONE transaction: stores its final model *m (m->id set, as
+ * db_model_add) and marks the run done. Apart, a kill between the two left
+ * the model stored and the run to resume, which stored it again. */
+int db_netadapt_finish(struct db *db, int64_t id, struct db_model *m, struct hw_err *err);
 /* Records one finished iteration in ONE transaction: inserts the n proposals
  * steps[] (all with steps[i].iteration == iteration == the run's iterations
  * count, netadapt_id == id, at most one with chosen == 1), sets the run's

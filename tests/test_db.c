@@ -1360,10 +1360,9 @@ static struct db_na_step step(int64_t na, int it, int proposal, int chosen)
     return p;
 }
 
-START_TEST(test_netadapt_iterations)
+/* A NetAdapt run created in db, as stored. */
+static struct db_netadapt na_create(struct db *db)
 {
-    const char *path = tmp_db();
-    struct db *db = open_ok(path);
     struct hw_err err;
     struct db_netadapt r;
     memset(&r, 0, sizeof r);
@@ -1371,7 +1370,16 @@ START_TEST(test_netadapt_iterations)
     r.target_ms = 0.3;
     r.delta = 0.01;
     r.initial_ms = 0.6;
-    ck_assert_int_eq(db_netadapt_create(db, &r, &err), HW_OK);
+    ck_assert_msg(db_netadapt_create(db, &r, &err) == HW_OK, "%s", err.msg);
+    return r;
+}
+
+START_TEST(test_netadapt_iterations)
+{
+    const char *path = tmp_db();
+    struct db *db = open_ok(path);
+    struct hw_err err;
+    struct db_netadapt r = na_create(db);
     ck_assert_int_eq(r.iterations, 0);
     ck_assert(r.current_ms == 0.6);
     ck_assert_int_eq(r.status, DB_RUN_RUNNING);
@@ -1436,6 +1444,43 @@ START_TEST(test_netadapt_iterations)
     r.delta = 2;
     ck_assert_int_eq(db_netadapt_create(db, &r, &err), HW_EINVAL);
     ck_assert_str_eq(db_na_kind_name(DB_NA_EXPAND), "expand");
+    db_close(db);
+    remove_db(path);
+}
+END_TEST
+
+/* The final model and the done status commit together: when the status
+ * cannot be set, no model is left for a resume to store a second time. */
+START_TEST(test_netadapt_finish)
+{
+    const char *path = tmp_db();
+    struct db *db = open_ok(path);
+    struct hw_err err;
+    struct db_netadapt r = na_create(db);
+    struct db_model m;
+    memset(&m, 0, sizeof m);
+    snprintf(m.name, sizeof m.name, "netadapt-%lld", (long long)r.id);
+    snprintf(m.path, sizeof m.path, "/tmp/na.hwm");
+    m.arch_json = "{\"a\":1}";
+    m.val_acc = 0.9;
+    m.test_acc = NAN;
+    m.source = DB_MODEL_NETADAPT;
+    m.source_id = r.id;
+    ck_assert_int_eq(db_netadapt_finish(db, r.id + 1, &m, &err), HW_ENOTFOUND);
+    struct db_model *list;
+    int n;
+    ck_assert_int_eq(db_model_list(db, &list, &n, &err), HW_OK);
+    ck_assert_int_eq(n, 0);
+    db_model_list_free(list, n);
+    ck_assert_int_eq(db_netadapt_finish(db, r.id, &m, &err), HW_OK);
+    ck_assert_int_eq(db_model_list(db, &list, &n, &err), HW_OK);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(list[0].id, m.id);
+    db_model_list_free(list, n);
+    struct db_netadapt got;
+    ck_assert_int_eq(db_netadapt_get(db, r.id, &got, &err), HW_OK);
+    ck_assert_int_eq(got.status, DB_RUN_DONE);
+    db_netadapt_release(&got);
     db_close(db);
     remove_db(path);
 }
@@ -1516,7 +1561,7 @@ Suite *suite_db(void)
           test_candidate_get_find, test_candidate_list}},
         {"db_model", {test_model_add_find}},
         {"db_rerank", {test_rerank_add_list}},
-        {"db_netadapt", {test_netadapt_iterations}},
+        {"db_netadapt", {test_netadapt_iterations, test_netadapt_finish}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);

@@ -731,6 +731,13 @@ START_TEST(test_netadapt_survives_kill9)
     ck_assert_int_lt(na_iterations(b_db, &status), total); /* killed mid-run */
     ck_assert_int_eq(status, DB_RUN_RUNNING);
     run_ok("netadapt --resume 1 --db %s --quiet", b_db);
+    /* a resume of the finished run (after a kill that came once it had
+     * ended) has nothing to do and says so */
+    snprintf(args, sizeof args, "netadapt --resume 1 --db %s", b_db);
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0 && strstr(r.out, "NetAdapt run 1 is done already"),
+                  "exit %d: %s", r.status, r.err);
+    cli_run_release(&r);
 
     char *ha = na_history(a_db), *hb = na_history(b_db);
     ck_assert_str_eq(ha, hb);
