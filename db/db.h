@@ -69,6 +69,10 @@ int db_open(struct db **out, const char *path, int flags, struct hw_err *err);
 void db_close(struct db *db);
 /* The path db was opened with (owned by db). */
 const char *db_path(const struct db *db);
+/* Whether the file is sound: SQLite's integrity_check (pages, indexes,
+ * UNIQUE constraints) and foreign_key_check both find nothing. HW_EDB names
+ * the first problem either reports. */
+int db_check(struct db *db, struct hw_err *err);
 
 /* ---- claims: one process per run -------------------------------------- */
 

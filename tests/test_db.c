@@ -410,6 +410,23 @@ START_TEST(test_open_damaged_row)
 }
 END_TEST
 
+/* A sound file passes; a row whose parent is gone (written with foreign
+ * keys off, as by an older SQLite) is named. */
+START_TEST(test_check_finds_orphans)
+{
+    const char *path = tmp_db();
+    struct db *db = open_ok(path);
+    struct hw_err err;
+    ck_assert_int_eq(db_check(db, &err), HW_OK);
+    raw_exec(path, "INSERT INTO validations (device_id, space, samples) VALUES (42, 's', 1)");
+    ck_assert_int_eq(db_check(db, &err), HW_EDB);
+    ck_assert_msg(strstr(err.msg, "foreign key check") && strstr(err.msg, "validations") &&
+                      strstr(err.msg, "devices"), "%s", err.msg);
+    db_close(db);
+    remove_db(path);
+}
+END_TEST
+
 /* ---- db_migrate ------------------------------------------------------------------- */
 
 /* A schema-1 file (before latency calibrations) with a table in it opens
@@ -1548,6 +1565,7 @@ Suite *suite_db(void)
          {test_open_creates_schema, test_open_reopen_keeps_data, test_open_refuses_newer_schema,
           test_open_refuses_non_sqlite, test_open_existing_and_readonly, test_open_two_handles, test_open_foreign_keys_on, test_open_concurrent_create,
           test_open_damaged_row}},
+        {"db_check", {test_check_finds_orphans}},
         {"db_migrate", {test_migrate_step_is_atomic, test_migrate_from_1, test_migrate_from_2,
                         test_migrate_from_4, test_migrate_from_5,
                         test_migrate_from_6, test_migrate_from_7}},

@@ -215,16 +215,11 @@ START_TEST(test_search_survives_kill9)
     run_ok("search " SEARCH_FLAGS " --name k --db %s", space, a_db);
 
     /* the same run, killed with SIGKILL once a few candidates are stored */
-    const char *bin = getenv("HWNAS_BIN");
-    ck_assert_ptr_nonnull(bin);
-    pid_t pid = fork();
-    if (pid == 0) {
-        char cmd[1024];
-        snprintf(cmd, sizeof cmd, "exec %s search " SEARCH_FLAGS " --name k --db %s >/dev/null 2>&1",
-                 bin, space, b_db);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
+    char spawn_args[1024];
+    snprintf(spawn_args, sizeof spawn_args, "search " SEARCH_FLAGS " --name k --db %s", space,
+             b_db);
+    pid_t pid = cli_spawn(spawn_args, NULL);
+    ck_assert_int_gt(pid, 0);
     int seen = 0;
     for (int i = 0; i < 600 && seen < 4; i++) {
         usleep(50000);
@@ -700,16 +695,9 @@ START_TEST(test_netadapt_survives_kill9)
     run_ok("lut export --db %s --out %s/lut.json", a_db, dir);
     run_ok("lut import %s/lut.json --db %s", dir, b_db);
 
-    const char *bin = getenv("HWNAS_BIN");
-    ck_assert_ptr_nonnull(bin);
-    pid_t pid = fork();
-    if (pid == 0) {
-        char cmd[1200];
-        snprintf(cmd, sizeof cmd, "exec %s " NA_FLAGS " >/dev/null 2>&1", bin, dir, 0.82 * l0_ms,
-                 dir, b_db);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
+    snprintf(args, sizeof args, NA_FLAGS, dir, 0.82 * l0_ms, dir, b_db);
+    pid_t pid = cli_spawn(args, NULL);
+    ck_assert_int_gt(pid, 0);
     int seen = -1;
     /* up to a minute: the first iteration took over 12 s under ASan beside
      * a 2-thread training on the same 2 cores */
