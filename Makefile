@@ -43,7 +43,7 @@ LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 # by protoc-c at build time; it lives in the build folder only.
 ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 CLI_SRC := $(filter-out cli/main.c,$(wildcard cli/*.c))
-TEST_SRC := $(wildcard tests/test_*.c) tests/cli_run.c
+TEST_SRC := $(wildcard tests/test_*.c) tests/cli_run.c tests/crash_matrix.c
 BENCH_SRC := $(wildcard bench/*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o
@@ -131,6 +131,10 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB) $(LIBS)
+# The crash matrix's driver serves the Check suite `crash` too.
+$(BUILD)/bench/crash_matrix: bench/crash_matrix.c $(BUILD)/tests/crash_matrix.o $(BUILD)/tests/cli_run.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LIBS)
 bench: deps $(BENCH_BIN)
 
 DEMO_DB ?= hwnas.db

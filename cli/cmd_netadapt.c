@@ -194,9 +194,7 @@ static int finish(struct db *db, int64_t id, const struct na_settings *s,
         return hw_error(err, HW_ENOMEM, "out of memory writing the arch JSON");
     rc = model_save(path, net, err);
     if (!rc)
-        rc = db_model_add(db, &m, err);
-    if (!rc)
-        rc = db_netadapt_set_status(db, id, DB_RUN_DONE, err);
+        rc = db_netadapt_finish(db, id, &m, err);
     if (!rc)
         printf("done: %d iterations, predicted %.4f ms, val accuracy %.2f%% after the long "
                "fine-tune (%.2f%% after the last short one); model %s (model id %lld)\n",
@@ -413,6 +411,7 @@ int cmd_netadapt(int argc, char **argv)
     struct db_netadapt r = {0};
     struct na_state st;
     int64_t id = resume;
+    int done_already = 0;
     rc = lat_table_open(&table, db, NULL, lat_threads, &err);
     if (rc) {
         db_close(db);
@@ -426,13 +425,17 @@ int cmd_netadapt(int argc, char **argv)
         rc = db_claim(db, DB_CLAIM_NETADAPT, id, label, &err);
         if (!rc)
             rc = db_netadapt_get(db, id, &r, &err);
-        if (!rc && r.status == DB_RUN_DONE)
-            rc = hw_error(&err, HW_EINVAL, "NetAdapt run %lld is done already", (long long)id);
-        if (!rc)
+        /* nothing to do, as for a finished search: a resume after a kill
+         * that came once the run had ended succeeds */
+        done_already = !rc && r.status == DB_RUN_DONE;
+        if (done_already)
+            printf("NetAdapt run %lld is done already: %d iterations, %.4f ms\n", (long long)id,
+                   r.iterations, r.current_ms);
+        if (!rc && !done_already)
             rc = settings_parse(r.config_json, id, &s, &err);
-        if (!rc)
+        if (!rc && !done_already)
             warn_calibration(&table, &r, &s);
-        if (!rc)
+        if (!rc && !done_already)
             rc = db_netadapt_set_status(db, id, DB_RUN_RUNNING, &err);
     } else if (!rc) {
         snprintf(s.workdir, sizeof s.workdir, "%s", workdir);
@@ -462,7 +465,7 @@ int cmd_netadapt(int argc, char **argv)
             id = r.id;
         }
     }
-    if (!rc) {
+    if (!rc && !done_already) {
         printf("NetAdapt run %lld: %s, L0 %.4f ms -> target %.4f ms, delta %g x L0, proposals "
                "ranked by validation %s\n", (long long)id, r.source_model, r.initial_ms,
                r.target_ms, r.delta, s.score == NA_SCORE_LOSS ? "loss" : "accuracy");

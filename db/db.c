@@ -28,12 +28,44 @@ static const char sql_synchronous[] = "PRAGMA synchronous=NORMAL";
 static const char sql_begin[] = "BEGIN IMMEDIATE";
 static const char sql_commit[] = "COMMIT";
 static const char sql_rollback[] = "ROLLBACK";
+static const char sql_integrity_check[] = "PRAGMA integrity_check";
+static const char sql_foreign_key_check[] = "PRAGMA foreign_key_check";
 /* PRAGMA takes no bound parameters, so the version is formatted in. */
 static const char fmt_set_user_version[] = "PRAGMA user_version = %d";
 
 const char *db_path(const struct db *db)
 {
     return db->path;
+}
+
+int db_check(struct db *db, struct hw_err *err)
+{
+    sqlite3_stmt *st;
+    int rc = db_prepare(db, sql_integrity_check, &st, "integrity check", err);
+    if (rc != HW_OK)
+        return rc;
+    /* one row "ok", or one row a problem */
+    int s = sqlite3_step(st);
+    const char *text = s == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    if (s != SQLITE_ROW)
+        rc = db_sql_error(db, "integrity check", err);
+    else if (!text || strcmp(text, "ok") != 0)
+        rc = hw_error(err, HW_EDB, "%s: integrity check: %s", db->path, text ? text : "no text");
+    sqlite3_finalize(st);
+    if (rc != HW_OK || (rc = db_prepare(db, sql_foreign_key_check, &st, "foreign key check",
+                                        err)) != HW_OK)
+        return rc;
+    /* no rows, or one a row whose parent is missing: table, rowid, parent */
+    s = sqlite3_step(st);
+    if (s == SQLITE_ROW)
+        rc = hw_error(err, HW_EDB, "%s: foreign key check: row %lld of %s refers to a missing "
+                      "row of %s", db->path, (long long)sqlite3_column_int64(st, 1),
+                      (const char *)sqlite3_column_text(st, 0),
+                      (const char *)sqlite3_column_text(st, 2));
+    else if (s != SQLITE_DONE)
+        rc = db_sql_error(db, "foreign key check", err);
+    sqlite3_finalize(st);
+    return rc;
 }
 
 /* ---- errors and statements --------------------------------------------- */

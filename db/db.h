@@ -69,6 +69,10 @@ int db_open(struct db **out, const char *path, int flags, struct hw_err *err);
 void db_close(struct db *db);
 /* The path db was opened with (owned by db). */
 const char *db_path(const struct db *db);
+/* Whether the file is sound: SQLite's integrity_check (pages, indexes,
+ * UNIQUE constraints) and foreign_key_check both find nothing. HW_EDB names
+ * the first problem either reports. */
+int db_check(struct db *db, struct hw_err *err);
 
 /* ---- claims: one process per run -------------------------------------- */
 
@@ -430,6 +434,10 @@ int db_netadapt_list(struct db *db, struct db_netadapt **out, int *n, struct hw_
 void db_netadapt_release(struct db_netadapt *r);
 void db_netadapt_list_free(struct db_netadapt *r, int n);
 int db_netadapt_set_status(struct db *db, int64_t id, enum db_run_status s, struct hw_err *err);
+/* Ends run id in ONE transaction: stores its final model *m (m->id set, as
+ * db_model_add) and marks the run done. Apart, a kill between the two left
+ * the model stored and the run to resume, which stored it again. */
+int db_netadapt_finish(struct db *db, int64_t id, struct db_model *m, struct hw_err *err);
 /* Records one finished iteration in ONE transaction: inserts the n proposals
  * steps[] (all with steps[i].iteration == iteration == the run's iterations
  * count, netadapt_id == id, at most one with chosen == 1), sets the run's

@@ -169,6 +169,20 @@ int db_netadapt_set_status(struct db *db, int64_t id, enum db_run_status s, stru
                      db_run_status_names[s]);
 }
 
+int db_netadapt_finish(struct db *db, int64_t id, struct db_model *m, struct hw_err *err)
+{
+    int rc = db_begin(db, err);
+    if (rc == HW_OK)
+        rc = db_model_add(db, m, err);
+    if (rc == HW_OK)
+        rc = db_netadapt_set_status(db, id, DB_RUN_DONE, err);
+    if (rc == HW_OK)
+        rc = db_commit(db, err);
+    if (rc != HW_OK)
+        db_rollback(db);
+    return rc;
+}
+
 static int check_steps(struct db *db, int64_t id, int iteration, const struct db_na_step *steps,
                        int n, struct hw_err *err)
 {

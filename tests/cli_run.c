@@ -38,31 +38,46 @@ static char *slurp(const char *path)
     return buf;
 }
 
+/* "cd ROOT && exec RUNNER 'BIN' ARGS REDIRECT" for /bin/sh (malloc'd; exec:
+ * the shell's process becomes hwnas, so its id is hwnas's), or NULL when
+ * $HWNAS_BIN is not set or memory ran out. */
+static char *shell_command(const char *args, const char *redirect)
+{
+    const char *bin = getenv("HWNAS_BIN"), *root = getenv("HWNAS_ROOT");
+    const char *runner = getenv("HWNAS_RUNNER"); /* e.g. qemu-aarch64 -L SYSROOT */
+    if (!bin)
+        return NULL;
+    if (!runner)
+        runner = "";
+    if (!root)
+        root = ".";
+    size_t n = strlen(runner) + strlen(bin) + strlen(args) + strlen(root) + strlen(redirect) + 32;
+    char *cmd = malloc(n);
+    if (cmd)
+        snprintf(cmd, n, "cd '%s' && exec %s '%s' %s %s", root, runner, bin, args, redirect);
+    return cmd;
+}
+
 int cli_run(struct cli_run *r, const char *args)
 {
     memset(r, 0, sizeof *r);
     r->status = -1;
-    const char *bin = getenv("HWNAS_BIN"), *root = getenv("HWNAS_ROOT");
-    const char *runner = getenv("HWNAS_RUNNER"); /* e.g. qemu-aarch64 -L SYSROOT */
-    if (!runner)
-        runner = "";
     char out_path[] = "/tmp/hwnas-cli-out-XXXXXX", err_path[] = "/tmp/hwnas-cli-err-XXXXXX";
     int fo = mkstemp(out_path), fe = mkstemp(err_path);
-    if (!bin || fo < 0 || fe < 0) {
+    char redirect[80];
+    snprintf(redirect, sizeof redirect, ">%s 2>%s", out_path, err_path);
+    char *cmd = fo >= 0 && fe >= 0 ? shell_command(args, redirect) : NULL;
+    if (fo >= 0)
+        close(fo);
+    if (fe >= 0)
+        close(fe);
+    if (!cmd) {
         if (fo >= 0)
-            close(fo), unlink(out_path);
+            unlink(out_path);
         if (fe >= 0)
-            close(fe), unlink(err_path);
+            unlink(err_path);
         return -1;
     }
-    close(fo);
-    close(fe);
-    size_t n = strlen(runner) + strlen(bin) + strlen(args) + (root ? strlen(root) : 1) + 128;
-    char *cmd = malloc(n);
-    if (!cmd)
-        return -1;
-    snprintf(cmd, n, "cd '%s' && %s '%s' %s >%s 2>%s", root ? root : ".", runner, bin, args,
-             out_path, err_path);
     int st = system(cmd);
     free(cmd);
     r->status = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
@@ -71,6 +86,22 @@ int cli_run(struct cli_run *r, const char *args)
     unlink(out_path);
     unlink(err_path);
     return r->out && r->err ? 0 : -1;
+}
+
+pid_t cli_spawn(const char *args, const char *log)
+{
+    char redirect[320];
+    snprintf(redirect, sizeof redirect, ">>'%s' 2>&1", log ? log : "/dev/null");
+    char *cmd = shell_command(args, redirect);
+    if (!cmd)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    free(cmd);
+    return pid;
 }
 
 void cli_run_release(struct cli_run *r)

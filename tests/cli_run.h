@@ -7,6 +7,8 @@
 #ifndef HWNAS_TESTS_CLI_RUN_H
 #define HWNAS_TESTS_CLI_RUN_H
 
+#include <sys/types.h>
+
 struct cli_run {
     int status;  /* exit code, or -1 if the process did not exit normally */
     char *out;   /* everything written to stdout, NUL-terminated (owned) */
@@ -16,6 +18,11 @@ struct cli_run {
 /* Runs "$HWNAS_BIN <args>" and fills r. Returns 0, or -1 when the command
  * could not be run at all (no HWNAS_BIN, no temp files): r is then empty. */
 int cli_run(struct cli_run *r, const char *args);
+/* Starts "$HWNAS_BIN <args>" as cli_run does, without waiting: its stdout
+ * and stderr are appended to the file log (NULL: dropped). The process id
+ * (hwnas's own: the shell execs it; the caller waits for it), or -1 when
+ * it could not be started. */
+pid_t cli_spawn(const char *args, const char *log);
 /* Frees r's buffers. */
 void cli_run_release(struct cli_run *r);
 

@@ -410,6 +410,23 @@ START_TEST(test_open_damaged_row)
 }
 END_TEST
 
+/* A sound file passes; a row whose parent is gone (written with foreign
+ * keys off, as by an older SQLite) is named. */
+START_TEST(test_check_finds_orphans)
+{
+    const char *path = tmp_db();
+    struct db *db = open_ok(path);
+    struct hw_err err;
+    ck_assert_int_eq(db_check(db, &err), HW_OK);
+    raw_exec(path, "INSERT INTO validations (device_id, space, samples) VALUES (42, 's', 1)");
+    ck_assert_int_eq(db_check(db, &err), HW_EDB);
+    ck_assert_msg(strstr(err.msg, "foreign key check") && strstr(err.msg, "validations") &&
+                      strstr(err.msg, "devices"), "%s", err.msg);
+    db_close(db);
+    remove_db(path);
+}
+END_TEST
+
 /* ---- db_migrate ------------------------------------------------------------------- */
 
 /* A schema-1 file (before latency calibrations) with a table in it opens
@@ -1361,10 +1378,9 @@ static struct db_na_step step(int64_t na, int it, int proposal, int chosen)
     return p;
 }
 
-START_TEST(test_netadapt_iterations)
+/* A NetAdapt run created in db, as stored. */
+static struct db_netadapt na_create(struct db *db)
 {
-    const char *path = tmp_db();
-    struct db *db = open_ok(path);
     struct hw_err err;
     struct db_netadapt r;
     memset(&r, 0, sizeof r);
@@ -1372,7 +1388,16 @@ START_TEST(test_netadapt_iterations)
     r.target_ms = 0.3;
     r.delta = 0.01;
     r.initial_ms = 0.6;
-    ck_assert_int_eq(db_netadapt_create(db, &r, &err), HW_OK);
+    ck_assert_msg(db_netadapt_create(db, &r, &err) == HW_OK, "%s", err.msg);
+    return r;
+}
+
+START_TEST(test_netadapt_iterations)
+{
+    const char *path = tmp_db();
+    struct db *db = open_ok(path);
+    struct hw_err err;
+    struct db_netadapt r = na_create(db);
     ck_assert_int_eq(r.iterations, 0);
     ck_assert(r.current_ms == 0.6);
     ck_assert_int_eq(r.status, DB_RUN_RUNNING);
@@ -1452,6 +1477,43 @@ START_TEST(test_netadapt_iterations)
 }
 END_TEST
 
+/* The final model and the done status commit together: when the status
+ * cannot be set, no model is left for a resume to store a second time. */
+START_TEST(test_netadapt_finish)
+{
+    const char *path = tmp_db();
+    struct db *db = open_ok(path);
+    struct hw_err err;
+    struct db_netadapt r = na_create(db);
+    struct db_model m;
+    memset(&m, 0, sizeof m);
+    snprintf(m.name, sizeof m.name, "netadapt-%lld", (long long)r.id);
+    snprintf(m.path, sizeof m.path, "/tmp/na.hwm");
+    m.arch_json = "{\"a\":1}";
+    m.val_acc = 0.9;
+    m.test_acc = NAN;
+    m.source = DB_MODEL_NETADAPT;
+    m.source_id = r.id;
+    ck_assert_int_eq(db_netadapt_finish(db, r.id + 1, &m, &err), HW_ENOTFOUND);
+    struct db_model *list;
+    int n;
+    ck_assert_int_eq(db_model_list(db, &list, &n, &err), HW_OK);
+    ck_assert_int_eq(n, 0);
+    db_model_list_free(list, n);
+    ck_assert_int_eq(db_netadapt_finish(db, r.id, &m, &err), HW_OK);
+    ck_assert_int_eq(db_model_list(db, &list, &n, &err), HW_OK);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(list[0].id, m.id);
+    db_model_list_free(list, n);
+    struct db_netadapt got;
+    ck_assert_int_eq(db_netadapt_get(db, r.id, &got, &err), HW_OK);
+    ck_assert_int_eq(got.status, DB_RUN_DONE);
+    db_netadapt_release(&got);
+    db_close(db);
+    remove_db(path);
+}
+END_TEST
+
 /* Reranks: stored per (run, arch, budget, seed), listed best first; a
  * repeat or invalid figures are refused. */
 START_TEST(test_rerank_add_list)
@@ -1514,6 +1576,7 @@ Suite *suite_db(void)
          {test_open_creates_schema, test_open_reopen_keeps_data, test_open_refuses_newer_schema,
           test_open_refuses_non_sqlite, test_open_existing_and_readonly, test_open_two_handles, test_open_foreign_keys_on, test_open_concurrent_create,
           test_open_damaged_row}},
+        {"db_check", {test_check_finds_orphans}},
         {"db_migrate", {test_migrate_step_is_atomic, test_migrate_from_1, test_migrate_from_2,
                         test_migrate_from_4, test_migrate_from_5,
                         test_migrate_from_6, test_migrate_from_7}},
@@ -1527,7 +1590,7 @@ Suite *suite_db(void)
           test_candidate_get_find, test_candidate_list}},
         {"db_model", {test_model_add_find}},
         {"db_rerank", {test_rerank_add_list}},
-        {"db_netadapt", {test_netadapt_iterations}},
+        {"db_netadapt", {test_netadapt_iterations, test_netadapt_finish}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);

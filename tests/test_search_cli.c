@@ -226,16 +226,11 @@ START_TEST(test_search_survives_kill9)
     run_ok("search " SEARCH_FLAGS " --name k --db %s", space, a_db);
 
     /* the same run, killed with SIGKILL once a few candidates are stored */
-    const char *bin = getenv("HWNAS_BIN");
-    ck_assert_ptr_nonnull(bin);
-    pid_t pid = fork();
-    if (pid == 0) {
-        char cmd[1024];
-        snprintf(cmd, sizeof cmd, "exec %s search " SEARCH_FLAGS " --name k --db %s >/dev/null 2>&1",
-                 bin, space, b_db);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
+    char spawn_args[1024];
+    snprintf(spawn_args, sizeof spawn_args, "search " SEARCH_FLAGS " --name k --db %s", space,
+             b_db);
+    pid_t pid = cli_spawn(spawn_args, NULL);
+    ck_assert_int_gt(pid, 0);
     int seen = 0;
     for (int i = 0; i < 600 && seen < 4; i++) {
         usleep(50000);
@@ -668,16 +663,9 @@ START_TEST(test_netadapt_survives_kill9)
     run_ok("lut export --db %s --out %s/lut.json", a_db, dir);
     run_ok("lut import %s/lut.json --db %s", dir, b_db);
 
-    const char *bin = getenv("HWNAS_BIN");
-    ck_assert_ptr_nonnull(bin);
-    pid_t pid = fork();
-    if (pid == 0) {
-        char cmd[1200];
-        snprintf(cmd, sizeof cmd, "exec %s " NA_FLAGS " >/dev/null 2>&1", bin, dir, 0.82 * l0_ms,
-                 dir, b_db);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
+    snprintf(args, sizeof args, NA_FLAGS, dir, 0.82 * l0_ms, dir, b_db);
+    pid_t pid = cli_spawn(args, NULL);
+    ck_assert_int_gt(pid, 0);
     int seen = -1;
     /* up to a minute: the first iteration took over 12 s under ASan beside
      * a 2-thread training on the same 2 cores */
@@ -699,6 +687,14 @@ START_TEST(test_netadapt_survives_kill9)
     ck_assert_int_lt(na_iterations(b_db, &status), total); /* killed mid-run */
     ck_assert_int_eq(status, DB_RUN_RUNNING);
     run_ok("netadapt --resume 1 --db %s --quiet", b_db);
+    /* a resume of the finished run (after a kill that came once it had
+     * ended) has nothing to do and says so */
+    snprintf(args, sizeof args, "netadapt --resume 1 --db %s", b_db);
+    struct cli_run r;
+    ck_assert_int_eq(cli_run(&r, args), 0);
+    ck_assert_msg(r.status == 0 && strstr(r.out, "NetAdapt run 1 is done already"),
+                  "exit %d: %s", r.status, r.err);
+    cli_run_release(&r);
 
     char *ha = cli_na_history(a_db), *hb = cli_na_history(b_db);
     ck_assert_ptr_nonnull(ha);

@@ -379,14 +379,9 @@ START_TEST(test_kill9_resume)
     run_ok(args);
     char b_path[128];
     snprintf(b_path, sizeof b_path, "%s/b.hwsn", dir);
-    pid_t pid = fork();
-    if (pid == 0) {
-        char cmd[1024];
-        snprintf(cmd, sizeof cmd, "exec %s " TRAIN_FLAGS " --out %s --checkpoint-every 0.5s "
-                 ">/dev/null 2>&1", getenv("HWNAS_BIN"), dir, b_path);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
+    snprintf(args, sizeof args, TRAIN_FLAGS " --out %s --checkpoint-every 0.5s", dir, b_path);
+    pid_t pid = cli_spawn(args, NULL);
+    ck_assert_int_gt(pid, 0);
     float *pa = NULL, *pb = NULL;
     size_t na, nb;
     int step = -1;
