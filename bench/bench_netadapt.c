@@ -19,13 +19,14 @@
  * The table lives in a temporary database (profiled on demand, 1 thread);
  * training uses all cores. Small version: bench_netadapt 1 1 5 2000 0.1 0.85
  *
- *   bench_netadapt noise [ITERATIONS] [SHORT_STEPS] [EPOCHS] [DELTA] [MODEL]
+ *   bench_netadapt noise [ITERATIONS] [SHORT_STEPS] [EPOCHS] [DELTA] [MODEL|-] [SEED_B]
  *
  * How much of NetAdapt's choice is noise (issue 35): fmnist-ref (trained
  * EPOCHS, default 3, or MODEL), then ITERATIONS (default 3) iterations in
  * which every proposal is fine-tuned twice, SHORT_STEPS (default 200) each:
  * scoring A with fine-tune seed 1, judged on validation images 0..4999;
- * scoring B with seed 2 on images 5000..9999. Each is judged by accuracy and
+ * scoring B with seed SEED_B (default 2; 1: B judges A's fine-tuned net, so
+ * only the validation images differ) on images 5000..9999. Each is judged by accuracy and
  * by loss, on 2,000 and on 5,000 images. Per iteration and judge: whether A
  * and B choose the same proposal and Kendall's tau between their rankings
  * (of the selection rule's score). The run goes on with A's choice by
@@ -146,14 +147,19 @@ static int noise_tune(void *ctx, struct nn_net *net, int iteration, int proposal
     size_t len;
     struct nn_net *copy;
     struct na_eval unused;
-    check(model_to_bytes(net, &bytes, &len, err), err);
-    check(model_load_bytes(bytes, len, "copy", 128, &copy, err), err);
-    free(bytes);
-    check(netadapt_tune(&z->t[1], copy, iteration, proposal, &unused, err), err);
-    judge(z, 1, copy, z->q[proposal][1]);
-    nn_net_free(copy);
+    int same_seed = z->t[1].seed == z->t[0].seed;
+    if (!same_seed) {
+        check(model_to_bytes(net, &bytes, &len, err), err);
+        check(model_load_bytes(bytes, len, "copy", 128, &copy, err), err);
+        free(bytes);
+        check(netadapt_tune(&z->t[1], copy, iteration, proposal, &unused, err), err);
+        judge(z, 1, copy, z->q[proposal][1]);
+        nn_net_free(copy);
+    }
     check(netadapt_tune(&z->t[0], net, iteration, proposal, &unused, err), err);
     judge(z, 0, net, z->q[proposal][0]);
+    if (same_seed) /* the same fine-tune: only the images differ */
+        judge(z, 1, net, z->q[proposal][1]);
     *out = (struct na_eval){z->q[proposal][0][0], -z->q[proposal][0][1]};
     return HW_OK;
 }
@@ -173,7 +179,8 @@ static int noise_main(int argc, char **argv, struct lat_table *table, const stru
     int iterations = argc > 2 ? atoi(argv[2]) : 3, steps = argc > 3 ? atoi(argv[3]) : 200;
     int epochs = argc > 4 ? atoi(argv[4]) : 3;
     double delta = argc > 5 ? atof(argv[5]) : 0.01;
-    const char *model = argc > 6 ? argv[6] : NULL;
+    const char *model = argc > 6 && strcmp(argv[6], "-") ? argv[6] : NULL;
+    uint64_t seed_b = argc > 7 ? strtoull(argv[7], NULL, 10) : 2;
     struct hw_err err = {0};
     struct nn_net *cur;
     if (model)
@@ -188,15 +195,15 @@ static int noise_main(int argc, char **argv, struct lat_table *table, const stru
         z.view[s].pixels += (size_t)s * 5000 * val->h * val->w * val->c;
         z.view[s].labels += (size_t)s * 5000;
         z.t[s].train = train, z.t[s].val = &z.view[s], z.t[s].steps = steps;
-        z.t[s].seed = (uint64_t)s + 1;
+        z.t[s].seed = s ? seed_b : 1;
     }
     struct na_ops ops = {netadapt_table_latency, table, noise_tune, &z, NULL, NULL};
     double lat0, l0, q0[2][JUDGES];
     check(netadapt_table_latency(table, nn_net_arch(cur), &l0, &err), &err);
     lat0 = l0;
     printf("NetAdapt noise: fmnist-ref %s, L0 %.4f ms, delta %g, %d short steps; A: seed 1, "
-           "val 0..4999; B: seed 2, val 5000..9999\n\n",
-           model ? model : "trained here", l0, delta, steps);
+           "val 0..4999; B: seed %llu, val 5000..9999\n\n",
+           model ? model : "trained here", l0, delta, steps, (unsigned long long)seed_b);
     printf("%-5s %4s", "iter", "n");
     for (int j = 0; j < JUDGES; j++)
         printf("  %8s same  tau", judge_names[j]);

@@ -365,14 +365,25 @@ static int do_report(const char *name)
     size_t len = 0;
     int n = 0, nt = 0, has_val = 0;
     int rc = db_candidate_list(db, r.id, DB_ORDER_TRIAL, 0, &cs, &n, &e);
+    int shown = 0; /* the first report_top distinct archs of top[0..nt) */
     if (!rc)
-        rc = db_candidate_list(db, r.id, DB_ORDER_REWARD, report_top, &top, &nt, &e);
+        rc = db_candidate_list(db, r.id, DB_ORDER_REWARD, 0, &top, &nt, &e);
+    for (int i = 0; !rc && i < nt && shown < report_top; i++) {
+        int dup = 0;
+        for (int j = 0; j < shown && !dup; j++)
+            dup = strcmp(top[j].arch_hash, top[i].arch_hash) == 0;
+        if (!dup) { /* swapped, not copied: each row keeps its own strings */
+            struct db_candidate t = top[shown];
+            top[shown++] = top[i];
+            top[i] = t;
+        }
+    }
     if (!rc)
         rc = device_validation(db, r.device_id, &v, &has_val, &e);
     if (!rc && !(pts = run_points(cs, n)))
         rc = hw_error(&e, HW_ENOMEM, "out of memory for %d candidates", n);
     if (!rc) {
-        struct cli_report rep = {&r, cs, pts, n, top, nt, has_val ? &v : NULL};
+        struct cli_report rep = {&r, cs, pts, n, top, shown, has_val ? &v : NULL};
         FILE *f = open_memstream(&page, &len);
         if (!f)
             rc = hw_error(&e, HW_ENOMEM, "report: cannot open a memory stream");
@@ -388,7 +399,7 @@ static int do_report(const char *name)
     if (!rc && json) {
         cJSON *o = cli_json_root();
         cJSON_AddItemToObject(o, "run", cli_json_run(&r, n));
-        cJSON_AddNumberToObject(o, "top", nt);
+        cJSON_AddNumberToObject(o, "top", shown);
         if (has_val)
             cJSON_AddNumberToObject(o, "validation", (double)v.id);
         else

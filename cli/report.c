@@ -256,7 +256,7 @@ static void put_blocks(FILE *f, const struct db_candidate *c)
 /* (d): the best candidates by reward. */
 static void put_top(FILE *f, const struct cli_report *r)
 {
-    fprintf(f, "<section id=\"top\"><h2>Top %d candidates by reward</h2>\n", r->n_top);
+    fprintf(f, "<section id=\"top\"><h2>Top %d distinct candidates by reward</h2>\n", r->n_top);
     if (r->n_top == 0) {
         fputs("<p class=\"note\">No candidates yet.</p></section>\n", f);
         return;

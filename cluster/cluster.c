@@ -372,6 +372,7 @@ static void worker_netadapt(struct worker *w, const struct job_head *h, const ch
         st = hw_error(&err, HW_EINVAL, "a NetAdapt job of %zu bytes", len);
     if (st == HW_OK) {
         memcpy(&j, body, sizeof j);
+        uint64_t t0 = timer_now_ns();
         if (h->limit_s > 0)
             alarm((unsigned)ceil(3 * h->limit_s + 60));
         /* the current net only gives its weights: the smallest batch */
@@ -383,6 +384,8 @@ static void worker_netadapt(struct worker *w, const struct job_head *h, const ch
             st = netadapt_tune(&w->na, net, j.iteration, j.proposal, &e, &err);
         if (st == HW_OK)
             st = model_to_bytes(net, out, out_len, &err);
+        /* rank 0's time limit grows with the longest job */
+        r->wall_s = timer_since_s(t0);
         alarm(0);
     }
     nn_net_free(cur);
@@ -829,12 +832,16 @@ static int pool_collect(void *p, int *trial, struct search_eval *out, struct hw_
     return HW_OK;
 }
 
-/* Jobs handed out and not collected: their answers will be dropped. */
+/* Jobs handed out and not collected: their answers will be dropped (no
+ * worker counts as holding them any more). */
 static void abandon_jobs(struct cluster_pool *cp)
 {
     for (int i = 0; i < cp->n_jobs; i++)
         free(cp->jobs[i].body);
     cp->n_jobs = 0;
+    for (int r = 1; r < g_size; r++)
+        if (cp->w[r].state == W_BUSY)
+            cp->w[r].trial = -1;
 }
 
 int cluster_na_farm(void *ctx, struct nn_net *cur, int iteration, int max_batch,
@@ -876,6 +883,12 @@ int cluster_na_farm(void *ctx, struct nn_net *cur, int iteration, int max_batch,
     }
     if (st)
         abandon_jobs(cp);
+    /* a worker's "not found" is a failure here, not "no proposal can cut" */
+    if (st == HW_ENOTFOUND) {
+        char msg[HW_ERR_MSG_MAX];
+        snprintf(msg, sizeof msg, "%s", err ? err->msg : "not found");
+        st = hw_error(err, HW_EIO, "%s", msg);
+    }
     return st;
 }
 

@@ -74,11 +74,15 @@ int netadapt_proposals(const struct arch *a, double lat_max_ms, const struct na_
 }
 
 /* Scores proposal i (its eval set) against quality q0; 1 when it is now the
- * chosen one: the lowest score, of equal ones the first. */
+ * chosen one: the lowest score, of equal ones the first. A score that is not
+ * a number (a NaN loss) counts as the worst, so the choice never depends on
+ * the order proposals are scored in. */
 static int keep(struct na_iteration *it, int i, enum na_score by, double q0, double lat0)
 {
     struct na_proposal *p = &it->props[i];
     p->score = netadapt_score(q0, lat0, netadapt_quality(by, &p->eval), p->latency_ms);
+    if (isnan(p->score))
+        p->score = INFINITY;
     int c = it->chosen;
     if (c >= 0 && !(p->score < it->props[c].score || (p->score == it->props[c].score && i < c)))
         return 0;
@@ -100,6 +104,7 @@ struct farmed {
     enum na_score by;
     double q0, lat0;
     int done;
+    unsigned char back[NA_MAX_PROPOSALS]; /* proposals that came back */
     void *best; /* the chosen one's model bytes */
     size_t best_len;
 };
@@ -108,9 +113,10 @@ static int farm_done(void *dctx, int i, const struct na_eval *e, const void *mod
                      struct hw_err *err)
 {
     struct farmed *f = dctx;
-    if (i < 0 || i >= f->it->n || !isnan(f->it->props[i].score))
+    if (i < 0 || i >= f->it->n || f->back[i])
         return hw_error(err, HW_EINVAL, "netadapt: proposal %d came back twice or was never "
                         "sent", i);
+    f->back[i] = 1;
     f->it->props[i].eval = *e;
     f->done++;
     progress_update(f->bar, f->done);
@@ -148,7 +154,7 @@ int netadapt_iterate(struct nn_net *cur, double lat0, const struct na_eval *e0, 
     snprintf(label, sizeof label, "netadapt iter %d", iteration + 1);
     progress_init(&bar, label, it->n, "proposals", hw_log_quiet);
     if (ops->farm) {
-        struct farmed f = {it, &bar, ops->score, q0, lat0, 0, NULL, 0};
+        struct farmed f = {it, &bar, ops->score, q0, lat0, 0, {0}, NULL, 0};
         rc = ops->farm(ops->farm_ctx, cur, iteration, max_batch, it->props, it->n, farm_done, &f,
                        err);
         if (!rc && f.done < it->n)

@@ -441,8 +441,7 @@ START_TEST(test_mpi_netadapt)
     snprintf(b_db, sizeof b_db, "%s/b.db", dir);
     ck_assert_msg(cli_na_fixture(dir, a_db, &l0_ms, why, sizeof why) == 0, "%s", why);
 #define NA_FLAGS "netadapt --model %s/m.hwm --target-ms %.6f --delta 0.02 --short-steps 30 " \
-                 "--val-subset 1000 --long-epochs 0 --seed 3 --train-threads 1 --score loss " \
-                 "--quiet " \
+                 "--val-subset 1000 --long-epochs 0 --seed 3 --train-threads 1 --quiet " \
                  "--workdir %s --db %s --out %s/%s.hwm"
     free(run_ok(0, NA_FLAGS, dir, 0.85 * l0_ms, dir, a_db, dir, "serial"));
     /* the keys the serial run measured on demand, so both predict alike */

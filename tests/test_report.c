@@ -340,13 +340,29 @@ START_TEST(test_runs_report)
     ck_assert_ptr_nonnull(page);
     for (const char *const *s = (const char *const[]){
              "<section id=\"reward\">", "<section id=\"pareto\">", "<section id=\"latency\">",
-             "<section id=\"top\">", "Top 6 candidates by reward", "Pareto front (",
+             "<section id=\"top\">", "distinct candidates by reward", "Pareto front (",
              "class=\"band\"", "class=\"diag\"", "class=\"best\"", "<td class=\"blocks\">ir_r",
              "cn_r1_k1_s1_c32_nhs</td>", "<dt>controller</dt><dd>evolution</dd>", NULL};
          *s; s++)
         ck_assert_msg(strstr(page, *s), "the page lacks %s", *s);
     ck_assert_int_eq(count_of(page, "<svg "), 3);
-    ck_assert_int_eq(count_of(page, "<tr><td>"), 6);
+    /* one row per distinct arch: as many rows as the heading says, no two
+     * with the same block string */
+    int k = 0;
+    const char *h = strstr(page, "<h2>Top ");
+    ck_assert(h && sscanf(h, "<h2>Top %d", &k) == 1 && k >= 1 && k <= 6);
+    ck_assert_int_eq(count_of(page, "<tr><td>"), k);
+    const char *blocks[6];
+    int nb = 0;
+    for (const char *b = strstr(page, "<td class=\"blocks\">"); b && nb < 6;
+         b = strstr(b + 1, "<td class=\"blocks\">"))
+        blocks[nb++] = b + strlen("<td class=\"blocks\">");
+    ck_assert_int_eq(nb, k);
+    for (int i = 0; i < nb; i++)
+        for (int j = i + 1; j < nb; j++)
+            ck_assert_msg(strncmp(blocks[i], blocks[j],
+                                  (size_t)(strstr(blocks[i], "</td>") - blocks[i]) + 5) != 0,
+                          "rows %d and %d show the same arch", i, j);
     ck_assert_ptr_nonnull(strstr(page, "<h1>hwnas run r&lt;&amp;&gt;&quot;</h1>"));
     ck_assert_ptr_null(strstr(page, "r<&>"));
     check_self_contained(page);

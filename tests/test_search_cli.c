@@ -653,7 +653,8 @@ START_TEST(test_netadapt_survives_kill9)
     ck_assert_msg(cli_na_fixture(dir, a_db, &l0_ms, why, sizeof why) == 0, "%s", why);
 
 #define NA_FLAGS "netadapt --model %s/m.hwm --target-ms %.6f --delta 0.02 --short-steps 30 " \
-                 "--val-subset 1000 --long-epochs 0 --seed 3 --workdir %s --quiet --db %s"
+                 "--val-subset 1000 --long-epochs 0 --seed 3 --score acc --workdir %s --quiet " \
+                 "--db %s"
     /* the reference: one uninterrupted run; the keys it measured on demand
      * then go to b's table, so both runs predict alike */
     run_ok(NA_FLAGS, dir, 0.82 * l0_ms, dir, a_db);
