@@ -700,7 +700,8 @@ static void check(struct drive *d, const char *dir, struct rows *cur, const stru
     }
     d->c->rows(dir, cur);
     rows_files(dir, cur);
-    qsort(cur->line, (size_t)cur->n, sizeof *cur->line, by_line);
+    if (cur->n > 1) /* qsort of no lines: a NULL array UBSan refuses */
+        qsort(cur->line, (size_t)cur->n, sizeof *cur->line, by_line);
     if (cur->torn || cur->holes) {
         d->t->integrity += cur->torn;
         d->t->losses += cur->holes;
@@ -778,7 +779,8 @@ static uint64_t stored(const struct drive *d, const char *dir)
     struct rows r = {0};
     d->c->rows(dir, &r);
     rows_files(dir, &r);
-    qsort(r.line, (size_t)r.n, sizeof *r.line, by_line);
+    if (r.n > 1)
+        qsort(r.line, (size_t)r.n, sizeof *r.line, by_line);
     uint64_t h = FNV1A64_BASIS;
     for (int i = 0; i < r.n; i++)
         h = fnv1a64_str(fnv1a64_byte(h, '\n'), r.line[i]);
