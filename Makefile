@@ -4,6 +4,7 @@
 #   make asan     the test suite under ASan + UBSan
 #   make demo     profile this CPU, search fmnist under a latency budget, export
 #   make bench    build the benchmarks in bench/
+#   make bench-deps  install the peers bench/kernels.sh compares with (XNNPACK, PyTorch)
 #   make fuzz     build libFuzzer targets (clang) into build/fuzz/
 #   make fuzz-run [FUZZ_S=60]  run each target that long from its seeds; fails on any report
 #   make aarch64  cross-build build/aarch64/hwnas for 64-bit ARM (NEON)
@@ -51,7 +52,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tests/run_tests.o
 LIB := $(BUILD)/libhwnas.a
 
-.PHONY: all check asan demo bench fuzz fuzz-run clean deps test aarch64 check-aarch64 deps-aarch64
+.PHONY: all check asan demo bench bench-deps fuzz fuzz-run clean deps test aarch64 check-aarch64 deps-aarch64
 
 # Plain make checks the build's Debian packages first (quick when they are
 # there; installs them as root, else names them in one line), then builds in a
@@ -62,6 +63,9 @@ all:
 
 deps:
 	@sh scripts/install-deps.sh
+
+bench-deps:
+	@sh scripts/install-deps.sh anchors
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -126,6 +126,33 @@ static double pointwise_shapes(const struct arch *a, double *t_nn, double *t_raw
     return flops;
 }
 
+/* Best-of-20 GB/s of summing a buffer of `bytes` (four 64-byte streams),
+ * the rate a weight-streaming kernel cannot beat. */
+static double read_rate(size_t bytes)
+{
+    typedef float v16 __attribute__((vector_size(64)));
+    size_t n = bytes / 256 * 64;
+    float *a = aligned_alloc(64, n * sizeof(float) + 64);
+    for (size_t i = 0; i < n; i++)
+        a[i] = (float)(i & 1023) * 1e-3f;
+    double best = 1e30;
+    v16 s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+    for (int r = 0; r < 20; r++) {
+        uint64_t t0 = timer_now_ns();
+        for (size_t i = 0; i < n; i += 64) {
+            s0 += *(const v16 *)(a + i), s1 += *(const v16 *)(a + i + 16);
+            s2 += *(const v16 *)(a + i + 32), s3 += *(const v16 *)(a + i + 48);
+        }
+        double dt = (timer_now_ns() - t0) / 1e9;
+        best = dt < best ? dt : best;
+    }
+    v16 s = s0 + s1 + s2 + s3;
+    volatile float sink = s[0];
+    (void)sink;
+    free(a);
+    return n * sizeof(float) / best / 1e9;
+}
+
 /* Where the time goes: every op timed inside whole forward passes (so with
  * the caches as the pass leaves them, like XNNPACK's -p profile), the
  * median per op summed by kind; issue 3 quotes XNNPACK's shares (1x1 61 %,
@@ -136,6 +163,7 @@ static void op_breakdown(struct nn_net *net, const float *x, int runs)
     enum { NK = sizeof kinds / sizeof kinds[0] };
     int n_ops = nn_net_n_ops(net);
     double *t = malloc(sizeof(double) * n_ops * runs), sum[NK + 1] = {0}, macs[NK + 1] = {0};
+    double wts[NK + 1] = {0};
     double total = 0;
     int cnt[NK + 1] = {0};
     for (int r = -3; r < runs; r++) { /* three passes to warm up */
@@ -155,7 +183,7 @@ static void op_breakdown(struct nn_net *net, const float *x, int runs)
         int k = 0;
         while (k < NK && strcmp(kinds[k], info.kind) != 0)
             k++;
-        sum[k] += med, macs[k] += info.macs, cnt[k]++, total += med;
+        sum[k] += med, macs[k] += info.macs, wts[k] += info.weights, cnt[k]++, total += med;
         if (getenv("OPS"))
             printf("  op %3d unit %2d %-5s %8.1f us  %6.2f M MACs  %5.1f GFLOP/s\n", i, info.unit,
                    info.kind, med * 1e3, info.macs / 1e6, 2 * info.macs / med / 1e6);
@@ -170,6 +198,12 @@ static void op_breakdown(struct nn_net *net, const float *x, int runs)
         printf(")");
     }
     printf("\n");
+    /* batch-1 FC and SE stream their weights: their rate beside a plain read */
+    size_t bytes = 4 * nn_net_n_params(net);
+    printf("%-18s weights streamed: fc %.1f MB at %.1f GB/s, se %.1f MB at %.1f GB/s; plain read "
+           "of %.1f MB (the net's weights): %.1f GB/s\n",
+           "", 4 * wts[6] / 1e6, 4 * wts[6] / sum[6] / 1e6, 4 * wts[3] / 1e6,
+           4 * wts[3] / sum[3] / 1e6, bytes / 1e6, read_rate(bytes));
     free(t);
 }
 

@@ -15,6 +15,12 @@
  *       "mid": quantiles of uniform samples (4.5-14 MMACs, session 3's run).
  *       The full accuracies go to fidelity-SET.txt. Long: N full trainings;
  *       FROM continues a stopped run at arch FROM, appending to that file.
+ *   bench_train near DB SPACE N DIR [LO] [HI] [SEED]
+ *       N archs of SPACE whose predicted latency (this machine's table in
+ *       DB, 1 thread) lies in [LO, HI] (default 0.5-0.7) x fmnist-ref's:
+ *       picked at even latency steps from 400N uniform samples, written as
+ *       DIR/nearNN.json. The "near" fidelity set: archs where a search under
+ *       a 0.6x target actually decides (bench/fidelity_near.sh trains them).
  *   bench_train archs [N] [SET] [DIR]
  *       lists the archs of a fidelity set (MACs, params, layers), no training.
  *   bench_train proxies FULL_FILE EPOCHS SUBSET VAL [SEED] [BATCH] [LR] [AUG]
@@ -36,9 +42,11 @@
 #include <unistd.h>
 
 #include "bench/stats.h"
+#include "db/db.h"
 #include "evaluator/data.h"
 #include "evaluator/proxy.h"
 #include "evaluator/train.h"
+#include "latency/table.h"
 #include "nn/net.h"
 #include "space/arch_json.h"
 #include "space/refs.h"
@@ -219,6 +227,80 @@ static void fidelity_archs(struct arch *out, int n, const char *set)
     }
 }
 
+struct near_pick {
+    double us;
+    int idx;
+};
+
+static int cmp_pick(const void *a, const void *b)
+{
+    double x = ((const struct near_pick *)a)->us, y = ((const struct near_pick *)b)->us;
+    return (x > y) - (x < y);
+}
+
+/* bench_train near: see the header. Needs no data set. */
+static int bench_near(int argc, char **argv)
+{
+    if (argc < 6) {
+        fprintf(stderr, "usage: bench_train near DB SPACE N DIR [LO] [HI] [SEED]\n");
+        return 2;
+    }
+    int n = atoi(argv[4]);
+    double lo = argc > 6 ? atof(argv[6]) : 0.5, hi = argc > 7 ? atof(argv[7]) : 0.7;
+    uint64_t seed = argc > 8 ? (uint64_t)atoll(argv[8]) : 2026;
+    if (n < 1 || n > 100 || !(lo > 0 && hi > lo)) {
+        fprintf(stderr, "bench_train near: N must be in [1, 100] and 0 < LO < HI\n");
+        return 2;
+    }
+    struct hw_err err = {0};
+    struct db *db = NULL;
+    struct lat_table t;
+    struct space sp;
+    struct arch ref;
+    double ref_us;
+    nn_set_threads(1);
+    if (db_open(&db, argv[2], 0, &err) != HW_OK || lat_table_open(&t, db, NULL, 1, &err) != HW_OK ||
+        space_resolve(argv[3], &sp, &err) != HW_OK ||
+        arch_resolve("fmnist-ref", NULL, &ref, &err) != HW_OK ||
+        lat_table_predict(&t, &ref, &ref_us, NULL, NULL, &err) != HW_OK)
+        die(&err);
+    int pool = 400 * n, tokens[SPACE_MAX_TOKENS], kept = 0;
+    struct arch *all = malloc(sizeof *all * (size_t)pool);
+    struct near_pick *pick = malloc(sizeof *pick * (size_t)pool);
+    struct pcg32 rng;
+    pcg32_seed(&rng, seed, 3);
+    for (int i = 0; i < pool; i++) {
+        double us;
+        space_sample(&sp, &rng, tokens);
+        if (space_decode(&sp, tokens, &all[i], &err) != HW_OK ||
+            lat_table_predict(&t, &all[i], &us, NULL, NULL, &err) != HW_OK)
+            die(&err);
+        if (us >= lo * ref_us && us <= hi * ref_us)
+            pick[kept++] = (struct near_pick){us, i};
+    }
+    printf("fmnist-ref predicted %.1f us; %d of %d samples in [%.2f, %.2f] x\n", ref_us, kept,
+           pool, lo, hi);
+    if (kept < n) {
+        fprintf(stderr, "bench_train near: only %d samples in the window\n", kept);
+        return 1;
+    }
+    qsort(pick, (size_t)kept, sizeof *pick, cmp_pick);
+    for (int i = 0; i < n; i++) {
+        const struct near_pick *p = &pick[(int)((i + 0.5) * kept / n)];
+        struct arch *a = &all[p->idx];
+        snprintf(a->name, sizeof a->name, "near%02d", i);
+        struct arch_cost cost = arch_cost(a);
+        printf("%s: %.1f us (%.2f x), %.2f MMACs, %.0fk params\n", a->name, p->us,
+               p->us / ref_us, cost.macs / 1e6, cost.params / 1e3);
+        write_arch_json(argv[5], a);
+    }
+    free(all);
+    free(pick);
+    lat_table_release(&t);
+    db_close(db);
+    return 0;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -372,6 +454,8 @@ static void bench_proxies(const char *full_file, int epochs, int subset, int val
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "ref";
+    if (strcmp(mode, "near") == 0)
+        return bench_near(argc, argv);
     int a2 = argc > 2 ? atoi(argv[2]) : 0, a3 = argc > 3 ? atoi(argv[3]) : 0;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int env_threads = getenv("THREADS") ? atoi(getenv("THREADS")) : 0;
@@ -406,7 +490,7 @@ int main(int argc, char **argv)
                       argc > 8 ? atof(argv[8]) : 0, argc > 9 ? atoi(argv[9]) : -1);
     else {
         fprintf(stderr, "usage: bench_train ref [EPOCHS] [THREADS] | proxy [N] [SEED] | "
-                        "fidelity [N] [EPOCHS] [mid|wide] [FROM] | archs [N] [mid|wide] [DIR] | proxies FULL_FILE EPOCHS SUBSET VAL [SEED] [BATCH] [LR] [AUG]\n");
+                        "fidelity [N] [EPOCHS] [mid|wide] [FROM] | near DB SPACE N DIR [LO] [HI] [SEED] | archs [N] [mid|wide] [DIR] | proxies FULL_FILE EPOCHS SUBSET VAL [SEED] [BATCH] [LR] [AUG]\n");
         return 2;
     }
     data_set_release(&train_set);

@@ -62,43 +62,56 @@ static inline void hsum4(v16 a0, v16 a1, v16 a2, v16 a3, float *s0, float *s1, f
     *s0 = h[0] + h[1], *s1 = h[2] + h[3], *s2 = h[4] + h[5], *s3 = h[6] + h[7];
 }
 
+/* Rows [r, r + R) of y = w . x (R a multiple of 4): R accumulators, one
+ * weight stream per row. */
+static inline __attribute__((always_inline)) void gemv_rows(float *restrict y,
+                                                            const float *restrict w,
+                                                            const float *restrict x, int r,
+                                                            int cols, int R)
+{
+    const float *wr[8];
+    v16 a[8];
+    for (int i = 0; i < R; i++)
+        wr[i] = w + (size_t)(r + i) * cols, a[i] = (v16){0};
+    int c = 0;
+    for (; c + 16 <= cols; c += 16) {
+        v16 xv = *(const v16u *)(x + c);
+        for (int i = 0; i < R; i++)
+            a[i] += *(const v16u *)(wr[i] + c) * xv;
+    }
+    if (c + 8 <= cols) {
+        // the half-vector tail of 8..15 columns (cols 120, 40, 24, ...)
+        v8 xv = *(const v8u *)(x + c), z = {0};
+        for (int i = 0; i < R; i++) {
+            v8 p = *(const v8u *)(wr[i] + c) * xv;
+            a[i] += __builtin_shufflevector(p, z, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        }
+        c += 8;
+    }
+    for (int i = 0; i < R; i += 4) {
+        float s[4];
+        hsum4(a[i], a[i + 1], a[i + 2], a[i + 3], &s[0], &s[1], &s[2], &s[3]);
+        for (int q = 0; q < 4; q++) {
+            for (int cc = c; cc < cols; cc++)
+                s[q] += wr[i + q][cc] * x[cc];
+            y[r + i + q] = s[q];
+        }
+    }
+}
+
 /* y (rows) = w (rows, cols) . x (cols). Memory-bound (every weight is read
- * once, at batch 1 usually from L3 or DRAM): four rows at a time keep four
- * streams in flight, which runs at about twice OpenBLAS sgemv's rate on the
- * head and SE shapes of MobileNetV3 (bench_nn, per op in sequence). */
+ * once, at batch 1 usually from L3 or DRAM): eight rows at a time keep eight
+ * streams in flight. On the head and SE shapes of MobileNetV3 four streams
+ * ran at about twice OpenBLAS sgemv's rate, eight at another 1.1-1.3x over
+ * 23 MB of such matrices read in turn (bench_nn, "weights streamed"). */
 static void gemv(float *restrict y, const float *restrict w, const float *restrict x, int rows,
                  int cols)
 {
     int r = 0;
-    for (; r + 4 <= rows; r += 4) {
-        const float *w0 = w + (size_t)r * cols, *w1 = w0 + cols, *w2 = w1 + cols, *w3 = w2 + cols;
-        v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-        int c = 0;
-        for (; c + 16 <= cols; c += 16) {
-            v16 xv = *(const v16u *)(x + c);
-            a0 += *(const v16u *)(w0 + c) * xv;
-            a1 += *(const v16u *)(w1 + c) * xv;
-            a2 += *(const v16u *)(w2 + c) * xv;
-            a3 += *(const v16u *)(w3 + c) * xv;
-        }
-        if (c + 8 <= cols) {
-            // the half-vector tail of 8..15 columns (cols 120, 40, 24, ...)
-            v8 xv = *(const v8u *)(x + c);
-            v8 p0 = *(const v8u *)(w0 + c) * xv, p1 = *(const v8u *)(w1 + c) * xv;
-            v8 p2 = *(const v8u *)(w2 + c) * xv, p3 = *(const v8u *)(w3 + c) * xv;
-            v8 z = {0};
-            a0 += __builtin_shufflevector(p0, z, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-            a1 += __builtin_shufflevector(p1, z, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-            a2 += __builtin_shufflevector(p2, z, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-            a3 += __builtin_shufflevector(p3, z, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-            c += 8;
-        }
-        float s0, s1, s2, s3;
-        hsum4(a0, a1, a2, a3, &s0, &s1, &s2, &s3);
-        for (; c < cols; c++)
-            s0 += w0[c] * x[c], s1 += w1[c] * x[c], s2 += w2[c] * x[c], s3 += w3[c] * x[c];
-        y[r] = s0, y[r + 1] = s1, y[r + 2] = s2, y[r + 3] = s3;
-    }
+    for (; r + 8 <= rows; r += 8)
+        gemv_rows(y, w, x, r, cols, 8);
+    for (; r + 4 <= rows; r += 4)
+        gemv_rows(y, w, x, r, cols, 4);
     for (; r < rows; r++) {
         const float *wr = w + (size_t)r * cols;
         float acc = 0.f;

@@ -1074,15 +1074,25 @@ void nn_net_op_info(const struct nn_net *net, int i, struct nn_op_info *out)
                  arch_conv_out_size(o->w, o->k, o->stride);
     out->unit = u;
     out->kind = names[o->kind];
-    out->macs = 0;
+    out->macs = out->weights = 0;
     switch (o->kind) {
-    case OP_CONV: out->macs = ohw * o->k * o->k * o->cin * o->cout; break;
+    case OP_CONV:
+        out->macs = ohw * o->k * o->k * o->cin * o->cout;
+        out->weights = (double)o->k * o->k * o->cin * o->cout + o->cout;
+        break;
     case OP_MATMUL:
         out->kind = o->h * o->w == 1 ? "fc" : "1x1";
         out->macs = hw * o->cin * o->cout;
+        out->weights = (double)o->cin * o->cout + o->cout;
         break;
-    case OP_DW: out->macs = ohw * o->k * o->k * o->cin; break;
-    case OP_SE: out->macs = 2.0 * o->cin * o->sq + 2 * hw * o->cin; break;
+    case OP_DW:
+        out->macs = ohw * o->k * o->k * o->cin;
+        out->weights = (double)o->k * o->k * o->cin + o->cin;
+        break;
+    case OP_SE:
+        out->macs = 2.0 * o->cin * o->sq + 2 * hw * o->cin;
+        out->weights = 2.0 * o->cin * o->sq + o->cin + o->sq;
+        break;
     default: break;
     }
 }

@@ -134,13 +134,15 @@ void nn_net_forward_unit(struct nn_net *net, int u, int n);
 
 /* Per-op inference timing, for the kernel benchmark: the ops of an INFER
  * net in order, each with its kind ("stem", "1x1", "dw", "se", "add",
- * "pool", "fc", ...), the unit it belongs to and its multiply-adds at batch 1.
+ * "pool", "fc", ...), the unit it belongs to, its multiply-adds at batch 1
+ * and the weights it reads (the bytes a batch-1 FC or SE must stream).
  * nn_net_forward_op runs op i alone on the net's buffers (after
  * nn_net_set_input, ops in order reproduce nn_net_forward). */
 struct nn_op_info {
     const char *kind;
     int unit;
     double macs;
+    double weights; /* floats of weights and biases the op reads */
 };
 int nn_net_n_ops(const struct nn_net *net);
 void nn_net_op_info(const struct nn_net *net, int i, struct nn_op_info *out);

@@ -3,6 +3,8 @@
 # then ONNX Runtime for the export check (npm, into tests/ort/node_modules).
 #   install-deps.sh           the host build and its tests
 #   install-deps.sh aarch64   the cross build for 64-bit ARM and qemu to test it
+#   install-deps.sh anchors   the peers bench/kernels.sh compares with: XNNPACK,
+#                             PyTorch (large: only for the benchmarks)
 #   install-deps.sh build     what compiling needs (plain make): a quick check;
 #                             as root the missing ones are installed, otherwise
 #                             one line names them and make deps
@@ -23,6 +25,17 @@ if [ "$1" = build ]; then
     echo "install-deps: installing$missing"
     apt-get update -q
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
+    exit 0
+fi
+if [ "$1" = anchors ]; then
+    missing=""
+    for p in libxnnpack-dev libpthreadpool-dev python3-torch python3-torchvision; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+    done
+    [ -z "$missing" ] && exit 0
+    echo "install-deps: installing$missing"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
     exit 0
 fi
 if [ "$1" = aarch64 ]; then
