@@ -21,6 +21,9 @@
  *       picked at even latency steps from 400N uniform samples, written as
  *       DIR/nearNN.json. The "near" fidelity set: archs where a search under
  *       a 0.6x target actually decides (bench/fidelity_near.sh trains them).
+ *   bench_train proxies-near DIR RESULTS EPOCHS SUBSET VAL [SEED]
+ *       the same for the near set: the archs of DIR with both seeds in
+ *       RESULTS, against the mean of the two seeds' accuracies.
  *   bench_train archs [N] [SET] [DIR]
  *       lists the archs of a fidelity set (MACs, params, layers), no training.
  *   bench_train proxies FULL_FILE EPOCHS SUBSET VAL [SEED] [BATCH] [LR] [AUG]
@@ -384,6 +387,9 @@ static void bench_fidelity(int n, int epochs, const char *set, int from)
 
 /* Proxy accuracies of the fidelity archs under another budget, against
  * the full accuracies of an earlier fidelity run. */
+static void proxies_run(struct arch *archs, const double *full, int n, int epochs, int subset,
+                        int val_subset, uint64_t seed, int batch, double lr, int augment);
+
 static void bench_proxies(const char *full_file, int epochs, int subset, int val_subset,
                           uint64_t seed, int batch, double lr, int augment)
 {
@@ -410,8 +416,54 @@ static void bench_proxies(const char *full_file, int epochs, int subset, int val
     if (size < n)
         size = n;
     struct arch *archs = malloc(sizeof *archs * (size_t)size);
-    double proxy[64], neg_loss[64], neg_train[64], secs[64];
     fidelity_archs(archs, size, set);
+    proxies_run(archs, full, n, epochs, subset, val_subset, seed, batch, lr, augment);
+    free(archs);
+}
+
+/* The near set: DIR/nearNN.json with both seeds' accuracies in RESULTS
+ * (bench/fidelity_near.sh's "arch seed accuracy seconds" lines); full gets
+ * their mean (a fraction). Returns the count. */
+static int near_set(const char *dir, const char *results, struct arch *archs, double *full, int max)
+{
+    int n = 0;
+    for (int i = 0; i < 100 && n < max; i++) {
+        char path[4096], name[32], line[256];
+        snprintf(name, sizeof name, "near%02d", i);
+        snprintf(path, sizeof path, "%s/%s.json", dir, name);
+        if (access(path, R_OK) != 0)
+            continue;
+        double acc[2] = {0, 0};
+        int got = 0;
+        FILE *f = fopen(results, "r");
+        if (!f) {
+            fprintf(stderr, "bench_train: cannot open %s\n", results);
+            exit(1);
+        }
+        while (fgets(line, sizeof line, f)) {
+            char a[32];
+            int seed;
+            double v;
+            if (sscanf(line, "%31s %d %lf", a, &seed, &v) == 3 && strcmp(a, name) == 0 &&
+                (seed == 1 || seed == 2))
+                acc[seed - 1] = v, got |= 1 << (seed - 1);
+        }
+        fclose(f);
+        if (got != 3)
+            continue; /* both seeds or nothing */
+        struct hw_err err = {0};
+        if (arch_load(path, &archs[n], &err) != HW_OK)
+            die(&err);
+        snprintf(archs[n].name, sizeof archs[n].name, "%s", name);
+        full[n++] = (acc[0] + acc[1]) / 200;
+    }
+    return n;
+}
+
+static void proxies_run(struct arch *archs, const double *full, int n, int epochs, int subset,
+                        int val_subset, uint64_t seed, int batch, double lr, int augment)
+{
+    double proxy[100], neg_loss[100], neg_train[100], secs[100];
     struct eval_proxy_config c;
     eval_proxy_config_default(&c);
     c.train = &train_set;
@@ -448,7 +500,6 @@ static void bench_proxies(const char *full_file, int epochs, int subset, int val
            "epoch's train loss: %.3f); median proxy cost %.1fs\n",
            kendall_tau(proxy, full, n), n, kendall_tau(neg_loss, full, n),
            kendall_tau(neg_train, full, n), secs[n / 2]);
-    free(archs);
 }
 
 int main(int argc, char **argv)
@@ -484,13 +535,23 @@ int main(int argc, char **argv)
                 write_arch_json(argv[4], &archs[i]);
         }
         free(archs);
+    } else if (strcmp(mode, "proxies-near") == 0 && argc >= 7) {
+        struct arch archs[100];
+        double full[100];
+        int n = near_set(argv[2], argv[3], archs, full, 100);
+        if (n < 2) {
+            fprintf(stderr, "bench_train: %s: fewer than 2 archs with both seeds\n", argv[3]);
+            return 1;
+        }
+        proxies_run(archs, full, n, atoi(argv[4]), atoi(argv[5]), atoi(argv[6]),
+                    argc > 7 ? (uint64_t)atoll(argv[7]) : 1, 0, 0, -1);
     } else if (strcmp(mode, "proxies") == 0 && argc >= 6)
         bench_proxies(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]),
                       argc > 6 ? (uint64_t)atoll(argv[6]) : 1, argc > 7 ? atoi(argv[7]) : 0,
                       argc > 8 ? atof(argv[8]) : 0, argc > 9 ? atoi(argv[9]) : -1);
     else {
         fprintf(stderr, "usage: bench_train ref [EPOCHS] [THREADS] | proxy [N] [SEED] | "
-                        "fidelity [N] [EPOCHS] [mid|wide] [FROM] | near DB SPACE N DIR [LO] [HI] [SEED] | archs [N] [mid|wide] [DIR] | proxies FULL_FILE EPOCHS SUBSET VAL [SEED] [BATCH] [LR] [AUG]\n");
+                        "fidelity [N] [EPOCHS] [mid|wide] [FROM] | near DB SPACE N DIR [LO] [HI] [SEED] | archs [N] [mid|wide] [DIR] | proxies FULL_FILE EPOCHS SUBSET VAL [SEED] [BATCH] [LR] [AUG] | proxies-near DIR RESULTS EPOCHS SUBSET VAL [SEED]\n");
         return 2;
     }
     data_set_release(&train_set);

@@ -4,25 +4,44 @@
 # stand-alone accuracies (bench/data/fidelity-wide.txt), by each score the
 # search can use (validation accuracy, exp(-validation loss), exp(-train
 # loss)), and the median seconds per subnet evaluation.
-#   sh bench/supernet_fidelity.sh SUPERNET [RECAL] [VAL]
+#   sh bench/supernet_fidelity.sh SUPERNET [RECAL] [VAL] [SET=wide]
+# SET near: the archs of bench/data/fidelity-near/ with both seeds in
+# bench/data/fidelity-near.txt, against the mean of the seeds (issue 30's
+# second set, archs at 0.5-0.7x fmnist-ref's latency: where a search decides).
 # The supernet must be over a space holding the fmnist archs (fmnist or
 # bench/data/fmnist-head.json). Run from the repository after make bench.
 set -eu
-sn=${1:?usage: supernet_fidelity.sh SUPERNET [RECAL] [VAL]}
+sn=${1:?usage: supernet_fidelity.sh SUPERNET [RECAL] [VAL] [SET]}
 recal=${2:-2000}
 val=${3:-5000}
+set=${4:-wide}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-build/bench/bench_train archs 12 wide "$tmp" >/dev/null
-./hwnas supernet eval "$sn" "$tmp"/wide*.json --recal "$recal" --val "$val" --json -q >"$tmp/scores"
-tail -n +2 bench/data/fidelity-wide.txt >"$tmp/full"
+case $set in
+wide)
+    build/bench/bench_train archs 12 wide "$tmp" >/dev/null
+    tail -n +2 bench/data/fidelity-wide.txt >"$tmp/full"
+    ;;
+near)
+    # archs with both seeds, in name order, and their mean accuracy
+    for f in bench/data/fidelity-near/near*.json; do
+        a=$(basename "$f" .json)
+        awk -v a="$a" '$1 == a && ($2 == 1 || $2 == 2) { s += $3; n[$2] = 1 }
+            END { if (n[1] && n[2]) printf "%.3f\n", s / 2; else exit 1 }' \
+            bench/data/fidelity-near.txt >>"$tmp/full" && cp "$f" "$tmp/"
+    done
+    ;;
+*) echo "supernet_fidelity: SET $set is not wide or near" >&2; exit 2 ;;
+esac
+./hwnas supernet eval "$sn" "$tmp"/*.json --recal "$recal" --val "$val" --json -q >"$tmp/scores"
 # columns: full acc, supernet acc, -val loss, -train loss, seconds (one line
 # per subnet of the JSON document, whose keys come in this order)
 awk -F: '{ v = $2; gsub(/[ \t,]/, "", v) }
 /"val_acc_pct"/ { a = v } /"val_loss"/ { l = v } /"train_loss"/ { t = v }
 /"eval_s"/ { print a, l, t, v }' "$tmp/scores" | paste -d' ' "$tmp/full" - >"$tmp/table"
 echo "arch  10-epoch  supernet acc  val loss  train loss  seconds"
-awk '{printf "wide%02d  %6.2f    %6.2f      %.4f    %.4f     %.2f\n", NR-1, $1, $2, $3, $4, $5}' "$tmp/table"
+ls "$tmp"/*.json | sed 's|.*/||; s|\.json$||' >"$tmp/names"
+paste -d" " "$tmp/names" "$tmp/table" | awk '{printf "%-7s %6.2f    %6.2f      %.4f    %.4f     %.2f\n", $1, $2, $3, $4, $5, $6}'
 awk -v recal="$recal" -v val="$val" '
 function tau(col, sign,   i, j, c, d, a, b) {
     c = d = 0
