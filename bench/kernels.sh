@@ -14,6 +14,16 @@ set -eu
 rounds=${1:-3}
 tepochs=${2:-1}
 anchors=${3:-../shared/anchors}
+# OpenBLAS's kernels as hwnas chooses them (cli/blas_core.c): SkylakeX on a CPU
+# with AVX-512 F/BW/DQ/VL, whatever OPENBLAS_CORETYPE the environment sets
+# (hwnas keeps a user's setting; this bench measures its own choice).
+flags=$(grep -m1 '^flags' /proc/cpuinfo || true)
+if echo "$flags" | grep -qw avx512f && echo "$flags" | grep -qw avx512bw &&
+   echo "$flags" | grep -qw avx512dq && echo "$flags" | grep -qw avx512vl; then
+    [ "${OPENBLAS_CORETYPE:-SkylakeX}" = SkylakeX ] ||
+        echo "(OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE in the environment: measuring with SkylakeX, hwnas's own choice here)"
+    export OPENBLAS_CORETYPE=SkylakeX
+fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 xnn=build/bench/xnn_mbv3

@@ -80,12 +80,13 @@ DW_DEFINE(v8, 8)
 
 DW_INLINE void dw_pixel(float *restrict y, const float *restrict x, ptrdiff_t base,
                         const float *restrict wt, const float *restrict bias, enum nn_act act,
-                        int c, int wc, int k, int ky0, int ky1, int kx0, int kx1, int accum)
+                        int c, int cn, int wc, int k, int ky0, int ky1, int kx0, int kx1,
+                        int accum)
 {
     int j = 0;
-    for (; j + 128 <= c; j += 128)
+    for (; j + 128 <= cn; j += 128)
         dw_block_v16(y, x, base, wt, bias, act, c, wc, k, ky0, ky1, kx0, kx1, j, 8, accum);
-    switch ((c - j) / 16) {
+    switch ((cn - j) / 16) {
     case 1: dw_block_v16(y, x, base, wt, bias, act, c, wc, k, ky0, ky1, kx0, kx1, j, 1, accum); break;
     case 2: dw_block_v16(y, x, base, wt, bias, act, c, wc, k, ky0, ky1, kx0, kx1, j, 2, accum); break;
     case 3: dw_block_v16(y, x, base, wt, bias, act, c, wc, k, ky0, ky1, kx0, kx1, j, 3, accum); break;
@@ -95,12 +96,12 @@ DW_INLINE void dw_pixel(float *restrict y, const float *restrict x, ptrdiff_t ba
     case 7: dw_block_v16(y, x, base, wt, bias, act, c, wc, k, ky0, ky1, kx0, kx1, j, 7, accum); break;
     default: break;
     }
-    j += (c - j) / 16 * 16;
-    if (c - j >= 8) {
+    j += (cn - j) / 16 * 16;
+    if (cn - j >= 8) {
         dw_block_v8(y, x, base, wt, bias, act, c, wc, k, ky0, ky1, kx0, kx1, j, 1, accum);
         j += 8;
     }
-    for (; j < c; j++) {
+    for (; j < cn; j++) {
         float acc = accum ? y[j] : bias ? bias[j] : 0.f;
         for (int ky = ky0; ky < ky1; ky++)
             for (int kx = kx0; kx < kx1; kx++)
@@ -116,8 +117,8 @@ DW_INLINE void dw_pixel(float *restrict y, const float *restrict x, ptrdiff_t ba
  * dw_span_v8 for a half vector; the last c % 8 channels and the border
  * pixels one at a time. */
 DW_INLINE void dw_row(float *restrict y, const float *restrict x, const float *restrict wt,
-                      const float *restrict bias, enum nn_act act, int h, int w, int c, int k,
-                      int stride, int oy, int ow, int K, int accum)
+                      const float *restrict bias, enum nn_act act, int h, int w, int c, int cn,
+                      int k, int stride, int oy, int ow, int K, int accum)
 {
     int pad = k / 2, iy = oy * stride - pad, wc = w * c;
     int ky0 = iy < 0 ? -iy : 0, ky1 = iy + k > h ? h - iy : k;
@@ -125,7 +126,7 @@ DW_INLINE void dw_row(float *restrict y, const float *restrict x, const float *r
     /* interior columns: ix = ox*stride - pad >= 0 and ix + k <= w */
     int lo = (pad + stride - 1) / stride, hi = w - k + pad >= 0 ? (w - k + pad) / stride + 1 : 0;
     hi = hi < ow ? hi : ow;
-    int c16 = c / 16 * 16, c8 = c / 8 * 8, ox = 0;
+    int c16 = cn / 16 * 16, c8 = cn / 8 * 8, ox = 0;
     while (ox < ow) {
         if (row_full && K > 0 && ox >= lo && ox + 4 <= hi) {
             ptrdiff_t base = (ptrdiff_t)iy * wc + (ptrdiff_t)(ox * stride - pad) * c;
@@ -140,8 +141,8 @@ DW_INLINE void dw_row(float *restrict y, const float *restrict x, const float *r
                 dw_span_v16(yo, x, base, step, wt, bias, act, c, wc, K, j, 1, 4, accum);
             if (c8 > c16)
                 dw_span_v8(yo, x, base, step, wt, bias, act, c, wc, K, c16, 1, 4, accum);
-            for (int p = 0; p < 4 && c8 < c; p++)
-                for (int jj = c8; jj < c; jj++) {
+            for (int p = 0; p < 4 && c8 < cn; p++)
+                for (int jj = c8; jj < cn; jj++) {
                     float acc = accum ? yo[(size_t)p * c + jj] : bias ? bias[jj] : 0.f;
                     for (int ky = 0; ky < K; ky++)
                         for (int kx = 0; kx < K; kx++)
@@ -156,48 +157,70 @@ DW_INLINE void dw_row(float *restrict y, const float *restrict x, const float *r
         int kx0 = ix < 0 ? -ix : 0, kx1 = ix + k > w ? w - ix : k;
         ptrdiff_t base = (ptrdiff_t)iy * wc + (ptrdiff_t)ix * c;
         if (row_full && kx0 == 0 && kx1 == k)
-            dw_pixel(y + (size_t)ox * c, x, base, wt, bias, act, c, wc, K, 0, K, 0, K, accum);
+            dw_pixel(y + (size_t)ox * c, x, base, wt, bias, act, c, cn, wc, K, 0, K, 0, K, accum);
         else
-            dw_pixel(y + (size_t)ox * c, x, base, wt, bias, act, c, wc, k, ky0, ky1, kx0, kx1,
+            dw_pixel(y + (size_t)ox * c, x, base, wt, bias, act, c, cn, wc, k, ky0, ky1, kx0, kx1,
                      accum);
         ox++;
     }
 }
 
 static void dw_row_3(float *y, const float *x, const float *wt, const float *bias, enum nn_act act,
-                     int h, int w, int c, int stride, int oy, int ow, int accum)
+                     int h, int w, int c, int cn, int stride, int oy, int ow, int accum)
 {
-    NN_ACT_DISPATCH(act, A, dw_row(y, x, wt, bias, A, h, w, c, 3, stride, oy, ow, 3, accum))
+    NN_ACT_DISPATCH(act, A, dw_row(y, x, wt, bias, A, h, w, c, cn, 3, stride, oy, ow, 3, accum))
 }
 static void dw_row_5(float *y, const float *x, const float *wt, const float *bias, enum nn_act act,
-                     int h, int w, int c, int stride, int oy, int ow, int accum)
+                     int h, int w, int c, int cn, int stride, int oy, int ow, int accum)
 {
-    NN_ACT_DISPATCH(act, A, dw_row(y, x, wt, bias, A, h, w, c, 5, stride, oy, ow, 5, accum))
+    NN_ACT_DISPATCH(act, A, dw_row(y, x, wt, bias, A, h, w, c, cn, 5, stride, oy, ow, 5, accum))
 }
 static void dw_row_7(float *y, const float *x, const float *wt, const float *bias, enum nn_act act,
-                     int h, int w, int c, int stride, int oy, int ow, int accum)
+                     int h, int w, int c, int cn, int stride, int oy, int ow, int accum)
 {
-    NN_ACT_DISPATCH(act, A, dw_row(y, x, wt, bias, A, h, w, c, 7, stride, oy, ow, 7, accum))
+    NN_ACT_DISPATCH(act, A, dw_row(y, x, wt, bias, A, h, w, c, cn, 7, stride, oy, ow, 7, accum))
 }
 
-/* accum: y += the convolution (act NONE, bias NULL) instead of y = ... */
+/* Channels per block of dw_forward: the block's k*k weights within 16 KB
+ * (a third of a 48 KB L1), so they stay there across the rows. */
+#ifndef DW_BLOCK_FLOATS
+#define DW_BLOCK_FLOATS 4096
+#endif
+static int dw_channel_block(int c, int k)
+{
+    if (k * k * c <= DW_BLOCK_FLOATS)
+        return c;
+    int cb = DW_BLOCK_FLOATS / (k * k) / 16 * 16;
+    return cb < 16 ? 16 : cb;
+}
+
+/* accum: y += the convolution (act NONE, bias NULL) instead of y = ...
+ * Wide layers go a block of channels at a time over all rows: with every
+ * channel per pixel, the weights of 960 channels at k5 (96 KB) streamed from
+ * L2 once per pixel. */
 static void dw_forward(float *y, const float *x, const float *wt, const float *bias,
                        enum nn_act act, int n, int h, int w, int c, int k, int stride, int accum)
 {
     int oh = arch_conv_out_size(h, k, stride), ow = arch_conv_out_size(w, k, stride);
+    int cb = dw_channel_block(c, k), nb = (c + cb - 1) / cb;
     // y (n, oh, ow, c); x (n, h, w, c); wt (k, k, c)
-#pragma omp parallel for collapse(2) if ((size_t)n * oh * ow * c * k * k > 200000) schedule(static)
+#pragma omp parallel for collapse(3) if ((size_t)n * oh * ow * c * k * k > 200000) schedule(static)
     for (int b = 0; b < n; b++)
-        for (int oy = 0; oy < oh; oy++) {
-            float *yr = y + (((size_t)b * oh + oy) * ow) * c;
-            const float *xb = x + (size_t)b * h * w * c;
-            switch (k) {
-            case 3: dw_row_3(yr, xb, wt, bias, act, h, w, c, stride, oy, ow, accum); break;
-            case 5: dw_row_5(yr, xb, wt, bias, act, h, w, c, stride, oy, ow, accum); break;
-            case 7: dw_row_7(yr, xb, wt, bias, act, h, w, c, stride, oy, ow, accum); break;
-            default: dw_row(yr, xb, wt, bias, act, h, w, c, k, stride, oy, ow, k, accum); break;
+        for (int blk = 0; blk < nb; blk++)
+            for (int oy = 0; oy < oh; oy++) {
+                int j0 = blk * cb, cn = c - j0 < cb ? c - j0 : cb;
+                float *yr = y + (((size_t)b * oh + oy) * ow) * c + j0;
+                const float *xb = x + (size_t)b * h * w * c + j0, *wb = wt + j0;
+                const float *bb = bias ? bias + j0 : NULL;
+                switch (k) {
+                case 3: dw_row_3(yr, xb, wb, bb, act, h, w, c, cn, stride, oy, ow, accum); break;
+                case 5: dw_row_5(yr, xb, wb, bb, act, h, w, c, cn, stride, oy, ow, accum); break;
+                case 7: dw_row_7(yr, xb, wb, bb, act, h, w, c, cn, stride, oy, ow, accum); break;
+                default:
+                    dw_row(yr, xb, wb, bb, act, h, w, c, cn, k, stride, oy, ow, k, accum);
+                    break;
+                }
             }
-        }
 }
 
 void nn_dwconv_forward(float *y, const float *x, const float *wt, const float *bias,

@@ -338,7 +338,10 @@ START_TEST(test_dwconv)
         {1, 6, 9, 152, 3, 1},
         /* the weight grad's row blocks: 4 and 2 pixels side by side, a
          * short last block, one row per block */
-        {1, 27, 27, 16, 3, 1}, {1, 28, 28, 24, 3, 2}, {1, 33, 33, 8, 3, 1}};
+        {1, 27, 27, 16, 3, 1}, {1, 28, 28, 24, 3, 2}, {1, 33, 33, 8, 3, 1},
+        /* the forward's channel blocks (k*k*c > 4096): a short last block,
+         * one with a vector tail, at every kernel size and stride 2 */
+        {1, 7, 7, 200, 5, 1}, {1, 6, 6, 461, 3, 1}, {2, 9, 8, 100, 7, 2}, {1, 5, 5, 168, 5, 2}};
     struct pcg32 rng;
     pcg32_seed(&rng, 4, 1);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
