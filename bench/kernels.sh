@@ -9,6 +9,7 @@
 # shared: neighbours only ever slow a run). Ratios are hwnas / peer for
 # times (below 1: hwnas faster) and hwnas / PyTorch for images/s.
 #   make bench bench-deps && sh bench/kernels.sh [ROUNDS=3] [TORCH_EPOCHS=1] [ANCHORS=../shared/anchors]
+# (TORCH_EPOCHS 0: inference only)
 # A missing peer is skipped with the command that installs it.
 set -eu
 rounds=${1:-3}
@@ -69,6 +70,7 @@ echo "(*) hwnas's median as bench_onnx times it, beside ONNX Runtime on the same
 echo
 grep -h 'weights streamed' "$out"/nn.* | sed 's/^ */  /' | head -2
 echo
+[ "$tepochs" -gt 0 ] || exit 0   # TORCH_EPOCHS 0: inference only
 echo "training fmnist-ref, batch 128, 2 threads"
 build/bench/bench_nn train 300 | sed 's/^/  kernels only: /'
 # the whole training loop (data, augmentation, SGD) as hwnas train runs it,

@@ -174,10 +174,12 @@ START_TEST(test_matmul)
     /* m, cin, cout: column tails and every tile width of nn_pw_forward */
     static const int shapes[][3] = {{1, 5, 7},    {49, 24, 40},  {37, 16, 3},   {300, 64, 72},
                                     {13, 20, 96}, {25, 8, 200},  {7, 33, 1000}, {50, 17, 130},
-                                    {1, 120, 61}, {1, 384, 10},  {1, 29, 6}};
+                                    {1, 120, 61}, {1, 384, 10},  {1, 29, 6},
+                                    /* batch-1 gemv: 64-column blocks with a half vector and lanes */
+                                    {1, 203, 13}, {1, 1000, 8}};
     struct pcg32 rng;
     pcg32_seed(&rng, 2, 1);
-    for (int s = 0; s < 11; s++) {
+    for (int s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++) {
         int m = shapes[s][0], cin = shapes[s][1], cout = shapes[s][2];
         size_t ny = (size_t)m * cout;
         struct mm_t t = {{mm_fwd, zeros(ny), rnd(ny, &rng, 1.f), ny}, rnd((size_t)m * cin, &rng, 1.f),
