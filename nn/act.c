@@ -4,8 +4,8 @@
 /* Elementwise loops below run one branch-free body per activation so the
  * compiler vectorizes each; the switch sits outside the loop. */
 #define NN_ACT_LOOP(n, body)                                                                       \
-    _Pragma("omp parallel for simd if (n > 65536) schedule(static)") for (size_t i = 0; i < n;    \
-                                                                          i++) body
+    NN_PAR_FOR(n > 65536 && nn_fork_ok(), "omp parallel for simd schedule(static)",                \
+               for (size_t i = 0; i < n; i++) body)
 
 void nn_act_forward(float *y, const float *x, enum nn_act act, size_t n)
 {

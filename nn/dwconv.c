@@ -181,6 +181,23 @@ static void dw_row_7(float *y, const float *x, const float *wt, const float *bia
     NN_ACT_DISPATCH(act, A, dw_row(y, x, wt, bias, A, h, w, c, cn, 7, stride, oy, ow, 7, accum))
 }
 
+/* Output row oy of image b, channel block blk (cb channels from blk * cb). */
+static void dw_out_row(float *y, const float *x, const float *wt, const float *bias,
+                       enum nn_act act, int h, int w, int c, int k, int stride, int oh, int ow,
+                       int accum, int cb, int b, int blk, int oy)
+{
+    int j0 = blk * cb, cn = c - j0 < cb ? c - j0 : cb;
+    float *yr = y + (((size_t)b * oh + oy) * ow) * c + j0;
+    const float *xb = x + (size_t)b * h * w * c + j0, *wb = wt + j0;
+    const float *bb = bias ? bias + j0 : NULL;
+    switch (k) {
+    case 3: dw_row_3(yr, xb, wb, bb, act, h, w, c, cn, stride, oy, ow, accum); break;
+    case 5: dw_row_5(yr, xb, wb, bb, act, h, w, c, cn, stride, oy, ow, accum); break;
+    case 7: dw_row_7(yr, xb, wb, bb, act, h, w, c, cn, stride, oy, ow, accum); break;
+    default: dw_row(yr, xb, wb, bb, act, h, w, c, cn, k, stride, oy, ow, k, accum); break;
+    }
+}
+
 /* Channels per block of dw_forward: the block's k*k weights within 16 KB
  * (a third of a 48 KB L1), so they stay there across the rows. */
 #ifndef DW_BLOCK_FLOATS
@@ -204,23 +221,13 @@ static void dw_forward(float *y, const float *x, const float *wt, const float *b
     int oh = arch_conv_out_size(h, k, stride), ow = arch_conv_out_size(w, k, stride);
     int cb = dw_channel_block(c, k), nb = (c + cb - 1) / cb;
     // y (n, oh, ow, c); x (n, h, w, c); wt (k, k, c)
-#pragma omp parallel for collapse(3) if ((size_t)n * oh * ow * c * k * k > 200000) schedule(static)
-    for (int b = 0; b < n; b++)
-        for (int blk = 0; blk < nb; blk++)
-            for (int oy = 0; oy < oh; oy++) {
-                int j0 = blk * cb, cn = c - j0 < cb ? c - j0 : cb;
-                float *yr = y + (((size_t)b * oh + oy) * ow) * c + j0;
-                const float *xb = x + (size_t)b * h * w * c + j0, *wb = wt + j0;
-                const float *bb = bias ? bias + j0 : NULL;
-                switch (k) {
-                case 3: dw_row_3(yr, xb, wb, bb, act, h, w, c, cn, stride, oy, ow, accum); break;
-                case 5: dw_row_5(yr, xb, wb, bb, act, h, w, c, cn, stride, oy, ow, accum); break;
-                case 7: dw_row_7(yr, xb, wb, bb, act, h, w, c, cn, stride, oy, ow, accum); break;
-                default:
-                    dw_row(yr, xb, wb, bb, act, h, w, c, cn, k, stride, oy, ow, k, accum);
-                    break;
-                }
-            }
+    NN_PAR_FOR((size_t)n * oh * ow * c * k * k > 200000 && nn_fork_ok(),
+               "omp parallel for collapse(3) schedule(static)",
+               for (int b = 0; b < n; b++)
+                   for (int blk = 0; blk < nb; blk++)
+                       for (int oy = 0; oy < oh; oy++)
+                           dw_out_row(y, x, wt, bias, act, h, w, c, k, stride, oh, ow, accum, cb,
+                                      b, blk, oy););
 }
 
 void nn_dwconv_forward(float *y, const float *x, const float *wt, const float *bias,
@@ -355,6 +362,35 @@ static void dw_back_tail(float *dx, float *dwt, const float *dy, const float *x,
         }
 }
 
+/* Both gradients for channels [c0, c1) of every image (c0 a multiple of 8). */
+static void dw_back_range(float *dx, float *dwt, const float *dy, const float *x, const float *wt,
+                          int n, int h, int w, int c, int k, int stride, int oh, int ow,
+                          int dx_add, int c0, int c1)
+{
+    for (int b = 0; b < n && c0 < c1; b++) {
+        size_t xo = (size_t)b * h * w * c, yo = (size_t)b * oh * ow * c;
+        float *dxb = dx ? dx + xo : NULL;
+        int j = c0, full = c0 + (c1 - c0) / 8 * 8;
+        for (; j < full; j += 64) {
+            int nv = (full - j) / 8 < 8 ? (full - j) / 8 : 8;
+            switch (nv) {
+#define DW_BACK_CASE(NV)                                                                           \
+    case NV:                                                                                       \
+        dw_back_block(dxb, dwt, dy + yo, x + xo, wt, h, w, c, k, stride, oh, ow, j, NV, dx_add);   \
+        break;
+                DW_BACK_CASE(1) DW_BACK_CASE(2) DW_BACK_CASE(3) DW_BACK_CASE(4)
+                DW_BACK_CASE(5) DW_BACK_CASE(6) DW_BACK_CASE(7) DW_BACK_CASE(8)
+#undef DW_BACK_CASE
+            }
+        }
+        if (full < c1 && dxb && !dx_add) /* the tail scatters: zero it first */
+            for (size_t p = 0; p < (size_t)h * w; p++)
+                memset(dxb + p * c + full, 0, sizeof(float) * (c1 - full));
+        if (full < c1)
+            dw_back_tail(dxb, dwt, dy + yo, x + xo, wt, h, w, c, k, stride, oh, ow, full, c1);
+    }
+}
+
 void nn_dwconv_backward(float *dx, float *dwt, const float *dy, const float *x, const float *wt,
                         int n, int h, int w, int c, int k, int stride, int dx_add)
 {
@@ -379,6 +415,10 @@ void nn_dwconv_backward(float *dx, float *dwt, const float *dy, const float *x, 
     int threads = (size_t)n * oh * ow * c * k * k > 200000 && !omp_in_parallel()
                       ? omp_get_max_threads()
                       : 1;
+    if (threads <= 1) { /* no region: even a team of one costs its setup */
+        dw_back_range(dx, dwt, dy, x, wt, n, h, w, c, k, stride, oh, ow, dx_add, 0, c);
+        return;
+    }
 #pragma omp parallel num_threads(threads)
     {
         /* split by the team actually given, which may be smaller */
@@ -386,27 +426,6 @@ void nn_dwconv_backward(float *dx, float *dwt, const float *dy, const float *x, 
         int chunk = ((c + nt - 1) / nt + 7) / 8 * 8;
         int c0 = omp_get_thread_num() * chunk;
         int c1 = c0 + chunk < c ? c0 + chunk : c;
-        for (int b = 0; b < n && c0 < c1; b++) {
-            size_t xo = (size_t)b * h * w * c, yo = (size_t)b * oh * ow * c;
-            float *dxb = dx ? dx + xo : NULL;
-            int j = c0, full = c0 + (c1 - c0) / 8 * 8;
-            for (; j < full; j += 64) {
-                int nv = (full - j) / 8 < 8 ? (full - j) / 8 : 8;
-                switch (nv) {
-#define DW_BACK_CASE(NV)                                                                           \
-    case NV:                                                                                       \
-        dw_back_block(dxb, dwt, dy + yo, x + xo, wt, h, w, c, k, stride, oh, ow, j, NV, dx_add);   \
-        break;
-                    DW_BACK_CASE(1) DW_BACK_CASE(2) DW_BACK_CASE(3) DW_BACK_CASE(4)
-                    DW_BACK_CASE(5) DW_BACK_CASE(6) DW_BACK_CASE(7) DW_BACK_CASE(8)
-#undef DW_BACK_CASE
-                }
-            }
-            if (full < c1 && dxb && !dx_add) /* the tail scatters: zero it first */
-                for (size_t p = 0; p < (size_t)h * w; p++)
-                    memset(dxb + p * c + full, 0, sizeof(float) * (c1 - full));
-            if (full < c1)
-                dw_back_tail(dxb, dwt, dy + yo, x + xo, wt, h, w, c, k, stride, oh, ow, full, c1);
-        }
+        dw_back_range(dx, dwt, dy, x, wt, n, h, w, c, k, stride, oh, ow, dx_add, c0, c1);
     }
 }

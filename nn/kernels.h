@@ -29,8 +29,37 @@
  * r4: SE pools in registers and scales by whole vectors; batch-1 FCs sum
  * their lanes by shuffles (a 28x28x16 SE 7.4 -> 3.1 us); depthwise in
  * 16-float vectors.
- * r5: folded weights and op scratch on 64-byte lines. */
-#define NN_KERNELS_REVISION 5
+ * r5: folded weights and op scratch on 64-byte lines.
+ * r6: wide depthwise layers a block of channels at a time; batch-1 FCs
+ * stream eight rows; no OpenMP region around a loop that stays serial. */
+#define NN_KERNELS_REVISION 6
+
+/* Whether a kernel forks OpenMP threads for work above its threshold: only
+ * with more than one thread and outside any parallel region. Entering a
+ * region costs about 1.2 us even when its if clause keeps it serial (libgomp
+ * still sets up a team of one), which the small ops of a batch-1 pass paid
+ * several times each (an SE: six regions). */
+int nn_fork_ok(void);
+/* `for` statement __VA_ARGS__ under _Pragma(PRAGMA) (an "omp parallel for
+ * ..." string) when FORK, else run as is: the same iterations either way. */
+#define NN_PAR_FOR(fork, pragma, ...)                                                              \
+    do {                                                                                           \
+        if (fork) {                                                                                \
+            _Pragma(pragma) __VA_ARGS__                                                            \
+        } else {                                                                                   \
+            __VA_ARGS__                                                                            \
+        }                                                                                          \
+    } while (0)
+/* Block __VA_ARGS__ as an "omp parallel" region when FORK, else once on
+ * this thread (omp_get_thread_num() 0 of omp_get_num_threads() 1 there). */
+#define NN_PAR_REGION(fork, ...)                                                                   \
+    do {                                                                                           \
+        if (fork) {                                                                                \
+            _Pragma("omp parallel") { __VA_ARGS__ }                                                \
+        } else {                                                                                   \
+            __VA_ARGS__                                                                            \
+        }                                                                                          \
+    } while (0)
 
 enum nn_act { NN_ACT_NONE, NN_ACT_RELU, NN_ACT_RELU6, NN_ACT_HSWISH, NN_ACT_HSIGMOID };
 

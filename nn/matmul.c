@@ -132,9 +132,10 @@ void nn_matmul_forward(float *y, const float *x, const float *w, const float *bi
         nn_sgemm(0, 1, m, cout, cin, x, cin, w, cin, 0.f, y, cout);
     if (!bias && !res && act == NN_ACT_NONE)
         return;
-#pragma omp parallel for if ((size_t)m * cout > 65536) schedule(static)
-    for (int i = 0; i < m; i++)
-        nn_epilogue_row(y + (size_t)i * cout, bias, res ? res + (size_t)i * cout : NULL, act, cout);
+    NN_PAR_FOR((size_t)m * cout > 65536 && nn_fork_ok(), "omp parallel for schedule(static)",
+               for (int i = 0; i < m; i++) nn_epilogue_row(y + (size_t)i * cout, bias,
+                                                           res ? res + (size_t)i * cout : NULL,
+                                                           act, cout););
 }
 
 void nn_matmul_backward(float *dx, float *dw, float *dbias, const float *dy, const float *x,

@@ -1059,6 +1059,8 @@ void nn_set_threads(int n)
 
 int nn_get_threads(void) { return omp_get_max_threads(); }
 
+int nn_fork_ok(void) { return omp_get_max_threads() > 1 && !omp_in_parallel(); }
+
 int nn_net_n_ops(const struct nn_net *net) { return net->n_ops; }
 
 void nn_net_op_info(const struct nn_net *net, int i, struct nn_op_info *out)

@@ -35,12 +35,12 @@ void nn_se_forward(float *y, const struct nn_se_cache *s, const float *x, const 
     nn_act_forward(s->gate, s->gate_pre, NN_ACT_HSIGMOID, (size_t)n * c);
     // slices of pixels, so one large sample also splits over the threads
     int per = (hw + SE_SCALE_PIXELS - 1) / SE_SCALE_PIXELS;
-#pragma omp parallel for if ((size_t)n * hw * c > 65536) schedule(static)
-    for (int i = 0; i < n * per; i++) {
-        int b = i / per, p0 = i % per * SE_SCALE_PIXELS;
-        se_scale(y, x, s->gate, b, p0, p0 + SE_SCALE_PIXELS < hw ? p0 + SE_SCALE_PIXELS : hw, hw,
-                 c);
-    }
+    NN_PAR_FOR((size_t)n * hw * c > 65536 && nn_fork_ok(), "omp parallel for schedule(static)",
+               for (int i = 0; i < n * per; i++) {
+                   int b = i / per, p0 = i % per * SE_SCALE_PIXELS;
+                   se_scale(y, x, s->gate, b, p0,
+                            p0 + SE_SCALE_PIXELS < hw ? p0 + SE_SCALE_PIXELS : hw, hw, c);
+               });
 }
 
 void nn_se_backward(float *dx, float *dw1, float *db1, float *dw2, float *db2,
@@ -49,20 +49,20 @@ void nn_se_backward(float *dx, float *dw1, float *db1, float *dw2, float *db2,
 {
     // dgate (n, c) = sum over hw of dy * x, then through the hard-sigmoid
     float *dg = s->dgate;
-#pragma omp parallel for if ((size_t)n * hw * c > 65536) schedule(static)
-    for (int b = 0; b < n; b++) {
-        float *d = dg + (size_t)b * c;
-        for (int j = 0; j < c; j++)
-            d[j] = 0.f;
-        for (int p = 0; p < hw; p++) {
-            size_t o = ((size_t)b * hw + p) * c;
-            for (int j = 0; j < c; j++)
-                d[j] += dy[o + j] * x[o + j];
-        }
-        const float *gp = s->gate_pre + (size_t)b * c;
-        for (int j = 0; j < c; j++)
-            d[j] *= nn_act_grad(NN_ACT_HSIGMOID, gp[j]);
-    }
+    NN_PAR_FOR((size_t)n * hw * c > 65536 && nn_fork_ok(), "omp parallel for schedule(static)",
+               for (int b = 0; b < n; b++) {
+                   float *d = dg + (size_t)b * c;
+                   for (int j = 0; j < c; j++)
+                       d[j] = 0.f;
+                   for (int p = 0; p < hw; p++) {
+                       size_t o = ((size_t)b * hw + p) * c;
+                       for (int j = 0; j < c; j++)
+                           d[j] += dy[o + j] * x[o + j];
+                   }
+                   const float *gp = s->gate_pre + (size_t)b * c;
+                   for (int j = 0; j < c; j++)
+                       d[j] *= nn_act_grad(NN_ACT_HSIGMOID, gp[j]);
+               });
     // through FC2 into dhid (n, sq), then the ReLU, then FC1 into dgate's
     // storage, reused for dpooled (n, c)
     for (size_t i = 0; i < (size_t)n * sq; i++)
@@ -77,12 +77,13 @@ void nn_se_backward(float *dx, float *dw1, float *db1, float *dw2, float *db2,
         return;
     // dx += dy * gate + dpooled / hw
     float inv = 1.f / hw;
-#pragma omp parallel for collapse(2) if ((size_t)n * hw * c > 65536) schedule(static)
-    for (int b = 0; b < n; b++)
-        for (int p = 0; p < hw; p++) {
-            size_t o = ((size_t)b * hw + p) * c;
-            const float *g = s->gate + (size_t)b * c, *dp = dg + (size_t)b * c;
-            for (int j = 0; j < c; j++)
-                dx[o + j] += dy[o + j] * g[j] + dp[j] * inv;
-        }
+    NN_PAR_FOR((size_t)n * hw * c > 65536 && nn_fork_ok(),
+               "omp parallel for collapse(2) schedule(static)",
+               for (int b = 0; b < n; b++)
+                   for (int p = 0; p < hw; p++) {
+                       size_t o = ((size_t)b * hw + p) * c;
+                       const float *g = s->gate + (size_t)b * c, *dp = dg + (size_t)b * c;
+                       for (int j = 0; j < c; j++)
+                           dx[o + j] += dy[o + j] * g[j] + dp[j] * inv;
+                   });
 }
