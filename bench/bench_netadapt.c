@@ -19,6 +19,11 @@
  * The table lives in a temporary database (profiled on demand, 1 thread);
  * training uses all cores. Small version: bench_netadapt 1 1 5 2000 0.1 0.85
  *
+ *   bench_netadapt width MEASURED_MS OUT.json
+ *
+ * The uniform width multiplier of fmnist-ref measured at MEASURED_MS (1
+ * thread), as an arch JSON file (bench/netadapt_compare.sh trains it).
+ *
  *   bench_netadapt noise [ITERATIONS] [SHORT_STEPS] [EPOCHS] [DELTA] [MODEL|-] [SEED_B]
  *
  * How much of NetAdapt's choice is noise (issue 35): fmnist-ref (trained
@@ -46,6 +51,7 @@
 #include "latency/table.h"
 #include "netadapt/finetune.h"
 #include "netadapt/run.h"
+#include "space/arch_json.h"
 #include "space/refs.h"
 #include "util/timer.h"
 
@@ -249,8 +255,45 @@ static int noise_main(int argc, char **argv, struct lat_table *table, const stru
     return 0;
 }
 
+/* bench_netadapt width MEASURED_MS OUT.json: the uniform width multiplier of
+ * fmnist-ref whose measured latency (1 thread) is the largest not above
+ * MEASURED_MS (bisection on w in [0.2, 1], 10 steps), written as an arch. */
+static int width_mode(int argc, char **argv)
+{
+    if (argc < 4 || !(atof(argv[2]) > 0)) {
+        fprintf(stderr, "usage: bench_netadapt width MEASURED_MS OUT.json\n");
+        return 2;
+    }
+    double target = atof(argv[2]), lo = 0.2, hi = 1.0;
+    struct hw_err err = {0};
+    struct arch ref;
+    check(arch_resolve("fmnist-ref", NULL, &ref, &err), &err);
+    for (int i = 0; i < 10; i++) {
+        double w = 0.5 * (lo + hi);
+        struct arch a = width_multiplied(&ref, w);
+        if (measured_ms(&a) > target)
+            hi = w;
+        else
+            lo = w;
+    }
+    struct arch uni = width_multiplied(&ref, lo);
+    snprintf(uni.name, sizeof uni.name, "fmnist-ref-x%.3f", lo);
+    char *js = arch_to_json_string(&uni);
+    FILE *f = js ? fopen(argv[3], "w") : NULL;
+    if (!f || fputs(js, f) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "bench_netadapt: cannot write %s\n", argv[3]);
+        return 1;
+    }
+    free(js);
+    printf("width x%.3f: measured %.4f ms (target %.4f ms), %s\n", lo, measured_ms(&uni), target,
+           argv[3]);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "width") == 0)
+        return width_mode(argc, argv);
     int epochs = argc > 1 ? atoi(argv[1]) : 10, long_epochs = argc > 2 ? atoi(argv[2]) : 5;
     int short_steps = argc > 3 ? atoi(argv[3]) : 200, subset = argc > 4 ? atoi(argv[4]) : 0;
     double delta = argc > 5 ? atof(argv[5]) : 0.01, ratio = argc > 6 ? atof(argv[6]) : 0.7;
