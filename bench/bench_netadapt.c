@@ -255,6 +255,22 @@ static int noise_main(int argc, char **argv, struct lat_table *table, const stru
     return 0;
 }
 
+/* The largest w in [0.2, 1] (bisection, `steps` halvings) whose
+ * width-multiplied ref measures at most ms. */
+static double width_for_ms(const struct arch *ref, double ms, int steps)
+{
+    double lo = 0.2, hi = 1.0;
+    for (int i = 0; i < steps; i++) {
+        double w = 0.5 * (lo + hi);
+        struct arch a = width_multiplied(ref, w);
+        if (measured_ms(&a) > ms)
+            hi = w;
+        else
+            lo = w;
+    }
+    return lo;
+}
+
 /* bench_netadapt width MEASURED_MS OUT.json: the uniform width multiplier of
  * fmnist-ref whose measured latency (1 thread) is the largest not above
  * MEASURED_MS (bisection on w in [0.2, 1], 10 steps), written as an arch. */
@@ -264,18 +280,11 @@ static int width_mode(int argc, char **argv)
         fprintf(stderr, "usage: bench_netadapt width MEASURED_MS OUT.json\n");
         return 2;
     }
-    double target = atof(argv[2]), lo = 0.2, hi = 1.0;
+    double target = atof(argv[2]);
     struct hw_err err = {0};
     struct arch ref;
     check(arch_resolve("fmnist-ref", NULL, &ref, &err), &err);
-    for (int i = 0; i < 10; i++) {
-        double w = 0.5 * (lo + hi);
-        struct arch a = width_multiplied(&ref, w);
-        if (measured_ms(&a) > target)
-            hi = w;
-        else
-            lo = w;
-    }
+    double lo = width_for_ms(&ref, target, 10);
     struct arch uni = width_multiplied(&ref, lo);
     snprintf(uni.name, sizeof uni.name, "fmnist-ref-x%.3f", lo);
     char *js = arch_to_json_string(&uni);
@@ -372,15 +381,7 @@ int main(int argc, char **argv)
            100 * (acc_na - acc0));
     nn_net_free(net);
 
-    double lo = 0.2, hi = 1.0, w = 1.0;
-    for (int i = 0; i < 8; i++) {
-        w = 0.5 * (lo + hi);
-        struct arch a = width_multiplied(&ref, w);
-        if (measured_ms(&a) > m_na)
-            hi = w;
-        else
-            lo = w;
-    }
+    double lo = width_for_ms(&ref, m_na, 8);
     struct arch uni = width_multiplied(&ref, lo);
     double m_uni = measured_ms(&uni), acc_uni;
     net = train_new(&uni, epochs + long_epochs, subset, &train);
