@@ -68,7 +68,9 @@ row mobilenetv3-large mobilenet_v3_large mobilenetv3-large
 row mobilenetv3-small mobilenet_v3_small mobilenetv3-small
 echo "(*) hwnas's median as bench_onnx times it, beside ONNX Runtime on the same exported net"
 echo
-grep -h 'weights streamed' "$out"/nn.* | sed 's/^ */  /' | head -2
+echo "per op kind, summed medians inside whole passes (round 1; Large, then Small):"
+grep -h 'per op in sequence' "$out"/nn.1 | sed 's/^ */  /'
+grep -h 'weights streamed' "$out"/nn.1 | sed 's/^ */  /
 echo
 [ "$tepochs" -gt 0 ] || exit 0   # TORCH_EPOCHS 0: inference only
 echo "training fmnist-ref, batch 128, 2 threads"
